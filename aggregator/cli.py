@@ -1,0 +1,216 @@
+"""The ``aggregator`` command.
+
+Exit codes: 0 all went well; 1 the run finished but some fetches failed (auth, timeouts,
+server errors, bad payloads — the report's "index health" shows them; an index simply not
+knowing a subject is coverage, not a failure); 2 bad input or config; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aggregator.errors import AggregatorError, ConfigError
+
+if TYPE_CHECKING:
+    from aggregator.app import RunResult
+    from aggregator.config import Config
+
+EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except AggregatorError as exc:
+        _err(f"error: {exc}")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        _err("interrupted: everything fetched so far is stored; continue with `aggregator run --resume RUN_ID`"
+             " (see `aggregator runs`)")
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    from aggregator.demo import DEFAULT_SUBJECTS
+
+    parser = argparse.ArgumentParser(
+        prog="aggregator",
+        description="Collect influence scores from several indices, compare them, and report where they disagree.",
+        epilog="Exit codes: 0 ok; 1 the run finished with failed fetches (shown in the report); "
+               "2 bad input or config; 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run the whole pipeline on bundled real data (no network, no config)",
+        description="Run the whole pipeline on a bundled sample of real (anonymized) accounts scored by four "
+                    "vendor-like indices, store it, and write the HTML report.",
+    )
+    demo.add_argument("--out", type=Path, help="where to write the report (default: in the demo folder)")
+    demo.add_argument("--subjects", type=int, default=DEFAULT_SUBJECTS, metavar="N",
+                      help=f"roster size (default {DEFAULT_SUBJECTS}); beyond the bundled population, "
+                           "synthetic subjects resampled from it are added and marked as such")
+    demo.add_argument("--seed", type=int, default=0, help="which sample of the population to take (default 0)")
+    demo.add_argument("--dir", type=Path, help="folder for the demo's inputs and history (default: user data dir)")
+    demo.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    demo.set_defaults(handler=_demo)
+
+    run = commands.add_parser("run", help="collect, compare and report as a config file says",
+                              description="Collect every configured index for the roster, store the readings, "
+                                          "compare them and write the report.")
+    run.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
+    run.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run, fetching only what it lacks")
+    run.add_argument("--out", type=Path, help="report file (default: [report] out in the config); "
+                                              "the format follows the suffix: .html, .txt, .json")
+    run.add_argument("--format", metavar="KIND",
+                     help="report format: html, text, json or an installed renderer (overrides the suffix)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_run)
+
+    validate = commands.add_parser("validate-config", help="check a config file and print every problem",
+                                   description="Check a config file, its adapters' options, roster and opt-out "
+                                               "list; print every problem with its TOML key path or file line.")
+    validate.add_argument("config", type=Path, metavar="FILE")
+    validate.set_defaults(handler=_validate)
+
+    history = commands.add_parser("history", help="a subject's standing across past runs",
+                                  description="Show a subject's raw scores and relative standing in every stored run.")
+    history.add_argument("subject", metavar="SUBJECT", help="the subject's roster id")
+    where = history.add_mutually_exclusive_group()
+    where.add_argument("-c", "--config", type=Path, help="read the store named in this config")
+    where.add_argument("--store", type=Path, help="the history database (default: the demo's)")
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    history.set_defaults(handler=_history)
+
+    runs = commands.add_parser("runs", help="list stored runs", description="List the runs in the history database.")
+    where = runs.add_mutually_exclusive_group()
+    where.add_argument("-c", "--config", type=Path, help="read the store named in this config")
+    where.add_argument("--store", type=Path, help="the history database (default: the demo's)")
+    runs.set_defaults(handler=_runs)
+    return parser
+
+
+def _version() -> str:
+    import aggregator
+
+    return str(aggregator.__version__)
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# -- commands -------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from aggregator import demo
+    from aggregator.config import load_config
+
+    if args.subjects < 1:
+        raise ConfigError(f"--subjects must be at least 1, got {args.subjects}")
+    directory = args.dir or demo.demo_home()
+    config_path = demo.prepare(directory, subjects=args.subjects, seed=args.seed, out=args.out)
+    config = load_config(config_path)
+    result = _collect(config, resume=None, quiet=args.quiet)
+    path = result.write(config.report.out)
+    print(f"report: {path.resolve().as_uri()}")
+    print(f"config: {config_path}  (rerun with: aggregator run -c {config_path})")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from aggregator.config import load_config
+
+    config = load_config(args.config)
+    result = _collect(config, resume=args.resume, quiet=args.quiet)
+    path = result.write(args.out or config.report.out, args.format)
+    print(f"report: {path}")
+    return EXIT_FAILURES if result.has_faults else EXIT_OK
+
+
+def _collect(config: Config, *, resume: str | None, quiet: bool) -> RunResult:
+    from aggregator.app import Aggregator
+    from aggregator.progress import ProgressDisplay
+
+    with ProgressDisplay(enabled=not quiet) as display:
+        result = asyncio.run(Aggregator(config).run(resume=resume, progress=display.update))
+    health = result.outcome.comparison.health
+    for index in health:
+        kinds = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items()))
+        _err(f"{index.index:>14}: {index.scored}/{index.asked} scored" + (f" ({kinds})" if kinds else ""))
+    _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
+    return result
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from aggregator.config import load_config
+    from aggregator.roster import OptOut, load_roster
+
+    config = load_config(args.config)
+    roster = load_roster(config.roster.path)
+    opted_out = OptOut.load(config.roster.opt_out).split(roster)[1]
+    print(f"{args.config}: ok — {len(config.enabled_indices)} indices "
+          f"({', '.join(config.enabled_indices)}), {len(roster)} subjects, {len(opted_out)} opted out")
+    return EXIT_OK
+
+
+def _store_path(args: argparse.Namespace) -> Path:
+    from aggregator.config import load_config
+    from aggregator.demo import demo_home
+
+    if args.config:
+        return load_config(args.config).store.path
+    path: Path = args.store or demo_home() / "history.sqlite"
+    if not path.exists():
+        raise ConfigError(f"no history database at {path} (give --store or -c CONFIG)")
+    return path
+
+
+def _history(args: argparse.Namespace) -> int:
+    from aggregator.history import subject_history
+    from aggregator.store import Store
+
+    with Store(_store_path(args)) as store:
+        points = subject_history(store, args.subject)
+    if args.json:
+        print(json.dumps([
+            {"run": p.run.id, "started_at": p.run.started_at.isoformat(), "consensus": p.consensus,
+             "raw": p.raw, "standing": p.standing}
+            for p in points
+        ], indent=2))
+        return EXIT_OK
+    indices = sorted({name for p in points for name in p.raw})
+    print(f"{'run':<24} {'consensus':>9}  " + "  ".join(f"{name:>18}" for name in indices))
+    for p in points:
+        consensus = "—" if p.consensus is None else f"{p.consensus:.1f}"
+        cells = [
+            f"{p.raw[n]:>9.6g} ({p.standing[n]:>4.1f})" if n in p.raw else f"{'—':>18}" for n in indices
+        ]
+        print(f"{p.run.id:<24} {consensus:>9}  " + "  ".join(f"{c:>18}" for c in cells))
+    print("values: raw score (percentile among the run's subjects)")
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from aggregator.store import Store
+
+    with Store(_store_path(args)) as store:
+        for run in store.runs():
+            state = "finished" if run.finished else "UNFINISHED (resume with aggregator run --resume ID)"
+            print(f"{run.id}  {run.started_at:%Y-%m-%d %H:%M}  {run.counts.subjects} subjects  "
+                  f"{run.counts.readings} readings  {run.counts.failures} failures  {state}")
+    return EXIT_OK

@@ -1,0 +1,131 @@
+"""Run every adapter concurrently and hand each result to a sink (the store) as it arrives.
+
+Each adapter keeps its own rate limit and concurrency (its :class:`~aggregator.plugins.Limits`).
+One index failing, or one subject failing, never fails the collection: whatever an adapter
+does — raise, skip a subject, answer twice — every asked (index, subject) pair ends with
+exactly one Reading or Failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from aggregator.models import Failure, FailureKind, Reading, Subject
+from aggregator.plugins import Adapter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where one index stands; sent after every result."""
+
+    index: str
+    done: int
+    total: int
+    failures: int
+    elapsed: float
+
+
+ProgressCallback = Callable[[Progress], None]
+Sink = Callable[[Reading | Failure], None]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one index gave in this collection."""
+
+    index: str
+    asked: int
+    readings: int
+    failures: int
+    seconds: float
+
+
+async def collect(
+    adapters: Sequence[Adapter],
+    subjects: Sequence[Subject],
+    sink: Sink,
+    *,
+    todo: Mapping[str, Sequence[str]] | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[Tally]:
+    """Fetch ``subjects`` (or, per index, the ids in ``todo``) from every adapter at once.
+
+    ``sink`` receives each Reading and Failure as it arrives: the pipeline passes the store's
+    ``add`` so nothing fetched is lost if the run dies.
+    """
+    by_id = {s.id: s for s in subjects}
+    jobs = []
+    for adapter in adapters:
+        wanted = [by_id[sid] for sid in todo.get(adapter.name, ()) if sid in by_id] if todo is not None else list(subjects)
+        jobs.append(_drain(adapter, wanted, sink, progress))
+    return list(await asyncio.gather(*jobs))
+
+
+async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
+                 progress: ProgressCallback | None) -> Tally:
+    name = adapter.name
+    started = time.monotonic()
+    waiting = {s.id for s in subjects}
+    readings = failures = 0
+    whole_index: Failure | None = None
+
+    def deliver(item: Reading | Failure) -> None:
+        nonlocal readings, failures, whole_index
+        sink(item)
+        if item.subject_id is None:  # about the whole index: its subjects get their own below
+            whole_index = item if isinstance(item, Failure) else whole_index
+            return
+        waiting.discard(item.subject_id)
+        if isinstance(item, Reading):
+            readings += 1
+        else:
+            failures += 1
+        if progress is not None:
+            progress(Progress(name, readings + failures, len(subjects), failures, time.monotonic() - started))
+
+    if progress is not None:
+        progress(Progress(name, 0, len(subjects), 0, 0.0))
+    if subjects:
+        try:
+            async for item in adapter.fetch(subjects):
+                checked = _check(adapter, item, waiting)
+                if checked is not None:
+                    deliver(checked)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a plugin bug must not take the run down
+            # the exception's text may quote a URL with a key in it: log the type only
+            log.error("adapter %r raised %s; its remaining subjects are marked as failed", name, type(exc).__name__)
+            reason = f"{name}: the adapter stopped with {type(exc).__name__}"
+        else:
+            reason = f"{name}: the adapter returned no result for this subject"
+        kind = FailureKind.ADAPTER_ERROR
+        if whole_index is not None:
+            kind, reason = whole_index.kind, whole_index.message
+        for sid in [s.id for s in subjects if s.id in waiting]:
+            deliver(Failure(index=name, subject_id=sid, kind=kind, attempts=0, message=reason))
+    return Tally(name, len(subjects), readings, failures, time.monotonic() - started)
+
+
+def _check(adapter: Adapter, item: object, waiting: set[str]) -> Reading | Failure | None:
+    """Hold adapters to their contract: right type, right index, each asked subject once."""
+    name = adapter.name
+    if not isinstance(item, Reading | Failure):
+        log.warning("adapter %r yielded a %s, not a Reading or Failure; ignored", name, type(item).__name__)
+        return None
+    if item.subject_id is None:  # a whole-index failure
+        return item if item.index == name else None
+    if item.subject_id not in waiting:
+        log.warning("adapter %r answered for subject %r it was not asked about (or twice); ignored",
+                    name, item.subject_id)
+        return None
+    if item.index != name:
+        return Failure(index=name, subject_id=item.subject_id, kind=FailureKind.ADAPTER_ERROR, attempts=0,
+                       message=f"{name}: the adapter labelled its result as index {item.index!r}")
+    return item

@@ -1,0 +1,178 @@
+"""Domain models: the plain data that flows between the stages.
+
+All models are immutable pydantic v2 models that refuse unknown fields, so a typo in a
+plugin or a config is an error, not a silently ignored value. Pydantic's validation errors
+already name the field (``loc``) and the offending value (``input_value``).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: A subject id is what ties one person or brand together across indices and runs.
+SubjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+#: Index names are config keys and appear in reports: short, lowercase, no spaces.
+IndexName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Subject(_Frozen):
+    """A person or brand on the roster.
+
+    >>> Subject(id="ada", name="Ada Lovelace", handles={"twitter": "ada"}).handles["twitter"]
+    'ada'
+    """
+
+    id: SubjectId
+    name: Annotated[str, Field(min_length=1, max_length=500)]
+    handles: dict[str, str] = Field(default_factory=dict)
+    #: True for demo subjects resampled from the real population, never real people.
+    synthetic: bool = False
+
+    def handle(self, network: str) -> str | None:
+        return self.handles.get(network) or None
+
+
+class Scale(_Frozen):
+    """The documented range of an index; both bounds ``None`` means unbounded.
+
+    >>> Scale(lo=1, hi=100).bounded
+    True
+    >>> Scale().bounded
+    False
+    """
+
+    lo: float | None = None
+    hi: float | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Self:
+        if (self.lo is None) != (self.hi is None):
+            raise ValueError(f"give both lo and hi, or neither for an unbounded scale (got lo={self.lo}, hi={self.hi})")
+        for bound in (self.lo, self.hi):
+            if bound is not None and not math.isfinite(bound):
+                raise ValueError(f"scale bounds must be finite numbers, got {bound}")
+        if self.lo is not None and self.hi is not None and not self.lo < self.hi:
+            raise ValueError(f"scale lo must be below hi, got lo={self.lo}, hi={self.hi}")
+        return self
+
+    @property
+    def bounded(self) -> bool:
+        return self.lo is not None
+
+    def contains(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.lo is None or self.hi is None:
+            return True
+        return self.lo <= value <= self.hi
+
+    def describe(self) -> str:
+        return f"{self.lo:g}-{self.hi:g}" if self.lo is not None and self.hi is not None else "unbounded"
+
+
+class IndexSpec(_Frozen):
+    """What an index is: its scale, direction, algorithm version and what it claims to measure."""
+
+    name: IndexName
+    scale: Scale = Field(default_factory=Scale)
+    higher_is_better: bool = True
+    algorithm_version: str = "1"
+    measures: str = ""
+
+
+class FailureKind(StrEnum):
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    TIMEOUT = "timeout"
+    SERVER_ERROR = "server_error"
+    BAD_PAYLOAD = "bad_payload"
+    OUT_OF_RANGE = "out_of_range"
+    NOT_FOUND = "not_found"
+    #: the adapter itself broke its contract (raised, or skipped a subject): a plugin bug.
+    ADAPTER_ERROR = "adapter_error"
+
+    @property
+    def is_coverage_gap(self) -> bool:
+        """An index simply not scoring a subject is coverage, not a fault of the run."""
+        return self is FailureKind.NOT_FOUND
+
+    @property
+    def is_final(self) -> bool:
+        """Asking again would give the same answer, so a resumed run does not ask again."""
+        return self in {FailureKind.NOT_FOUND, FailureKind.OUT_OF_RANGE, FailureKind.BAD_PAYLOAD}
+
+
+class Reading(_Frozen):
+    """One index's score for one subject, exactly as the index gave it."""
+
+    index: IndexName
+    subject_id: SubjectId
+    value: float
+    #: the value as the vendor wrote it (e.g. ``"61.5"``), kept for the report.
+    raw: str | None = None
+    scale: Scale = Field(default_factory=Scale)
+    algorithm_version: str = "1"
+    components: dict[str, float] = Field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+    fetched_at: datetime = Field(default_factory=utc_now)
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError(f"a reading's value must be a finite number, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _within_scale(self) -> Self:
+        if not self.scale.contains(self.value):
+            raise ValueError(
+                f"value {self.value:g} is outside the declared scale {self.scale.describe()}"
+            )
+        return self
+
+
+class Failure(_Frozen):
+    """Why an index has no reading for a subject (or, with ``subject_id=None``, for anyone)."""
+
+    index: IndexName
+    subject_id: SubjectId | None
+    kind: FailureKind
+    attempts: Annotated[int, Field(ge=0)] = 1
+    #: fit for a report: no URL query, no headers, no secrets, no raw body.
+    message: Annotated[str, Field(max_length=2000)]
+    at: datetime = Field(default_factory=utc_now)
+
+
+class RunCounts(_Frozen):
+    subjects: int = 0
+    indices: int = 0
+    readings: int = 0
+    failures: int = 0
+
+
+class Run(_Frozen):
+    """One collection of the roster from the configured indices."""
+
+    id: Annotated[str, Field(min_length=1)]
+    started_at: datetime
+    finished_at: datetime | None = None
+    config_digest: str
+    counts: RunCounts = Field(default_factory=RunCounts)
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None

@@ -1,0 +1,29 @@
+"""What a finished run hands to the reports: plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aggregator.compare import Comparison
+from aggregator.models import Failure, Run, Subject
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A run's comparison with everything a report needs to explain it.
+
+    ``subjects`` is aligned with ``comparison.table.subject_ids`` (same order, same length).
+    """
+
+    run: Run
+    subjects: tuple[Subject, ...]
+    comparison: Comparison
+    failures: tuple[Failure, ...]
+    #: how many roster entries were left out because they opted out (never named anywhere)
+    opted_out: int = 0
+    title: str = "Influence report"
+
+    @property
+    def has_faults(self) -> bool:
+        """True if some fetch failed for a reason other than an index not knowing a subject."""
+        return any(not f.kind.is_coverage_gap for f in self.failures)

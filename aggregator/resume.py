@@ -1,0 +1,24 @@
+"""What a run still has to fetch: pure functions over plain data (invariant 5).
+
+A pair (index, subject) is answered once it has a reading, or a failure that asking again
+would not change (see :attr:`FailureKind.is_final`). Everything else is fetched (again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+
+def pending(
+    index_names: Sequence[str], subject_ids: Sequence[str], answered: Collection[tuple[str, str]]
+) -> dict[str, list[str]]:
+    """Subjects still to fetch per index, in roster order.
+
+    >>> pending(["k", "p"], ["a", "b"], {("k", "a"), ("p", "a"), ("p", "b")})
+    {'k': ['b'], 'p': []}
+    """
+    return {name: [sid for sid in subject_ids if (name, sid) not in answered] for name in index_names}
+
+
+def is_complete(todo: dict[str, list[str]]) -> bool:
+    return not any(todo.values())

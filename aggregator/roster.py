@@ -1,0 +1,108 @@
+"""The roster (who is compared) and the opt-out list (who must never be fetched, stored or shown).
+
+Roster CSV: a header with ``id`` and ``name``, then any number of handle columns named after
+their network (``twitter``, ``klout``, ``ticker`` ...); an empty cell means no handle there.
+A ``synthetic`` column (``true``/``false``) marks demo subjects that are not real people.
+
+Opt-out file: one subject id or handle per line (``@`` optional, case ignored), ``#`` comments.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from aggregator.errors import ConfigError, Problem
+from aggregator.models import Subject
+
+_RESERVED = {"id", "name", "synthetic"}
+
+
+def load_roster(path: Path) -> list[Subject]:
+    """Read and check the whole roster; every bad line is reported, with its line number."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return _parse_roster(csv.DictReader(handle), str(path))
+    except OSError as exc:
+        raise ConfigError(f"cannot read roster: {exc.strerror}", source=str(path)) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"roster is not a readable UTF-8 CSV file: {exc}", source=str(path)) from None
+
+
+def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
+    header = reader.fieldnames or []
+    missing = [column for column in ("id", "name") if column not in header]
+    if missing:
+        raise ConfigError(
+            f"roster header must have columns 'id' and 'name' (missing {', '.join(missing)}; "
+            f"found {', '.join(header) or 'no header'})", source=source,
+        )
+    networks = [column for column in header if column not in _RESERVED]
+    subjects: list[Subject] = []
+    first_line: dict[str, int] = {}
+    problems: list[Problem] = []
+    for row in reader:
+        line = reader.line_num
+        if None in row:
+            problems.append(Problem(f"line {line}", f"more cells than the {len(header)} header columns"))
+            continue
+        subject_id = (row["id"] or "").strip()
+        if subject_id in first_line:
+            problems.append(Problem(f"line {line}", f"duplicate id {subject_id!r} (first on line {first_line[subject_id]})"))
+            continue
+        try:
+            subject = Subject(
+                id=subject_id, name=(row["name"] or "").strip(),
+                handles={n: row[n].strip().lstrip("@") for n in networks if (row[n] or "").strip()},
+                synthetic=(row.get("synthetic") or "").strip().lower() in {"1", "true", "yes"},
+            )
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                field = ".".join(str(part) for part in error["loc"])
+                problems.append(Problem(f"line {line}, column {field}", f"{error['msg']} (got {error['input']!r})"))
+            continue
+        first_line[subject_id] = line
+        subjects.append(subject)
+    if problems:
+        raise ConfigError(problems, source=source)
+    if not subjects:
+        raise ConfigError("roster has no subjects", source=source)
+    return subjects
+
+
+@dataclass(frozen=True)
+class OptOut:
+    """Ids and handles of people who asked not to be scored."""
+
+    keys: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> OptOut:
+        keys = {_key(line.split("#", 1)[0]) for line in lines}
+        return cls(frozenset(keys - {""}))
+
+    @classmethod
+    def load(cls, path: Path | None) -> OptOut:
+        if path is None:
+            return cls()
+        try:
+            return cls.from_lines(path.read_text(encoding="utf-8").splitlines())
+        except OSError as exc:
+            raise ConfigError(f"cannot read opt-out list: {exc.strerror}", source=str(path)) from None
+
+    def covers(self, subject: Subject) -> bool:
+        return _key(subject.id) in self.keys or any(_key(h) in self.keys for h in subject.handles.values())
+
+    def split(self, subjects: Sequence[Subject]) -> tuple[list[Subject], list[Subject]]:
+        """(kept, opted out)."""
+        kept = [s for s in subjects if not self.covers(s)]
+        gone = [s for s in subjects if self.covers(s)]
+        return kept, gone
+
+
+def _key(text: str) -> str:
+    return text.strip().lstrip("@").casefold()

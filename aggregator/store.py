@@ -1,0 +1,318 @@
+"""SQLite history: runs, the subjects and indices of each run, readings and failures.
+
+One file (or ``:memory:``). The schema version lives in ``PRAGMA user_version`` and every
+change to it is a numbered migration in ``MIGRATIONS``, applied in order on open. Every
+reading and failure is committed as it arrives (WAL mode), so a run that dies loses nothing
+it had fetched and can be resumed. The store keeps numbers, never rendered reports.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from aggregator.errors import StoreError
+from aggregator.models import (
+    Failure,
+    FailureKind,
+    IndexSpec,
+    Reading,
+    Run,
+    RunCounts,
+    Scale,
+    Subject,
+)
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        config_digest TEXT NOT NULL
+    );
+    CREATE TABLE subjects (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        handles TEXT NOT NULL,
+        synthetic INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE run_subjects (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        subject_id TEXT NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (run_id, subject_id)
+    );
+    CREATE TABLE run_indices (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        spec TEXT NOT NULL,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE TABLE readings (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        index_name TEXT NOT NULL,
+        subject_id TEXT NOT NULL REFERENCES subjects(id) ON DELETE CASCADE,
+        value REAL NOT NULL,
+        raw TEXT,
+        scale_lo REAL,
+        scale_hi REAL,
+        algorithm_version TEXT NOT NULL,
+        components TEXT NOT NULL,
+        topics TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, index_name, subject_id)
+    );
+    CREATE INDEX readings_by_subject ON readings (subject_id, index_name);
+    CREATE TABLE failures (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        index_name TEXT NOT NULL,
+        subject_id TEXT REFERENCES subjects(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        message TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX failures_once ON failures (run_id, index_name, coalesce(subject_id, ''));
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class Store:
+    """The history database. Use as a context manager, or call :meth:`close`.
+
+    >>> with Store(":memory:") as store:
+    ...     store.schema_version
+    1
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open the history database: {exc}") from None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @property
+    def schema_version(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _migrate(self) -> None:
+        current = self.schema_version
+        if current > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer influence-aggregator (schema {current}, "
+                f"this version knows up to {SCHEMA_VERSION}); upgrade to read it"
+            )
+        for version in range(current, SCHEMA_VERSION):
+            with self._transaction():
+                for statement in MIGRATIONS[version].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {version + 1}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- writing -------------------------------------------------------------------------
+
+    def start_run(self, run: Run, subjects: Sequence[Subject], specs: Sequence[IndexSpec]) -> None:
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO runs (id, started_at, config_digest) VALUES (?, ?, ?)",
+                (run.id, run.started_at.isoformat(), run.config_digest),
+            )
+            self._db.executemany(
+                "INSERT INTO subjects (id, name, handles, synthetic) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET name = excluded.name, handles = excluded.handles, "
+                "synthetic = excluded.synthetic",
+                [(s.id, s.name, json.dumps(s.handles, sort_keys=True), int(s.synthetic)) for s in subjects],
+            )
+            self._db.executemany(
+                "INSERT INTO run_subjects (run_id, subject_id, position) VALUES (?, ?, ?)",
+                [(run.id, s.id, i) for i, s in enumerate(subjects)],
+            )
+            self._db.executemany(
+                "INSERT INTO run_indices (run_id, name, position, spec) VALUES (?, ?, ?, ?)",
+                [(run.id, spec.name, i, spec.model_dump_json()) for i, spec in enumerate(specs)],
+            )
+
+    def add(self, run_id: str, item: Reading | Failure) -> None:
+        """Commit one result now; a reading replaces an earlier failure of the same pair."""
+        with self._transaction():
+            if isinstance(item, Reading):
+                self._db.execute(
+                    "DELETE FROM failures WHERE run_id = ? AND index_name = ? AND subject_id = ?",
+                    (run_id, item.index, item.subject_id),
+                )
+                self._db.execute(
+                    "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        run_id, item.index, item.subject_id, item.value, item.raw,
+                        item.scale.lo, item.scale.hi, item.algorithm_version,
+                        json.dumps(item.components, sort_keys=True), json.dumps(list(item.topics)),
+                        item.fetched_at.isoformat(),
+                    ),
+                )
+            else:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, item.index, item.subject_id, item.kind.value, item.attempts,
+                     item.message, item.at.isoformat()),
+                )
+
+    def finish_run(self, run_id: str, finished_at: datetime) -> Run:
+        with self._transaction():
+            self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (finished_at.isoformat(), run_id))
+        return self.run(run_id)
+
+    def forget(self, subject_ids: Iterable[str]) -> dict[str, int]:
+        """Erase subjects and everything stored about them, in every run; returns row counts."""
+        ids = list(subject_ids)
+        removed = {"readings": 0, "failures": 0, "runs": 0}
+        with self._transaction():
+            for sid in ids:
+                for table, key in (("readings", "readings"), ("failures", "failures"), ("run_subjects", "runs")):
+                    cursor = self._db.execute(f"DELETE FROM {table} WHERE subject_id = ?", (sid,))
+                    removed[key] += cursor.rowcount
+                self._db.execute("DELETE FROM subjects WHERE id = ?", (sid,))
+        return removed
+
+    def vacuum(self) -> None:
+        """Rewrite the file so erased rows leave no trace in free pages."""
+        self._db.execute("VACUUM")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # -- reading -------------------------------------------------------------------------
+
+    def run(self, run_id: str) -> Run:
+        row = self._db.execute("SELECT id, started_at, finished_at, config_digest FROM runs WHERE id = ?",
+                               (run_id,)).fetchone()
+        if row is None:
+            known = ", ".join(r.id for r in self.runs()[-5:]) or "none yet"
+            raise StoreError(f"{self.path} has no run {run_id!r} (latest: {known})")
+        return self._run_from_row(row)
+
+    def runs(self) -> list[Run]:
+        """Every run, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, started_at, finished_at, config_digest FROM runs ORDER BY started_at, id"
+        ).fetchall()
+        return [self._run_from_row(row) for row in rows]
+
+    def _run_from_row(self, row: tuple[str, str, str | None, str]) -> Run:
+        run_id = row[0]
+        count = self._count
+        counts = RunCounts(
+            subjects=count("run_subjects", run_id), indices=count("run_indices", run_id),
+            readings=count("readings", run_id), failures=count("failures", run_id),
+        )
+        return Run(
+            id=run_id, started_at=datetime.fromisoformat(row[1]),
+            finished_at=datetime.fromisoformat(row[2]) if row[2] else None,
+            config_digest=row[3], counts=counts,
+        )
+
+    def _count(self, table: str, run_id: str) -> int:
+        value: int = self._db.execute(f"SELECT count(*) FROM {table} WHERE run_id = ?", (run_id,)).fetchone()[0]
+        return value
+
+    def subjects(self, run_id: str) -> list[Subject]:
+        rows = self._db.execute(
+            "SELECT s.id, s.name, s.handles, s.synthetic FROM run_subjects r JOIN subjects s "
+            "ON s.id = r.subject_id WHERE r.run_id = ? ORDER BY r.position", (run_id,),
+        ).fetchall()
+        return [Subject(id=r[0], name=r[1], handles=json.loads(r[2]), synthetic=bool(r[3])) for r in rows]
+
+    def specs(self, run_id: str) -> list[IndexSpec]:
+        rows = self._db.execute("SELECT spec FROM run_indices WHERE run_id = ? ORDER BY position", (run_id,))
+        return [IndexSpec.model_validate_json(r[0]) for r in rows]
+
+    def readings(
+        self, run_id: str | None = None, *, subject_id: str | None = None, index: str | None = None
+    ) -> list[tuple[str, Reading]]:
+        """``(run_id, reading)`` pairs, filtered by any of run, subject and index; oldest run first."""
+        where, args = _filters(run_id=run_id, subject_id=subject_id, index_name=index)
+        rows = self._db.execute(
+            "SELECT r.run_id, index_name, subject_id, value, raw, scale_lo, scale_hi, algorithm_version, "
+            "components, topics, fetched_at FROM readings r JOIN runs ON runs.id = r.run_id "
+            f"{where} ORDER BY runs.started_at, runs.id, index_name, subject_id", args,
+        ).fetchall()
+        return [
+            (row[0], Reading(
+                index=row[1], subject_id=row[2], value=row[3], raw=row[4],
+                scale=Scale(lo=row[5], hi=row[6]), algorithm_version=row[7],
+                components=json.loads(row[8]), topics=tuple(json.loads(row[9])),
+                fetched_at=datetime.fromisoformat(row[10]),
+            ))
+            for row in rows
+        ]
+
+    def failures(self, run_id: str) -> list[Failure]:
+        rows = self._db.execute(
+            "SELECT index_name, subject_id, kind, attempts, message, at FROM failures WHERE run_id = ? "
+            "ORDER BY index_name, subject_id", (run_id,),
+        ).fetchall()
+        return [
+            Failure(index=r[0], subject_id=r[1], kind=FailureKind(r[2]), attempts=r[3], message=r[4],
+                    at=datetime.fromisoformat(r[5]))
+            for r in rows
+        ]
+
+    def answered(self, run_id: str) -> set[tuple[str, str]]:
+        """(index, subject) pairs that need no new fetch: a reading, or a final failure."""
+        final = [kind.value for kind in FailureKind if kind.is_final]
+        marks = ",".join("?" * len(final))
+        rows = self._db.execute(
+            "SELECT index_name, subject_id FROM readings WHERE run_id = ? UNION "
+            f"SELECT index_name, subject_id FROM failures WHERE run_id = ? AND subject_id IS NOT NULL "
+            f"AND kind IN ({marks})", (run_id, run_id, *final),
+        ).fetchall()
+        return {(r[0], r[1]) for r in rows}
+
+    def previous_run(self, run_id: str) -> Run | None:
+        """The finished run before ``run_id`` (for changes since last time)."""
+        runs = [r for r in self.runs() if r.finished]
+        ids = [r.id for r in runs]
+        here = ids.index(run_id) if run_id in ids else len(ids)
+        return runs[here - 1] if here > 0 else None
+
+
+def _filters(**columns: str | None) -> tuple[str, list[str]]:
+    clauses = [(f"r.{name} = ?", value) for name, value in columns.items() if value is not None]
+    if not clauses:
+        return "", []
+    return "WHERE " + " AND ".join(c for c, _ in clauses), [v for _, v in clauses]

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from aggregator.errors import ConfigError
+from aggregator.models import IndexSpec, Scale
+from aggregator.normalize import NORMALIZERS, normalize
+
+BOUNDED = IndexSpec(name="b", scale=Scale(lo=0, hi=1000))
+UNBOUNDED = IndexSpec(name="u")
+LOWER_BETTER = IndexSpec(name="rank", scale=Scale(lo=1, hi=100), higher_is_better=False)
+
+columns = arrays(
+    np.float64, st.integers(0, 40),
+    elements=st.one_of(st.floats(0, 1000, allow_nan=False), st.just(np.nan)),
+)
+
+
+def test_percentile_is_mid_rank_with_shared_ties():
+    values = np.array([[10.0], [20.0], [20.0], [40.0], [np.nan]])
+    # ranks 1, 2.5, 2.5, 4 of n=4 -> (r - 0.5) / 4 * 100
+    assert normalize(values, [BOUNDED]).ravel().tolist()[:4] == [12.5, 50.0, 50.0, 87.5]
+    assert np.isnan(normalize(values, [BOUNDED])[4, 0])
+
+
+def test_range_maps_documented_scale_and_flips_lower_is_better():
+    values = np.array([[250.0, 1.0], [1000.0, 100.0]])
+    out = normalize(values, [BOUNDED, LOWER_BETTER], "range")
+    assert out[:, 0].tolist() == [25.0, 100.0]
+    assert out[:, 1].tolist() == [100.0, 0.0]
+
+
+def test_range_on_unbounded_scale_is_log_range_over_cohort():
+    values = np.array([[0.0], [np.e - 1], [np.e**2 - 1]])
+    assert np.allclose(normalize(values, [UNBOUNDED], "range").ravel(), [0, 50, 100])
+
+
+@pytest.mark.parametrize("method", sorted(NORMALIZERS))
+@pytest.mark.parametrize("values", [np.zeros((0, 1)), np.array([[7.0]]), np.array([[np.nan], [np.nan]]),
+                                    np.array([[3.0], [3.0], [3.0]])])
+def test_degenerate_cohorts_never_crash(method, values):
+    out = normalize(values, [UNBOUNDED], method)
+    assert out.shape == values.shape
+    assert np.array_equal(np.isnan(out), np.isnan(values))
+
+
+@pytest.mark.parametrize("method", sorted(NORMALIZERS))
+@settings(max_examples=150, deadline=None)
+@given(column=columns)
+def test_bounded_monotone_nan_preserving_and_not_mutating(method, column):
+    values = column.reshape(-1, 1)
+    before = values.copy()
+    out = normalize(values, [BOUNDED], method)
+    assert np.array_equal(values, before, equal_nan=True)
+    assert np.array_equal(np.isnan(out), np.isnan(values))
+    finite = ~np.isnan(values[:, 0])
+    x, y = values[finite, 0], out[finite, 0]
+    assert np.all((y >= 0) & (y <= 100))
+    order = np.argsort(x, kind="stable")
+    assert np.all(np.diff(y[order]) >= -1e-9)  # monotone non-decreasing
+    # ties get equal scores
+    for value in np.unique(x):
+        assert np.ptp(y[x == value]) == 0
+
+
+integer_columns = arrays(
+    np.float64, st.integers(0, 40),
+    elements=st.one_of(st.integers(0, 10**6).map(float), st.just(np.nan)),
+)
+
+
+# integer values and factors keep the transform exact in float64, so distinct stays distinct
+@settings(max_examples=100, deadline=None)
+@given(column=integer_columns, scale=st.integers(1, 1000), shift=st.integers(-10**6, 10**6))
+def test_percentile_ignores_any_increasing_affine_change_of_scale(column, scale, shift):
+    values = column.reshape(-1, 1)
+    assert np.allclose(normalize(values, [UNBOUNDED]), normalize(values * scale + shift, [UNBOUNDED]), equal_nan=True)
+
+
+def test_unknown_method_lists_known_ones():
+    with pytest.raises(ConfigError, match="known: percentile, range"):
+        normalize(np.zeros((1, 1)), [BOUNDED], "zscore")
