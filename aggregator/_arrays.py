@@ -28,7 +28,3 @@ def mid_ranks(column: FloatArray) -> FloatArray:
     ranks_sorted = np.repeat(group_rank, ends - starts)
     out[valid[order]] = ranks_sorted
     return out
-
-
-def nan_count(values: FloatArray, axis: int = 1) -> NDArray[np.int64]:
-    return np.sum(~np.isnan(values), axis=axis)

@@ -62,7 +62,8 @@ async def collect(
     by_id = {s.id: s for s in subjects}
     jobs = []
     for adapter in adapters:
-        wanted = [by_id[sid] for sid in todo.get(adapter.name, ()) if sid in by_id] if todo is not None else list(subjects)
+        ids = todo.get(adapter.name, ()) if todo is not None else by_id
+        wanted = [by_id[sid] for sid in ids if sid in by_id]
         jobs.append(_drain(adapter, wanted, sink, progress))
     return list(await asyncio.gather(*jobs))
 

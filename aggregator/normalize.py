@@ -65,7 +65,8 @@ def normalize(values: FloatArray, specs: Sequence[IndexSpec], method: str = "per
 def _oriented(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
     """A copy in which higher is always better."""
     signs = np.array([1.0 if s.higher_is_better else -1.0 for s in specs])
-    return values * signs
+    oriented: FloatArray = values * signs
+    return oriented
 
 
 @normalizer("percentile")
@@ -100,4 +101,5 @@ def _log_range(column: FloatArray) -> FloatArray:
     top = np.nanmax(logged)
     if top == 0.0:  # every scored subject has the same value: all stand in the middle
         return np.where(np.isnan(column), np.nan, 50.0)
-    return logged / top * 100.0
+    scaled: FloatArray = logged / top * 100.0
+    return scaled

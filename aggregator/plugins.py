@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationInfo
 
@@ -59,7 +59,7 @@ class AdapterFactory(Protocol):
     the app validates the options against it and passes the result in.
     """
 
-    Config: ClassVar[type[BaseModel]]
+    Config: type[BaseModel]
 
     def __call__(self, name: str, config: Any, limits: Limits) -> Adapter: ...
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 from aggregator.collect import Progress
 
 if TYPE_CHECKING:
-    from rich.progress import Progress as RichProgress, TaskID
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
 
 
 class ProgressDisplay:

@@ -65,9 +65,14 @@ class SlidingWindowLimiter:
     def __init__(self, limit: RateLimit) -> None:
         self.limit = limit
         self._starts: deque[float] = deque()
-        self._lock = asyncio.Lock()
+        self._lock: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def acquire(self) -> None:
+        # an asyncio.Lock belongs to one event loop; an adapter may outlive a loop (asyncio.run twice)
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._loop is not loop:
+            self._lock, self._loop = asyncio.Lock(), loop
         async with self._lock:
             while True:
                 now = time.monotonic()

@@ -52,7 +52,8 @@ def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
             continue
         subject_id = (row["id"] or "").strip()
         if subject_id in first_line:
-            problems.append(Problem(f"line {line}", f"duplicate id {subject_id!r} (first on line {first_line[subject_id]})"))
+            first = first_line[subject_id]
+            problems.append(Problem(f"line {line}", f"duplicate id {subject_id!r} (first on line {first})"))
             continue
         try:
             subject = Subject(

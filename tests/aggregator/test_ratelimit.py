@@ -17,7 +17,7 @@ def test_parse(text, count, period):
 
 @pytest.mark.parametrize("text", ["10 per s", "fast", "0/s", "10/fortnight", "-1/s", "10/0s"])
 def test_parse_rejects_with_the_expected_form(text):
-    with pytest.raises(ValueError, match="COUNT/UNIT|at least 1"):
+    with pytest.raises(ValueError, match=r"COUNT/UNIT|at least 1"):
         RateLimit.parse(text)
 
 

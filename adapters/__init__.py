@@ -1,0 +1,1 @@
+"""Adapters: one module per influence index, each implementing ``aggregator.plugins.Adapter``."""

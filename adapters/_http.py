@@ -1,0 +1,292 @@
+"""The shared helper for HTTP vendors: one session per fetch, rate limit, retries, error mapping.
+
+Subclass :class:`HttpAdapter`, set ``spec`` (and ``Config``, a subclass of :class:`HttpConfig`,
+if the vendor needs more options), and override these hooks, marked ``@override``:
+
+``request_for(subject) -> HttpRequest``
+    The one request that asks for a subject's score. Put handles into paths with
+    :func:`quote_segment`, so that no handle can change the path or the host.
+``parse(payload, subject) -> Reading | Failure``
+    ``payload`` is the decoded JSON of a successful response; build the result with
+    :func:`aggregator.plugins.reading_or_failure`. An ``AdapterError`` raised here keeps its
+    kind; any other exception becomes ``bad_payload`` for that subject alone.
+``classify(status, body) -> FailureKind | None``
+    ``None`` for success. By default 2xx succeeds, 401/403 is ``auth``, 404 ``not_found``,
+    408 ``timeout``, 429 ``rate_limited``, 5xx ``server_error``, anything else ``bad_payload``.
+
+Retry policy, tuned by class attributes rather than code: only ``RetriableAdapterError`` is
+retried, i.e. a status in ``retry_statuses``, a timeout or a broken connection, at most
+``max_attempts`` times in all. Waits grow exponentially from ``backoff_base`` with jitter up to
+``backoff_max``; a ``Retry-After`` (seconds or HTTP-date) is waited out, up to ``backoff_max``,
+and also pauses the rate limiter so every worker backs off. The limiter is awaited before
+every attempt, retries included.
+
+Messages never carry a URL's query, headers or a body: vendors put API keys in query strings,
+and aiohttp's exception text (and repr) holds the full URL, so it is never used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential, wait_random
+from yarl import URL
+
+from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
+from aggregator.plugins import Limits
+from aggregator.ratelimit import SlidingWindowLimiter
+
+logger = logging.getLogger(__name__)
+
+_STATUS_KINDS = {401: FailureKind.AUTH, 403: FailureKind.AUTH, 404: FailureKind.NOT_FOUND,
+                 408: FailureKind.TIMEOUT, 429: FailureKind.RATE_LIMITED}
+
+
+class HttpConfig(BaseModel):
+    """Options every HTTP vendor takes (``[indices.NAME.options]``); vendors may add more."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str
+    api_key: SecretStr | None = None
+    timeout_seconds: float = Field(10, gt=0)
+    connect_timeout_seconds: float = Field(5, gt=0)
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    method: str
+    url: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def quote_segment(value: str) -> str:
+    """Percent-encode ``value`` as exactly one path segment (``/``, ``?`` and ``#`` too)."""
+    if value in {"", ".", ".."}:
+        # yarl resolves dot segments however they are encoded, so these would climb the path
+        raise FatalAdapterError(f"handle {value!r} cannot be a URL path segment", kind=FailureKind.NOT_FOUND)
+    return quote(value, safe="")
+
+
+def public_url(url: str) -> str:
+    """Scheme, host, port and path: all a message may say about where we asked."""
+    parsed = URL(url)
+    return f"{parsed.origin()}{parsed.raw_path}" if parsed.absolute else parsed.raw_path
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), else None."""
+    value = (value or "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC but parses naive
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@contextmanager
+def map_errors(where: str) -> Iterator[None]:
+    """Turn aiohttp and asyncio exceptions into our ``AdapterError``s, most specific first.
+
+    Messages are built from ``where`` (no query) and type names only, never ``str(exc)``.
+    """
+    started = time.monotonic()
+    try:
+        yield
+    except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError
+        raise RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {where}",
+                                    kind=FailureKind.TIMEOUT) from exc
+    except aiohttp.ClientSSLError as exc:  # certificates do not fix themselves between attempts
+        raise FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {where}", kind=FailureKind.SERVER_ERROR) from exc
+    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
+        # refused, reset, disconnected, body cut short: usually passing trouble
+        raise RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {where}",
+                                    kind=FailureKind.SERVER_ERROR) from exc
+    except aiohttp.ClientError as exc:  # too many redirects, invalid URL, ...
+        raise FatalAdapterError(f"request failed ({type(exc).__name__}) at {where}",
+                                kind=FailureKind.SERVER_ERROR) from exc
+
+
+class _RetryAfterWait(wait_base):
+    """Exponential backoff with jitter, but never shorter than the vendor's ``Retry-After``."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        # not wait_exponential_jitter: its arguments changed between tenacity 8 and 9
+        self.backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
+        self.cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        wait = min(self.backoff(retry_state), self.cap)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        asked = error.retry_after if isinstance(error, AdapterError) else None
+        return wait if asked is None else max(wait, min(asked, self.cap))
+
+
+class HttpAdapter:
+    """Base for HTTP vendors; implements the ``Adapter`` protocol around three hooks."""
+
+    spec: IndexSpec
+    Config: ClassVar[type[BaseModel]] = HttpConfig
+    retry_statuses: ClassVar[frozenset[int]] = frozenset({408, 429, 500, 502, 503, 504})
+    max_attempts: ClassVar[int] = 4
+    backoff_base: ClassVar[float] = 0.5
+    backoff_max: ClassVar[float] = 30.0
+    max_body_bytes: ClassVar[int] = 5 * 2**20
+
+    def __init__(self, name: str, config: HttpConfig, limits: Limits) -> None:
+        self.name = name
+        # validated, not model_copy'd: a bad instance name should fail here, not mid-fetch
+        self.spec = IndexSpec.model_validate({**type(self).spec.model_dump(), "name": name})
+        self.config = config
+        self.limits = limits
+        #: scrapy-style counters (``request/count``, ``http/status/503``, ``retry/reason/timeout``)
+        self.stats: Counter[str] = Counter()
+        # per instance, not per fetch: the vendor counts our requests across fetch calls
+        self._limiter = SlidingWindowLimiter(limits.rate) if limits.rate else None
+
+    def request_for(self, subject: Subject) -> HttpRequest:
+        raise NotImplementedError(f"{type(self).__name__} must define request_for()")
+
+    def parse(self, payload: Any, subject: Subject) -> Reading | Failure:
+        raise NotImplementedError(f"{type(self).__name__} must define parse()")
+
+    def classify(self, status: int, body: bytes) -> FailureKind | None:
+        if 200 <= status < 300:
+            return None
+        default = FailureKind.SERVER_ERROR if status >= 500 else FailureKind.BAD_PAYLOAD
+        return _STATUS_KINDS.get(status, default)
+
+    async def fetch(self, subjects: Sequence[Subject]) -> AsyncGenerator[Reading | Failure, None]:
+        timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds, connect=self.config.connect_timeout_seconds)
+        pending = iter(subjects)
+        # bounded, so a slow consumer holds the workers back instead of piling up results
+        results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
+        async with aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency)
+        ) as session:
+
+            async def work() -> None:
+                # workers share one iterator: a fixed pool, not a task per subject
+                for subject in pending:
+                    await results.put(await self._fetch_one(session, subject))
+
+            workers = [asyncio.create_task(work()) for _ in range(max(1, min(self.limits.concurrency, len(subjects))))]
+            try:
+                for _ in range(len(subjects)):
+                    yield await results.get()
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _fetch_one(self, session: aiohttp.ClientSession, subject: Subject) -> Reading | Failure:
+        attempts = 0
+        try:
+            request = self.request_for(subject)
+            async for attempt in self._retrying():
+                with attempt:
+                    attempts += 1
+                    payload = await self._attempt(session, request)
+        except AdapterError as exc:
+            if isinstance(exc, RetriableAdapterError):
+                self.stats["retry/max_reached"] += 1
+            return self._failure(subject, exc.kind, str(exc), attempts)
+        except Exception as exc:  # a bug in a hook or here; its text may hold the URL, so only its type
+            return self._failure(subject, FailureKind.ADAPTER_ERROR, f"failed ({type(exc).__name__})", attempts)
+        try:
+            result = self.parse(payload, subject)
+        except AdapterError as exc:
+            return self._failure(subject, exc.kind, str(exc), attempts)
+        except Exception as exc:  # the payload surprised parse: that subject fails, not the run
+            message = f"unexpected payload ({type(exc).__name__}: {str(exc)[:200]})"
+            return self._failure(subject, FailureKind.BAD_PAYLOAD, message, attempts)
+        if isinstance(result, Failure):
+            return result.model_copy(update={"attempts": attempts})
+        return result
+
+    def _retrying(self) -> AsyncRetrying:
+        return AsyncRetrying(
+            retry=retry_if_exception_type(RetriableAdapterError),
+            stop=stop_after_attempt(self.max_attempts),
+            wait=_RetryAfterWait(self.backoff_base, self.backoff_max),
+            before_sleep=self._count_retry,
+            reraise=True,
+        )
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        kind = error.kind if isinstance(error, AdapterError) else "unknown"
+        self.stats["retry/count"] += 1
+        self.stats[f"retry/reason/{kind}"] += 1
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.debug("%s: %s; attempt %d of %d in %.2fs",
+                     self.name, error, state.attempt_number + 1, self.max_attempts, wait)
+
+    async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest) -> Any:
+        where = public_url(request.url)
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        self.stats["request/count"] += 1
+        with map_errors(where):
+            async with session.request(
+                request.method, request.url, params=dict(request.params), headers=dict(request.headers)
+            ) as response:
+                status = response.status
+                self.stats[f"http/status/{status}"] += 1
+                body = await self._read_body(response, where)
+                content_type = response.content_type
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        kind = self.classify(status, body)
+        if kind is None:
+            return _decode_json(body, content_type, where)
+        if status not in self.retry_statuses:
+            raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
+        if retry_after is not None and self._limiter is not None:
+            self._limiter.delay(min(retry_after, self.backoff_max))
+        raise RetriableAdapterError(f"HTTP {status} from {where}", kind=kind, retry_after=retry_after)
+
+    async def _read_body(self, response: aiohttp.ClientResponse, where: str) -> bytes:
+        body, declared = bytearray(), response.content_length or 0
+        async for chunk in response.content.iter_any():
+            body += chunk
+            if max(declared, len(body)) > self.max_body_bytes:
+                raise FatalAdapterError(f"response over {self.max_body_bytes} bytes from {where}",
+                                        kind=FailureKind.BAD_PAYLOAD)
+        return bytes(body)
+
+    def _failure(self, subject: Subject, kind: FailureKind, message: str, attempts: int) -> Failure:
+        text = f"{self.name}: {message}"
+        if attempts:
+            text += f" ({attempts} attempt{'' if attempts == 1 else 's'})"
+        secret = self.config.api_key.get_secret_value() if self.config.api_key else ""
+        if secret:  # belt and braces: a key in a URL path, or echoed back by a vendor
+            text = text.replace(secret, "***")
+        return Failure(index=self.name, subject_id=subject.id, kind=kind, attempts=attempts, message=text[:2000])
+
+
+def _decode_json(body: bytes, content_type: str, where: str) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        got = "malformed JSON" if "json" in content_type else f"expected JSON, got {content_type[:80]}"
+        raise FatalAdapterError(f"{got} ({len(body)} bytes) from {where}", kind=FailureKind.BAD_PAYLOAD) from exc
