@@ -23,6 +23,7 @@ column; the rest of the file is still read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import gzip
 import io
@@ -103,7 +104,8 @@ class FilesAdapter:
             return self._failure(subject.id, FailureKind.NOT_FOUND, f"{file} has no row for {key!r}")
         if len(found) > 1:
             lines = ", ".join(str(r.line) for r in found)
-            return self._failure(subject.id, FailureKind.BAD_PAYLOAD, f"{file} has {len(found)} rows for {key!r} (lines {lines})")
+            message = f"{file} has {len(found)} rows for {key!r} (lines {lines})"
+            return self._failure(subject.id, FailureKind.BAD_PAYLOAD, message)
         return self._parse(subject, found[0])
 
     def _parse(self, subject: Subject, row: _Row) -> Reading | Failure:
@@ -126,10 +128,10 @@ class FilesAdapter:
     def _number(self, row: _Row, column: str) -> float | str:
         """The column's value as a finite float, or a message naming file, line and column."""
         text = _field(row.fields, column)
-        try:
-            value = float(str(text).strip()) if isinstance(text, str | int | float) and not isinstance(text, bool) else None
-        except ValueError:
-            value = None
+        value = None
+        if isinstance(text, str | int | float) and not isinstance(text, bool):
+            with contextlib.suppress(ValueError):
+                value = float(str(text).strip())
         if value is None or not math.isfinite(value):
             return f"{self.config.path.name}:{row.line}: column {column!r}: expected a number, got {text!r}"
         return value
