@@ -14,6 +14,7 @@ Config keys (``[indices.NAME.options]``)::
     higher_is_better = true
     algorithm_version = "1"
     measures = "what the vendor says the score measures"
+    label = "Klout"                # optional: how the index reads in reports
 
 JSONL field names may be dotted paths into nested objects (``score.value``). Handles match
 case-insensitively with or without ``@``. A bad row becomes a Failure naming file, line and
@@ -54,6 +55,7 @@ class FilesConfig(BaseModel):
     higher_is_better: bool = True
     algorithm_version: str = "1"
     measures: str = ""
+    label: str = ""
 
     _resolve = field_validator("path")(resolve_path)
 
@@ -80,7 +82,7 @@ class FilesAdapter:
         scale = Scale(lo=config.scale[0], hi=config.scale[1]) if config.scale else Scale()
         self.spec = IndexSpec(
             name=name, scale=scale, higher_is_better=config.higher_is_better,
-            algorithm_version=config.algorithm_version, measures=config.measures,
+            algorithm_version=config.algorithm_version, measures=config.measures, label=config.label,
         )
 
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncIterator[Reading | Failure]:

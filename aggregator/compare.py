@@ -149,7 +149,8 @@ def index_health(table: ScoreTable, failures: Iterable[Failure]) -> tuple[IndexH
     scored = np.sum(~np.isnan(table.raw), axis=0)
     health = []
     for j, name in enumerate(table.index_names):
-        found = by_index[name]
+        # sorted, so the same run shows the same examples whatever order fetches finished in
+        found = sorted(by_index[name], key=lambda f: (f.subject_id or "", f.message))
         examples = tuple(dict.fromkeys(f.message for f in found if not f.kind.is_coverage_gap))[:3]
         health.append(
             IndexHealth(

@@ -59,6 +59,7 @@ def prepare(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: int = 0,
                     **({"scale": list(info.scale)} if info.scale else {}),
                     "higher_is_better": info.higher_is_better,
                     "algorithm_version": info.algorithm_version, "measures": info.measures,
+                    "label": info.label,
                 },
             }
             for name, info in exports.items()

@@ -87,10 +87,16 @@ class IndexSpec(_Frozen):
     """What an index is: its scale, direction, algorithm version and what it claims to measure."""
 
     name: IndexName
+    #: how the index reads in a report ("Empire Avenue"); the name when empty
+    label: Annotated[str, Field(max_length=100)] = ""
     scale: Scale = Field(default_factory=Scale)
     higher_is_better: bool = True
     algorithm_version: str = "1"
     measures: str = ""
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
 
 
 class FailureKind(StrEnum):

@@ -23,6 +23,10 @@ class RunOutcome:
     opted_out: int = 0
     title: str = "Influence report"
 
+    def __post_init__(self) -> None:
+        if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:
+            raise ValueError("RunOutcome.subjects must be aligned with comparison.table.subject_ids")
+
     @property
     def has_faults(self) -> bool:
         """True if some fetch failed for a reason other than an index not knowing a subject."""

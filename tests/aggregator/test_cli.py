@@ -1,0 +1,108 @@
+"""The ``aggregator`` command as a user runs it: a real process, real files, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aggregator", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_version_and_help_on_every_command():
+    assert cli("--version").stdout.startswith("aggregator ")
+    for command in ("demo", "run", "validate-config", "history", "runs"):
+        shown = cli(command, "--help")
+        assert shown.returncode == 0
+        assert "usage: aggregator" in shown.stdout
+
+
+def test_no_command_prints_help_and_exits_2():
+    shown = cli()
+    assert shown.returncode == 2
+    assert "commands:" in shown.stdout
+
+
+def test_run_with_only_coverage_gaps_exits_0_and_writes_report(project):
+    done = cli("run", "-c", str(project), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert (project.parent / "report.html").exists()
+    assert "peerindex: 3/4 scored (1 not_found)" in done.stderr
+
+
+def test_run_with_failed_fetches_exits_1(project):
+    kred = project.parent / "exports/kred.csv"
+    kred.write_text(kred.read_text().replace("bobb,910", "bobb,n/a"))
+    done = cli("run", "-c", str(project), "--out", str(project.parent / "out.txt"))
+    assert done.returncode == 1
+    assert "1 bad_payload" in done.stderr
+    assert "kred.csv:3: column 'influence': expected a number, got 'n/a'" in (project.parent / "out.txt").read_text()
+
+
+def test_bad_config_exits_2_with_every_problem(write, project):
+    text = project.read_text().replace('scale = [1, 1000]', 'scale = "big"')
+    text = text.replace('adapter = "files"\n[indices.peerindex.options]', 'adapter = "nope"\n[indices.peerindex.options]')
+    bad = write("bad.toml", text.replace("[indices.klout]\n", "[indices.klout]\nrate_limit = 'lots'\n"))
+    for command in (("validate-config", str(bad)), ("run", "-c", str(bad))):
+        done = cli(*command)
+        assert done.returncode == 2
+        assert "indices.kred.options.scale" in done.stderr
+        assert "indices.peerindex.adapter: unknown adapter 'nope'" in done.stderr
+        assert "indices.klout.rate_limit" in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_validate_config_ok(project):
+    done = cli("validate-config", str(project))
+    assert done.returncode == 0
+    assert "3 indices" in done.stdout and "5 subjects, 1 opted out" in done.stdout
+
+
+def test_bad_roster_line_is_named(project):
+    (project.parent / "roster.csv").write_text("id,name,twitter\nann,Ann,a\nann,Ann2,b\n")
+    done = cli("validate-config", str(project))
+    assert done.returncode == 2
+    assert "roster.csv: line 3: duplicate id 'ann'" in done.stderr
+
+
+def test_history_and_runs(project):
+    for _ in range(2):
+        assert cli("run", "-c", str(project), "-q").returncode == 0
+    history = cli("history", "ann", "-c", str(project), "--json")
+    assert history.returncode == 0, history.stderr
+    points = json.loads(history.stdout)
+    assert len(points) == 2
+    assert points[0]["raw"] == {"klout": 81.5, "kred": 420.0, "peerindex": 70.0}
+    table = cli("history", "ann", "-c", str(project))
+    assert "81.5" in table.stdout
+    assert cli("history", "nobody", "-c", str(project)).returncode == 2
+    runs = cli("runs", "-c", str(project))
+    assert runs.stdout.count("finished") == 2
+
+
+def test_resume_of_unknown_run_is_exit_2(project):
+    done = cli("run", "-c", str(project), "--resume", "no-such-run")
+    assert done.returncode == 2
+    assert "no run 'no-such-run'" in done.stderr
+
+
+@pytest.mark.parametrize("subjects", ["40", "1700"])
+def test_demo_runs_offline_and_marks_synthetic_subjects(tmp_path, subjects):
+    done = cli("demo", "--dir", str(tmp_path / "demo"), "--subjects", subjects, "--quiet")
+    assert done.returncode == 0, done.stderr
+    report = tmp_path / "demo" / "report.html"
+    assert f"report: {report.resolve().as_uri()}" in done.stdout
+    html = report.read_text()
+    assert ("(synthetic)" in html) == (subjects == "1700")
+    assert cli("run", "-c", str(tmp_path / "demo" / "config.toml"), "-q").returncode == 0
+
+
+def test_demo_refuses_a_zero_roster(tmp_path):
+    done = cli("demo", "--dir", str(tmp_path), "--subjects", "0")
+    assert done.returncode == 2
+    assert "--subjects must be at least 1" in done.stderr
