@@ -46,7 +46,8 @@ def test_run_with_failed_fetches_exits_1(project):
 
 def test_bad_config_exits_2_with_every_problem(write, project):
     text = project.read_text().replace('scale = [1, 1000]', 'scale = "big"')
-    text = text.replace('adapter = "files"\n[indices.peerindex.options]', 'adapter = "nope"\n[indices.peerindex.options]')
+    peer = '[indices.peerindex.options]'
+    text = text.replace(f'adapter = "files"\n{peer}', f'adapter = "nope"\n{peer}')
     bad = write("bad.toml", text.replace("[indices.klout]\n", "[indices.klout]\nrate_limit = 'lots'\n"))
     for command in (("validate-config", str(bad)), ("run", "-c", str(bad))):
         done = cli(*command)
