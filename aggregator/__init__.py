@@ -11,6 +11,8 @@ Run a configured collection with ``Aggregator(config).run()`` (async) or ``run_r
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,7 +26,7 @@ if TYPE_CHECKING:
     from aggregator.outcome import RunOutcome
 
 # Public names load on first use (PEP 562), so ``import aggregator`` costs almost nothing:
-# numpy, pydantic and asyncio arrive only with the first name that needs them.
+# numpy, pydantic and asyncio arrive with the first name that needs them.
 _HOME = {
     "Aggregator": "app", "RunResult": "app", "render": "app", "run_report": "app",
     "Progress": "collect", "collect": "collect",
@@ -55,6 +57,22 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """Keeps the verbs ``collect``, ``compare`` and ``normalize`` pointing at the functions.
+
+    They share their names with their modules, and importing a submodule sets the package
+    attribute of that name to the module; refusing that one assignment keeps the verbs lazy.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and name in _HOME and _HOME[name] == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -8,7 +8,6 @@ exactly one Reading or Failure.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -59,6 +58,8 @@ async def collect(
     ``sink`` receives each Reading and Failure as it arrives: the pipeline passes the store's
     ``add`` so nothing fetched is lost if the run dies.
     """
+    import asyncio  # here, not at the top: `import aggregator` stays light
+
     by_id = {s.id: s for s in subjects}
     jobs = []
     for adapter in adapters:
@@ -98,8 +99,6 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
                 checked = _check(adapter, item, waiting)
                 if checked is not None:
                     deliver(checked)
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # a plugin bug must not take the run down
             # the exception's text may quote a URL with a key in it: log the type only
             log.error("adapter %r raised %s; its remaining subjects are marked as failed", name, type(exc).__name__)

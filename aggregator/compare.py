@@ -206,8 +206,8 @@ def compare(
     ... )
     >>> result.table.subject_ids
     ('ann', 'bob', 'cy')
-    >>> result.spread.tolist()
-    [66.66666666666666, 66.66666666666666, 0.0]
+    >>> result.spread.round(1).tolist()
+    [66.7, 66.7, 0.0]
     """
     specs = [_spec(name, (scales or {}).get(name)) for name in scores]
     subject_ids = list(dict.fromkeys(sid for per_index in scores.values() for sid in per_index))

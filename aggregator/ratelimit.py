@@ -8,11 +8,14 @@ never lets a ``count + 1``-th start inside any window of ``period`` seconds.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 _UNITS = {
     "s": 1.0, "sec": 1.0, "second": 1.0,
@@ -66,9 +69,11 @@ class SlidingWindowLimiter:
         self.limit = limit
         self._starts: deque[float] = deque()
         self._lock: asyncio.Lock | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the lock belongs to
 
     async def acquire(self) -> None:
+        import asyncio  # here, not at the top: `import aggregator` stays light
+
         # an asyncio.Lock belongs to one event loop; an adapter may outlive a loop (asyncio.run twice)
         loop = asyncio.get_running_loop()
         if self._lock is None or self._loop is not loop:

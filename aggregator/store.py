@@ -81,6 +81,8 @@ MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL
     );
     CREATE UNIQUE INDEX failures_once ON failures (run_id, index_name, coalesce(subject_id, ''));
+    CREATE INDEX failures_by_pair ON failures (run_id, index_name, subject_id);
+    CREATE INDEX failures_by_subject ON failures (subject_id);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
