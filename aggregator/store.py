@@ -1,4 +1,4 @@
-"""SQLite history: runs, the subjects and indices of each run, readings and failures.
+"""SQLite history: runs, the subjects and indices of each run, readings, failures, deliveries.
 
 One file (or ``:memory:``). The schema version lives in ``PRAGMA user_version`` and every
 change to it is a numbered migration in ``MIGRATIONS``, applied in order on open. Every
@@ -12,9 +12,11 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 from aggregator.errors import StoreError
 from aggregator.models import (
@@ -84,16 +86,59 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX failures_by_pair ON failures (run_id, index_name, subject_id);
     CREATE INDEX failures_by_subject ON failures (subject_id);
     """,
+    # 2: the delivery log of scheduled reports. One row per report and schedule slot, written
+    # (claimed) before anything is sent: the primary key makes a second claim of the same slot
+    # fail, across restarts and across processes sharing the file (at most once per slot).
+    """
+    CREATE TABLE deliveries (
+        report TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        due_at TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,
+        claimed_by TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('claimed', 'sent', 'failed', 'skipped')),
+        run_id TEXT,
+        message_id TEXT,
+        finished_at TEXT,
+        detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (report, slot)
+    );
+    CREATE INDEX deliveries_by_due ON deliveries (report, due_at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+
+DeliveryState = Literal["claimed", "sent", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One row of the delivery log: a report's schedule slot and what became of it.
+
+    ``claimed``: a process took the slot and may be sending now (or died doing so: the slot is
+    never sent again, so a crash can lose a report but never send it twice). ``sent``: the
+    SMTP server accepted it. ``failed``: sending failed (``detail`` says why, no secrets).
+    ``skipped``: a slot missed while nothing ran, covered by a later catch-up delivery.
+    """
+
+    report: str
+    slot: str
+    due_at: datetime
+    claimed_at: datetime
+    claimed_by: str
+    state: DeliveryState
+    run_id: str | None = None
+    message_id: str | None = None
+    finished_at: datetime | None = None
+    detail: str = ""
 
 
 class Store:
     """The history database. Use as a context manager, or call :meth:`close`.
 
     >>> with Store(":memory:") as store:
-    ...     store.schema_version
-    1
+    ...     store.schema_version == SCHEMA_VERSION
+    True
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -212,6 +257,62 @@ class Store:
                 self._db.execute("DELETE FROM subjects WHERE id = ?", (sid,))
         return removed
 
+    def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
+                       state: DeliveryState = "claimed") -> bool:
+        """Take ``slot`` of ``report`` for one process; False if anyone (ever) took it before.
+
+        One statement against the primary key, so two processes racing for the same slot
+        cannot both win, whatever they share besides this file.
+        """
+        cursor = self._db.execute(
+            "INSERT INTO deliveries (report, slot, due_at, claimed_at, claimed_by, state) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (report, slot) DO NOTHING",
+            (report, slot, _utc(due_at), _utc(at), by, state),
+        )
+        return cursor.rowcount == 1
+
+    def finish_delivery(self, report: str, slot: str, state: DeliveryState, *, at: datetime,
+                        run_id: str | None = None, message_id: str | None = None, detail: str = "") -> None:
+        """Record what became of a claimed slot (``detail`` must carry no secrets)."""
+        self._db.execute(
+            "UPDATE deliveries SET state = ?, finished_at = ?, run_id = coalesce(?, run_id), "
+            "message_id = coalesce(?, message_id), detail = ? WHERE report = ? AND slot = ?",
+            (state, _utc(at), run_id, message_id, detail, report, slot),
+        )
+
+    def release_delivery(self, report: str, slot: str, *, by: str) -> bool:
+        """Give back a claim that sent nothing (stopped before sending), so the slot can run again.
+
+        Only the claimant's own, still ``claimed`` row is removed.
+        """
+        cursor = self._db.execute(
+            "DELETE FROM deliveries WHERE report = ? AND slot = ? AND claimed_by = ? AND state = 'claimed'",
+            (report, slot, by),
+        )
+        return cursor.rowcount == 1
+
+    def deliveries(self, report: str | None = None, *, last: bool = False) -> list[Delivery]:
+        """The delivery log, oldest slot first, for one report or all (``last``: only the latest)."""
+        where, args = ("WHERE report = ?", [report]) if report is not None else ("", [])
+        order = "due_at DESC, slot DESC LIMIT 1" if last else "due_at, report, slot"
+        rows = self._db.execute(
+            "SELECT report, slot, due_at, claimed_at, claimed_by, state, run_id, message_id, finished_at, detail "
+            f"FROM deliveries {where} ORDER BY {order}", args,
+        ).fetchall()
+        return [
+            Delivery(
+                report=r[0], slot=r[1], due_at=datetime.fromisoformat(r[2]),
+                claimed_at=datetime.fromisoformat(r[3]), claimed_by=r[4], state=r[5], run_id=r[6],
+                message_id=r[7], finished_at=datetime.fromisoformat(r[8]) if r[8] else None, detail=r[9],
+            )
+            for r in rows
+        ]
+
+    def last_delivery(self, report: str) -> Delivery | None:
+        """The report's latest slot in the log (whatever its state), or None if it never ran."""
+        found = self.deliveries(report, last=True)
+        return found[0] if found else None
+
     def vacuum(self) -> None:
         """Rewrite the file so erased rows leave no trace in free pages."""
         self._db.execute("VACUUM")
@@ -311,6 +412,13 @@ class Store:
         ids = [r.id for r in runs]
         here = ids.index(run_id) if run_id in ids else len(ids)
         return runs[here - 1] if here > 0 else None
+
+
+def _utc(moment: datetime) -> str:
+    """ISO 8601 in UTC, so stored instants sort as text."""
+    if moment.tzinfo is None:
+        raise ValueError(f"a delivery time must carry its time zone, got {moment.isoformat()}")
+    return moment.astimezone(UTC).isoformat()
 
 
 def _filters(**columns: str | None) -> tuple[str, list[str]]:
