@@ -26,6 +26,23 @@ it (secrets live in the environment, never in the file) < command-line flags.
     normalizer = "percentile"          # or range
     disagreement_threshold = 25        # percentile points of spread that flag a subject
 
+Several reports, each on its own schedule and to its own recipients, are ``[[report]]``
+entries instead of the one ``[report]`` table (same keys, plus the delivery ones)::
+
+    [[report]]
+    name = "weekly"                    # the schedule's key in the delivery log
+    title = "Weekly influence report"  # also the email's subject, unless `subject` is given
+    schedule = "30 2 * * 1"            # cron: minute hour day-of-month month day-of-week
+    timezone = "Europe/Berlin"         # the schedule's wall clock (default UTC)
+    recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]
+
+    [smtp]                             # how email is sent
+    host = "smtp.example.org"
+    security = "starttls"              # "tls" (implicit, port 465), "starttls" (required, 587)
+    username = "reports@example.org"
+    password = "${SMTP_PASSWORD}"
+    sender = "Influence reports <reports@example.org>"
+
 Relative paths are read relative to the config file's folder.
 """
 
@@ -37,16 +54,18 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from aggregator.compare import DEFAULT_DISAGREEMENT_THRESHOLD
@@ -57,7 +76,14 @@ from aggregator.ratelimit import RateLimit
 
 DEFAULT_STORE = "aggregator.sqlite"
 DEFAULT_REPORT = "report.html"
+#: seconds for one SMTP operation (connect, each command), and for a whole send
+DEFAULT_SMTP_TIMEOUT = 30.0
+DEFAULT_SMTP_DEADLINE = 120.0
+_SMTP_PORTS = {"tls": 465, "starttls": 587, "none": 25}
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# C0 controls, DEL and the C1 range: never allowed in anything that ends up in a mail header
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _parse_rate(value: Any) -> Any:
@@ -96,13 +122,54 @@ class StoreConfig(_Section):
         return value if str(value) == ":memory:" else resolve_path(value, info)
 
 
+def _header_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text, without control characters (line breaks, tabs)")
+    return value
+
+
+def email_address(value: str) -> str:
+    """One mail address, ``ann@example.org`` or ``Ann Lee <ann@example.org>``, as given.
+
+    Refused: control characters (so no header can be smuggled in), more than one address,
+    anything the stdlib parser finds a defect in, and a non-ASCII address part (write an
+    international domain in its ``xn--`` form; names may use any script).
+    """
+    from email.policy import default
+
+    _header_text(value)
+    header = default.header_factory("to", value)
+    addresses = header.addresses
+    if header.defects or len(addresses) != 1:
+        raise ValueError(f"not one valid mail address: {value!r}")
+    spec: str = addresses[0].addr_spec
+    local, _, domain = spec.rpartition("@")
+    if not local or not domain or domain.startswith(".") or domain.endswith(".") or not spec.isascii():
+        raise ValueError(f"not one valid mail address: {value!r}")
+    return value
+
+
+Address = Annotated[str, BeforeValidator(lambda v: v if not isinstance(v, str) else email_address(v.strip()))]
+
+
 class ReportConfig(_Section):
     out: Path = Path(DEFAULT_REPORT)
     title: Annotated[str, Field(min_length=1, max_length=200)] = "Influence report"
     normalizer: str = "percentile"
     disagreement_threshold: Annotated[float, Field(gt=0, le=100)] = DEFAULT_DISAGREEMENT_THRESHOLD
+    #: the report's key in the delivery log (``--slot NAME``); unique among ``[[report]]``
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] = "report"
+    #: cron expression (5 fields) on the wall clock of ``timezone``; None: not scheduled
+    schedule: str | None = None
+    timezone: str = "UTC"
+    recipients: tuple[Address, ...] = ()
+    #: the email's subject; the title when not given
+    subject: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    #: after downtime, send one catch-up report for the latest missed slot (older ones are logged)
+    catch_up: bool = True
 
     _resolve = field_validator("out")(resolve_path)
+    _one_line = field_validator("title", "subject")(lambda v: v if v is None else _header_text(v))
 
     @field_validator("normalizer")
     @classmethod
@@ -113,12 +180,88 @@ class ReportConfig(_Section):
             raise ValueError(f"unknown normalizer {value!r}; known: {', '.join(sorted(NORMALIZERS))}")
         return value
 
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter
+
+        value = " ".join(value.split())
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"not a 5-field cron expression (minute hour day-of-month month day-of-week): {value!r}"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @property
+    def email_subject(self) -> str:
+        return self.subject or self.title
+
+
+class SmtpConfig(_Section):
+    """How reports are mailed. Never in plaintext, unless to a relay on this machine, on purpose."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")]
+    #: default: 465 for tls, 587 for starttls, 25 for none
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    #: tls: implicit TLS; starttls: STARTTLS required (a server that does not offer it is refused)
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    #: required for security = "none", and only accepted with a loopback host
+    allow_plaintext: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: Address
+    #: extra CA certificates (PEM) to trust besides the system's, e.g. a company CA
+    ca_file: Path | None = None
+    timeout: Annotated[float, Field(gt=0, le=600)] = DEFAULT_SMTP_TIMEOUT
+    deadline: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_SMTP_DEADLINE
+
+    _resolve = field_validator("ca_file")(resolve_path)
+
+    @model_validator(mode="after")
+    def _never_plaintext_by_accident(self) -> Self:
+        if self.security == "none":
+            if not self.allow_plaintext:
+                raise ValueError(
+                    'security = "none" sends mail and passwords in plaintext; use "tls" or "starttls", '
+                    "or set allow_plaintext = true for a relay on this machine (localhost only)"
+                )
+            if self.host.strip("[]").lower() not in _LOOPBACK:
+                raise ValueError(
+                    f"plaintext SMTP is only allowed to a loopback relay (localhost, 127.0.0.1, ::1), "
+                    f"not {self.host!r}; use security = \"tls\" or \"starttls\""
+                )
+        elif self.allow_plaintext:
+            raise ValueError('allow_plaintext only applies to security = "none"')
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or _SMTP_PORTS[self.security]
+
 
 class Config(_Section):
     indices: Annotated[dict[IndexName, IndexConfig], Field(min_length=1)]
     roster: RosterConfig
     store: StoreConfig = Field(default_factory=StoreConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
+    smtp: SmtpConfig | None = None
+    #: ``[[report]]`` entries when the file has them (validated one by one in config_from_dict)
+    report_entries: tuple[ReportConfig, ...] = Field(default=(), exclude=True)
     #: sha256 of the file as written (before ${ENV} substitution, so it never hashes a secret)
     digest: str = ""
     #: each enabled index's options, validated by its adapter's own Config model
@@ -127,6 +270,22 @@ class Config(_Section):
     @property
     def enabled_indices(self) -> dict[str, IndexConfig]:
         return {name: index for name, index in self.indices.items() if index.enabled}
+
+    @property
+    def reports(self) -> tuple[ReportConfig, ...]:
+        """Every report: the ``[[report]]`` entries, or the one ``[report]`` table."""
+        return self.report_entries or (self.report,)
+
+    def report_named(self, name: str) -> ReportConfig:
+        for report in self.reports:
+            if report.name == name:
+                return report
+        known = ", ".join(r.name for r in self.reports)
+        raise ConfigError([Problem("report", f"no report named {name!r}; the config has: {known}")])
+
+    def for_report(self, report: ReportConfig) -> Config:
+        """This config with ``report`` as the one the pipeline uses (normalizer, threshold, title)."""
+        return self.model_copy(update={"report": report})
 
 
 def load_config(path: str | Path) -> Config:
@@ -161,6 +320,7 @@ def config_from_dict(
     resolved = _substitute(data, environ if environ is not None else os.environ, (), problems)
     context = {"base_dir": base_dir}
     adapter_configs = _adapter_configs(resolved.get("indices"), context, problems)
+    resolved = {**resolved, **_report_entries(resolved.get("report"), context, problems)}
     config: Config | None = None
     try:
         config = Config.model_validate(
@@ -171,6 +331,27 @@ def config_from_dict(
     if problems or config is None:
         raise ConfigError(problems, source=source)
     return config
+
+
+def _report_entries(reports: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """``[[report]]`` entries, each validated under its own key path (``report.1.recipients.0``)."""
+    if not isinstance(reports, list):
+        return {}  # the one [report] table (or nothing): the main validation handles it
+    if not reports:
+        problems.append(Problem("report", "an empty report list; give at least one [[report]]"))
+        return {"report": {}}
+    entries: list[ReportConfig] = []
+    for n, entry in enumerate(reports):
+        try:
+            entries.append(ReportConfig.model_validate(entry, context=context))
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, prefix=f"report.{n}"))
+    names = [entry.name for entry in entries]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        problems.append(Problem("report", f"two reports are named {name!r}; give each [[report]] its own name"))
+    if not entries:
+        return {"report": {}}
+    return {"report": entries[0], "report_entries": tuple(entries)}
 
 
 def _adapter_configs(indices: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
