@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aggregator.compare import Comparison
-from aggregator.models import Failure, Run, Subject
+from aggregator.models import Failure, Reading, Run, Subject
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,8 @@ class RunOutcome:
     #: how many roster entries were left out because they opted out (never named anywhere)
     opted_out: int = 0
     title: str = "Influence report"
+    #: the run's readings as stored (components, topics, raw text); empty when not at hand
+    readings: tuple[Reading, ...] = ()
 
     def __post_init__(self) -> None:
         if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:

@@ -106,5 +106,5 @@ def outcome_from_store(
     comparison = compare_table(table, method=method, failures=failures, **options)
     return RunOutcome(
         run=run, subjects=tuple(subjects), comparison=comparison, failures=tuple(failures),
-        opted_out=opted_out, title=title,
+        opted_out=opted_out, title=title, readings=tuple(readings),
     )
