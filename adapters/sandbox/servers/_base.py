@@ -18,6 +18,7 @@ import struct
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +35,21 @@ _SERVER_ERRORS = (500, 502, 503, 504)
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 _HTML_PAGE = (b"<!DOCTYPE html>\n<html><head><title>Down for maintenance</title></head>\n"
               b"<body><h1>We'll be right back</h1><p>The service is down for maintenance.</p></body></html>\n")
+
+
+@dataclass
+class Exchange:
+    """What the middleware learnt about the request being handled (read by the handlers)."""
+
+    #: method, path and query without credentials: what makes two requests "the same"
+    identity: str
+    #: how many times the same request was seen before this one
+    attempt: int
+    key: str | None = None
+    fault: str | None = None
+
+
+_EXCHANGE: ContextVar[Exchange] = ContextVar("sandbox_exchange")
 
 
 @dataclass(frozen=True)
@@ -138,17 +154,18 @@ class VendorServer:
 
     # -- helpers for handlers ------------------------------------------------------------------
 
-    @staticmethod
-    def fault(request: web.Request) -> str | None:
-        value: str | None = request.get("sandbox.fault")
-        return value
+    @property
+    def exchange(self) -> Exchange:
+        """The request being handled (set by the middleware for the handler's task)."""
+        return _EXCHANGE.get()
 
-    def out_of_range(self, request: web.Request) -> bool:
-        return self.fault(request) == "out_of_range"
+    def out_of_range(self) -> bool:
+        return self.exchange.fault == "out_of_range"
 
-    def draw(self, request: web.Request, salt: str) -> float:
+    def draw(self, salt: str) -> float:
         """A number in [0, 1) fixed by the seed, this request and its attempt number."""
-        return unit(self.seed, self.name, request["sandbox.identity"], request["sandbox.attempt"], salt)
+        exchange = self.exchange
+        return unit(self.seed, self.name, exchange.identity, exchange.attempt, salt)
 
     # -- the application -------------------------------------------------------------------------
 
@@ -169,9 +186,17 @@ class VendorServer:
         identity = request.method + " " + request.path + "?" + "&".join(
             sorted(f"{k}={v}" for k, v in request.query.items() if k not in self.auth_params)
         )
-        request["sandbox.identity"] = identity
-        request["sandbox.attempt"] = self._seen[identity]
+        exchange = Exchange(identity, self._seen[identity])
         self._seen[identity] += 1
+        token = _EXCHANGE.set(exchange)
+        try:
+            return await self._respond(request, handler, exchange, arrived)
+        finally:
+            _EXCHANGE.reset(token)
+
+    async def _respond(
+        self, request: web.Request, handler: Any, exchange: Exchange, arrived: float
+    ) -> web.StreamResponse:
         presented = self.presented(request)
         if presented is None or presented not in self.credentials:
             self.stats["auth_failed"] += 1
@@ -182,19 +207,18 @@ class VendorServer:
             response = self.over_limit(request, presented.api_key, which, max(1, math.ceil(wait)))
         else:
             self.stats["admitted"] += 1
-            request["sandbox.key"] = presented.api_key
-            response = await self._serve(request, handler)
+            exchange.key = presented.api_key
+            response = await self._serve(request, handler, exchange)
         if self.faults.latency or self.faults.jitter:
-            await asyncio.sleep(self.faults.latency + self.faults.jitter * self.draw(request, "jitter"))
-        return await self._finish(request, response)
+            await asyncio.sleep(self.faults.latency + self.faults.jitter * self.draw("jitter"))
+        return await self._finish(request, response, exchange.fault)
 
-    async def _serve(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        fault = self.faults.pick(self.draw(request, "fault"))
-        request["sandbox.fault"] = fault
+    async def _serve(self, request: web.Request, handler: Any, exchange: Exchange) -> web.StreamResponse:
+        fault = exchange.fault = self.faults.pick(self.draw("fault"))
         if fault:
             self.stats[f"fault/{fault}"] += 1
         if fault == "server_error":
-            return self.server_error(_SERVER_ERRORS[int(self.draw(request, "status") * len(_SERVER_ERRORS))])
+            return self.server_error(_SERVER_ERRORS[int(self.draw("status") * len(_SERVER_ERRORS))])
         if fault == "html":
             return web.Response(body=_HTML_PAGE, content_type="text/html")
         if fault in {"timeout", "reset"}:
@@ -202,8 +226,9 @@ class VendorServer:
         response: web.StreamResponse = await handler(request)
         return response
 
-    async def _finish(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-        fault = self.fault(request)
+    async def _finish(
+        self, request: web.Request, response: web.StreamResponse, fault: str | None
+    ) -> web.StreamResponse:
         if fault == "timeout":
             await self._hang(request)
             return response

@@ -47,7 +47,7 @@ class EmpireAvenueServer(VendorServer):
         return Credentials(key) if key else None
 
     def _meta(self, request: web.Request, rows: int = 0) -> dict[str, Any]:
-        key = request.get("sandbox.key")
+        key = self.exchange.key
         now = time.monotonic()
         windows = self.limiter.windows(key) if key else []
         return {"total_rows": rows, "limit": str(self.limiter.limits[0].count if self.limiter.limits else 0),
@@ -59,7 +59,7 @@ class EmpireAvenueServer(VendorServer):
         return self._error(request, 403, "Invalid or missing apikey")
 
     def over_limit(self, request: web.Request, key: str, which: int, retry_after: int) -> web.Response:
-        request["sandbox.key"] = key
+        self.exchange.key = key
         response = self._error(request, 403, "Rate limit exceeded")
         response.headers["Retry-After"] = str(retry_after)
         return response
@@ -82,14 +82,14 @@ class EmpireAvenueServer(VendorServer):
         rows = dict.fromkeys(row for row in map(self.people.by_handle, tickers) if row is not None and self.known(row))
         if not rows:
             return self._error(request, 404, "No such ticker")
-        data = [self._item(request, row) for row in rows]
+        data = [self._item(row) for row in rows]
         return web.json_response({"meta": self._meta(request, len(data)), "data": data})
 
-    def _item(self, request: web.Request, row: int) -> dict[str, Any]:
+    def _item(self, row: int) -> dict[str, Any]:
         people, unit = self.people, self.people.unit
         price = float(self.scores.values[row])
         eav = float(self.scores.components["eav_score"][row])
-        if self.out_of_range(request):
+        if self.out_of_range():
             price, eav = -price, 100.0 + 200.0 * unit(row, "ea/out-of-range")
         change = (unit(row, "ea/change") - 0.5) * 0.08 * price
         close = price - change

@@ -18,8 +18,9 @@ API key in the query parameter ``key``. Default limits per key: 10/s and 10,000/
 =============================================  ==================================================
 
 Quirks emulated: kloutIds are 6-18 digit strings (beyond 2**53); ``bucket`` is missing for
-about 1 person in 10; v1 ``kscore`` is a string for about 3 people in 10 and users come back
-shuffled; unknown v1 users are left out. Errors: a bad or missing key is 403 with the JSON body
+about 1 person in 10 (in ``user.json`` and ``/score``; influence payloads always have it); v1
+``kscore`` is a string for about 3 people in 10; v1 users come back shuffled, unknown ones
+left out. Errors: a bad or missing key is 403 with the JSON body
 ``{"error": 403, "description": ...}`` (recorded); over a limit, the Mashery gateway's 403 with a
 bare ``<h1>Developer Over Qps</h1>`` (or ``Over Rate``), ``X-Mashery-Error-Code`` and
 ``Retry-After``; 5xx are Mashery HTML too. UNCONFIRMED, assumed: an unknown person or kloutId
@@ -88,8 +89,8 @@ class KloutServer(VendorServer):
 
     # -- values ----------------------------------------------------------------------------------
 
-    def _value(self, request: web.Request, row: int) -> float:
-        if self.out_of_range(request):
+    def _value(self, row: int) -> float:
+        if self.out_of_range():
             return 100.5 + 60.0 * self.people.unit(row, "klout/out-of-range")
         return float(self.scores.values[row])
 
@@ -97,16 +98,16 @@ class KloutServer(VendorServer):
         return {f"{span}Change": (self.people.unit(row, f"klout/delta/{span}") - 0.5) * size
                 for span, size in (("day", 0.4), ("week", 2.0), ("month", 8.0))}
 
-    def _score(self, request: web.Request, row: int) -> dict[str, Any]:
-        value = self._value(request, row)
+    def _score(self, row: int, *, bucket: bool = False) -> dict[str, Any]:
+        value = self._value(row)
         out: dict[str, Any] = {"score": value}
-        if self.people.unit(row, "klout/no-bucket") >= 0.1:
+        if bucket or self.people.unit(row, "klout/no-bucket") >= 0.1:
             out["bucket"] = "90-100" if value >= 90 else f"{int(value // 10) * 10}-{int(value // 10) * 10 + 9}"
         return out
 
-    def _user(self, request: web.Request, row: int) -> dict[str, Any]:
+    def _user(self, row: int, *, bucket: bool = False) -> dict[str, Any]:
         return {"kloutId": self.people.klout_ids[row], "nick": self.people.handles[row],
-                "score": self._score(request, row), "scoreDeltas": self._deltas(row)}
+                "score": self._score(row, bucket=bucket), "scoreDeltas": self._deltas(row)}
 
     # -- v2 ----------------------------------------------------------------------------------------
 
@@ -128,11 +129,11 @@ class KloutServer(VendorServer):
         return self._answer(lambda row: {"id": self.people.twitter_ids[row], "network": "tw"}, request)
 
     async def user(self, request: web.Request) -> web.Response:
-        return self._answer(lambda row: self._user(request, row), request)
+        return self._answer(self._user, request)
 
     async def score(self, request: web.Request) -> web.Response:
         def body(row: int) -> dict[str, Any]:
-            score = self._score(request, row)
+            score = self._score(row)
             return {"score": score["score"], "scoreDelta": self._deltas(row),
                     **({"bucket": score["bucket"]} if "bucket" in score else {})}
 
@@ -150,7 +151,8 @@ class KloutServer(VendorServer):
         def body(row: int) -> dict[str, Any]:
             rng = random.Random(self.people.population.ids[row])
             others = rng.sample([r for r in range(len(self.people)) if r != row], min(10, len(self.people) - 1))
-            entity = [{"entity": {"id": self.people.klout_ids[r], "payload": self._user(request, r)}} for r in others]
+            entity = [{"entity": {"id": self.people.klout_ids[r], "payload": self._user(r, bucket=True)}}
+                      for r in others]
             return {"myInfluencers": entity[:5], "myInfluencees": entity[5:],
                     "myInfluencersCount": 5 + rng.randrange(40), "myInfluenceesCount": 5 + rng.randrange(40)}
 
@@ -178,20 +180,20 @@ class KloutServer(VendorServer):
         if not rows:
             return web.json_response({"status": 404, "error": "No such users"}, status=404)
         users = [user(row) for row in dict.fromkeys(rows)]
-        random.Random(self.draw(request, "order")).shuffle(users)
+        random.Random(self.draw("order")).shuffle(users)
         return web.json_response({"status": 200, "users": users})
 
-    def _kscore(self, request: web.Request, row: int) -> float | str:
-        value = round(self._value(request, row), 2)
+    def _kscore(self, row: int) -> float | str:
+        value = round(self._value(row), 2)
         return str(value) if self.people.unit(row, "klout/v1-string") < 0.3 else value
 
     async def v1_scores(self, request: web.Request) -> web.Response:
         return self._v1(request, lambda row: {"twitter_screen_name": self.people.handles[row],
-                                              "kscore": self._kscore(request, row)})
+                                              "kscore": self._kscore(row)})
 
     async def v1_show(self, request: web.Request) -> web.Response:
         def user(row: int) -> dict[str, Any]:
-            kscore = self._kscore(request, row)
+            kscore = self._kscore(row)
             kclass_id, kclass = next((i, label) for i, (top, label) in enumerate(_KCLASSES, 1) if float(kscore) < top)
             deltas = self._deltas(row)
             parts = {name: round(float(values[row]), 2) for name, values in self.scores.components.items()}

@@ -67,8 +67,8 @@ class KredServer(VendorServer):
             return self.error(400, f"Too many terms: at most {MAX_TERMS} per call")
         if source not in {"twitter", "facebook", "combined"}:
             return self.error(400, "source must be twitter, facebook or combined")
-        request_id = hashlib.blake2b(f"{self.seed}:{request['sandbox.identity']}:{request['sandbox.attempt']}"
-                                     .encode(), digest_size=16).hexdigest()
+        request_id = hashlib.blake2b(f"{self.seed}:{self.exchange.identity}:{self.exchange.attempt}".encode(),
+                                     digest_size=16).hexdigest()
         body: dict[str, Any] = {
             "data": [],
             "id": f"999-{request_id}",
@@ -76,19 +76,19 @@ class KredServer(VendorServer):
                         "source": source, "term": term},
             "status": "complete",
         }
-        if self.fault(request) == "not_complete":
+        if self.exchange.fault == "not_complete":
             body["status"] = "processing"
             return web.json_response(body)
         if source == "facebook":
             return web.json_response(body)
         rows = [self.people.by_handle(name) for name in names if not name.startswith("@")]
         for row in dict.fromkeys(row for row in rows if row is not None and self.known(row)):
-            body["data"].append(self._item(request, row))
+            body["data"].append(self._item(row))
         return web.json_response(body)
 
-    def _item(self, request: web.Request, row: int) -> dict[str, Any]:
+    def _item(self, row: int) -> dict[str, Any]:
         influence = int(self.scores.values[row])
-        if self.out_of_range(request):
+        if self.out_of_range():
             influence = 1001 + int(900 * self.people.unit(row, "kred/out-of-range"))
         outreach = int(self.scores.components["outreach"][row])
         if self.people.unit(row, "kred/strings") < 0.25:

@@ -80,22 +80,22 @@ class PeerIndexServer(VendorServer):
             return web.json_response([], status=404)  # not scored: a normal answer, never a zero
         return row
 
-    def _basic(self, request: web.Request, row: int) -> dict[str, Any]:
+    def _basic(self, row: int) -> dict[str, Any]:
         value = int(self.scores.values[row])
-        if self.out_of_range(request):
+        if self.out_of_range():
             value = 101 + int(60 * self.people.unit(row, "peerindex/out-of-range"))
         return {"version": "1.1", "peerindex_id": self.people.peerindex_ids[row], "peerindex": value,
                 "twitter": {"id": self.people.twitter_ids[row]}}
 
     async def basic(self, request: web.Request) -> web.Response:
         row = self._actor(request)
-        return row if isinstance(row, web.Response) else web.json_response(self._basic(request, row))
+        return row if isinstance(row, web.Response) else web.json_response(self._basic(row))
 
     async def extended(self, request: web.Request) -> web.Response:
         row = self._actor(request)
         if isinstance(row, web.Response):
             return row
-        body = self._basic(request, row)
+        body = self._basic(row)
         for name, values in self.scores.components.items():
             body[name] = int(values[row])
         body["demographics"] = self._demographics(row)
@@ -105,7 +105,7 @@ class PeerIndexServer(VendorServer):
         row = self._actor(request)
         if isinstance(row, web.Response):
             return row
-        body = self._basic(request, row)
+        body = self._basic(row)
         del body["twitter"]
         authority = float(self.scores.components["authority"][row])
         rng = random.Random(f"peerindex/topics/{self.people.population.ids[row]}")
