@@ -13,13 +13,21 @@ if the vendor needs more options), and override these hooks, marked ``@override`
 ``classify(status, body) -> FailureKind | None``
     ``None`` for success. By default 2xx succeeds, 401/403 is ``auth``, 404 ``not_found``,
     408 ``timeout``, 429 ``rate_limited``, 5xx ``server_error``, anything else ``bad_payload``.
+``gather(call, subjects) -> results``
+    Only for vendors that need more than one request per subject (a lookup first, polling) or
+    answer for a batch (a Config with a ``batch_size`` field): ``subjects`` holds up to
+    ``batch_size`` subjects, and ``await call(request)`` waits for the rate limit, retries,
+    maps errors and returns the decoded JSON. The default is ``parse(call(request_for(s)), s)``.
+    An ``AdapterError`` fails the whole group with its kind.
 
 Retry policy, tuned by class attributes rather than code: only ``RetriableAdapterError`` is
-retried, i.e. a status in ``retry_statuses``, a timeout or a broken connection, at most
+retried, i.e. a status in ``retry_statuses`` (or one ``classify`` calls ``rate_limited``, as
+vendors behind Mashery answer "over rate" with a 403), a timeout or a broken connection, at most
 ``max_attempts`` times in all. Waits grow exponentially from ``backoff_base`` with jitter up to
 ``backoff_max``; a ``Retry-After`` (seconds or HTTP-date) is waited out, up to ``backoff_max``,
 and also pauses the rate limiter so every worker backs off. The limiter is awaited before
-every attempt, retries included.
+every attempt, retries included; without a configured ``rate_limit`` it holds the vendor's
+published ``default_rate``.
 
 Messages never carry a URL's query, headers or a body: vendors put API keys in query strings,
 and aiohttp's exception text (and repr) holds the full URL, so it is never used.
@@ -30,14 +38,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -49,7 +58,7 @@ from yarl import URL
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
-from aggregator.ratelimit import SlidingWindowLimiter
+from aggregator.ratelimit import RateLimit, SlidingWindowLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,12 @@ class HttpConfig(BaseModel):
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(10, gt=0)
     connect_timeout_seconds: float = Field(5, gt=0)
+    #: how the index reads in reports, and the vendor's algorithm era (vendors do not say it)
+    label: str = Field("", max_length=100)
+    algorithm_version: str | None = None
+
+
+C = TypeVar("C", bound=HttpConfig)
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,63 @@ def quote_segment(value: str) -> str:
         # yarl resolves dot segments however they are encoded, so these would climb the path
         raise FatalAdapterError(f"handle {value!r} cannot be a URL path segment", kind=FailureKind.NOT_FOUND)
     return quote(value, safe="")
+
+
+def handle(subject: Subject, network: str) -> str:
+    """The subject's handle on ``network``, without spaces or a leading ``@``; else not_found."""
+    value = (subject.handle(network) or "").strip().removeprefix("@").strip()
+    if not value:
+        raise FatalAdapterError(f"subject has no {network} handle", kind=FailureKind.NOT_FOUND)
+    return value
+
+
+def number(value: Any, what: str) -> float:
+    """A finite number from a JSON number or a decimal string (``"61.5"``); else a bad payload."""
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            result = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
+            result = math.nan
+        if math.isfinite(result):
+            return result
+    shown = repr(value)[:40] if isinstance(value, str | int | float) else type(value).__name__
+    raise FatalAdapterError(f"{what} is not a number ({shown})", kind=FailureKind.BAD_PAYLOAD)
+
+
+def member(payload: Any, *path: str) -> Any:
+    """``payload[path[0]][path[1]]...``; a missing key or a non-object is a bad payload."""
+    for depth, key in enumerate(path):
+        if not isinstance(payload, dict) or payload.get(key) is None:
+            raise FatalAdapterError(f"reply has no {'.'.join(path[:depth + 1])!r}", kind=FailureKind.BAD_PAYLOAD)
+        payload = payload[key]
+    return payload
+
+
+def numbers(payload: Any, names: Mapping[str, str]) -> dict[str, float]:
+    """Optional numeric fields (``{our name: vendor key}``): absent or unreadable ones are left out."""
+    found = {}
+    for ours, theirs in names.items():
+        value = payload.get(theirs) if isinstance(payload, dict) else None
+        try:
+            found[ours] = number(value, theirs)
+        except FatalAdapterError:
+            continue
+    return found
+
+
+def texts(values: Iterable[Any], *, limit: int = 50, length: int = 100) -> tuple[str, ...]:
+    """Vendor strings (topics): non-empty strings only, trimmed, at most ``limit`` of them."""
+    kept = [v.strip()[:length] for v in values if isinstance(v, str) and v.strip()]
+    return tuple(kept[:limit])
+
+
+def settle(index: str, subject: Subject, build: Callable[[], Reading | Failure]) -> Reading | Failure:
+    """``build()``, or the subject's Failure if it raises an AdapterError: in a batch reply, one
+    bad row fails its own subject, not the batch."""
+    try:
+        return build()
+    except AdapterError as exc:
+        return Failure(index=index, subject_id=subject.id, kind=exc.kind, message=f"{index}: {exc}")
 
 
 def public_url(url: str) -> str:
@@ -142,23 +214,34 @@ class _RetryAfterWait(wait_base):
         return wait if asked is None else max(wait, min(asked, self.cap))
 
 
-class HttpAdapter:
-    """Base for HTTP vendors; implements the ``Adapter`` protocol around three hooks."""
+Call = Callable[[HttpRequest], Awaitable[Any]]
+
+
+class HttpAdapter(Generic[C]):
+    """Base for HTTP vendors; implements the ``Adapter`` protocol around a few hooks."""
 
     spec: IndexSpec
     Config: ClassVar[type[BaseModel]] = HttpConfig
+    #: the vendor's published limit (``"10/s"``), held when the config sets no ``rate_limit``
+    default_rate: ClassVar[str | None] = None
     retry_statuses: ClassVar[frozenset[int]] = frozenset({408, 429, 500, 502, 503, 504})
     max_attempts: ClassVar[int] = 4
     backoff_base: ClassVar[float] = 0.5
     backoff_max: ClassVar[float] = 30.0
     max_body_bytes: ClassVar[int] = 5 * 2**20
 
-    def __init__(self, name: str, config: HttpConfig, limits: Limits) -> None:
+    def __init__(self, name: str, config: C, limits: Limits) -> None:
         self.name = name
+        overrides = {"name": name, **({"label": config.label} if config.label else {}),
+                     **({"algorithm_version": config.algorithm_version} if config.algorithm_version else {})}
         # validated, not model_copy'd: a bad instance name should fail here, not mid-fetch
-        self.spec = IndexSpec.model_validate({**type(self).spec.model_dump(), "name": name})
+        self.spec = IndexSpec.model_validate({**type(self).spec.model_dump(), **overrides})
         self.config = config
+        if limits.rate is None and self.default_rate:
+            limits = replace(limits, rate=RateLimit.parse(self.default_rate))
         self.limits = limits
+        #: subjects per request; a Config with a ``batch_size`` field sets it
+        self.batch_size: int = max(1, int(getattr(config, "batch_size", 1)))
         #: scrapy-style counters (``request/count``, ``http/status/503``, ``retry/reason/timeout``)
         self.stats: Counter[str] = Counter()
         # per instance, not per fetch: the vendor counts our requests across fetch calls
@@ -176,9 +259,19 @@ class HttpAdapter:
         default = FailureKind.SERVER_ERROR if status >= 500 else FailureKind.BAD_PAYLOAD
         return _STATUS_KINDS.get(status, default)
 
+    async def gather(self, call: Call, subjects: Sequence[Subject]) -> Iterable[Reading | Failure]:
+        return [self.parse(await call(self.request_for(subject)), subject) for subject in subjects]
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (the vendor says its quota is nearly used up)."""
+        if self._limiter is not None and seconds > 0:
+            self._limiter.delay(seconds)
+
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncGenerator[Reading | Failure, None]:
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds, connect=self.config.connect_timeout_seconds)
-        pending = iter(subjects)
+        size = self.batch_size
+        groups = [subjects[i:i + size] for i in range(0, len(subjects), size)]
+        pending = iter(groups)
         # bounded, so a slow consumer holds the workers back instead of piling up results
         results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
         async with aiohttp.ClientSession(
@@ -187,10 +280,11 @@ class HttpAdapter:
 
             async def work() -> None:
                 # workers share one iterator: a fixed pool, not a task per subject
-                for subject in pending:
-                    await results.put(await self._fetch_one(session, subject))
+                for group in pending:
+                    for result in await self._fetch_group(session, group):
+                        await results.put(result)
 
-            workers = [asyncio.create_task(work()) for _ in range(max(1, min(self.limits.concurrency, len(subjects))))]
+            workers = [asyncio.create_task(work()) for _ in range(max(1, min(self.limits.concurrency, len(groups))))]
             try:
                 for _ in range(len(subjects)):
                     yield await results.get()
@@ -199,29 +293,42 @@ class HttpAdapter:
                     worker.cancel()
                 await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _fetch_one(self, session: aiohttp.ClientSession, subject: Subject) -> Reading | Failure:
-        attempts = 0
-        try:
-            request = self.request_for(subject)
+    async def _fetch_group(self, session: aiohttp.ClientSession, group: Sequence[Subject]) -> list[Reading | Failure]:
+        attempts = answers = 0
+
+        async def call(request: HttpRequest) -> Any:
+            nonlocal attempts, answers
             async for attempt in self._retrying():
                 with attempt:
                     attempts += 1
                     payload = await self._attempt(session, request)
+            answers += 1
+            return payload
+
+        try:
+            found = list(await self.gather(call, group))
         except AdapterError as exc:
             if isinstance(exc, RetriableAdapterError):
                 self.stats["retry/max_reached"] += 1
-            return self._failure(subject, exc.kind, str(exc), attempts)
-        except Exception as exc:  # a bug in a hook or here; its text may hold the URL, so only its type
-            return self._failure(subject, FailureKind.ADAPTER_ERROR, f"failed ({type(exc).__name__})", attempts)
-        try:
-            result = self.parse(payload, subject)
-        except AdapterError as exc:
-            return self._failure(subject, exc.kind, str(exc), attempts)
-        except Exception as exc:  # the payload surprised parse: that subject fails, not the run
+            return [self._failure(s, exc.kind, str(exc), attempts) for s in group]
+        except Exception as exc:
+            if not answers:  # a bug in a hook or here; its text may hold the URL, so only its type
+                return [self._failure(s, FailureKind.ADAPTER_ERROR, f"failed ({type(exc).__name__})", attempts)
+                        for s in group]
+            # the payload surprised a hook: that group fails, not the run
             message = f"unexpected payload ({type(exc).__name__}: {str(exc)[:200]})"
-            return self._failure(subject, FailureKind.BAD_PAYLOAD, message, attempts)
+            return [self._failure(s, FailureKind.BAD_PAYLOAD, message, attempts) for s in group]
+        by_id: dict[str, Reading | Failure] = {}
+        for result in found:
+            if result.subject_id is not None:
+                by_id.setdefault(result.subject_id, result)
+        return [self._finish(s, by_id.get(s.id), attempts) for s in group]
+
+    def _finish(self, subject: Subject, result: Reading | Failure | None, attempts: int) -> Reading | Failure:
+        if result is None:
+            return self._failure(subject, FailureKind.ADAPTER_ERROR, "the adapter gave no result", attempts)
         if isinstance(result, Failure):
-            return result.model_copy(update={"attempts": attempts})
+            return result.model_copy(update={"attempts": attempts, "message": self._scrub(result.message)})
         return result
 
     def _retrying(self) -> AsyncRetrying:
@@ -259,7 +366,7 @@ class HttpAdapter:
         kind = self.classify(status, body)
         if kind is None:
             return _decode_json(body, content_type, where)
-        if status not in self.retry_statuses:
+        if status not in self.retry_statuses and kind is not FailureKind.RATE_LIMITED:
             raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
         if retry_after is not None and self._limiter is not None:
             self._limiter.delay(min(retry_after, self.backoff_max))
@@ -278,10 +385,16 @@ class HttpAdapter:
         text = f"{self.name}: {message}"
         if attempts:
             text += f" ({attempts} attempt{'' if attempts == 1 else 's'})"
-        secret = self.config.api_key.get_secret_value() if self.config.api_key else ""
-        if secret:  # belt and braces: a key in a URL path, or echoed back by a vendor
-            text = text.replace(secret, "***")
-        return Failure(index=self.name, subject_id=subject.id, kind=kind, attempts=attempts, message=text[:2000])
+        return Failure(index=self.name, subject_id=subject.id, kind=kind, attempts=attempts,
+                       message=self._scrub(text)[:2000])
+
+    def _scrub(self, text: str) -> str:
+        """Belt and braces: blank every secret of the config (a key in a path, or echoed back)."""
+        for value in vars(self.config).values():
+            secret = value.get_secret_value() if isinstance(value, SecretStr) else ""
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
 
 def _decode_json(body: bytes, content_type: str, where: str) -> Any:
