@@ -7,7 +7,8 @@ name upper-cased (tickers are matched ignoring case). Default limit per key: 150
 Every reply, errors included, is JSON with ``meta``: ``total_rows``, ``limit`` (a string, as
 recorded), ``limit_type`` ("user"), ``requests`` (used in the current window, this one
 included), ``reset`` (seconds until the oldest of them leaves the window) and ``recorded``
-(UTC ``YYYY-MM-DD hh:mm:ss``). ``data`` holds one item per known ticker, in the order asked,
+(UTC ``YYYY-MM-DD hh:mm:ss``); they describe the first configured limit (without limits:
+``limit`` "1000000000", ``requests`` 0). ``data`` holds one item per known ticker, in the order asked,
 with the recorded fields: prices and scores as decimal strings (``last_trade`` "92.51020",
 ``eav_score`` "47.310"), counts as strings, ``max_shares``/``held_shares`` as integers.
 ``last_trade`` is the headline (share price, unbounded); ``eav_score`` its network score.
@@ -31,6 +32,8 @@ from aiohttp import web
 from adapters.sandbox.servers._base import Credentials, VendorServer
 
 MAX_TICKERS = 100
+#: ``meta.limit`` when the server runs without limits (a count no client will reach)
+_UNLIMITED = 10**9
 _OTHER_NETWORKS = ("facebook", "flickr", "foursquare", "gplus", "instagram", "linkedin", "youtube")
 
 
@@ -50,7 +53,7 @@ class EmpireAvenueServer(VendorServer):
         key = self.exchange.key
         now = time.monotonic()
         windows = self.limiter.windows(key) if key else []
-        return {"total_rows": rows, "limit": str(self.limiter.limits[0].count if self.limiter.limits else 0),
+        return {"total_rows": rows, "limit": str(self.limiter.limits[0].count if self.limiter.limits else _UNLIMITED),
                 "limit_type": "user", "requests": windows[0].used(now) if windows else 0,
                 "reset": round(windows[0].reset_in(now)) if windows else 0,
                 "recorded": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
