@@ -156,6 +156,25 @@ def settle(index: str, subject: Subject, build: Callable[[], Reading | Failure])
         return Failure(index=index, subject_id=subject.id, kind=exc.kind, message=f"{index}: {exc}")
 
 
+def handles(index: str, subjects: Sequence[Subject], network: str, *, forbid: str = ""
+            ) -> tuple[dict[str, list[Subject]], list[Failure]]:
+    """For a batch: subjects by lower-cased handle, and a not_found Failure (0 attempts) for each
+    subject without a usable handle (one holding a character of ``forbid`` cannot be sent)."""
+    wanted: dict[str, list[Subject]] = {}
+    unasked: list[Failure] = []
+    for subject in subjects:
+        try:
+            name = handle(subject, network)
+            if any(char in name for char in forbid):
+                raise FatalAdapterError(f"{name[:40]!r} is not a {network} handle", kind=FailureKind.NOT_FOUND)
+        except AdapterError as exc:
+            unasked.append(Failure(index=index, subject_id=subject.id, kind=exc.kind, attempts=0,
+                                   message=f"{index}: {exc}"))
+            continue
+        wanted.setdefault(name.lower(), []).append(subject)
+    return wanted, unasked
+
+
 def public_url(url: str) -> str:
     """Scheme, host, port and path: all a message may say about where we asked."""
     parsed = URL(url)
@@ -328,7 +347,9 @@ class HttpAdapter(Generic[C]):
         if result is None:
             return self._failure(subject, FailureKind.ADAPTER_ERROR, "the adapter gave no result", attempts)
         if isinstance(result, Failure):
-            return result.model_copy(update={"attempts": attempts, "message": self._scrub(result.message)})
+            # a Failure built with 0 attempts is about a subject the hook never asked for
+            return result.model_copy(update={"attempts": attempts if result.attempts else 0,
+                                             "message": self._scrub(result.message)})
         return result
 
     def _retrying(self) -> AsyncRetrying:

@@ -8,7 +8,7 @@ quota is not tracked across runs). v2 asks two calls per subject (three with ``t
 Config keys (``[indices.NAME.options]``)::
 
     api_key = "${KLOUT_KEY}"      # required: sent as the ``key`` query parameter
-    base_url = ""                 # default https://api.klout.com/v2 (v1: https://api.klout.com/1)
+    base_url = "https://api.klout.com"   # the API's root; /v2 (or /1) is added unless given
     api_version = 2               # 1: klout.json?users=a,b,... (up to batch_size a call)
     batch_size = 5                # v1 only, 1-5
     topics = false                # also fetch topics (v2: user.json/ID/topics, v1: users/topics.json)
@@ -45,6 +45,7 @@ from adapters._http import (
     HttpConfig,
     HttpRequest,
     handle,
+    handles,
     member,
     number,
     numbers,
@@ -56,14 +57,14 @@ from aggregator.errors import AdapterError, FatalAdapterError
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
 from aggregator.plugins import Limits, reading_or_failure
 
-ROOTS = {1: "https://api.klout.com/1", 2: "https://api.klout.com/v2"}
+VERSION_PATHS = {1: "/1", 2: "/v2"}
 DELTAS = {"day_change": "dayChange", "week_change": "weekChange", "month_change": "monthChange"}
 V1_PARTS = {name: name for name in ("network_score", "amplification_score", "true_reach", "slope",
                                     "delta_1day", "delta_5day")}
 
 
 class KloutConfig(HttpConfig):
-    base_url: str = ""
+    base_url: str = "https://api.klout.com"
     api_key: SecretStr
     api_version: Literal[1, 2] = 2
     batch_size: int = Field(5, ge=1, le=5)
@@ -80,7 +81,8 @@ class KloutAdapter(HttpAdapter[KloutConfig]):
     def __init__(self, name: str, config: KloutConfig, limits: Limits) -> None:
         super().__init__(name, config, limits)
         self.batch_size = config.batch_size if config.api_version == 1 else 1
-        self.root = (config.base_url or ROOTS[config.api_version]).rstrip("/")
+        root, path = config.base_url.rstrip("/"), VERSION_PATHS[config.api_version]
+        self.root = root if root.endswith(path) else root + path
 
     def _get(self, path: str, **params: str) -> HttpRequest:
         return HttpRequest("GET", f"{self.root}/{path}", {**params, "key": self.config.api_key.get_secret_value()})
@@ -115,13 +117,8 @@ class KloutAdapter(HttpAdapter[KloutConfig]):
         return [result]
 
     async def _v1(self, call: Call, subjects: Sequence[Subject]) -> list[Reading | Failure]:
-        results: list[Reading | Failure] = []
-        wanted: dict[str, list[Subject]] = {}
-        for subject in subjects:
-            try:
-                wanted.setdefault(handle(subject, self.config.network).lower(), []).append(subject)
-            except AdapterError as exc:
-                results.append(Failure(index=self.name, subject_id=subject.id, kind=exc.kind, message=str(exc)))
+        wanted, unasked = handles(self.name, subjects, self.config.network, forbid=",")
+        results: list[Reading | Failure] = list(unasked)
         if not wanted:
             return results
         users = ",".join(wanted)

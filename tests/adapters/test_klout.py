@@ -20,7 +20,7 @@ class Klout(KloutAdapter):
 
 
 def make(replay, version=2, **options):
-    root = f"{replay.url}/{'v2' if version == 2 else '1'}"
+    root = f"{replay.url}/v2" if version == 2 else replay.url  # with or without the version path
     config = KloutConfig(base_url=root, api_key=SecretStr(KEY), api_version=version, **options)
     return Klout("klout", config, Limits())
 
@@ -226,6 +226,8 @@ async def test_v1_queued_for_scoring_is_not_found(replay):
 def test_config_defaults_limits_and_bounds():
     adapter = KloutAdapter("klout", KloutConfig(api_key=SecretStr(KEY)), Limits())
     assert adapter.root == "https://api.klout.com/v2"
+    same = KloutAdapter("klout", KloutConfig(api_key=SecretStr(KEY), base_url="http://h:1/x/v2/"), Limits())
+    assert same.root == "http://h:1/x/v2"
     assert str(adapter.limits.rate) == "10/1s"
     assert adapter.batch_size == 1
     v1 = KloutAdapter("k1", KloutConfig(api_key=SecretStr(KEY), api_version=1, batch_size=3), Limits())
