@@ -33,7 +33,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
 from aggregator.compare import Comparison, IndexHealth, row_nanmedian
-from aggregator.models import Failure, FailureKind, IndexSpec, Subject
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
+from aggregator.normalize import normalize
 from aggregator.outcome import RunOutcome
 
 #: How many leaders the summary names.
@@ -44,6 +45,8 @@ MAX_DISAGREEMENTS = 20
 MAX_FAILURES = 200
 #: How many distinct fault messages each index shows as examples.
 MAX_EXAMPLES = 3
+#: A dissenting score is explained by its components only if it has at least this many.
+MIN_COMPONENTS = 2
 #: Vendor messages longer than this are cut (with an ellipsis).
 MAX_MESSAGE_CHARS = 300
 
@@ -112,6 +115,24 @@ class SummaryLine(_View):
     tone: Literal["info", "problem"] = "info"
 
 
+class SectionInfo(_View):
+    """One section of the report: its anchor, its title and what it means for a non-statistician."""
+
+    id: str
+    title: str
+    meaning: str
+
+
+class Headline(_View):
+    """The ten-second read: who leads, the most striking disagreements, index events."""
+
+    leaders: str
+    #: up to three sentences, most striking first
+    disputes: tuple[str, ...]
+    #: outages, failures, recalibrations and algorithm changes, in plain sentences
+    events: tuple[SummaryLine, ...]
+
+
 class KindCount(_View):
     kind: str
     label: str
@@ -143,6 +164,8 @@ class IndexView(_View):
     #: a fixed token (safe as a CSS class) and its words
     status: Literal["ok", "problems", "no_data"]
     status_text: str
+    #: how long the index took to answer, when the run measured it
+    latency_text: str | None = None
 
 
 class Cell(_View):
@@ -189,6 +212,8 @@ class Disagreement(_View):
     #: aligned with :attr:`ReportView.indices`
     standings: tuple[IndexStanding, ...]
     sentence: str
+    #: which of the dissenting index's own components explains its score, when it has components
+    explanation: str | None = None
 
 
 class FailureRow(_View):
@@ -211,6 +236,9 @@ class MethodView(_View):
 
 class ReportView(_View):
     meta: Meta
+    #: the sections this report has, in order (those without data are left out)
+    sections: tuple[SectionInfo, ...]
+    headline: Headline
     summary: tuple[SummaryLine, ...]
     indices: tuple[IndexView, ...]
     standing: tuple[StandingRow, ...]
@@ -371,6 +399,135 @@ def _method(method: str, threshold: str) -> MethodView:
         "odd one out."
     )
     return MethodView(name=method, title=title, paragraphs=(how, consensus, spread))
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+#: Section anchors, titles and one-line meanings, in report order.
+SECTIONS: dict[str, tuple[str, str]] = {
+    "headline": (
+        "Headline",
+        "The few things worth knowing from this run, in plain words.",
+    ),
+    "standing": (
+        "Relative standing",
+        "Where each subject stands among the others on each index, from 0 (lowest) to 100 "
+        "(highest); the consensus is the middle of those standings, so one odd index cannot "
+        "move it far.",
+    ),
+    "disagreements": (
+        "Disagreements",
+        "Subjects the indices rate very differently, and the index that is the odd one out: "
+        "treat any single index's verdict on these people with care.",
+    ),
+    "inversions": (
+        "Pairwise inversions",
+        "Pairs of subjects that two indices put in opposite order, by a wide margin: which of "
+        "the two is 'more influential' depends on whom you ask.",
+    ),
+    "agreement": (
+        "Agreement between indices",
+        "How much each pair of indices ranks people the same way: 1 means the same order, 0 "
+        "no relation, below 0 opposite orders.",
+    ),
+    "changes": (
+        "Changes since the last run",
+        "Who moved up or down relative to the others since the previous run, and which indices "
+        "changed their whole scale (a rescale moves raw scores, not standings).",
+    ),
+    "health": (
+        "Index health",
+        "Whether each index answered: how many subjects it scored, what failed and how often "
+        "we had to retry. Gaps here make the other sections less certain.",
+    ),
+    "method": (
+        "Method",
+        "How scores on different scales were made comparable, and what each index says it measures.",
+    ),
+}
+
+
+def _sections(present: set[str]) -> tuple[SectionInfo, ...]:
+    return tuple(
+        SectionInfo(id=key, title=title, meaning=meaning)
+        for key, (title, meaning) in SECTIONS.items()
+        if key in present
+    )
+
+
+def _component_percentiles(
+    readings: Sequence[Reading], subject_ids: Sequence[str], index: str
+) -> tuple[tuple[str, ...], NDArray[np.float64]]:
+    """An index's components as percentiles within the cohort: names, ``[subjects × components]``."""
+    row = {sid: i for i, sid in enumerate(subject_ids)}
+    found = [r for r in readings if r.index == index and r.components and r.subject_id in row]
+    names = tuple(sorted({name for r in found for name in r.components}))
+    values = np.full((len(subject_ids), len(names)), np.nan)
+    column = {name: j for j, name in enumerate(names)}
+    for reading in found:
+        for name, value in reading.components.items():
+            values[row[reading.subject_id], column[name]] = value
+    specs = [IndexSpec(name=f"c{j}") for j in range(len(names))]
+    return names, normalize(values, specs, "percentile") if names else values
+
+
+def _explanations(
+    outcome: RunOutcome, rows: Sequence[int], labels: Sequence[str], wording: _Wording
+) -> dict[int, str]:
+    """For each disputed row whose dissenting index has components, the component behind it.
+
+    Descriptive, not causal: among the dissenter's own components (each as a standing in the
+    cohort), the one lowest for this subject when the index rates them below the others,
+    highest when above.
+    """
+    comparison = outcome.comparison
+    if not outcome.readings or not rows:
+        return {}
+    table = comparison.table
+    cache: dict[int, tuple[tuple[str, ...], NDArray[np.float64]]] = {}
+    out: dict[int, str] = {}
+    for i in rows:
+        d = int(comparison.dissenter[i])
+        if d < 0:
+            continue
+        if d not in cache:
+            cache[d] = _component_percentiles(outcome.readings, table.subject_ids, table.specs[d].name)
+        names, pct = cache[d]
+        mine = pct[i] if names else np.zeros(0)
+        known = [k for k in range(len(names)) if not np.isnan(mine[k])]
+        if len(known) < MIN_COMPONENTS:
+            continue
+        others = comparison.normalized[i].copy()
+        others[d] = np.nan
+        middle = float(row_nanmedian(others[None, :])[0])
+        below = comparison.normalized[i, d] < middle
+        pick = min(known, key=lambda k: mine[k]) if below else max(known, key=lambda k: mine[k])
+        if (mine[pick] >= middle) if below else (mine[pick] <= middle):
+            continue  # no component pulls the way the index does: nothing to point at
+        rounded = _half_up(mine, 0)
+        rest = [
+            f"{index_label(names[k]).lower()} {wording.bare(int(rounded[k]))}" for k in known if k != pick
+        ]
+        text = (
+            f"Of {labels[d]}'s components, {index_label(names[pick]).lower()} is "
+            f"{'lowest' if below else 'highest'} for them ({wording.at(int(rounded[pick]))})"
+        )
+        out[i] = text + (f"; {_join(rest)}." if rest else ".")
+    return out
+
+
+def _headline(
+    summary: Sequence[SummaryLine], disagreements: Sequence[Disagreement], problems: Sequence[SummaryLine],
+    events: Sequence[SummaryLine],
+) -> Headline:
+    disputes = tuple(
+        f"{d.name} (spread {d.spread:.1f} points): {d.sentence}" for d in disagreements[:3]
+    )
+    return Headline(
+        leaders=summary[0].text,
+        disputes=disputes,
+        events=tuple(events) + tuple(problems or [SummaryLine(text="Every index answered without faults.")]),
+    )
 
 
 # --- the view ---------------------------------------------------------------------------------
@@ -674,6 +831,7 @@ def build_view(outcome: RunOutcome) -> ReportView:
             f"({len(subjects)} subjects vs {len(table.subject_ids)} rows)"
         )
     wording = _Wording(comparison.method)
+    position = {sid: i for i, sid in enumerate(table.subject_ids)}
     labels = [spec.label or index_label(spec.name) for spec in table.specs]
     ordered = _in_report_order(outcome.failures, subjects, table.index_names)
     indices = tuple(
@@ -684,11 +842,20 @@ def build_view(outcome: RunOutcome) -> ReportView:
     )
     standing = _half_up(comparison.normalized, 0)
     disagreements = _disagreements(comparison, subjects, labels, standing, wording)
+    explained = _explanations(outcome, [position[d.subject_id] for d in disagreements], labels, wording)
+    if explained:
+        disagreements = [
+            d.model_copy(update={"explanation": explained.get(position[d.subject_id])}) for d in disagreements
+        ]
     problems = _problems(indices, outcome.failures)
+    summary = _summary(comparison, subjects, disagreements, problems, wording)
     failure_rows = _failure_rows(ordered, subjects, dict(zip(table.index_names, labels, strict=True)))
+    present = {"headline", "standing", "disagreements", "health", "method"}
     return ReportView(
         meta=_meta(outcome, wording),
-        summary=tuple(_summary(comparison, subjects, disagreements, problems, wording)),
+        sections=_sections(present),
+        headline=_headline(summary, disagreements, problems, []),
+        summary=tuple(summary),
         indices=indices,
         standing=tuple(_standing_rows(comparison, subjects)),
         disagreements=tuple(disagreements),

@@ -50,4 +50,6 @@ class HtmlRenderer:
     media_type = "text/html; charset=utf-8"
 
     def render(self, view: ReportView) -> str:
-        return environment().get_template(TEMPLATE).render(view=view)
+        from reports.charts import slope_chart
+
+        return environment().get_template(TEMPLATE).render(view=view, slope=slope_chart(view))

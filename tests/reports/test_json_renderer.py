@@ -23,7 +23,7 @@ def test_parses_and_holds_every_subject(outcome):
 def test_keys_come_in_a_stable_order(outcome):
     text = JsonRenderer().render(build_view(outcome))
     assert list(json.loads(text)) == [
-        "meta", "summary", "indices", "standing", "disagreements", "flagged_total",
+        "meta", "sections", "headline", "summary", "indices", "standing", "disagreements", "flagged_total",
         "failures", "failures_total", "failures_more", "method",
     ]
     assert text == JsonRenderer().render(build_view(outcome))

@@ -278,3 +278,54 @@ def test_ordinals_and_labels():
 def test_importing_the_model_does_not_import_jinja2():
     code = "import sys, reports.model, reports.web; assert 'jinja2' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sections_in_order_each_with_a_meaning(view):
+    assert [s.id for s in view.sections] == ["headline", "standing", "disagreements", "health", "method"]
+    assert all(s.meaning.endswith(".") and len(s.meaning) > 40 for s in view.sections)
+
+
+def test_headline_has_the_three_most_striking_disagreements(view):
+    assert view.headline.leaders.startswith("Leading by consensus")
+    names = [d.split(" (")[0] for d in view.headline.disputes]
+    assert names == ["Dee Falcon", "<script>alert(1)</script>", "Bob Stone"]
+    assert any("could not be reached" in e.text for e in view.headline.events)
+
+
+def test_the_dissenters_components_explain_its_score(build_outcome):
+    """Kred's components as percentiles among the 5 subjects it scored (mid-rank):
+    outreach ada 1, bob 2, cy 3, dee 5, eve 4 -> dee 90; engagement reversed -> dee 10.
+    Kred puts dee far above the others (90 vs 12.5), and outreach is the component up there."""
+    from dataclasses import replace
+
+    from aggregator.models import Reading
+
+    outcome = build_outcome()
+    outreach = {"ada": 1, "bob": 2, "cy": 3, "dee": 5, "eve": 4}
+    readings = tuple(
+        Reading(index="kred", subject_id=sid, value=500, scale=Scale(lo=1, hi=1000),
+                components={"outreach": v, "engagement": 6 - v})
+        for sid, v in outreach.items()
+    )
+    view = build_view(replace(outcome, readings=readings))
+    dee, xss, bob = view.disagreements
+    assert dee.explanation == (
+        "Of Kred's components, outreach is highest for them (at the 90th percentile); engagement at the 10th."
+    )
+    assert bob.explanation is None  # Empire Avenue, bob's odd one out, has no components
+    assert xss.explanation is None  # two indices: no odd one out to explain
+
+
+def test_components_that_do_not_pull_the_same_way_explain_nothing(build_outcome):
+    from dataclasses import replace
+
+    from aggregator.models import Reading
+
+    outcome = build_outcome()
+    # every component puts dee at the bottom, yet Kred puts dee at the top: nothing to point at
+    readings = tuple(
+        Reading(index="kred", subject_id=sid, value=500, scale=Scale(lo=1, hi=1000),
+                components={"a": v, "b": v})
+        for sid, v in {"ada": 5, "bob": 4, "cy": 3, "dee": 1, "eve": 2}.items()
+    )
+    assert build_view(replace(outcome, readings=readings)).disagreements[0].explanation is None

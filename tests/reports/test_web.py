@@ -93,7 +93,7 @@ def test_makes_no_external_requests(html, page):
 
 def test_has_the_sections_and_they_are_linked(page):
     ids = {attributes.get("id") for _, attributes in page.tags}
-    assert {"summary", "standing", "disagreements", "health", "failures", "method"} <= ids
+    assert {"headline", "standing", "disagreements", "health", "failures", "method"} <= ids
     anchors = {attributes["href"][1:] for tag, attributes in page.tags if tag == "a"}
     assert anchors <= ids
 
@@ -161,10 +161,12 @@ def test_page_text_still_shows_the_names_and_messages(page):
 
 def test_reads_without_javascript(html, page):
     """Sort buttons and the filter box are added by the script; without it nothing is dead."""
-    assert not any(tag == "button" for tag, _ in page.tags)
+    # the only button in the markup closes the detail dialog, which is shut (invisible) without JS
+    assert sum(tag == "button" for tag, _ in page.tags) == 1
+    assert ("dialog", {"id": "detail", "aria-labelledby": "detail-h"}) in page.tags
     tools = next(a for tag, a in page.tags if a.get("id") == "tools")
     assert "hidden" in tools
-    for word in ("Summary", "Standing", "Disagreements", "Index health", "Method"):
+    for word in ("Headline", "Relative standing", "Disagreements", "Index health", "Method"):
         assert word in html
     assert "Kred could not be reached for 1 of 6 subjects (timeout)." in html
 
@@ -216,6 +218,55 @@ def test_ten_thousand_subjects_by_five_indices_stay_lean(build_outcome):
     raw[rng.random(raw.shape) < 0.05] = np.nan
     subjects = tuple(Subject(id=f"s{i:05d}", name=f"Amber Falcon {i}") for i in range(n))
     html = HtmlRenderer().render(build_view(build_outcome(raw, subjects, specs, ())))
-    # standing rows, 20 disputes, 5 health rows, 3 header rows (no failures table)
-    assert html.count("<tr") == n + 20 + 5 + 3
+    # standing rows, 20 disputes, 5 health rows, 4 header rows (with the detail dialog's; no failures table)
+    assert html.count("<tr") == n + 20 + 5 + 4
     assert len(html.encode()) < 500 * n
+
+
+def test_every_section_says_what_it_means_and_is_numbered(html, page):
+    view_sections = ["headline", "standing", "disagreements", "health", "method"]
+    ids = [a["id"] for tag, a in page.tags if tag == "section"]
+    assert ids == view_sections
+    assert html.count('<p class="meaning"><strong>What this means:</strong>') == len(view_sections)
+    assert '<h2 id="standing-h">2. Relative standing</h2>' in html
+
+
+def test_headline_names_leaders_disputes_and_events(html):
+    assert "Leading by consensus" in html
+    assert "Dee Falcon (spread 80.0 points): Kred puts Dee Falcon at the 90th percentile" in html
+    assert "Kred could not be reached for 1 of 6 subjects (timeout)." in html
+
+
+def test_the_chart_is_inline_svg_with_a_text_equivalent(page, html):
+    svgs = [a for tag, a in page.tags if tag == "svg"]
+    assert len(svgs) == 1
+    assert svgs[0]["role"] == "img"
+    assert svgs[0]["aria-labelledby"] == "slope-title slope-desc"
+    text = "".join(page.text)
+    assert "Dee Falcon: Klout 10, Kred 90, Peerindex 13, Empire Avenue 38 (odd one out: Kred)" in text
+    assert "The table below has the same numbers." in text
+
+
+def _luminance(hex_colour: str) -> float:
+    if len(hex_colour) == 4:
+        hex_colour = "#" + "".join(c * 2 for c in hex_colour[1:])
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_text_colours_meet_wcag_aa_in_light_and_dark(html):
+    light, dark = re.findall(r":root\{([^}]*)\}", html)[:2]
+    for palette in (light, dark):
+        colours = dict(re.findall(r"--([\w-]+):(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3})\b", palette))
+        for fg, bgs in {
+            "fg": ("bg", "zebra", "head", "warn-bg", "bad-bg"), "muted": ("bg", "zebra", "head"),
+            "accent": ("bg", "zebra"), "warn": ("warn-bg", "bg"), "bad": ("bg", "zebra"), "ok": ("bg", "zebra"),
+        }.items():
+            for bg in bgs:
+                assert _contrast(colours[fg], colours[bg]) >= 4.5, (fg, bg, palette[:20])
