@@ -29,6 +29,7 @@ class Seen:
     path: str
     query: dict[str, str]
     headers: dict[str, str]
+    raw_path: str
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Replay:
         self.replies.setdefault(path, []).append((status, data, content_type, headers or {}))
 
     async def handle(self, request: web.Request) -> web.Response:
-        self.seen.append(Seen(request.path, dict(request.query), dict(request.headers)))
+        self.seen.append(Seen(request.path, dict(request.query), dict(request.headers), request.raw_path))
         queue = self.replies.get(request.path)
         if not queue:
             return web.Response(status=599, text=f"replay has no reply for {request.path}")
