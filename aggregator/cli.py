@@ -100,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("-c", "--config", type=Path, help="read the store named in this config")
     where.add_argument("--store", type=Path, help="the history database (default: the demo's)")
     runs.set_defaults(handler=_runs)
+
+    from aggregator.sandbox_cli import add_sandbox_command
+
+    add_sandbox_command(commands)
     return parser
 
 

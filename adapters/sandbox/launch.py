@@ -32,6 +32,9 @@ from adapters.sandbox.servers._limits import DEFAULT_SLACK
 from aggregator.ratelimit import RateLimit
 
 HOST = "127.0.0.1"
+#: Adapter options the sandbox needs beyond base_url and keys: its EA tickers are the Twitter
+#: screen names (upper-cased), so the empireavenue adapter reads the roster's twitter column.
+ADAPTER_OPTIONS: dict[str, dict[str, str]] = {"empireavenue": {"network": "twitter"}}
 _UNITS = {1.0: "s", 60.0: "min", 3600.0: "hour", 86400.0: "day"}
 
 FaultsOption = Faults | Mapping[str, Faults] | str | None
@@ -72,7 +75,7 @@ class RunningVendor:
         options = {"base_url": self.base_url, "api_key": self.api_key}
         if self.credentials.app_id is not None:
             options["app_id"] = self.credentials.app_id
-        return options
+        return options | ADAPTER_OPTIONS.get(self.name, {})
 
     def index(self) -> dict[str, Any]:
         """The whole ``[indices.NAME]`` table: adapter, the vendor's per-second limit, options."""
