@@ -110,6 +110,8 @@ class VendorServer:
         self.limiter = KeyLimiter([RateLimit.parse(x) if isinstance(x, str) else x for x in chosen], slack)
         self.credentials = tuple(credentials or [Credentials.derive(self.name, seed, with_app_id=self.needs_app_id)])
         self.stats: Counter[str] = Counter()
+        #: for subclasses: parts of replies fixed by person and version, built once
+        self.memo: dict[tuple[object, ...], Any] = {}
         self._seen: Counter[str] = Counter()
         self._closing = asyncio.Event()
 

@@ -2,10 +2,12 @@
 
 Requests are timed when they arrive. A request is admitted only if every window of the key
 has room; a rejected request is not counted (a gateway does not bill refusals). ``slack``
-forgives requests that arrive up to that many seconds before the oldest one leaves the
-window: arrival times on loopback wobble by a few milliseconds under load, so a client that
-starts requests exactly at the limit would otherwise be refused now and then. A client that
-bursts (a token bucket that starts full) exceeds any window by a whole burst and is caught.
+forgives requests that arrive up to that many seconds (at most a tenth of the window) before
+the oldest one leaves the window: a client that paces its *starts* exactly at the limit sees
+its requests *arrive* a little late or early, by a few milliseconds on an idle loopback and
+by tens under load, and would otherwise be refused now and then (measured in
+bench/sandbox_servers.py). A client that bursts (a token bucket that starts full) exceeds a
+window by a whole burst and is refused all the same.
 """
 
 from __future__ import annotations
@@ -15,16 +17,16 @@ from collections.abc import Sequence
 
 from aggregator.ratelimit import RateLimit
 
-#: Seconds of arrival jitter forgiven at a window's edge.
-DEFAULT_SLACK = 0.01
+#: Seconds of arrival jitter forgiven at a window's edge (at most a tenth of the window).
+DEFAULT_SLACK = 0.05
 
 
 class SlidingWindow:
     def __init__(self, limit: RateLimit, slack: float = DEFAULT_SLACK) -> None:
-        if not 0.0 <= slack < limit.period:
-            raise ValueError(f"slack must be between 0 and the window ({limit.period}s), got {slack}")
+        if slack < 0.0:
+            raise ValueError(f"slack must be 0 or more, got {slack}")
         self.limit = limit
-        self._span = limit.period - slack
+        self._span = limit.period - min(slack, limit.period / 10)
         self._times: deque[float] = deque()
 
     def _prune(self, now: float) -> None:

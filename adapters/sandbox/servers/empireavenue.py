@@ -85,8 +85,16 @@ class EmpireAvenueServer(VendorServer):
         rows = dict.fromkeys(row for row in map(self.people.by_handle, tickers) if row is not None and self.known(row))
         if not rows:
             return self._error(request, 404, "No such ticker")
-        data = [self._item(row) for row in rows]
+        data = [self._item(row) if self.out_of_range() else self._cached_item(row) for row in rows]
         return web.json_response({"meta": self._meta(request, len(data)), "data": data})
+
+    def _cached_item(self, row: int) -> dict[str, Any]:
+        """A profile is fixed by the person and the version: built once (half the cost of a reply)."""
+        key = ("profile", self.version, row)
+        if key not in self.memo:
+            self.memo[key] = self._item(row)
+        item: dict[str, Any] = self.memo[key]
+        return item
 
     def _item(self, row: int) -> dict[str, Any]:
         people, unit = self.people, self.people.unit
