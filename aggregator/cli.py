@@ -122,17 +122,18 @@ def _err(message: str) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from aggregator import demo
-    from aggregator.config import load_config
+    from aggregator.progress import ProgressDisplay
 
     if args.subjects < 1:
         raise ConfigError(f"--subjects must be at least 1, got {args.subjects}")
-    directory = args.dir or demo.demo_home()
-    config_path = demo.prepare(directory, subjects=args.subjects, seed=args.seed, out=args.out)
-    config = load_config(config_path)
-    result = _collect(config, resume=None, quiet=args.quiet)
-    path = result.write(config.report.out)
-    print(f"report: {path.resolve().as_uri()}")
-    print(f"config: {config_path}  (rerun with: aggregator run -c {config_path})")
+    directory = (args.dir or demo.demo_home()).resolve()
+    _err(f"demo: {args.subjects} subjects, four sandbox vendors on 127.0.0.1, two snapshots (algorithm v1, then v2)")
+    with ProgressDisplay(enabled=not args.quiet) as display:
+        done = asyncio.run(demo.run_demo(directory, subjects=args.subjects, seed=args.seed, out=args.out,
+                                         progress=display.update))
+    _summarize(done.result)
+    print(f"report: {done.report_path.as_uri()}")
+    print(f"config: {done.config_path}  (history: aggregator runs --store {directory / 'history.sqlite'})")
     return EXIT_OK
 
 
@@ -152,12 +153,16 @@ def _collect(config: Config, *, resume: str | None, quiet: bool) -> RunResult:
 
     with ProgressDisplay(enabled=not quiet) as display:
         result = asyncio.run(Aggregator(config).run(resume=resume, progress=display.update))
+    _summarize(result)
+    return result
+
+
+def _summarize(result: RunResult) -> None:
     health = result.outcome.comparison.health
     for index in health:
         kinds = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items()))
         _err(f"{index.index:>14}: {index.scored}/{index.asked} scored" + (f" ({kinds})" if kinds else ""))
     _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
-    return result
 
 
 def _validate(args: argparse.Namespace) -> int:

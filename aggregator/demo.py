@@ -1,21 +1,42 @@
 """The embedded demo: a real run on bundled data, with no network and no config.
 
-The roster is a sample of real (anonymized) Twitter accounts shipped with the package; each
-vendor's export is computed from their activity by the vendor formulas in
-``adapters.sandbox.formulas`` (the same ones the sandbox vendor servers use), written as the
-CSV/JSONL files a user would export, and read back through the ``files`` adapter. Beyond the
+The roster is a sample of real (anonymized) Twitter accounts shipped with the package. The four
+vendors are the loopback sandbox servers (``adapters.sandbox``), started in-process: they score
+the accounts from their real activity by each vendor's published method and speak each vendor's
+API, so the demo goes through the real adapters, rate limits, store and comparison. Beyond the
 bundled population, subjects are resampled from the same distributions and marked synthetic.
-The demo writes a real ``config.toml`` beside its inputs, so ``aggregator run -c`` reruns it.
+
+The demo takes two snapshots: the vendors at algorithm version 1, then at version 2 (Klout's
+2011 recalibration), so the report has a previous run to compare with. It writes the config it
+used beside its inputs, for reading; the sandbox servers stop with the demo
+(``aggregator sandbox`` starts them on their own).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adapters.sandbox.population import Population
+    from aggregator.app import RunResult
+    from aggregator.collect import ProgressCallback
 
 DEFAULT_SUBJECTS = 500
 #: demo subjects that "asked" not to be scored, to show the opt-out at work
 DEMO_OPT_OUTS = 2
+#: the sandbox vendors' real limits (PeerIndex 1/s, Empire Avenue 150/hour) would make a demo take
+#: an hour; both sides agree on a generous one instead
+DEMO_RATE_LIMIT = "1000/s"
+DEMO_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    result: RunResult
+    config_path: Path
+    report_path: Path
 
 
 def demo_home() -> Path:
@@ -25,46 +46,57 @@ def demo_home() -> Path:
     return user_data_path("influence-aggregator", appauthor=False) / "demo"
 
 
-def prepare(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: int = 0,
-            store: Path | None = None, out: Path | None = None) -> Path:
-    """Write the demo's roster, vendor exports, opt-out list and config; return the config path."""
-    import tomli_w
-
-    from adapters.sandbox.exports import write_exports, write_roster
+async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: int = 0, out: Path | None = None,
+                   progress: ProgressCallback | None = None) -> DemoResult:
+    """Run the demo's two snapshots into ``directory`` (its history starts afresh) and write the report."""
+    from adapters.sandbox.launch import launch
     from adapters.sandbox.population import sample_population
+    from aggregator.app import Aggregator
+    from aggregator.config import config_from_dict
 
     if subjects < 1:
         raise ValueError(f"--subjects must be at least 1, got {subjects}")
     population = sample_population(subjects + DEMO_OPT_OUTS, seed=seed)
+    _write_inputs(directory, population)
+    report = (out or directory / "report.html").resolve()
+    vendors = ["klout", "peerindex", "kred", "empireavenue"]
+    async with launch(vendors, version=1, seed=seed, population=population,
+                      limits=dict.fromkeys(vendors, DEMO_RATE_LIMIT)) as sandbox:
+        data: dict[str, Any] = sandbox.config(roster="roster.csv", store="history.sqlite", report=str(report))
+        data["roster"]["opt_out"] = "opt-out.txt"
+        data["report"]["title"] = "Influence report (demo data)"
+        for index in data["indices"].values():
+            index["concurrency"] = DEMO_CONCURRENCY
+        config_path = directory / "config.toml"
+        _write_config(config_path, data)
+        config = config_from_dict(data, base_dir=directory, source=str(config_path))
+        await Aggregator(config).run(progress=progress)
+        sandbox.set_version(2)  # the vendors recalibrate between the two snapshots
+        result = await Aggregator(config).run(progress=progress)
+    return DemoResult(result, config_path, result.write(report))
+
+
+def _write_inputs(directory: Path, population: Population) -> None:
+    """Roster and opt-out list; the history starts afresh (before any server runs: blocking is fine)."""
+    from adapters.sandbox.exports import write_roster
+
+    for stale in directory.glob("history.sqlite*"):
+        stale.unlink()
     directory.mkdir(parents=True, exist_ok=True)
     write_roster(population, directory / "roster.csv")
-    exports = write_exports(population, directory / "exports", version=1)
     (directory / "opt-out.txt").write_text(
         "# people who asked not to be scored: never fetched, stored or shown\n"
         + "".join(f"{pid}\n" for pid in population.ids[-DEMO_OPT_OUTS:]),
         encoding="utf-8",
     )
-    config: dict[str, Any] = {
-        "store": {"path": str(store or directory / "history.sqlite")},
-        "roster": {"path": "roster.csv", "opt_out": "opt-out.txt"},
-        "report": {"out": str(out or directory / "report.html"), "title": "Influence report (demo data)"},
-        "indices": {
-            name: {
-                "adapter": "files",
-                "options": {
-                    "path": str(info.path.relative_to(directory)), "match": "handle:twitter",
-                    "key_column": info.key_column, "value_column": info.value_column,
-                    "components": info.components,
-                    **({"topics_column": info.topics_column} if info.topics_column else {}),
-                    **({"scale": list(info.scale)} if info.scale else {}),
-                    "higher_is_better": info.higher_is_better,
-                    "algorithm_version": info.algorithm_version, "measures": info.measures,
-                    "label": info.label,
-                },
-            }
-            for name, info in exports.items()
-        },
-    }
-    path = directory / "config.toml"
-    path.write_text(tomli_w.dumps(config), encoding="utf-8")
-    return path
+
+
+def _write_config(path: Path, data: dict[str, Any]) -> None:
+    import tomli_w
+
+    path.write_text(
+        "# The config the demo ran with. Its vendors are the sandbox servers the demo started and\n"
+        "# stopped; `aggregator sandbox` runs them on their own and prints a config for them.\n"
+        + tomli_w.dumps(data),
+        encoding="utf-8",
+    )

@@ -92,15 +92,19 @@ def test_resume_of_unknown_run_is_exit_2(project):
     assert "no run 'no-such-run'" in done.stderr
 
 
-@pytest.mark.parametrize("subjects", ["40", "1700"])
+@pytest.mark.parametrize("subjects", ["40", "1580"])
 def test_demo_runs_offline_and_marks_synthetic_subjects(tmp_path, subjects):
-    done = cli("demo", "--dir", str(tmp_path / "demo"), "--subjects", subjects, "--quiet")
+    folder = tmp_path / "demo"
+    done = cli("demo", "--dir", str(folder), "--subjects", subjects, "--quiet")
     assert done.returncode == 0, done.stderr
-    report = tmp_path / "demo" / "report.html"
+    report = folder / "report.html"
     assert f"report: {report.resolve().as_uri()}" in done.stdout
     html = report.read_text()
-    assert ("(synthetic)" in html) == (subjects == "1700")
-    assert cli("run", "-c", str(tmp_path / "demo" / "config.toml"), "-q").returncode == 0
+    assert ("(synthetic)" in html) == (subjects == "1580")  # the bundled population is 1,569 people
+    for vendor in ("Klout", "PeerIndex", "Kred", "Empire Avenue"):
+        assert vendor in html
+    runs = cli("runs", "--store", str(folder / "history.sqlite"))
+    assert runs.stdout.count("finished") == 2  # two snapshots: algorithm versions 1, then 2
 
 
 def test_demo_refuses_a_zero_roster(tmp_path):
