@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     from aggregator.sandbox_cli import add_sandbox_command
 
     add_sandbox_command(commands)
+
+    from aggregator.scoring.cli import add_scorer_commands
+
+    add_scorer_commands(commands)
     return parser
 
 
