@@ -291,7 +291,9 @@ def read_features(path: Path, key_column: str) -> FeatureRows:
             unkeyed.append(f"{name}:{line}: column {key_column!r} is empty")
             continue
         row = [math.nan] * len(FEATURES)
-        for j, at in present:
+        if len(cells) > len(header):
+            bad[len(keys)] = f"{name}:{line}: {len(cells)} cells, more than the {len(header)} header columns"
+        for j, at in present if len(cells) <= len(header) else ():
             feature = FEATURES[j]
             text = cells[at] if at < len(cells) else None
             if feature not in required and (text is None or not text.strip()):

@@ -117,7 +117,7 @@ def pagerank(source: IntArray, target: IntArray, weight: FloatArray | None = Non
     iterations = 0
     while iterations < max_iter:
         iterations += 1
-        spread = (alpha * (x[dangling_rest].sum() + dangling_sources * at_source) + 1.0 - alpha) / n
+        spread = float(alpha * (x[dangling_rest].sum() + dangling_sources * at_source) + 1.0 - alpha) / n
         y = matrix @ x
         y += at_source * from_sources
         y *= alpha
@@ -128,7 +128,7 @@ def pagerank(source: IntArray, target: IntArray, weight: FloatArray | None = Non
             break
     scores = np.full(n, at_source)
     scores[rest] = x
-    return PageRank(scores=scores, iterations=iterations, change=change, converged=change < tol)
+    return PageRank(scores=scores, iterations=iterations, change=float(change), converged=bool(change < tol))
 
 
 def percentiles(scores: FloatArray) -> FloatArray:
@@ -166,9 +166,10 @@ def read_edges(path: Path) -> Edges:
     width = int(counts[edge_lines[0] - 1])
     wrong = np.flatnonzero((counts != width) & (counts > 0)) if width in (2, 3) else edge_lines[:1] - 1
     if len(wrong):
-        expected = "2 or 3" if width not in (2, 3) else f"{width}, like the first edge"
-        raise ConfigError([Problem(f"line {wrong[0] + 1}", f"expected {expected} fields (source target [weight]), "
-                                                           f"got {counts[wrong[0]]}")], source=source)
+        expected = "2 or 3 fields (source target [weight])" if width not in (2, 3) else (
+            f"{width} fields (source target [weight]) like the first edge")
+        raise ConfigError([Problem(f"line {wrong[0] + 1}", f"expected {expected}, got {counts[wrong[0]]}")],
+                          source=source)
     tokens = raw.split()
     src_tokens, dst_tokens = tokens[0::width], tokens[1::width]
     weight = np.ones(len(src_tokens))
