@@ -101,8 +101,9 @@ class Term:
         if self.kind == "log1p":
             return np.log1p(columns[self.inputs[0]])
         num, den = (columns[name] for name in self.inputs)
-        result: FloatArray = np.log((num + self.smoothing) / (den + self.smoothing))
-        return result
+        result: FloatArray = num + self.smoothing
+        result /= den + self.smoothing
+        return np.log(result, out=result)
 
     def value(self, features: Mapping[str, float]) -> float:
         """The term for one subject (NaN where an input is missing): the per-subject path."""

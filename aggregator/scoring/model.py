@@ -44,7 +44,6 @@ from aggregator.scoring.features import (
     TERMS,
     FloatArray,
     Term,
-    term_matrix,
 )
 
 FORMAT = "influence-aggregator/inhouse-scorer"
@@ -65,9 +64,15 @@ class Curve:
     typical: float
 
     def __call__(self, values: FloatArray) -> FloatArray:
-        out: FloatArray = np.interp(values, self.knots, self.points)
-        out[np.isnan(values)] = self.typical
-        return out
+        evaluate = self.__dict__.get("_evaluate")
+        if evaluate is None:
+            evaluate = self.__dict__["_evaluate"] = _Piecewise(self.knots, self.points)
+        missing = np.isnan(values)
+        if missing.any():
+            out = evaluate(np.where(missing, self.knots[0], values))
+            out[missing] = self.typical
+            return out
+        return evaluate(values)
 
     def one(self, value: float) -> float:
         """The same for one value, in plain Python (the per-subject path)."""
@@ -107,11 +112,13 @@ class ScorerModel:
     _xp: FloatArray = field(init=False, repr=False)
     _fp: FloatArray = field(init=False, repr=False)
     _component_of: NDArray[np.intp] = field(init=False, repr=False)
+    _to_score: _Piecewise = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         xp, fp = _score_curve(self.reference)
         object.__setattr__(self, "_xp", xp)
         object.__setattr__(self, "_fp", fp)
+        object.__setattr__(self, "_to_score", _Piecewise(xp, fp))
         object.__setattr__(self, "_component_of", np.array(
             [COMPONENT_NAMES.index(c.term.component) for c in self.curves], dtype=np.intp))
 
@@ -123,27 +130,41 @@ class ScorerModel:
         ``network``, when given, replaces the network component where it is not NaN (see
         ``network_from_percentile`` to turn a graph centrality into one).
         """
+        return np.column_stack(self._parts(features, network))
+
+    def _parts(self, features: FloatArray, network: FloatArray | None) -> list[FloatArray]:
+        """One array per component. Works column by column: a column-major (Fortran-order) array
+        is read without strides, which is the fastest input for millions of subjects."""
         features = np.asarray(features, dtype=np.float64)
         if features.ndim != 2 or features.shape[1] != len(FEATURES):
             raise ValueError(f"features must be [subjects x {len(FEATURES)}], got shape {features.shape}")
-        terms = term_matrix(features)
-        out = np.zeros((len(features), len(COMPONENT_NAMES)))
-        for j, curve in enumerate(self.curves):
-            out[:, self._component_of[j]] += curve(terms[:, j])
+        columns = {name: features[:, j] for j, name in enumerate(FEATURES)}
+        parts: list[FloatArray | None] = [None] * len(COMPONENT_NAMES)
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN in, NaN term: the curve counts it as typical
+            for j, curve in enumerate(self.curves):
+                k = int(self._component_of[j])
+                contribution = curve(curve.term.values(columns))
+                current = parts[k]
+                if current is None:
+                    parts[k] = contribution
+                else:
+                    current += contribution
+        out = [np.zeros(len(features)) if part is None else part for part in parts]
         if network is not None:
             k = COMPONENT_NAMES.index("network")
-            given = ~np.isnan(network)
-            out[given, k] = network[given]
+            out[k] = np.where(np.isnan(network), out[k], network)
         return out
 
     def strength(self, features: FloatArray, network: FloatArray | None = None) -> FloatArray:
-        result: FloatArray = self.components(features, network).sum(axis=1)
-        return result
+        parts = self._parts(features, network)
+        total = parts[0]
+        for part in parts[1:]:
+            total += part
+        return total
 
     def to_score(self, strength: FloatArray) -> FloatArray:
         """Map strengths to 0-100 through the frozen reference distribution."""
-        result: FloatArray = np.interp(strength, self._xp, self._fp)
-        return result
+        return self._to_score(np.asarray(strength, dtype=np.float64))
 
     def score(self, features: FloatArray, network: FloatArray | None = None) -> FloatArray:
         """0-100 scores of many subjects: the vectorized path."""
@@ -231,6 +252,48 @@ class ScorerModel:
         """SHA-256 of the model file's text (first 12 hex digits): the index's algorithm version."""
         full = self.file_sha256 or hashlib.sha256(self.to_json().encode()).hexdigest()
         return full[:12]
+
+
+class _Piecewise:
+    """A piecewise-linear function through ``(x, y)`` (x strictly increasing), flat outside, for large
+    arrays: a table over equal cells finds each value's segment with one gather and one comparison,
+    about 2.5x faster than ``np.interp``'s binary search. Falls back to ``np.interp`` when knots
+    crowd so that a cell would hold more than two of them. NaN in, NaN out is not supported."""
+
+    CELLS = 4096
+
+    def __init__(self, x: FloatArray, y: FloatArray) -> None:
+        self.x, self.y = x, y
+        self.lo, self.hi = float(x[0]), float(x[-1])
+        self.steps = -1  # -1: use np.interp
+        if len(x) < 2:
+            return
+        cells = self.CELLS
+        width = (self.hi - self.lo) / cells
+        starts = self.lo + width * np.arange(cells)
+        self.segment = (np.searchsorted(x, starts, side="right") - 1).astype(np.intp)
+        inside = np.searchsorted(x, np.append(starts[1:], np.inf), side="left") - 1 - self.segment
+        steps = int(inside.max())
+        if steps > 2 or not width > 0:
+            return
+        self.steps, self.scale = steps, 1.0 / width
+        self.next_knot = np.append(x[1:], np.inf)
+        slope = np.append(np.diff(y) / np.diff(x), 0.0)
+        self.slope, self.intercept = slope, y - slope * x
+
+    def __call__(self, values: FloatArray) -> FloatArray:
+        if self.steps < 0:
+            result: FloatArray = np.interp(values, self.x, self.y)
+            return result
+        v = np.clip(values, self.lo, self.hi)
+        cell = ((v - self.lo) * self.scale).astype(np.intp)
+        np.minimum(cell, self.CELLS - 1, out=cell)
+        at = self.segment[cell]
+        for _ in range(self.steps):
+            at += v >= self.next_knot[at]
+        out: FloatArray = self.slope[at] * v
+        out += self.intercept[at]
+        return out
 
 
 def _score_curve(reference: FloatArray) -> tuple[FloatArray, FloatArray]:
