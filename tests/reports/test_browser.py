@@ -16,8 +16,6 @@ from pathlib import Path
 import pytest
 
 from aggregator import demo
-from aggregator.app import Aggregator
-from aggregator.config import load_config
 from reports._chromium import chromium_path, open_page
 from reports.model import build_view
 from reports.web import HtmlRenderer
@@ -32,9 +30,7 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def demo_page(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("demo")
-    config = load_config(demo.prepare(folder, subjects=300, seed=1))
-    result = asyncio.run(Aggregator(config).run())
-    return result.write(folder / "report.html")
+    return asyncio.run(demo.run_demo(folder, subjects=300, seed=1)).report_path
 
 
 def _shots() -> Path | None:

@@ -1,0 +1,272 @@
+"""The ``email`` renderer: the report as a message people read in any mail client.
+
+:func:`build_email` turns a view into the parts of one message:
+
+- an HTML part laid out with tables, 600 px wide, every style inlined by css-inline (only the
+  dark-mode rules stay in a ``<style>`` block), no scripts, SVG, web fonts, flex, grid,
+  positioning, ``data:`` images or background images;
+- a text/plain alternative carrying every name and figure the HTML shows;
+- the slope chart as a PNG, attached inline by Content-ID, with alt text;
+- the full web report as an attached file.
+
+The HTML part stays at most :data:`MAX_HTML_BYTES` after inlining, whatever the roster: the
+email carries the top of each section and says how many more are in the attachment. If a
+long roster of names or many indices would still push it over, it shows fewer rows (and then
+no per-index columns) until it fits. Gmail clips at about 102 KB, and inlining multiplies table
+markup about 4.5 times, so the budget leaves room.
+
+Inlining never fetches anything: remote stylesheets are off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from reports.model import Disagreement, IndexView, ReportView, SectionInfo, StandingRow
+
+if TYPE_CHECKING:
+    import css_inline
+
+#: the HTML part's budget, UTF-8 bytes after inlining (Gmail clips at ~102 KB)
+MAX_HTML_BYTES = 90_000
+#: Gmail drops ``<style>`` beyond 16 KB in total
+MAX_STYLE_BYTES = 16_000
+#: how much of each section the email carries, from most to least; the first that fits wins
+LEVELS: tuple[tuple[int, int, int], ...] = (
+    # standing rows, disagreements, indices in the health table
+    (10, 5, 12),
+    (5, 3, 12),
+    (3, 2, 8),
+    (1, 1, 4),
+    (0, 0, 2),
+)
+#: beyond this many indices the standing table shows consensus and spread, not every index
+MAX_INDEX_COLUMNS = 6
+TEMPLATE = "email.html.j2"
+WIDTH = 78
+
+# C0 controls other than tab and newline, DEL and C1: never in a message (some clip or
+# mangle it); an outside string carrying one gets U+FFFD instead
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    """A PNG shown in the HTML part through ``cid:``."""
+
+    cid: str
+    png: bytes
+    width: int
+    height: int
+    alt: str
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The top of each section: what the email shows (the text part shows the same)."""
+
+    subject: str
+    attachment_name: str
+    sections: tuple[SectionInfo, ...]
+    disputes: tuple[str, ...]
+    standing: tuple[StandingRow, ...]
+    standing_more: int
+    index_columns: bool
+    disagreements: tuple[Disagreement, ...]
+    disagreements_more: int
+    indices: tuple[IndexView, ...]
+    indices_more: int
+
+
+@dataclass(frozen=True)
+class EmailParts:
+    """Everything one report email carries, before it is addressed."""
+
+    subject: str
+    html: str
+    text: str
+    images: tuple[InlineImage, ...]
+    attachment_name: str
+    attachment: bytes
+
+
+def _safe(text: str) -> str:
+    return _CONTROL.sub("\ufffd", text)
+
+
+def attachment_name(view: ReportView) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", view.meta.run_id).strip("-.") or "run"
+    return f"report-{stem[:80]}.html"
+
+
+def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject: str | None = None) -> Digest:
+    rows, disputes, indices = level
+    shown_disputes = view.disagreements[:disputes]
+    return Digest(
+        subject=subject or view.meta.title,
+        attachment_name=attachment_name(view),
+        sections=view.sections,
+        disputes=view.headline.disputes if disputes else view.headline.disputes[:1],
+        standing=view.standing[:rows],
+        standing_more=max(len(view.standing) - rows, 0),
+        index_columns=len(view.indices) <= MAX_INDEX_COLUMNS and rows > 3,
+        disagreements=shown_disputes,
+        disagreements_more=max(view.flagged_total - len(shown_disputes), 0),
+        indices=view.indices[:indices],
+        indices_more=max(len(view.indices) - indices, 0),
+    )
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    import css_inline
+
+    # never fetch a stylesheet; keep the @media (dark mode) rules in a <style> block
+    return css_inline.CSSInliner(load_remote_stylesheets=False, keep_at_rules=True, minify_css=True)
+
+
+def chart_image(view: ReportView) -> InlineImage | None:
+    from reports.charts import slope_chart, slope_png
+
+    chart = slope_chart(view)
+    if chart is None:
+        return None
+    png = slope_png(chart)
+    cid = f"slope-{hashlib.sha256(png).hexdigest()[:20]}@influence-aggregator"
+    alt = f"Chart: {chart.title}. The table below has the same numbers."
+    return InlineImage(cid=cid, png=png, width=560, height=261, alt=alt)
+
+
+def render_html(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
+    """The HTML part for one digest, CSS inlined."""
+    from reports.web import environment
+
+    html = environment().get_template(TEMPLATE).render(view=view, d=d, chart=chart)
+    return _safe(_inliner().inline(html))
+
+
+def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
+    """The text/plain part: the same names and figures as the HTML, as readable lines."""
+    import textwrap
+
+    meta = view.meta
+    out: list[str] = []
+
+    def para(text: str, indent: str = "", first: str | None = None) -> None:
+        out.extend(textwrap.wrap(
+            text, WIDTH, initial_indent=first if first is not None else indent, subsequent_indent=indent,
+            break_long_words=False, break_on_hyphens=False,
+        ) or [""])
+
+    def heading(text: str) -> None:
+        out.extend(["", text, "-" * len(text)])
+
+    out += [meta.title, "=" * min(len(meta.title), WIDTH)]
+    labels = ", ".join(index.label for index in view.indices)
+    opted = f" ({meta.opted_out:,} opted out, not shown)" if meta.opted_out else ""
+    para(f"{meta.started_text} · {meta.subjects:,} subjects{opted} · {meta.indices} indices: {labels}")
+    para(f"The full report, with every subject, is attached as {d.attachment_name} (opens in any browser, offline).")
+    for n, section in enumerate(d.sections, start=1):
+        heading(f"{n}. {section.title}")
+        para(f"What this means: {section.meaning}")
+        out.append("")
+        if section.id == "headline":
+            para(view.headline.leaders)
+            if view.headline.disputes:
+                out.append("Most striking disagreements:")
+                for k, sentence in enumerate(d.disputes, start=1):
+                    para(sentence, "     ", f"  {k}. ")
+            out.append("Index events:")
+            for line in view.headline.events:
+                para(line.text, "    ", "  ! " if line.tone == "problem" else "  - ")
+        elif section.id == "standing":
+            if d.standing:
+                para(f"Top {len(d.standing)} of {meta.subjects:,} by consensus; each index's "
+                     f"{meta.standing_label}, raw score in brackets; * marks the odd one out.")
+                for r in d.standing:
+                    rank = "-" if r.rank is None else str(r.rank)
+                    consensus = "-" if r.consensus is None else str(r.consensus)
+                    if d.index_columns:
+                        cells = ", ".join(
+                            f"{index.label} "
+                            + ("-" if c.standing is None else f"{c.standing}" + (f" ({c.raw})" if c.raw else ""))
+                            + (" *" if c.dissenter else "")
+                            for index, c in zip(view.indices, r.cells, strict=True)
+                        )
+                        para(f"{r.name}: consensus {consensus}; {cells}", "      ", f"{rank:>4}. ")
+                    else:
+                        spread = "-" if r.spread is None else str(r.spread)
+                        para(f"{r.name}: consensus {consensus}; spread {spread}", "      ", f"{rank:>4}. ")
+                if d.standing_more:
+                    with_figures = "" if d.index_columns else ", with each index's figures"
+                    para(f"...and {d.standing_more:,} more in the attached report{with_figures}.")
+            else:
+                para(f"All {meta.subjects:,} subjects are in the attached report.")
+        elif section.id == "disagreements":
+            if view.disagreements:
+                para(f"{view.flagged_total:,} subject{'' if view.flagged_total == 1 else 's'} with standings "
+                     f"more than {meta.threshold_text} points apart.")
+                if chart is not None:
+                    para(f"[{chart.alt}]")
+                for x in d.disagreements:
+                    para(f"{x.name}: spread {x.spread}. {x.sentence}", "    ", "  - ")
+                    if x.explanation is not None:
+                        para(x.explanation, "    ")
+                if d.disagreements_more:
+                    para(f"...and {d.disagreements_more:,} more in the attached report.")
+            else:
+                para(f"No subject's standings are more than {meta.threshold_text} points apart.")
+        elif section.id == "health":
+            for index in d.indices:
+                faults = "; ".join(f"{f.label}: {f.count:,}" for f in index.failures if f.fault) or "none"
+                para(f"{index.label}: {index.status_text}; coverage {index.coverage_text}; faults: {faults}; "
+                     f"retries {index.retries:,}", "    ", "  - ")
+            if d.indices_more:
+                para(f"...and {d.indices_more:,} more indices in the attached report.")
+        elif section.id == "method":
+            para(view.method.paragraphs[0])
+            para("What each index says it measures, and how its scale was read, is in the attached report.")
+    out += ["", f"Run {meta.run_id} · generated by {meta.generated_by}."]
+    return _safe("\n".join(out) + "\n")
+
+
+def build_email(view: ReportView, *, subject: str | None = None) -> EmailParts:
+    """The parts of the report email: HTML within budget, text, chart, attachment."""
+    from reports.web import HtmlRenderer
+
+    chart = chart_image(view) if view.disagreements else None
+    for level in LEVELS:
+        d = digest(view, level, subject=subject)
+        html = render_html(view, d, chart)
+        if len(html.encode("utf-8")) <= MAX_HTML_BYTES:
+            break
+    else:  # pragma: no cover - the last level holds only a few short lines per section
+        raise ValueError(f"the email's HTML part is {len(html.encode()):,} bytes even at its shortest")
+    return EmailParts(
+        subject=_safe(d.subject),
+        html=html,
+        text=render_text(view, d, chart),
+        images=(chart,) if chart is not None else (),
+        attachment_name=d.attachment_name,
+        attachment=HtmlRenderer().render(view).encode("utf-8"),
+    )
+
+
+class EmailRenderer:
+    """Renders a :class:`~reports.model.ReportView` as a complete MIME message (no addressees).
+
+    ``aggregator run --format email --out report.eml`` writes it; ``--eml FILE`` does the
+    same with the configured sender and recipients.
+    """
+
+    name = "email"
+    media_type = "message/rfc822"
+
+    def render(self, view: ReportView) -> bytes:
+        from reports.mail import compose
+
+        return compose(build_email(view)).as_bytes()

@@ -1,0 +1,229 @@
+"""The email: parts, size bound for any roster, what mail clients need, parity with the text part."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aggregator.errors import DeliveryError
+from aggregator.models import IndexSpec, Scale, Subject
+from reports.email import MAX_HTML_BYTES, MAX_STYLE_BYTES, EmailRenderer, build_email
+from reports.mail import compose
+from reports.model import build_view
+
+from .conftest import make_outcome
+
+
+class Html(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.row_headers: list[str] = []
+        self._in_row_header = False
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag in {"style", "title"}:
+            self._skip += 1
+        if tag == "th" and attributes.get("scope") == "row":
+            self._in_row_header = True
+            self.row_headers.append("")
+
+    def handle_endtag(self, tag):
+        if tag in {"style", "title"}:
+            self._skip -= 1
+        if tag == "th":
+            self._in_row_header = False
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.text.append(data)
+        if self._in_row_header:
+            self.row_headers[-1] += data
+
+
+def parse(html: str) -> Html:
+    parser = Html()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def big_outcome(n: int, k: int = 4, *, name_length: int = 12, seed: int = 3):
+    rng = np.random.default_rng(seed)
+    specs = tuple(IndexSpec(name=f"index{j}", scale=Scale(lo=0, hi=1000)) for j in range(k))
+    raw = rng.uniform(0, 1000, (n, k)).round(2)
+    raw[rng.random(raw.shape) < 0.1] = np.nan
+    subjects = tuple(
+        Subject(id=f"s{i}", name=(f"Person {i} " + "Ω" * name_length)[: max(name_length, 1)]) for i in range(n)
+    )
+    return make_outcome(raw, subjects, specs, ())
+
+
+@pytest.fixture(scope="module")
+def parts():
+    return build_email(build_view(make_outcome()))
+
+
+def test_html_part_is_a_table_layout_600px_with_alt_text_and_scopes(parts):
+    page = parse(parts.html)
+    assert ("html", {"lang": "en", "dir": "ltr"}) in page.tags
+    tables = [a for tag, a in page.tags if tag == "table"]
+    layout = [a for a in tables if a.get("role") == "presentation"]
+    data = [a for a in tables if a.get("role") != "presentation"]
+    assert len(layout) == 2 and len(data) == 3
+    assert any(a.get("width") == "600" for a in layout)
+    assert all(a.get("scope") in {"col", "row"} for tag, a in page.tags if tag == "th")
+    images = [a for tag, a in page.tags if tag == "img"]
+    assert images and all(a.get("alt") for a in images)
+    assert all(a["src"].startswith("cid:") for a in images)
+
+
+def test_no_feature_mail_clients_drop(parts):
+    html = parts.html.lower()
+    for banned in ("<script", "<svg", "data:", "url(", "display:flex", "display:grid", "position:", "<link",
+                   "@import", "@font-face", "javascript:", "<iframe", "<form", "background-image"):
+        assert banned not in html, banned
+
+
+def test_css_is_inlined_and_only_dark_mode_stays_in_style(parts):
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", parts.html, re.S)
+    assert sum(len(s.encode()) for s in styles) <= MAX_STYLE_BYTES
+    assert all(s.strip().startswith("@media (prefers-color-scheme:dark)") for s in styles)
+    # inlined, classes kept for the dark-mode rules
+    assert re.search(r'<table class="main"[^>]* style="width:600px;max-width:600px;', parts.html)
+
+
+def test_still_reads_with_every_style_stripped(parts):
+    bare = re.sub(r"<style[^>]*>.*?</style>", "", parts.html, flags=re.S)
+    bare = re.sub(r'\sstyle="[^"]*"', "", bare)
+    page = parse(bare)
+    text = " ".join(page.text)
+    for needle in ("Ada Lovelace", "87.5", "Dee Falcon", "80.0", "Index health", "What this means"):
+        assert needle in text
+    assert ("table", {"class": "main", "role": "presentation", "width": "600", "cellpadding": "0",
+                      "cellspacing": "0", "border": "0"}) in page.tags
+
+
+def test_text_part_carries_every_name_and_figure_the_html_shows(parts):
+    page = parse(parts.html)
+    html_text = " ".join(page.text)
+    plain = " ".join(parts.text.split())
+    numbers = Counter(re.findall(r"\d[\d,.]*\d|\d", html_text))
+    in_text = Counter(re.findall(r"\d[\d,.]*\d|\d", plain))
+    assert numbers - in_text == Counter()
+    for name in page.row_headers:
+        assert " ".join(name.split()) in plain
+
+
+def test_outside_text_is_escaped_and_control_characters_never_reach_the_message(build_outcome):
+    outcome = build_outcome()
+    subjects = tuple(
+        s.model_copy(update={"name": "Ada\x07 Love\x85lace\u202e"}) if s.id == "ada" else s for s in outcome.subjects
+    )
+    parts = build_email(build_view(replace(outcome, subjects=subjects)))
+    assert "<script>alert(1)</script>" not in parts.html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in parts.html
+    for part in (parts.html, parts.text):
+        assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", part)
+    assert "Ada\ufffd Love\ufffdlace" in parts.text
+
+
+@pytest.mark.parametrize(("n", "k", "name_length"), [
+    (1, 2, 5), (50, 4, 12), (10_000, 5, 30), (2_000, 12, 500), (300, 40, 60),
+])
+def test_html_part_stays_within_budget_for_any_roster(n, k, name_length):
+    parts = build_email(build_view(big_outcome(n, k, name_length=name_length)))
+    size = len(parts.html.encode("utf-8"))
+    assert size <= MAX_HTML_BYTES, size
+    page = parse(parts.html)
+    text = " ".join(page.text)
+    if n > 10:
+        assert "more in the attached report" in text
+    assert parts.attachment.count(b"<tr") >= n  # everyone is in the attachment
+
+
+def test_the_attachment_is_the_full_web_report(parts):
+    assert parts.attachment_name == "report-run-2024-05-01.html"
+    assert parts.attachment.startswith(b"<!doctype html>")
+    assert b'id="standing-table"' in parts.attachment
+
+
+def test_renderer_gives_a_complete_mime_message(outcome):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from reports.render import render
+
+    document = render(outcome, "email")
+    assert isinstance(document, bytes)
+    message = message_from_bytes(document, policy=default)
+    assert message["Subject"] == "Weekly influence report"
+    assert [p.get_content_type() for p in message.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "multipart/related", "text/html",
+        "image/png", "text/html",
+    ]
+    assert (EmailRenderer.name, EmailRenderer.media_type) == ("email", "message/rfc822")
+
+
+# --- header injection -------------------------------------------------------------------------
+
+INJECTIONS = [
+    "\r\nBcc: eve@evil.example", "\nBcc: eve@evil.example", "\rX-Evil: 1", "\x00",
+    "=?utf-8?q?=0ABcc:_eve@evil.example?=",
+    "\u2028Bcc: eve@evil.example", "\x85Bcc: x"]
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_crlf_in_any_header_field_is_refused_or_harmless(parts, payload):
+    for field in ("subject", "sender", "recipient", "display name"):
+        try:
+            message = compose(
+                parts,
+                subject="Weekly" + payload if field == "subject" else None,
+                sender=("ann@example.org" + payload) if field == "sender" else "ann@example.org",
+                recipients=[
+                    ("bob@example.org" + payload) if field == "recipient"
+                    else (f'"Bob{payload}" <bob@example.org>' if field == "display name" else "bob@example.org")
+                ],
+            )
+        except DeliveryError:
+            continue
+        _assert_exactly(message)
+
+
+def _assert_exactly(message):
+    from email import message_from_bytes
+    from email.policy import SMTP, default
+
+    parsed = message_from_bytes(message.as_bytes(policy=SMTP), policy=default)
+    assert sorted(k.lower() for k in parsed) == ["content-type", "date", "from", "mime-version", "subject", "to"]
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["bob@example.org"]
+    assert [a.addr_spec for a in parsed["From"].addresses] == ["ann@example.org"]
+    # decoded values stay one line: no encoded newline survives into a header
+    assert all("\n" not in str(v) and "\r" not in str(v) for v in parsed.values())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    subject=st.text(alphabet=st.sampled_from(list("ab :=?\r\n\t\x00\x0b\x85\u2028<>@,\"'Bc")), max_size=40),
+    name=st.text(alphabet=st.sampled_from(list("ab :=?\r\n\x00\u2028<>@,\"'Bc")), max_size=20),
+)
+def test_fuzzed_subjects_and_names_never_add_a_header_or_recipient(parts, subject, name):
+    try:
+        message = compose(parts, subject=subject or None, sender="ann@example.org",
+                          recipients=[f"{name} <bob@example.org>"])
+    except DeliveryError:
+        return
+    _assert_exactly(message)
