@@ -16,8 +16,6 @@ it (secrets live in the environment, never in the file) < command-line flags.
     adapter = "files"                  # any installed adapter (aggregator.adapters entry points)
     rate_limit = "10/s"                # optional: COUNT/UNIT, e.g. 150/hour
     concurrency = 4                    # optional: requests in flight
-    breaker_after = 10                 # optional: failures in a row that mark the index down
-    deadline_seconds = 600             # optional: the whole index's time budget
     [indices.klout.options]            # checked against the adapter's own Config model
     path = "exports/klout.csv"
     api_key = "${KLOUT_KEY}"           # resolved from the environment
@@ -73,7 +71,7 @@ from pydantic import (
 from aggregator.compare import DEFAULT_DISAGREEMENT_THRESHOLD
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import IndexName
-from aggregator.plugins import DEFAULT_BREAKER_AFTER, DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
+from aggregator.plugins import DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
 from aggregator.ratelimit import RateLimit
 
 DEFAULT_STORE = "aggregator.sqlite"
@@ -101,16 +99,11 @@ class IndexConfig(_Section):
     options: dict[str, Any] = Field(default_factory=dict)
     rate_limit: Annotated[RateLimit | None, BeforeValidator(_parse_rate)] = None
     concurrency: Annotated[int, Field(ge=1, le=256)] = DEFAULT_CONCURRENCY
-    #: failures in a row (auth, rate limit, timeout, server error) that mark the index down
-    breaker_after: Annotated[int, Field(ge=1)] | None = DEFAULT_BREAKER_AFTER
-    #: seconds the whole index may take; what is not fetched by then fails as a timeout
-    deadline_seconds: Annotated[float, Field(gt=0)] | None = None
     enabled: bool = True
 
     @property
     def limits(self) -> Limits:
-        return Limits(rate=self.rate_limit, concurrency=self.concurrency, breaker_after=self.breaker_after,
-                      deadline_seconds=self.deadline_seconds)
+        return Limits(rate=self.rate_limit, concurrency=self.concurrency)
 
 
 class RosterConfig(_Section):
