@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="which sample of the population to take (default 0)")
     demo.add_argument("--dir", type=Path, help="folder for the demo's inputs and history (default: user data dir)")
     demo.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    demo.add_argument("--eml", type=Path, metavar="FILE", help="also write the report as the email it would be (.eml)")
     demo.set_defaults(handler=_demo)
 
     run = commands.add_parser("run", help="collect, compare and report as a config file says",
@@ -78,7 +79,21 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--format", metavar="KIND",
                      help="report format: html, text, json or an installed renderer (overrides the suffix)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    run.add_argument("--email", action="store_true", help="send the report to each [[report]]'s recipients now")
+    run.add_argument("--eml", type=Path, metavar="FILE", help="write the report's email to FILE instead of sending it")
+    run.add_argument("--slot", metavar="NAME[@TIME]",
+                     help="deliver scheduled report NAME for its latest due slot (or the slot at local TIME, "
+                          "YYYY-MM-DDTHH:MM), at most once: for system cron or a systemd timer")
     run.set_defaults(handler=_run)
+
+    schedule = commands.add_parser(
+        "schedule", help="run every [[report]] on its cron schedule and email it",
+        description="Run every [[report]] that has a schedule, in its time zone, until SIGTERM or Ctrl-C. "
+                    "Each slot is delivered at most once, across restarts and processes; after downtime one "
+                    "catch-up run covers the missed slots.",
+    )
+    schedule.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
+    schedule.set_defaults(handler=_schedule)
 
     validate = commands.add_parser("validate-config", help="check a config file and print every problem",
                                    description="Check a config file, its adapters' options, roster and opt-out "
@@ -138,6 +153,10 @@ def _demo(args: argparse.Namespace) -> int:
     _summarize(done.result)
     print(f"report: {done.report_path.as_uri()}")
     print(f"config: {done.config_path}  (history: aggregator runs --store {directory / 'history.sqlite'})")
+    if args.eml:
+        from aggregator.deliver_cli import demo_eml
+
+        print(f"email: {demo_eml(done.result, args.eml)}")
     return EXIT_OK
 
 
@@ -145,10 +164,26 @@ def _run(args: argparse.Namespace) -> int:
     from aggregator.config import load_config
 
     config = load_config(args.config)
+    if args.slot:
+        from aggregator.deliver_cli import run_slot
+
+        return run_slot(config, args.slot)
     result = _collect(config, resume=args.resume, quiet=args.quiet)
     path = result.write(args.out or config.report.out, args.format)
     print(f"report: {path}")
-    return EXIT_FAILURES if result.has_faults else EXIT_OK
+    sent = EXIT_OK
+    if args.email or args.eml:
+        from aggregator.deliver_cli import after_run
+
+        sent = after_run(config, result, email=args.email, eml=args.eml)
+    return EXIT_FAILURES if result.has_faults or sent else EXIT_OK
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from aggregator.config import load_config
+    from aggregator.deliver_cli import schedule_command
+
+    return schedule_command(load_config(args.config))
 
 
 def _collect(config: Config, *, resume: str | None, quiet: bool) -> RunResult:
