@@ -26,7 +26,15 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from reports.model import Disagreement, IndexView, ReportView, SectionInfo, StandingRow
+from reports.model import (
+    Disagreement,
+    IndexView,
+    InversionRow,
+    MoverRow,
+    ReportView,
+    SectionInfo,
+    StandingRow,
+)
 
 if TYPE_CHECKING:
     import css_inline
@@ -80,6 +88,10 @@ class Digest:
     disagreements_more: int
     indices: tuple[IndexView, ...]
     indices_more: int
+    inversions: tuple[InversionRow, ...] = ()
+    movers: tuple[MoverRow, ...] = ()
+    #: whether the agreement matrix fits (few enough indices)
+    matrix: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,9 @@ def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject
         disagreements_more=max(view.flagged_total - len(shown_disputes), 0),
         indices=view.indices[:indices],
         indices_more=max(len(view.indices) - indices, 0),
+        inversions=view.inversions.rows[: max(disputes - 2, 1) if disputes else 0] if view.inversions else (),
+        movers=view.changes.movers[:disputes] if view.changes else (),
+        matrix=view.agreement is not None and len(view.indices) <= MAX_INDEX_COLUMNS and rows > 0,
     )
 
 
@@ -220,6 +235,37 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     para(f"...and {d.disagreements_more:,} more in the attached report.")
             else:
                 para(f"No subject's standings are more than {meta.threshold_text} points apart.")
+        elif section.id == "inversions" and view.inversions is not None:
+            for inv in d.inversions:
+                para(inv.sentence, "    ", "  - ")
+            if view.inversions.total > len(d.inversions):
+                para(f"...and {view.inversions.total - len(d.inversions):,} more pairs in the attached report.")
+        elif section.id == "agreement" and view.agreement is not None:
+            for sentence in view.agreement.sentences:
+                para(sentence)
+            if d.matrix:
+                para("Kendall's tau-b for each pair of indices (1: same order; below 0: opposite):")
+                for row in view.agreement.rows:
+                    cells = ", ".join(
+                        f"{col} " + ("-" if c.level == "self" else "n/a" if c.kendall is None else f"{c.kendall:.2f}")
+                        for col, c in zip(view.agreement.columns, row.cells, strict=True)
+                    )
+                    flag = " (outlier)" if row.index == view.agreement.outlier else ""
+                    para(f"{row.index}{flag}: {cells}", "    ", "  - ")
+        elif section.id == "changes" and view.changes is not None:
+            for shift in view.changes.indices:
+                if shift.event:
+                    para(shift.sentence)
+            if d.movers:
+                para("Biggest movers in consensus since the last run:")
+                for m in d.movers:
+                    before = "-" if m.before is None else str(m.before)
+                    after = "-" if m.after is None else str(m.after)
+                    para(f"{m.name}: {before} -> {after} ({m.change:+.1f})", "    ", "  - ")
+                if view.changes.movers_total > len(d.movers):
+                    para(f"...and {view.changes.movers_total - len(d.movers):,} more movers in the attached report.")
+            else:
+                para(f"Nobody's consensus moved by {view.changes.threshold_text} points or more.")
         elif section.id == "health":
             for index in d.indices:
                 faults = "; ".join(f"{f.label}: {f.count:,}" for f in index.failures if f.fault) or "none"

@@ -234,6 +234,87 @@ class MethodView(_View):
     paragraphs: tuple[str, ...]
 
 
+class InversionRow(_View):
+    """Index ``by`` puts ``above`` over ``below``; index ``against`` says the opposite."""
+
+    above: str
+    below: str
+    by: str
+    against: str
+    #: standings under each index, rounded: (above, below)
+    by_standings: tuple[int, int]
+    against_standings: tuple[int, int]
+    sentence: str
+
+
+class InversionsView(_View):
+    rows: tuple[InversionRow, ...]
+    #: how many inversions the comparison found (the list holds at most MAX_INVERSIONS)
+    total: int
+
+
+class AgreementCell(_View):
+    #: Kendall's tau-b, two decimals; None when undefined
+    kendall: float | None
+    spearman: float | None
+    #: subjects both indices scored
+    n: int
+    #: the 95% interval of tau-b as text ("0.55 to 0.69"), when known
+    interval: str | None
+    #: colour step (a fixed token, safe as a CSS class): neg, a0 ... a4, na, self
+    level: str
+
+
+class AgreementRow(_View):
+    index: str
+    cells: tuple[AgreementCell, ...]
+    #: mean tau-b with the other indices
+    mean: float | None
+
+
+class AgreementView(_View):
+    columns: tuple[str, ...]
+    rows: tuple[AgreementRow, ...]
+    #: Krippendorff's alpha (interval metric, on percentiles), two decimals
+    alpha: float | None
+    #: one sentence each: overall agreement, the outlier, robustness, activity meters
+    sentences: tuple[str, ...]
+    outlier: str | None
+
+
+class MoverRow(_View):
+    name: str
+    before: float | None
+    after: float | None
+    change: float
+    sentence: str
+
+
+class IndexShiftRow(_View):
+    index: str
+    compared: int
+    median_shift: str
+    rank_corr: str
+    version: str
+    event: bool
+    sentence: str
+
+
+class ChangesView(_View):
+    previous_run: str | None
+    movers: tuple[MoverRow, ...]
+    movers_total: int
+    threshold_text: str
+    indices: tuple[IndexShiftRow, ...]
+    new_subjects: int
+
+
+class LoneTopicRow(_View):
+    name: str
+    index: str
+    topic: str
+
+
 class ReportView(_View):
     meta: Meta
     #: the sections this report has, in order (those without data are left out)
@@ -250,6 +331,12 @@ class ReportView(_View):
     #: failures left out of the list (beyond MAX_FAILURES)
     failures_more: int
     method: MethodView
+    #: the analytics sections, present only when the comparison computed them
+    inversions: InversionsView | None = None
+    agreement: AgreementView | None = None
+    changes: ChangesView | None = None
+    #: topics only one index attributes to a subject (the "influential about bacon" claims)
+    lone_topics: tuple[LoneTopicRow, ...] = ()
 
 
 # --- small formatting helpers -----------------------------------------------------------------
@@ -528,6 +615,195 @@ def _headline(
         disputes=disputes,
         events=tuple(events) + tuple(problems or [SummaryLine(text="Every index answered without faults.")]),
     )
+
+
+# --- analytics sections (present only when the comparison computed them) -----------------------
+
+#: how many inversions, movers and lone topic claims the report lists
+MAX_INVERSIONS = 20
+MAX_MOVERS = 20
+MAX_LONE_TOPICS = 20
+
+
+def _r2(value: float) -> float | None:
+    return None if not np.isfinite(value) else float(np.floor(value * 100 + 0.5) / 100)
+
+
+def _inversions_view(
+    comparison: Comparison, subjects: Sequence[Subject], labels: Sequence[str], wording: _Wording
+) -> InversionsView | None:
+    found = getattr(comparison, "inversions", None)
+    if not found:
+        return None
+    standing = _half_up(comparison.normalized, 0)
+    rows = []
+    for inv in list(found)[:MAX_INVERSIONS]:
+        a, b = subjects[inv.above].name, subjects[inv.below].name
+        by = (int(standing[inv.above, inv.by]), int(standing[inv.below, inv.by]))
+        against = (int(standing[inv.above, inv.against]), int(standing[inv.below, inv.against]))
+        sentence = (
+            f"{labels[inv.by]} puts {a} above {b} ({by[0]} vs {by[1]}); "
+            f"{labels[inv.against]} puts {b} above {a} ({against[1]} vs {against[0]})."
+        )
+        rows.append(InversionRow(
+            above=a, below=b, by=labels[inv.by], against=labels[inv.against],
+            by_standings=by, against_standings=against, sentence=sentence,
+        ))
+    return InversionsView(rows=tuple(rows), total=len(found))
+
+
+def _level(value: float | None) -> str:
+    if value is None:
+        return "na"
+    if value < 0:
+        return "neg"
+    return f"a{min(int(value * 5), 4)}"
+
+
+def _strength(alpha: float) -> str:
+    if alpha >= 0.8:
+        return "strong"
+    if alpha >= 0.667:
+        return "fair"
+    if alpha >= 0.4:
+        return "moderate"
+    return "weak" if alpha >= 0 else "none (worse than chance)"
+
+
+def _agreement_view(comparison: Comparison, labels: Sequence[str]) -> AgreementView | None:
+    agreement = getattr(comparison, "agreement", None)
+    if agreement is None:
+        return None
+    k = len(labels)
+    kendall_ci = getattr(agreement, "kendall_ci", None)
+    rows = []
+    for i in range(k):
+        cells = []
+        for j in range(k):
+            tau, rho = _r2(float(agreement.kendall[i, j])), _r2(float(agreement.spearman[i, j]))
+            interval = None
+            if kendall_ci is not None and i != j:
+                lo, hi = _r2(float(kendall_ci[i, j, 0])), _r2(float(kendall_ci[i, j, 1]))
+                interval = f"{lo:.2f} to {hi:.2f}" if lo is not None and hi is not None else None
+            cells.append(AgreementCell(
+                kendall=tau, spearman=rho, n=int(agreement.n[i, j]), interval=interval,
+                level="self" if i == j else _level(tau),
+            ))
+        rows.append(AgreementRow(index=labels[i], cells=tuple(cells), mean=_r2(float(agreement.mean_kendall[i]))))
+    alpha = _r2(float(agreement.alpha))
+    sentences = []
+    if alpha is not None:
+        sentences.append(
+            f"Overall agreement (Krippendorff's alpha on the {k} indices' percentiles): {alpha:.2f}, "
+            f"{_strength(alpha)}; 1 would mean every index gives everyone the same standing."
+        )
+    outlier = labels[agreement.outlier] if 0 <= agreement.outlier < k else None
+    if outlier is not None:
+        o = agreement.outlier
+        without = _r2(float(agreement.alpha_without[o]))
+        mean = rows[o].mean
+        text = f"{outlier} agrees least with the others (mean tau-b {mean:.2f})" if mean is not None else (
+            f"{outlier} agrees least with the others")
+        if without is not None and alpha is not None:
+            text += f"; without it, alpha would be {without:.2f} instead of {alpha:.2f}"
+        sentences.append(text + ".")
+    robustness = getattr(comparison, "robustness", None)
+    if robustness is not None and 0 <= robustness.most_influential < k:
+        m = robustness.most_influential
+        rho = _r2(float(robustness.rho_without[m]))
+        shift = float(robustness.median_shift[m])
+        if rho is not None:
+            sentences.append(
+                f"Leaving out {labels[m]} changes the consensus most: its order then correlates "
+                f"{rho:.2f} with the full consensus, and a subject's consensus moves by "
+                f"{shift:.1f} points (median)."
+            )
+    fingerprint = getattr(comparison, "fingerprint", None)
+    if fingerprint is not None:
+        meters = fingerprint.activity_meter
+        for j, name in enumerate(fingerprint.indices):
+            if j < len(meters) and meters[j]:
+                label = labels[j] if j < k else index_label(name)
+                act, resp = _r2(float(fingerprint.activity[j])), _r2(float(fingerprint.response[j]))
+                feature = fingerprint.activity_feature[j] or "posting volume"
+                answer = fingerprint.response_feature[j] or "the response received"
+                resp_text = f"{resp:.2f}" if resp is not None else "n/a"
+                sentences.append(
+                    f"{label} behaves like an activity meter: it follows {index_label(feature).lower()} "
+                    f"(rho = {act:.2f}) more than {index_label(answer).lower()} (rho = {resp_text})."
+                )
+    return AgreementView(
+        columns=tuple(labels), rows=tuple(rows), alpha=alpha, sentences=tuple(sentences), outlier=outlier,
+    )
+
+
+def _signed(value: float, digits: int = 1) -> str:
+    return f"{value:+.{digits}f}".replace("-", "−")
+
+
+def _changes_view(
+    comparison: Comparison, subjects: Sequence[Subject], labels: Sequence[str], wording: _Wording
+) -> tuple[ChangesView | None, list[SummaryLine]]:
+    shifts = getattr(comparison, "shifts", None)
+    if shifts is None:
+        return None, []
+    consensus = comparison.consensus
+    movers = []
+    for row in list(shifts.movers)[:MAX_MOVERS]:
+        i = int(row)
+        change = float(shifts.movement[i])
+        now = _opt_float(float(_half_up(consensus[i : i + 1], 1)[0]))
+        before_raw = consensus[i] - shifts.consensus_change[i]
+        before = _opt_float(float(_half_up(np.array([before_raw]), 1)[0]))
+        rounded = float(_half_up(np.array([abs(change)]), 1)[0])
+        direction = "up" if change > 0 else "down"
+        span = f" (from {before:.1f} to {now:.1f})" if before is not None and now is not None else ""
+        movers.append(MoverRow(
+            name=subjects[i].name, before=before, after=now, change=float(np.sign(change) * rounded),
+            sentence=f"{subjects[i].name} moved {direction} {rounded:.1f} points{span}.",
+        ))
+    rows: list[IndexShiftRow] = []
+    events: list[SummaryLine] = []
+    label_of = dict(zip(comparison.table.index_names, labels, strict=True))
+    for shift in shifts.indices:
+        label = label_of.get(shift.index, index_label(shift.index))
+        median = "—" if not np.isfinite(shift.median_shift) else _signed(shift.median_shift, 2)
+        pct = "" if not np.isfinite(shift.median_shift_pct) else f" ({_signed(shift.median_shift_pct)}%)"
+        corr = "—" if not np.isfinite(shift.rank_corr) else f"{shift.rank_corr:.2f}"
+        version = (
+            f"{shift.version_before} → {shift.version_after}" if shift.version_changed else shift.version_after
+        )
+        parts = []
+        if shift.recalibrated:
+            parts.append(
+                f"{label} rescaled: median {median}{pct} in its own units, relative standing unchanged "
+                f"(rank correlation with the last run {corr}). Nobody's influence changed with it."
+            )
+        if shift.version_changed:
+            parts.append(f"{label} changed its algorithm (version {shift.version_before} → {shift.version_after}).")
+        sentence = " ".join(parts) or (
+            f"{label}: median raw change {median}{pct}; rank correlation with the last run {corr}."
+        )
+        rows.append(IndexShiftRow(
+            index=label, compared=shift.n, median_shift=median + pct, rank_corr=corr, version=version,
+            event=shift.is_event, sentence=sentence,
+        ))
+        events.extend(SummaryLine(text=text) for text in parts)
+    view = ChangesView(
+        previous_run=shifts.previous_run, movers=tuple(movers), movers_total=len(shifts.movers),
+        threshold_text=f"{shifts.mover_threshold:g}", indices=tuple(rows), new_subjects=int(np.sum(shifts.new)),
+    )
+    return view, events
+
+
+def _lone_topics(comparison: Comparison, subjects: Sequence[Subject], labels: Sequence[str]) -> list[LoneTopicRow]:
+    topics = getattr(comparison, "topics", None)
+    if topics is None:
+        return []
+    return [
+        LoneTopicRow(name=subjects[t.row].name, index=labels[t.index], topic=t.topic)
+        for t in list(topics.lone)[:MAX_LONE_TOPICS]
+    ]
 
 
 # --- the view ---------------------------------------------------------------------------------
@@ -850,11 +1126,16 @@ def build_view(outcome: RunOutcome) -> ReportView:
     problems = _problems(indices, outcome.failures)
     summary = _summary(comparison, subjects, disagreements, problems, wording)
     failure_rows = _failure_rows(ordered, subjects, dict(zip(table.index_names, labels, strict=True)))
+    inversions = _inversions_view(comparison, subjects, labels, wording)
+    agreement = _agreement_view(comparison, labels)
+    changes, events = _changes_view(comparison, subjects, labels, wording)
     present = {"headline", "standing", "disagreements", "health", "method"}
+    present |= {name for name, part in (("inversions", inversions), ("agreement", agreement),
+                                         ("changes", changes)) if part is not None}
     return ReportView(
         meta=_meta(outcome, wording),
         sections=_sections(present),
-        headline=_headline(summary, disagreements, problems, []),
+        headline=_headline(summary, disagreements, problems, events),
         summary=tuple(summary),
         indices=indices,
         standing=tuple(_standing_rows(comparison, subjects)),
@@ -864,4 +1145,8 @@ def build_view(outcome: RunOutcome) -> ReportView:
         failures_total=len(outcome.failures),
         failures_more=len(outcome.failures) - len(failure_rows),
         method=_method(comparison.method, f"{comparison.threshold:g}"),
+        inversions=inversions,
+        agreement=agreement,
+        changes=changes,
+        lone_topics=tuple(_lone_topics(comparison, subjects, labels)),
     )
