@@ -84,7 +84,7 @@ async def test_demo_report_opens_clean_and_works_from_the_keyboard(demo_page, tm
         await page.evaluate("(() => { const q = document.getElementById('q'); q.value = ''; "
                             "q.dispatchEvent(new Event('input')); })()")
         await asyncio.sleep(0.3)
-        await page.evaluate("window.scrollTo(0, 0)")
+        await page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
         png = await page.screenshot(tmp_path / "report-web.png")
         assert png.startswith(b"\x89PNG")
         if _shots():
@@ -111,3 +111,32 @@ async def test_hostile_names_stay_text_in_the_browser(outcome, tmp_path):
         assert any("<script>alert(1)</script>" in name for name in names)
         assert page.report.problems == []
         assert page.report.requests == [path.as_uri()]
+
+
+async def test_the_email_renders_clean_at_600px(demo_page, tmp_path):
+    """The email's HTML part in a browser, its cid: images served from files beside it."""
+    import re
+
+    from aggregator.pipeline import outcome_from_store
+    from aggregator.store import Store
+    from reports.email import build_email
+
+    with Store(demo_page.parent / "history.sqlite") as store:
+        outcome = outcome_from_store(store, store.runs()[-1].id, title="Influence report (demo data)")
+    parts = build_email(build_view(outcome))
+    html = parts.html
+    for n, image in enumerate(parts.images):
+        (tmp_path / f"image{n}.png").write_bytes(image.png)
+        html = html.replace(f"cid:{image.cid}", f"image{n}.png")
+    assert not re.search(r'src="cid:', html)
+    path = tmp_path / "email.html"
+    path.write_text(html, encoding="utf-8")
+    async with open_page(path.as_uri(), width=700, height=900) as page:
+        assert await page.evaluate("document.querySelector('table.main').getBoundingClientRect().width") == 600
+        assert await page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        assert page.report.problems == []
+        assert len(page.report.requests) == 1 + len(parts.images)
+        height = int(await page.evaluate("document.documentElement.scrollHeight"))
+        await page.screenshot(tmp_path / "report-email.png", full_height=height)
+        if _shots():
+            await page.screenshot(_shots() / "report-email.png", full_height=min(height, 3000))
