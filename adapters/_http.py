@@ -25,7 +25,8 @@ retried, i.e. a status in ``retry_statuses`` (or one ``classify`` calls ``rate_l
 vendors behind Mashery answer "over rate" with a 403), a timeout or a broken connection, at most
 ``max_attempts`` times in all. Waits grow exponentially from ``backoff_base`` with jitter up to
 ``backoff_max``; a ``Retry-After`` (seconds or HTTP-date) is waited out, up to ``backoff_max``,
-and also pauses the rate limiter so every worker backs off. The limiter is awaited before
+and also pauses the rate limiter so every worker backs off. A config may override the three
+(``max_attempts``, ``backoff_seconds``, ``backoff_max_seconds``). The limiter is awaited before
 every attempt, retries included; without a configured ``rate_limit`` it holds the vendor's
 published ``default_rate``.
 
@@ -78,6 +79,10 @@ class HttpConfig(BaseModel):
     #: how the index reads in reports, and the vendor's algorithm era (vendors do not say it)
     label: str = Field("", max_length=100)
     algorithm_version: str | None = None
+    #: the retry policy; None keeps the adapter's own (4 attempts, 0.5 s doubling, 30 s cap)
+    max_attempts: int | None = Field(None, ge=1, le=20)
+    backoff_seconds: float | None = Field(None, gt=0, le=60)
+    backoff_max_seconds: float | None = Field(None, gt=0, le=3600)
 
 
 C = TypeVar("C", bound=HttpConfig)
@@ -99,12 +104,14 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def handle(subject: Subject, network: str) -> str:
-    """The subject's handle on ``network``, without spaces or a leading ``@``; else not_found."""
-    value = (subject.handle(network) or "").strip().removeprefix("@").strip()
-    if not value:
-        raise FatalAdapterError(f"subject has no {network} handle", kind=FailureKind.NOT_FOUND)
-    return value
+def handle(subject: Subject, *networks: str) -> str:
+    """The subject's handle on the first of ``networks`` it has one for, without spaces or a
+    leading ``@``; else not_found."""
+    for network in networks:
+        value = (subject.handle(network) or "").strip().removeprefix("@").strip()
+        if value:
+            return value
+    raise FatalAdapterError(f"subject has no {' or '.join(networks)} handle", kind=FailureKind.NOT_FOUND)
 
 
 def number(value: Any, what: str) -> float:
@@ -156,7 +163,7 @@ def settle(index: str, subject: Subject, build: Callable[[], Reading | Failure])
         return Failure(index=index, subject_id=subject.id, kind=exc.kind, message=f"{index}: {exc}")
 
 
-def handles(index: str, subjects: Sequence[Subject], network: str, *, forbid: str = ""
+def handles(index: str, subjects: Sequence[Subject], *networks: str, forbid: str = ""
             ) -> tuple[dict[str, list[Subject]], list[Failure]]:
     """For a batch: subjects by lower-cased handle, and a not_found Failure (0 attempts) for each
     subject without a usable handle (one holding a character of ``forbid`` cannot be sent)."""
@@ -164,9 +171,9 @@ def handles(index: str, subjects: Sequence[Subject], network: str, *, forbid: st
     unasked: list[Failure] = []
     for subject in subjects:
         try:
-            name = handle(subject, network)
+            name = handle(subject, *networks)
             if any(char in name for char in forbid):
-                raise FatalAdapterError(f"{name[:40]!r} is not a {network} handle", kind=FailureKind.NOT_FOUND)
+                raise FatalAdapterError(f"{name[:40]!r} cannot be asked for", kind=FailureKind.NOT_FOUND)
         except AdapterError as exc:
             unasked.append(Failure(index=index, subject_id=subject.id, kind=exc.kind, attempts=0,
                                    message=f"{index}: {exc}"))
@@ -308,9 +315,16 @@ class HttpAdapter(Generic[C]):
                 for _ in range(len(subjects)):
                     yield await results.get()
             finally:
-                for worker in workers:
-                    worker.cancel()
-                await asyncio.gather(*workers, return_exceptions=True)
+                # cancel until they are done: aiohttp's own timeout can swallow a cancellation
+                # that lands at the same moment, and the worker would then wait on a full queue
+                running = set(workers)
+                while running:
+                    for worker in running:
+                        worker.cancel()
+                    running = (await asyncio.wait(running, timeout=0.5))[1]
+                for worker in workers:  # retrieved, so a worker's crash is not reported at exit
+                    if not worker.cancelled():
+                        worker.exception()
 
     async def _fetch_group(self, session: aiohttp.ClientSession, group: Sequence[Subject]) -> list[Reading | Failure]:
         attempts = answers = 0
@@ -352,11 +366,19 @@ class HttpAdapter(Generic[C]):
                                              "message": self._scrub(result.message)})
         return result
 
+    @property
+    def _attempts(self) -> int:
+        return self.config.max_attempts or self.max_attempts
+
+    @property
+    def _wait_cap(self) -> float:
+        return self.config.backoff_max_seconds or self.backoff_max
+
     def _retrying(self) -> AsyncRetrying:
         return AsyncRetrying(
             retry=retry_if_exception_type(RetriableAdapterError),
-            stop=stop_after_attempt(self.max_attempts),
-            wait=_RetryAfterWait(self.backoff_base, self.backoff_max),
+            stop=stop_after_attempt(self._attempts),
+            wait=_RetryAfterWait(self.config.backoff_seconds or self.backoff_base, self._wait_cap),
             before_sleep=self._count_retry,
             reraise=True,
         )
@@ -368,7 +390,7 @@ class HttpAdapter(Generic[C]):
         self.stats[f"retry/reason/{kind}"] += 1
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.debug("%s: %s; attempt %d of %d in %.2fs",
-                     self.name, error, state.attempt_number + 1, self.max_attempts, wait)
+                     self.name, error, state.attempt_number + 1, self._attempts, wait)
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest) -> Any:
         where = public_url(request.url)
@@ -390,7 +412,7 @@ class HttpAdapter(Generic[C]):
         if status not in self.retry_statuses and kind is not FailureKind.RATE_LIMITED:
             raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
         if retry_after is not None and self._limiter is not None:
-            self._limiter.delay(min(retry_after, self.backoff_max))
+            self._limiter.delay(min(retry_after, self._wait_cap))
         raise RetriableAdapterError(f"HTTP {status} from {where}", kind=kind, retry_after=retry_after)
 
     async def _read_body(self, response: aiohttp.ClientResponse, where: str) -> bytes:

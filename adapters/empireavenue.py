@@ -16,7 +16,8 @@ Config keys (``[indices.NAME.options]``)::
     base_url = "https://api.empireavenue.com"
     batch_size = 100              # tickers per call, at most 100
     reserve = 1                   # requests kept back from meta.limit
-    network = "empireavenue"      # which roster handle is the EA ticker
+    network = "empireavenue"      # which roster handle is the EA ticker ...
+    fallback_network = "twitter"  # ... and, for people without one, which handle to try instead
     timeout_seconds, connect_timeout_seconds, label, algorithm_version
 
 Replies are ``{"meta": {...}, "data": [...]}`` with numbers as decimal strings ("168.34393");
@@ -27,7 +28,8 @@ price is out of range.
 Assumptions where the notes say UNCONFIRMED: an error is ``{"error": ...}``, ``{"errors": ...}``
 or ``{"meta": {"error": ...}}``, with any status: one that mentions a limit is a rate limit,
 one about the key, token or authentication is auth; a 403 that mentions a limit is a rate
-limit (retried), any other 401/403 auth.
+limit (retried), any other 401/403 auth; a person without an EA ticker in the roster is
+asked for by their Twitter name, upper-cased (many EA tickers were the Twitter name).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class EmpireAvenueConfig(HttpConfig):
     batch_size: int = Field(100, ge=1, le=100)
     reserve: int = Field(1, ge=0)
     network: str = "empireavenue"
+    fallback_network: str | None = "twitter"
 
     @model_validator(mode="after")
     def _credentials(self) -> Self:
@@ -85,7 +88,8 @@ class EmpireAvenueAdapter(HttpAdapter[EmpireAvenueConfig]):
 
     @override
     async def gather(self, call: Call, subjects: Sequence[Subject]) -> Iterable[Reading | Failure]:
-        wanted, unasked = handles(self.name, subjects, self.config.network, forbid=",")
+        networks = (self.config.network, *([self.config.fallback_network] if self.config.fallback_network else []))
+        wanted, unasked = handles(self.name, subjects, *networks, forbid=",")
         results: list[Reading | Failure] = list(unasked)
         if not wanted:
             return results

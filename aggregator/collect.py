@@ -4,17 +4,30 @@ Each adapter keeps its own rate limit and concurrency (its :class:`~aggregator.p
 One index failing, or one subject failing, never fails the collection: whatever an adapter
 does — raise, skip a subject, answer twice — every asked (index, subject) pair ends with
 exactly one Reading or Failure.
+
+Two guards per index, from its ``Limits`` (given to :func:`collect`, else the adapter's own
+``limits`` attribute, as the HTTP helper keeps, else the defaults): a circuit breaker — after
+``breaker_after`` failures in a row of the kinds that say the vendor is unwell (auth, rate
+limit, timeout, server error, adapter error) the index is marked down for the run, its fetch is
+stopped and each remaining subject gets one Failure, not one timeout after another — and a
+deadline: what is not fetched ``deadline_seconds`` after the index started fails as a timeout.
+Neither kind of Failure is final, so a resumed run asks again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aggregator.models import Failure, FailureKind, Reading, Subject
-from aggregator.plugins import Adapter
+from aggregator.plugins import Adapter, Limits
+
+#: failure kinds that say the vendor itself is unwell (the others are about one subject)
+BREAKER_KINDS = frozenset({FailureKind.AUTH, FailureKind.RATE_LIMITED, FailureKind.TIMEOUT,
+                           FailureKind.SERVER_ERROR, FailureKind.ADAPTER_ERROR})
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +65,13 @@ async def collect(
     *,
     todo: Mapping[str, Sequence[str]] | None = None,
     progress: ProgressCallback | None = None,
+    limits: Mapping[str, Limits] | None = None,
 ) -> list[Tally]:
     """Fetch ``subjects`` (or, per index, the ids in ``todo``) from every adapter at once.
 
     ``sink`` receives each Reading and Failure as it arrives: the pipeline passes the store's
-    ``add`` so nothing fetched is lost if the run dies.
+    ``add`` so nothing fetched is lost if the run dies. ``limits`` (by index name) sets each
+    index's breaker and deadline.
     """
     import asyncio  # here, not at the top: `import aggregator` stays light
 
@@ -65,20 +80,25 @@ async def collect(
     for adapter in adapters:
         ids = todo.get(adapter.name, ()) if todo is not None else by_id
         wanted = [by_id[sid] for sid in ids if sid in by_id]
-        jobs.append(_drain(adapter, wanted, sink, progress))
+        own = getattr(adapter, "limits", None)
+        chosen = (limits or {}).get(adapter.name) or (own if isinstance(own, Limits) else Limits())
+        jobs.append(_drain(adapter, wanted, sink, progress, chosen))
     return list(await asyncio.gather(*jobs))
 
 
 async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
-                 progress: ProgressCallback | None) -> Tally:
+                 progress: ProgressCallback | None, limits: Limits) -> Tally:
+    import asyncio
+
     name = adapter.name
     started = time.monotonic()
     waiting = {s.id for s in subjects}
-    readings = failures = 0
+    readings = failures = in_a_row = 0
     whole_index: Failure | None = None
+    tripped: Failure | None = None
 
     def deliver(item: Reading | Failure) -> None:
-        nonlocal readings, failures, whole_index
+        nonlocal readings, failures, whole_index, in_a_row, tripped
         sink(item)
         if item.subject_id is None:  # about the whole index: its subjects get their own below
             whole_index = item if isinstance(item, Failure) else whole_index
@@ -88,29 +108,60 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
             readings += 1
         else:
             failures += 1
+        in_a_row = in_a_row + 1 if isinstance(item, Failure) and item.kind in BREAKER_KINDS else 0
+        if tripped is None and limits.breaker_after is not None and in_a_row >= limits.breaker_after:
+            assert isinstance(item, Failure)
+            tripped = item
         if progress is not None:
             progress(Progress(name, readings + failures, len(subjects), failures, time.monotonic() - started))
 
     if progress is not None:
         progress(Progress(name, 0, len(subjects), 0, 0.0))
     if subjects:
-        try:
-            async for item in adapter.fetch(subjects):
-                checked = _check(adapter, item, waiting)
-                if checked is not None:
-                    deliver(checked)
-        except Exception as exc:  # a plugin bug must not take the run down
-            # the exception's text may quote a URL with a key in it: log the type only
-            log.error("adapter %r raised %s; its remaining subjects are marked as failed", name, type(exc).__name__)
-            reason = f"{name}: the adapter stopped with {type(exc).__name__}"
-        else:
-            reason = f"{name}: the adapter returned no result for this subject"
         kind = FailureKind.ADAPTER_ERROR
-        if whole_index is not None:
+        reason = f"{name}: the adapter returned no result for this subject"
+        deadline = asyncio.timeout(limits.deadline_seconds)
+        try:
+            async with deadline, _closing(adapter.fetch(subjects)) as stream:
+                async for item in stream:
+                    checked = _check(adapter, item, waiting)
+                    if checked is not None:
+                        deliver(checked)
+                    if tripped is not None:
+                        break  # closing the stream stops the adapter's requests in flight
+        except Exception as exc:
+            if isinstance(exc, TimeoutError) and deadline.expired():
+                kind = FailureKind.TIMEOUT
+                reason = f"{name}: the index's deadline of {limits.deadline_seconds:g}s passed before this subject"
+                log.warning("index %r: its deadline of %gs passed with %d subject(s) not fetched",
+                            name, limits.deadline_seconds, len(waiting))
+            else:  # a plugin bug must not take the run down
+                # the exception's text may quote a URL with a key in it: log the type only
+                log.error("adapter %r raised %s; its remaining subjects are marked as failed",
+                          name, type(exc).__name__)
+                reason = f"{name}: the adapter stopped with {type(exc).__name__}"
+        if tripped is not None:
+            kind = tripped.kind
+            reason = (f"{name}: not asked: the index was marked down for this run after "
+                      f"{limits.breaker_after} failures in a row (last: {tripped.message[:1500]})")
+            log.warning("index %r marked down after %d failures in a row (%s); %d subject(s) not asked",
+                        name, in_a_row, tripped.kind.value, len(waiting))
+        elif whole_index is not None:
             kind, reason = whole_index.kind, whole_index.message
         for sid in [s.id for s in subjects if s.id in waiting]:
             deliver(Failure(index=name, subject_id=sid, kind=kind, attempts=0, message=reason))
     return Tally(name, len(subjects), readings, failures, time.monotonic() - started)
+
+
+@asynccontextmanager
+async def _closing(stream: AsyncIterator[Reading | Failure]) -> AsyncIterator[AsyncIterator[Reading | Failure]]:
+    """Close an async generator however the loop over it ends (break, deadline, error)."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _check(adapter: Adapter, item: object, waiting: set[str]) -> Reading | Failure | None:

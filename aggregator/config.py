@@ -16,6 +16,8 @@ it (secrets live in the environment, never in the file) < command-line flags.
     adapter = "files"                  # any installed adapter (aggregator.adapters entry points)
     rate_limit = "10/s"                # optional: COUNT/UNIT, e.g. 150/hour
     concurrency = 4                    # optional: requests in flight
+    breaker_after = 10                 # optional: failures in a row that mark the index down
+    deadline_seconds = 600             # optional: the whole index's time budget
     [indices.klout.options]            # checked against the adapter's own Config model
     path = "exports/klout.csv"
     api_key = "${KLOUT_KEY}"           # resolved from the environment
@@ -23,7 +25,8 @@ it (secrets live in the environment, never in the file) < command-line flags.
     [report]
     out = "report.html"
     title = "Weekly influence report"
-    normalizer = "percentile"          # or range
+    normalizer = "percentile"          # or range, robust_z, quantile_map (quantile_map:INDEX)
+    consensus = "median"               # or trimmed_mean, borda
     disagreement_threshold = 25        # percentile points of spread that flag a subject
 
 Several reports, each on its own schedule and to its own recipients, are ``[[report]]``
@@ -71,7 +74,7 @@ from pydantic import (
 from aggregator.compare import DEFAULT_DISAGREEMENT_THRESHOLD
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import IndexName
-from aggregator.plugins import DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
+from aggregator.plugins import DEFAULT_BREAKER_AFTER, DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
 from aggregator.ratelimit import RateLimit
 
 DEFAULT_STORE = "aggregator.sqlite"
@@ -99,11 +102,16 @@ class IndexConfig(_Section):
     options: dict[str, Any] = Field(default_factory=dict)
     rate_limit: Annotated[RateLimit | None, BeforeValidator(_parse_rate)] = None
     concurrency: Annotated[int, Field(ge=1, le=256)] = DEFAULT_CONCURRENCY
+    #: failures in a row (auth, rate limit, timeout, server error) that mark the index down
+    breaker_after: Annotated[int, Field(ge=1)] | None = DEFAULT_BREAKER_AFTER
+    #: seconds the whole index may take; what is not fetched by then fails as a timeout
+    deadline_seconds: Annotated[float, Field(gt=0)] | None = None
     enabled: bool = True
 
     @property
     def limits(self) -> Limits:
-        return Limits(rate=self.rate_limit, concurrency=self.concurrency)
+        return Limits(rate=self.rate_limit, concurrency=self.concurrency, breaker_after=self.breaker_after,
+                      deadline_seconds=self.deadline_seconds)
 
 
 class RosterConfig(_Section):
@@ -157,6 +165,7 @@ class ReportConfig(_Section):
     title: Annotated[str, Field(min_length=1, max_length=200)] = "Influence report"
     normalizer: str = "percentile"
     disagreement_threshold: Annotated[float, Field(gt=0, le=100)] = DEFAULT_DISAGREEMENT_THRESHOLD
+    consensus: str = "median"
     #: the report's key in the delivery log (``--slot NAME``); unique among ``[[report]]``
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] = "report"
     #: cron expression (5 fields) on the wall clock of ``timezone``; None: not scheduled
@@ -174,10 +183,17 @@ class ReportConfig(_Section):
     @field_validator("normalizer")
     @classmethod
     def _known_normalizer(cls, value: str) -> str:
-        from aggregator.normalize import NORMALIZERS
+        from aggregator.normalize import check_method
 
-        if value not in NORMALIZERS:
-            raise ValueError(f"unknown normalizer {value!r}; known: {', '.join(sorted(NORMALIZERS))}")
+        return check_method(value)
+
+    @field_validator("consensus")
+    @classmethod
+    def _known_consensus(cls, value: str) -> str:
+        from aggregator.compare import CONSENSUS_METHODS
+
+        if value not in CONSENSUS_METHODS:
+            raise ValueError(f"unknown consensus method {value!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}")
         return value
 
     @field_validator("schedule")

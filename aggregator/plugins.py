@@ -27,14 +27,22 @@ if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
 DEFAULT_CONCURRENCY = 4
+DEFAULT_BREAKER_AFTER = 10
 
 
 @dataclass(frozen=True)
 class Limits:
-    """How hard an adapter may press its vendor: requests per window and requests in flight."""
+    """How hard an adapter may press its vendor: requests per window and requests in flight.
+
+    The collector also holds each index to ``breaker_after`` (that many failures in a row —
+    auth, rate limit, timeout, server error — mark the index down for the run; None: never)
+    and ``deadline_seconds`` (what is not fetched by then fails as a timeout; None: no limit).
+    """
 
     rate: RateLimit | None = None
     concurrency: int = DEFAULT_CONCURRENCY
+    breaker_after: int | None = DEFAULT_BREAKER_AFTER
+    deadline_seconds: float | None = None
 
 
 @runtime_checkable
