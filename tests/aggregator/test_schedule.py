@@ -351,3 +351,134 @@ def test_run_slot_delivers_once_however_often_the_timer_fires(project):
     with Store(project.parent / "history.sqlite") as store:
         assert [d.state for d in store.deliveries("weekly")] == ["sent"]
         assert len(store.runs()) == 1  # the second firing did not even collect
+
+
+# --- end to end through a real SMTP relay on loopback -------------------------------------------
+
+
+class Relay:
+    """An aiosmtpd server on 127.0.0.1 that keeps what it receives."""
+
+    def __init__(self, refuse: set[str] = frozenset()) -> None:
+        self.received: list[tuple[list[str], object]] = []
+        self.refuse = set(refuse)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        from email import message_from_bytes
+        from email.policy import default
+
+        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=default)))
+        return "250 2.0.0 queued"
+
+
+@pytest.fixture
+def relay():
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    handler = Relay()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
+    controller.start()
+    try:
+        yield handler, port
+    finally:
+        controller.stop()
+
+
+def _mailing(project: Path, port: int, extra_smtp: str = "") -> Path:
+    config = _scheduled(project, 'recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]')
+    config.write_text(config.read_text() + textwrap.dedent(f"""
+        [smtp]
+        host = "127.0.0.1"
+        port = {port}
+        security = "none"
+        allow_plaintext = true
+        sender = "Reports <reports@example.org>"
+        timeout = 5
+        deadline = 30
+        {extra_smtp}
+    """))
+    return config
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "aggregator", *args], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, **(env or {})})
+
+
+def test_run_slot_mails_the_report_once(project, relay):
+    handler, port = relay
+    config = _mailing(project, port)
+    for _ in range(2):
+        done = _cli("run", "-c", str(config), "--slot", "weekly@2024-06-03T02:30", "--quiet")
+        assert done.returncode == 0, done.stderr
+    [(envelope, message)] = handler.received
+    assert envelope == ["ann@example.org", "bob@example.org"]
+    assert message["Subject"] == "Test report"
+    assert message["From"] == "Reports <reports@example.org>"
+    assert message["Message-ID"].endswith("@example.org>")
+    assert [p.get_content_type() for p in message.walk()][:3] == [
+        "multipart/mixed", "multipart/alternative", "text/plain",
+    ]
+    assert "Ann Archer" in message.get_body(("plain",)).get_content()
+    with Store(project.parent / "history.sqlite") as store:
+        [row] = store.deliveries("weekly")
+    assert row.state == "sent" and row.detail == "accepted by the server for 2 recipient(s)"
+    assert row.message_id == message["Message-ID"]
+
+
+def test_run_email_reports_a_refused_recipient_and_eml_writes_the_message(project, relay, tmp_path):
+    handler, port = relay
+    handler.refuse = {"bob@example.org"}
+    config = _mailing(project, port)
+    eml = tmp_path / "out.eml"
+    done = _cli("run", "-c", str(config), "--email", "--eml", str(eml), "--quiet")
+    assert done.returncode == 1
+    assert "REFUSED bob@example.org: 550" in done.stderr
+    assert [envelope for envelope, _ in handler.received] == [["ann@example.org"]]
+    from email import message_from_bytes
+    from email.policy import default
+
+    written = message_from_bytes(eml.read_bytes(), policy=default)
+    assert [a.addr_spec for a in written["To"].addresses] == ["ann@example.org", "bob@example.org"]
+    assert written.get_body(("html",)).get_content().startswith("<!DOCTYPE html>")
+
+
+def test_the_smtp_password_comes_from_the_environment_and_is_never_shown(project, relay):
+    _, port = relay
+    config = _mailing(project, port, 'username = "reports"\npassword = "${SMTP_TEST_PASSWORD}"')
+    missing = _cli("validate-config", str(config))
+    assert missing.returncode == 2 and "SMTP_TEST_PASSWORD is not set" in missing.stderr
+    secret = "sentinel-Pa55word-never-shown"
+    done = _cli("run", "-c", str(config), "--email", "--quiet", env={"SMTP_TEST_PASSWORD": secret})
+    assert done.returncode == 2  # this relay offers no login: a clear delivery error
+    assert "SMTP 127.0.0.1" in done.stderr
+    assert secret not in done.stdout + done.stderr
+    with Store(project.parent / "history.sqlite") as store:
+        assert secret not in json.dumps([d.detail for d in store.deliveries()])
+
+
+def test_demo_eml_lets_anyone_look_at_the_email(tmp_path):
+    from email import message_from_bytes
+    from email.policy import default
+
+    eml = tmp_path / "demo.eml"
+    done = _cli("demo", "--dir", str(tmp_path / "demo"), "--subjects", "30", "--quiet", "--eml", str(eml))
+    assert done.returncode == 0, done.stderr
+    assert f"email: {eml}" in done.stdout
+    message = message_from_bytes(eml.read_bytes(), policy=default)
+    assert message["Subject"] == "Influence report (demo data)"
+    kinds = [p.get_content_type() for p in message.walk()]
+    assert kinds[:5] == ["multipart/mixed", "multipart/alternative", "text/plain", "multipart/related", "text/html"]
+    assert "image/png" in kinds
+    assert len(message.get_body(("html",)).get_content().encode()) <= 90_000
