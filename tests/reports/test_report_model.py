@@ -340,3 +340,75 @@ def test_components_that_do_not_pull_the_same_way_explain_nothing(build_outcome)
         for sid, v in {"ada": 5, "bob": 4, "cy": 3, "dee": 1, "eve": 2}.items()
     )
     assert build_view(replace(outcome, readings=readings)).disagreements[0].explanation is None
+
+
+# --- analytics sections: shown when the comparison computed them (skipped on builds without) ----
+
+def _needs(outcome, field: str) -> None:
+    if getattr(outcome.comparison, field, None) is None:
+        pytest.skip(f"this build's comparison has no {field}")
+
+
+def test_inversion_rows_say_what_the_standings_say(outcome):
+    _needs(outcome, "inversions")
+    view = build_view(outcome)
+    assert view.inversions is not None and view.inversions.rows
+    labels = [i.label for i in view.indices]
+    for inv in view.inversions.rows:
+        above, below = row(view, _id(view, inv.above)), row(view, _id(view, inv.below))
+        by, against = labels.index(inv.by), labels.index(inv.against)
+        assert inv.by_standings == (above.cells[by].standing, below.cells[by].standing)
+        assert inv.against_standings == (above.cells[against].standing, below.cells[against].standing)
+        assert inv.by_standings[0] > inv.by_standings[1] and inv.against_standings[0] < inv.against_standings[1]
+        assert inv.sentence == (
+            f"{inv.by} puts {inv.above} above {inv.below} ({inv.by_standings[0]} vs {inv.by_standings[1]}); "
+            f"{inv.against} puts {inv.below} above {inv.above} "
+            f"({inv.against_standings[1]} vs {inv.against_standings[0]})."
+        )
+    assert "inversions" in [s.id for s in view.sections]
+
+
+def _id(view, name: str) -> str:
+    return next(r.subject_id for r in view.standing if r.name == name)
+
+
+def test_the_agreement_matrix_is_symmetric_with_levels_from_its_values(outcome):
+    _needs(outcome, "agreement")
+    view = build_view(outcome)
+    ag = view.agreement
+    assert ag is not None and ag.columns == tuple(i.label for i in view.indices)
+    for i, r in enumerate(ag.rows):
+        assert r.cells[i].level == "self"
+        for j, cell in enumerate(r.cells):
+            assert (cell.kendall, cell.n) == (ag.rows[j].cells[i].kendall, ag.rows[j].cells[i].n)
+            if i == j or cell.kendall is None:
+                continue
+            if cell.kendall < 0:
+                assert cell.level == "neg"
+            else:  # five steps of 0.2: a0 is [0, 0.2), a4 is [0.8, 1]
+                step = int(cell.level[1])
+                assert 0.2 * step <= cell.kendall and (cell.kendall < 0.2 * (step + 1) or step == 4)
+    assert ag.outlier is None or ag.outlier in ag.columns
+    assert any(s.startswith("Overall agreement (Krippendorff's alpha") for s in ag.sentences)
+
+
+def test_a_rescaled_index_is_one_event_and_nobody_moves(build_outcome):
+    import inspect
+    from dataclasses import replace
+
+    from aggregator.compare import ScoreTable, compare_table
+
+    if "previous" not in inspect.signature(compare_table).parameters:
+        pytest.skip("this build does not compare with a previous run")
+    outcome = build_outcome()
+    table = outcome.comparison.table
+    before = ScoreTable(table.subject_ids, table.specs, np.where(np.arange(4) == 0, table.raw / 0.8, table.raw))
+    comparison = compare_table(table, previous=before, previous_run="run-2024-04-24", failures=outcome.failures)
+    view = build_view(replace(outcome, comparison=comparison))
+    assert view.changes is not None
+    assert view.changes.previous_run == "run-2024-04-24"
+    assert view.changes.movers == ()
+    klout = view.changes.indices[0]
+    assert klout.event and klout.sentence.startswith("Klout rescaled: median")
+    assert any(e.text.startswith("Klout rescaled") for e in view.headline.events)
+    assert [s.id for s in view.sections].index("changes") == [s.id for s in view.sections].index("health") - 1
