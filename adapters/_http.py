@@ -21,14 +21,14 @@ if the vendor needs more options), and override these hooks, marked ``@override`
     An ``AdapterError`` fails the whole group with its kind.
 
 Retry policy, tuned by class attributes rather than code: only ``RetriableAdapterError`` is
-retried, i.e. a status in ``retry_statuses`` (or one ``classify`` calls ``rate_limited``, as
-vendors behind Mashery answer "over rate" with a 403), a timeout or a broken connection, at most
-``max_attempts`` times in all. Waits grow exponentially from ``backoff_base`` with jitter up to
-``backoff_max``; a ``Retry-After`` (seconds or HTTP-date) is waited out, up to ``backoff_max``,
-and also pauses the rate limiter so every worker backs off. A config may override the three
-(``max_attempts``, ``backoff_seconds``, ``backoff_max_seconds``). The limiter is awaited before
-every attempt, retries included; without a configured ``rate_limit`` it holds the vendor's
-published ``default_rate``.
+retried, i.e. a status in ``retry_statuses`` (or one ``classify`` calls ``rate_limited``, or a
+403 with ``Retry-After``: vendors behind Mashery answer "over rate" with a 403, GitHub too), a
+timeout or a broken connection, at most ``max_attempts`` times in all. Waits grow exponentially
+from ``backoff_base`` with jitter up to ``backoff_max``; a ``Retry-After`` (seconds or
+HTTP-date) is waited out, up to ``backoff_max``, and also pauses the rate limiter so every
+worker backs off. A config may override the three (``max_attempts``, ``backoff_seconds``,
+``backoff_max_seconds``). The limiter is awaited before every attempt, retries included;
+without a configured ``rate_limit`` it holds the vendor's published ``default_rate``.
 
 Messages never carry a URL's query, headers or a body: vendors put API keys in query strings,
 and aiohttp's exception text (and repr) holds the full URL, so it is never used.
@@ -409,6 +409,8 @@ class HttpAdapter(Generic[C]):
         kind = self.classify(status, body)
         if kind is None:
             return _decode_json(body, content_type, where)
+        if kind is FailureKind.AUTH and status == 403 and retry_after is not None:
+            kind = FailureKind.RATE_LIMITED  # a refusal that says when to come back (Mashery, GitHub)
         if status not in self.retry_statuses and kind is not FailureKind.RATE_LIMITED:
             raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
         if retry_after is not None and self._limiter is not None:
