@@ -271,3 +271,10 @@ def test_text_colours_meet_wcag_aa_in_light_and_dark(html):
         }.items():
             for bg in bgs:
                 assert _contrast(colours[fg], colours[bg]) >= 4.5, (fg, bg, palette[:20])
+
+
+def test_agreement_matrix_colours_keep_their_text_readable(html):
+    pairs = re.findall(r"\.m-(a\d|neg)\{background:(#[0-9a-fA-F]{6});color:(#[0-9a-fA-F]{3,6})\}", html)
+    assert {name for name, _, _ in pairs} == {"a0", "a1", "a2", "a3", "a4", "neg"}
+    for name, background, text in pairs:
+        assert _contrast(text, background) >= 4.5, name
