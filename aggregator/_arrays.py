@@ -1,11 +1,92 @@
-"""Small numpy kernels shared by the analytics; columns are float arrays with NaN for missing."""
+"""Small numpy kernels shared by the analytics; columns are float arrays with NaN for missing.
+
+The expensive step of every rank statistic is the sort. :func:`rank_column` sorts a column once
+and keeps what later steps need (the order, and each row's tie group), so percentiles,
+quantile maps, Spearman's rho, Kendall's tau-b and the fingerprint all reuse that one sort:
+ranking the subjects two columns share needs no new sort, only counting (``np.bincount``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True, eq=False)
+class Ranked:
+    """One column, sorted once.
+
+    ``order`` holds the rows that have a value, by ascending value; ``groups[i]`` is row ``i``'s
+    1-based tie group (rows with equal values share one; groups are numbered in ascending
+    order of value) and 0 where the value is missing.
+    """
+
+    order: IntArray
+    groups: NDArray[np.intp]
+    #: number of tie groups
+    n_groups: int
+    #: ``groups[order]``: non-decreasing, kept so restricting to a subset needs no gather
+    sorted_groups: NDArray[np.intp]
+
+    @property
+    def count(self) -> int:
+        return int(self.order.size)
+
+    @property
+    def valid(self) -> BoolArray:
+        valid: BoolArray = self.groups > 0
+        return valid
+
+    def mid_ranks(self) -> FloatArray:
+        """1-based ranks over the column's values, ties sharing the mean of their ranks; NaN if missing."""
+        return self._mid_ranks.copy()
+
+    @cached_property
+    def _mid_ranks(self) -> FloatArray:
+        sizes = np.bincount(self.sorted_groups, minlength=self.n_groups + 1)
+        out: FloatArray = _mid_rank_table(sizes)[self.groups]
+        return out
+
+    @cached_property
+    def sorted_mid_ranks(self) -> FloatArray:
+        """``mid_ranks()[order]``: the ranks in ascending order of value."""
+        sizes = np.bincount(self.sorted_groups, minlength=self.n_groups + 1)
+        out: FloatArray = _mid_rank_table(sizes)[self.sorted_groups]
+        return out
+
+
+def rank_column(column: FloatArray) -> Ranked:
+    """Sort ``column`` once (NaN = missing) and number its tie groups.
+
+    >>> r = rank_column(np.array([10.0, np.nan, 30.0, 10.0]))
+    >>> r.groups.tolist(), r.n_groups, int(r.order[-1])
+    ([1, 0, 2, 1], 2, 2)
+    """
+    valid = np.flatnonzero(~np.isnan(column))
+    count = int(valid.size)
+    values = column[valid]
+    # sorting without NaN is ~5x faster (numpy's SIMD sort); ties need no stable order, as
+    # every use treats a tie group as one
+    local = np.argsort(values)
+    order = valid[local].astype(np.int64, copy=False)
+    ordered = values[local]
+    change = np.empty(count, dtype=np.intp)
+    if count:
+        change[0] = 1
+        np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
+    sorted_groups = np.cumsum(change, dtype=np.intp)
+    groups = np.zeros(column.shape[0], dtype=np.intp)
+    groups[order] = sorted_groups
+    return Ranked(order=order, groups=groups, n_groups=int(sorted_groups[-1]) if count else 0,
+                  sorted_groups=sorted_groups)
 
 
 def mid_ranks(column: FloatArray) -> FloatArray:
@@ -14,17 +95,199 @@ def mid_ranks(column: FloatArray) -> FloatArray:
     >>> mid_ranks(np.array([10.0, np.nan, 30.0, 10.0])).tolist()
     [1.5, nan, 3.0, 1.5]
     """
-    out = np.full(column.shape, np.nan)
-    valid = np.flatnonzero(~np.isnan(column))
-    if valid.size == 0:
-        return out
-    values = column[valid]
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    # a tie group starts wherever the sorted value changes
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], ordered.size]
-    group_rank = (starts + 1 + ends) / 2.0
-    ranks_sorted = np.repeat(group_rank, ends - starts)
-    out[valid[order]] = ranks_sorted
-    return out
+    return rank_column(column).mid_ranks()
+
+
+def _mid_rank_table(sizes: NDArray[np.int64]) -> FloatArray:
+    """Mid-rank of each tie group given the group sizes (entry 0, "missing", maps to NaN)."""
+    before = np.cumsum(sizes) - sizes
+    table: FloatArray = before + (sizes + 1) / 2.0
+    table[0] = np.nan
+    return table
+
+
+def tie_pairs(sizes: NDArray[np.int64]) -> int:
+    """Number of tied pairs, given the size of each tie group."""
+    sizes = sizes.astype(np.int64, copy=False)
+    return int(np.sum(sizes * (sizes - 1) // 2))
+
+
+@dataclass(frozen=True, eq=False)
+class Shared:
+    """The rows two ranked columns both have, in the first column's order, with both tie groups."""
+
+    x_groups: NDArray[np.intp]  # non-decreasing
+    y_groups: NDArray[np.intp]
+    x_sizes: NDArray[np.int64]
+    y_sizes: NDArray[np.int64]
+
+    @property
+    def n(self) -> int:
+        return int(self.x_groups.size)
+
+
+def shared(x: Ranked, y: Ranked) -> Shared:
+    """Restrict two ranked columns to the rows both have: a filter of ``x.order``, no new sort."""
+    y_along_x = y.groups[x.order]  # the one random gather
+    both = y_along_x > 0
+    xg = x.sorted_groups[both]
+    yg = y_along_x[both]
+    return Shared(
+        x_groups=xg, y_groups=yg,
+        x_sizes=np.bincount(xg, minlength=x.n_groups + 1).astype(np.int64, copy=False),
+        y_sizes=np.bincount(yg, minlength=y.n_groups + 1).astype(np.int64, copy=False),
+    )
+
+
+def pearson(a: FloatArray, b: FloatArray) -> float:
+    """Pearson's r of two equal-length arrays; NaN when either is constant or shorter than 2."""
+    if a.size < 2:
+        return float("nan")
+    da = a - a.mean()
+    db = b - b.mean()
+    # einsum, not np.dot: BLAS threads stall when the cores are busy, and gain nothing here
+    denominator = float(np.sqrt(np.einsum("i,i->", da, da) * np.einsum("i,i->", db, db)))
+    if denominator == 0.0:
+        return float("nan")
+    return max(-1.0, min(1.0, float(np.einsum("i,i->", da, db)) / denominator))
+
+
+def spearman(x: Ranked, y: Ranked, pair: Shared | None = None) -> tuple[float, int]:
+    """Spearman's rho on the rows both columns have (ranks recomputed within them), and n.
+
+    Exact pairwise-complete ranks come from counting each tie group's members among the shared
+    rows, so no column is sorted again.
+    """
+    pair = pair or shared(x, y)
+    rx = _mid_rank_table(pair.x_sizes)[pair.x_groups]
+    ry = _mid_rank_table(pair.y_sizes)[pair.y_groups]
+    return pearson(rx, ry), pair.n
+
+
+def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: bool = True) -> tuple[float, int]:
+    """Kendall's tau-b on the rows both columns have, and n; equal to ``scipy.stats.kendalltau``.
+
+    The shared rows already come in ``x``'s order, so only the discordant pairs are left to
+    count: scipy's compiled Fenwick-tree counter (``_kendall_dis``, O(n log n)) is used when
+    present; without it (``fast=False``, or a scipy that moved it) the public
+    ``scipy.stats.kendalltau`` is called on the tie groups, which sorts again but gives the
+    same number.
+    """
+    pair = pair or shared(x, y)
+    n = pair.n
+    total = n * (n - 1) // 2
+    x_ties, y_ties = tie_pairs(pair.x_sizes), tie_pairs(pair.y_sizes)
+    if n < 2 or x_ties == total or y_ties == total:
+        return float("nan"), n
+    counter = _discordance_counter() if fast else None
+    if counter is None:
+        from scipy.stats import kendalltau
+
+        return float(kendalltau(pair.x_groups, pair.y_groups).statistic), n
+    discordant = int(counter(np.ascontiguousarray(pair.x_groups), np.ascontiguousarray(pair.y_groups)))
+    both_ties = _joint_tie_pairs(pair) if x_ties and y_ties else 0
+    concordant_minus_discordant = total - x_ties - y_ties + both_ties - 2 * discordant
+    tau = concordant_minus_discordant / np.sqrt(float(total - x_ties)) / np.sqrt(float(total - y_ties))
+    return float(np.clip(tau, -1.0, 1.0)), n
+
+
+def _discordance_counter() -> Callable[[NDArray[np.intp], NDArray[np.intp]], int] | None:
+    try:
+        from scipy.stats._stats import _kendall_dis  # scipy's compiled kernel: private, hence the fallback
+    except ImportError:  # pragma: no cover - a scipy that renamed it
+        return None
+    counter: Callable[[NDArray[np.intp], NDArray[np.intp]], int] = _kendall_dis
+    return counter
+
+
+def _joint_tie_pairs(pair: Shared) -> int:
+    """Pairs tied in both columns: equal (x group, y group) among rows whose x group has company."""
+    in_tied_group = (pair.x_sizes > 1)[pair.x_groups] & (pair.y_sizes > 1)[pair.y_groups]
+    keys = pair.x_groups[in_tied_group].astype(np.int64) * (pair.y_sizes.size + 1) + pair.y_groups[in_tied_group]
+    if keys.size < 2:
+        return 0
+    keys.sort()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return tie_pairs(np.diff(np.r_[starts, keys.size]))
+
+
+@dataclass(frozen=True, eq=False)
+class SortedRows:
+    """Each row of a ``[subjects × columns]`` array sorted (NaN last), beside the array itself."""
+
+    values: FloatArray
+    count: NDArray[np.int64]
+    #: the unsorted array (for leave-one-out medians)
+    source: FloatArray
+
+    def pick(self, at: NDArray[np.int64] | NDArray[np.intp]) -> FloatArray:
+        """``values[i, at[i]]`` (``at`` clipped into the row)."""
+        width = max(self.values.shape[1] - 1, 0)
+        picked: FloatArray = np.take_along_axis(self.values, np.clip(at, 0, width)[:, None], axis=1)[:, 0]
+        return picked
+
+    def quantile(self, q: float) -> FloatArray:
+        """Per-row quantile with linear interpolation (as ``np.nanquantile``); NaN for an empty row."""
+        where = q * (self.count - 1)
+        lo = np.floor(where).astype(np.int64)
+        frac = where - lo
+        low, high = self.pick(lo), self.pick(lo + 1)
+        result: FloatArray = np.where(self.count > 0, low + np.where(frac > 0, (high - low) * frac, 0.0), np.nan)
+        return result
+
+    def median(self) -> FloatArray:
+        n = self.count
+        mid: FloatArray = np.where(n > 0, (self.pick((n - 1) // 2) + self.pick(n // 2)) / 2.0, np.nan)
+        return mid
+
+    def median_without(self, column: int) -> FloatArray:
+        """Each row's median once ``column`` is left out (the row's median where it has no value there)."""
+        n = self.count
+        x = self.source[:, column]
+        # where a copy of x sits in the sorted row: after the values below it (which of equal
+        # values is removed does not change what remains)
+        pos = np.zeros(n.shape, dtype=np.int64)
+        for other in range(self.source.shape[1]):
+            pos += self.source[:, other] < x
+        has = ~np.isnan(x)
+        m = np.where(has, n - 1, n)
+        lo, hi = (m - 1) // 2, m // 2
+        # in the row without `pos`, the t-th value is values[t] before pos and values[t + 1] from pos on
+        lo = lo + (has & (lo >= pos))
+        hi = hi + (has & (hi >= pos))
+        mid: FloatArray = np.where(m > 0, (self.pick(lo) + self.pick(hi)) / 2.0, np.nan)
+        return mid
+
+
+def row_count(values: FloatArray) -> NDArray[np.int64]:
+    """Non-NaN values per row (a loop over the few columns beats numpy's short-row reduction)."""
+    count = np.zeros(values.shape[0], dtype=np.int64)
+    for j in range(values.shape[1]):
+        count += ~np.isnan(values[:, j])
+    return count
+
+
+def sort_rows(values: FloatArray) -> SortedRows:
+    """Sort every row once; medians, quartiles, spread and leave-one-out medians all read it."""
+    count = row_count(values)
+    return SortedRows(values=np.sort(values, axis=1), count=count, source=values)  # NaN sort last
+
+
+def row_nanmedian(values: FloatArray) -> FloatArray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row), sort-based and warning-free."""
+    ordered = np.sort(values, axis=1)  # NaN sort last
+    n = row_count(values)
+    lo = np.clip((n - 1) // 2, 0, None)
+    hi = np.clip(n // 2, 0, None)
+    pick_lo = np.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
+    pick_hi = np.take_along_axis(ordered, hi[:, None], axis=1)[:, 0]
+    result: FloatArray = np.where(n > 0, (pick_lo + pick_hi) / 2.0, np.nan)
+    return result
+
+
+def column_median(ranked: Ranked, column: FloatArray) -> float:
+    """Median of a column's values, read off its sort."""
+    n = ranked.count
+    if n == 0:
+        return float("nan")
+    return float((column[ranked.order[(n - 1) // 2]] + column[ranked.order[n // 2]]) / 2.0)
