@@ -1,22 +1,43 @@
-"""Compare indices: consensus standing, per-subject disagreement, index health.
+"""Compare indices: consensus standing, per-subject disagreement, and the analytics built on them.
 
 Everything here works on a columnar :class:`ScoreTable` (subjects × indices, NaN = missing)
 and returns numbers only; turning them into words and pixels is the reports' job.
+
+- **Consensus** per subject: a robust aggregate of the normalized scores of the indices that
+  know the subject (``CONSENSUS_METHODS``: median by default, trimmed mean, or Borda), with
+  the number of indices behind it and an uncertainty (their interquartile range).
+- **Disagreement** per subject: the spread (max - min), the dissenting index (farthest from
+  the median of the others) and by how much; flagged above a threshold.
+- Pairwise **inversions** (:mod:`aggregator.inversions`), the **agreement** matrix, index
+  **fingerprints** and consensus **robustness** (:mod:`aggregator.agreement`), **topics**
+  (:mod:`aggregator.topics`) and **shifts** since a previous run (:mod:`aggregator.shifts`).
+
+Each column is sorted once (``oriented_ranks``) and each row once (``sort_rows``); every
+statistic after that reads those sorts.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from aggregator._arrays import FloatArray
+from aggregator._arrays import FloatArray, Ranked, SortedRows, row_nanmedian, sort_rows
+from aggregator.agreement import Agreement, Fingerprint, Robustness, agreement, fingerprint, robustness
 from aggregator.errors import ConfigError, Problem
+from aggregator.inversions import DEFAULT_TOP_INVERSIONS, Inversion, top_inversions
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale
-from aggregator.normalize import normalize
+from aggregator.normalize import normalize, oriented_ranks
+from aggregator.shifts import MOVER_THRESHOLD, RunView, Shifts, compute_shifts
+from aggregator.topics import Topics, topic_overlap
+
+__all__ = [
+    "CONSENSUS_METHODS", "DEFAULT_DISAGREEMENT_THRESHOLD", "Comparison", "IndexHealth", "ScoreTable",
+    "compare", "compare_table", "index_health", "row_nanmedian",
+]
 
 #: Spread (max - min of the normalized scores, 0-100 points) above which a subject is flagged.
 DEFAULT_DISAGREEMENT_THRESHOLD = 25.0
@@ -24,15 +45,21 @@ DEFAULT_DISAGREEMENT_THRESHOLD = 25.0
 MIN_INDICES_FOR_CONSENSUS = 2
 #: Naming one index as the dissenter needs at least this many (with two, neither is "odd").
 MIN_INDICES_FOR_DISSENT = 3
+#: Share cut from each end of a subject's scores by the ``trimmed_mean`` consensus (as scipy's trim_mean).
+TRIM = 0.25
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ScoreTable:
     """Raw scores, columnar: ``raw[i, j]`` is index ``specs[j]``'s value for ``subject_ids[i]``."""
 
     subject_ids: tuple[str, ...]
     specs: tuple[IndexSpec, ...]
     raw: FloatArray
+    #: topics an index gave a subject, keyed ``(row, column)``; only where there are some
+    topics: Mapping[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    #: the algorithm version each index's readings reported (most common); the spec's when empty
+    versions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.raw.shape != (len(self.subject_ids), len(self.specs)):
@@ -40,6 +67,10 @@ class ScoreTable:
                 f"raw has shape {self.raw.shape}, expected "
                 f"({len(self.subject_ids)} subjects, {len(self.specs)} indices)"
             )
+        if not self.versions:
+            object.__setattr__(self, "versions", tuple(s.algorithm_version for s in self.specs))
+        elif len(self.versions) != len(self.specs):
+            raise ValueError(f"versions has {len(self.versions)} entries, expected one per index ({len(self.specs)})")
 
     @property
     def index_names(self) -> tuple[str, ...]:
@@ -52,11 +83,20 @@ class ScoreTable:
         row = {sid: i for i, sid in enumerate(subject_ids)}
         col = {spec.name: j for j, spec in enumerate(specs)}
         raw = np.full((len(row), len(col)), np.nan)
+        topics: dict[tuple[int, int], tuple[str, ...]] = {}
+        versions: list[Counter[str]] = [Counter() for _ in specs]
         for reading in readings:
             i, j = row.get(reading.subject_id), col.get(reading.index)
             if i is not None and j is not None:
                 raw[i, j] = reading.value
-        return cls(tuple(subject_ids), tuple(specs), raw)
+                versions[j][reading.algorithm_version] += 1
+                if reading.topics:
+                    topics[i, j] = reading.topics
+        chosen = tuple(
+            min(seen, key=lambda v: (-seen[v], v)) if seen else spec.algorithm_version
+            for seen, spec in zip(versions, specs, strict=True)
+        )
+        return cls(tuple(subject_ids), tuple(specs), raw, topics, chosen)
 
 
 @dataclass(frozen=True)
@@ -82,14 +122,14 @@ class IndexHealth:
         return sum(n for kind, n in self.failures.items() if not kind.is_coverage_gap)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Comparison:
     """Numbers the report needs, all aligned with ``table.subject_ids`` / ``table.specs``."""
 
     table: ScoreTable
     method: str
     normalized: FloatArray
-    #: robust aggregate (median) of the normalized scores; NaN with fewer than 2 indices
+    #: robust aggregate (``consensus_method``) of the normalized scores; NaN with fewer than 2 indices
     consensus: FloatArray
     n_indices: NDArray[np.int64]
     #: max - min of the normalized scores; NaN with fewer than 2 indices
@@ -100,6 +140,24 @@ class Comparison:
     dissent_gap: FloatArray
     threshold: float
     health: tuple[IndexHealth, ...]
+    #: how the consensus aggregates: "median", "trimmed_mean" or "borda"
+    consensus_method: str = "median"
+    #: interquartile range of the normalized scores behind each consensus; NaN with fewer than 2
+    consensus_iqr: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: percentile standing within each index's cohort, whatever ``method`` is (the same array when it is)
+    standing: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: the strongest pairwise inversions, strongest first (see :mod:`aggregator.inversions`)
+    inversions: tuple[Inversion, ...] = ()
+    agreement: Agreement | None = None
+    #: present when activity features were given for the subjects
+    fingerprint: Fingerprint | None = None
+    robustness: Robustness | None = None
+    #: present when some index gave topics
+    topics: Topics | None = None
+    #: present when a previous run was given
+    shifts: Shifts | None = None
+    #: other normalizations asked for with ``also=``, by method name
+    alternatives: Mapping[str, FloatArray] = field(default_factory=dict)
 
     @property
     def flagged(self) -> NDArray[np.bool_]:
@@ -118,28 +176,151 @@ class Comparison:
         return order[: min(k, int(np.sum(consensus >= 0)))]
 
 
-def row_nanmedian(values: FloatArray) -> FloatArray:
-    """Median of each row ignoring NaN (NaN for an all-NaN row), sort-based and warning-free."""
-    ordered = np.sort(values, axis=1)  # NaN sort last
-    n = np.sum(~np.isnan(values), axis=1)
-    lo = np.clip((n - 1) // 2, 0, None)
-    hi = np.clip(n // 2, 0, None)
-    pick_lo = np.take_along_axis(ordered, lo[:, None], axis=1)[:, 0]
-    pick_hi = np.take_along_axis(ordered, hi[:, None], axis=1)[:, 0]
-    return np.where(n > 0, (pick_lo + pick_hi) / 2.0, np.nan)
+# -- consensus ----------------------------------------------------------------------------------
+
+Consensus = Callable[[SortedRows, FloatArray], FloatArray]
+"""A consensus method: the normalized table sorted by row, and the percentile standing, in."""
 
 
-def _dissent(normalized: FloatArray, n_indices: NDArray[np.int64]) -> tuple[NDArray[np.int64], FloatArray]:
-    gaps = np.full(normalized.shape, -1.0)
-    for j in range(normalized.shape[1]):  # few indices; each step is vectorized over subjects
-        others = normalized.copy()
-        others[:, j] = np.nan
-        gaps[:, j] = np.abs(normalized[:, j] - row_nanmedian(others))
-    gaps = np.nan_to_num(gaps, nan=-1.0)
-    dissenter = np.argmax(gaps, axis=1).astype(np.int64)
-    gap = gaps[np.arange(len(gaps)), dissenter] if len(gaps) else np.zeros(0)
+def _median(rows: SortedRows, _standing: FloatArray) -> FloatArray:
+    return rows.median()
+
+
+def _trimmed_mean(rows: SortedRows, _standing: FloatArray) -> FloatArray:
+    n = rows.count
+    cut = np.floor(TRIM * n).astype(np.int64)
+    sums = np.cumsum(np.nan_to_num(rows.values, nan=0.0), axis=1)
+    sums = np.concatenate([np.zeros((sums.shape[0], 1)), sums], axis=1)
+    kept = n - 2 * cut
+    top = np.take_along_axis(sums, (n - cut)[:, None], axis=1)[:, 0]
+    bottom = np.take_along_axis(sums, cut[:, None], axis=1)[:, 0]
+    mean: FloatArray = np.where(kept > 0, (top - bottom) / np.maximum(kept, 1), np.nan)
+    return mean
+
+
+def _borda(rows: SortedRows, standing: FloatArray) -> FloatArray:
+    # Borda points per index are the share of the index's cohort a subject beats (ties split):
+    # the percentile standing, whatever the normalizer; averaged so missing indices don't count.
+    n = rows.count
+    total = np.nansum(standing, axis=1) if standing.shape[1] else np.zeros(n.shape)
+    mean: FloatArray = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    return mean
+
+
+CONSENSUS_METHODS: dict[str, Consensus] = {"median": _median, "trimmed_mean": _trimmed_mean, "borda": _borda}
+
+
+def _consensus_of(name: str) -> Consensus:
+    try:
+        return CONSENSUS_METHODS[name]
+    except KeyError:
+        raise ConfigError(f"unknown consensus method {name!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}") from None
+
+
+def _leave_one_out(
+    name: str, rows: SortedRows, others: Sequence[FloatArray], standing: FloatArray, j: int
+) -> FloatArray:
+    """The consensus without column ``j`` (NaN where fewer than two indices remain)."""
+    normalized = rows.source
+    remaining = rows.count - ~np.isnan(normalized[:, j])
+    if name == "median":
+        without = others[j]  # the median of the others, as the dissent already found it
+    else:
+        keep = [c for c in range(normalized.shape[1]) if c != j]
+        without = CONSENSUS_METHODS[name](sort_rows(normalized[:, keep]), standing[:, keep])
+    out: FloatArray = np.where(remaining >= MIN_INDICES_FOR_CONSENSUS, without, np.nan)
+    return out
+
+
+# -- the comparison ------------------------------------------------------------------------------
+
+
+def compare_table(
+    table: ScoreTable,
+    *,
+    method: str = "percentile",
+    threshold: float = DEFAULT_DISAGREEMENT_THRESHOLD,
+    failures: Iterable[Failure] = (),
+    consensus: str = "median",
+    previous: ScoreTable | None = None,
+    previous_run: str | None = None,
+    features: Mapping[str, FloatArray] | None = None,
+    top: int = DEFAULT_TOP_INVERSIONS,
+    mover_threshold: float = MOVER_THRESHOLD,
+    also: Sequence[str] = (),
+) -> Comparison:
+    """Normalize a table and measure consensus, disagreement, agreement and the rest (pure, no I/O).
+
+    ``previous`` (with its run id ``previous_run``) adds shifts since that run; ``features``
+    (name -> array aligned with the subjects) adds index fingerprints; ``also`` computes other
+    normalizations beside ``method`` (reusing the same sorts) into ``alternatives``.
+    """
+    aggregate = _consensus_of(consensus)
+    ranks = oriented_ranks(table.raw, table.specs)
+    standing = normalize(table.raw, table.specs, "percentile", ranks=ranks)
+    normalized = standing if method == "percentile" else normalize(table.raw, table.specs, method, ranks=ranks)
+    rows = sort_rows(normalized)
+    n_indices = rows.count
+    enough = n_indices >= MIN_INDICES_FOR_CONSENSUS
+    agreed = np.where(enough, aggregate(rows, standing), np.nan)
+    iqr = np.where(enough, rows.quantile(0.75) - rows.quantile(0.25), np.nan)
+    spread = np.where(enough, rows.pick(n_indices - 1) - rows.pick(np.zeros_like(n_indices)), np.nan)
+    others = [rows.median_without(j) for j in range(normalized.shape[1])]
+    dissenter, gap = _dissent(normalized, others, n_indices)
+    names = table.index_names
+    without = [_leave_one_out(consensus, rows, others, standing, j) for j in range(normalized.shape[1])]
+    return Comparison(
+        table=table, method=method, normalized=normalized, consensus=agreed,
+        n_indices=n_indices, spread=spread, dissenter=dissenter, dissent_gap=gap,
+        threshold=threshold, health=index_health(table, failures),
+        consensus_method=consensus, consensus_iqr=iqr, standing=standing,
+        inversions=top_inversions(normalized, top, threshold),
+        agreement=agreement(names, ranks, standing),
+        fingerprint=fingerprint(names, ranks, features) if features else None,
+        robustness=robustness(names, agreed, without),
+        topics=topic_overlap(len(table.subject_ids), table.topics) if table.topics else None,
+        shifts=_shifts(table, ranks, standing, agreed, previous, method, consensus, previous_run, mover_threshold),
+        alternatives={name: normalize(table.raw, table.specs, name, ranks=ranks) for name in also},
+    )
+
+
+def _dissent(
+    normalized: FloatArray, others: Sequence[FloatArray], n_indices: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], FloatArray]:
+    if not others:
+        return np.full(len(normalized), -1, dtype=np.int64), np.full(len(normalized), np.nan)
+    # column by column (few columns, long rows): the first column with the widest gap wins
+    gap = np.full(len(normalized), -1.0)
+    dissenter = np.zeros(len(normalized), dtype=np.int64)
+    for j, other in enumerate(others):
+        here = np.abs(normalized[:, j] - other)
+        wider = here > gap  # False where NaN
+        gap = np.where(wider, here, gap)
+        dissenter[wider] = j
     has_dissent = n_indices >= MIN_INDICES_FOR_DISSENT
     return np.where(has_dissent, dissenter, -1), np.where(has_dissent, gap, np.nan)
+
+
+def _shifts(
+    table: ScoreTable, ranks: Sequence[Ranked], standing: FloatArray, agreed: FloatArray,
+    previous: ScoreTable | None, method: str, consensus: str, previous_run: str | None, mover_threshold: float,
+) -> Shifts | None:
+    if previous is None:
+        return None
+    prev_ranks = oriented_ranks(previous.raw, previous.specs)
+    prev_standing = normalize(previous.raw, previous.specs, "percentile", ranks=prev_ranks)
+    prev_normalized = (
+        prev_standing if method == "percentile"
+        else normalize(previous.raw, previous.specs, method, ranks=prev_ranks)
+    )
+    prev_rows = sort_rows(prev_normalized)
+    prev_consensus = np.where(
+        prev_rows.count >= MIN_INDICES_FOR_CONSENSUS, CONSENSUS_METHODS[consensus](prev_rows, prev_standing), np.nan
+    )
+    now = RunView(table.subject_ids, table.specs, table.versions, table.raw, ranks, standing, agreed)
+    before = RunView(previous.subject_ids, previous.specs, previous.versions, previous.raw, prev_ranks,
+                     prev_standing, prev_consensus)
+    return compute_shifts(now, before, previous_run=previous_run, mover_threshold=mover_threshold)
 
 
 def index_health(table: ScoreTable, failures: Iterable[Failure]) -> tuple[IndexHealth, ...]:
@@ -162,29 +343,6 @@ def index_health(table: ScoreTable, failures: Iterable[Failure]) -> tuple[IndexH
     return tuple(health)
 
 
-def compare_table(
-    table: ScoreTable,
-    *,
-    method: str = "percentile",
-    threshold: float = DEFAULT_DISAGREEMENT_THRESHOLD,
-    failures: Iterable[Failure] = (),
-) -> Comparison:
-    """Normalize a table and measure consensus and disagreement (pure, no I/O)."""
-    normalized = normalize(table.raw, table.specs, method)
-    n_indices = np.sum(~np.isnan(normalized), axis=1).astype(np.int64)
-    enough = n_indices >= MIN_INDICES_FOR_CONSENSUS
-    consensus = np.where(enough, row_nanmedian(normalized), np.nan)
-    filled_hi = np.where(np.isnan(normalized), -np.inf, normalized).max(axis=1, initial=-np.inf)
-    filled_lo = np.where(np.isnan(normalized), np.inf, normalized).min(axis=1, initial=np.inf)
-    spread = np.where(enough, filled_hi - filled_lo, np.nan)
-    dissenter, gap = _dissent(normalized, n_indices)
-    return Comparison(
-        table=table, method=method, normalized=normalized, consensus=consensus,
-        n_indices=n_indices, spread=spread, dissenter=dissenter, dissent_gap=gap,
-        threshold=threshold, health=index_health(table, failures),
-    )
-
-
 ScaleLike = Scale | IndexSpec | tuple[float, float] | None
 
 
@@ -194,11 +352,14 @@ def compare(
     *,
     method: str = "percentile",
     threshold: float = DEFAULT_DISAGREEMENT_THRESHOLD,
+    consensus: str = "median",
+    features: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Comparison:
     """Compare scores you already have: ``{index: {subject: value}}``.
 
     ``scales`` gives each index's documented ``(lo, hi)`` (or ``None`` when unbounded, the
-    default); only the ``range`` method uses it.
+    default); only the ``range`` method uses it. ``features`` (``{feature: {subject: value}}``)
+    adds each index's fingerprint.
 
     >>> result = compare(
     ...     {"klout": {"ann": 80, "bob": 40, "cy": 60}, "kred": {"ann": 300, "bob": 900, "cy": 500}},
@@ -212,17 +373,31 @@ def compare(
     specs = [_spec(name, (scales or {}).get(name)) for name in scores]
     subject_ids = list(dict.fromkeys(sid for per_index in scores.values() for sid in per_index))
     row = {sid: i for i, sid in enumerate(subject_ids)}
-    raw = np.full((len(subject_ids), len(specs)), np.nan)
-    problems = []
-    for j, (name, per_index) in enumerate(scores.items()):
-        for sid, value in per_index.items():
-            try:
-                raw[row[sid], j] = float(value)
-            except (TypeError, ValueError):
-                problems.append(Problem(f"scores[{name!r}][{sid!r}]", f"expected a number, got {value!r}"))
+    problems: list[Problem] = []
+    raw = _matrix(scores, row, "scores", problems)
+    columns = _matrix(features or {}, row, "features", problems)
     if problems:
         raise ConfigError(problems)
-    return compare_table(ScoreTable(tuple(subject_ids), tuple(specs), raw), method=method, threshold=threshold)
+    aligned = {name: columns[:, f] for f, name in enumerate(features or {})}
+    return compare_table(
+        ScoreTable(tuple(subject_ids), tuple(specs), raw), method=method, threshold=threshold,
+        consensus=consensus, features=aligned or None,
+    )
+
+
+def _matrix(
+    data: Mapping[str, Mapping[str, float]], row: Mapping[str, int], what: str, problems: list[Problem]
+) -> FloatArray:
+    out = np.full((len(row), len(data)), np.nan)
+    for j, (name, per_subject) in enumerate(data.items()):
+        for sid, value in per_subject.items():
+            if sid not in row:
+                continue  # a feature for a subject no index scored
+            try:
+                out[row[sid], j] = float(value)
+            except (TypeError, ValueError):
+                problems.append(Problem(f"{what}[{name!r}][{sid!r}]", f"expected a number, got {value!r}"))
+    return out
 
 
 def _spec(name: str, scale: ScaleLike) -> IndexSpec:

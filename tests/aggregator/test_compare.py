@@ -64,3 +64,68 @@ def test_non_numeric_score_is_named():
 def test_table_shape_is_checked():
     with pytest.raises(ValueError, match="expected"):
         ScoreTable(("x",), (IndexSpec(name="a"),), np.zeros((2, 1)))
+
+
+def test_consensus_methods_match_their_definitions():
+    from scipy.stats import trim_mean
+
+    rng = np.random.default_rng(8)
+    raw = rng.integers(0, 100, size=(60, 5)).astype(float)
+    raw[rng.random(raw.shape) < 0.3] = NAN
+    table = ScoreTable(tuple(f"s{i}" for i in range(60)), tuple(IndexSpec(name=f"i{j}") for j in range(5)), raw)
+    by_median = compare_table(table)
+    trimmed = compare_table(table, consensus="trimmed_mean")
+    borda = compare_table(table, consensus="borda")
+    for i in range(60):
+        row = by_median.normalized[i][~np.isnan(by_median.normalized[i])]
+        if row.size < 2:
+            assert np.isnan(by_median.consensus[i]) and np.isnan(trimmed.consensus[i]) and np.isnan(borda.consensus[i])
+            assert np.isnan(by_median.consensus_iqr[i])
+            continue
+        assert by_median.consensus[i] == pytest.approx(np.median(row))
+        assert trimmed.consensus[i] == pytest.approx(trim_mean(row, 0.25))
+        assert borda.consensus[i] == pytest.approx(np.mean(row))  # percentile standings: Borda's share beaten
+        q75, q25 = np.percentile(row, [75, 25])
+        assert by_median.consensus_iqr[i] == pytest.approx(q75 - q25)
+    assert trimmed.consensus_method == "trimmed_mean"
+
+
+def test_borda_uses_standing_whatever_the_normalizer():
+    scores = {"a": {"x": 1, "y": 2, "z": 3}, "b": {"x": 10, "y": 30, "z": 20}}
+    result = compare(scores, {"a": (0, 100), "b": (0, 100)}, method="range", consensus="borda")
+    # standings: a -> 16.7, 50, 83.3; b -> 16.7, 83.3, 50
+    assert result.consensus.tolist() == pytest.approx([100 / 6, 200 / 3, 200 / 3])
+    assert result.normalized[:, 0].tolist() == [1.0, 2.0, 3.0]  # range keeps the documented scale
+    assert result.standing[:, 1].tolist() == pytest.approx([100 / 6, 500 / 6, 50.0])
+
+
+def test_unknown_consensus_is_named():
+    with pytest.raises(ConfigError, match="unknown consensus method 'mode'; known: borda, median, trimmed_mean"):
+        compare({"a": {"x": 1}}, consensus="mode")
+
+
+def test_other_normalizations_come_along_when_asked():
+    table = ScoreTable(("x", "y", "z"), (IndexSpec(name="a"),), np.array([[1.0], [5.0], [9.0]]))
+    result = compare_table(table, also=("robust_z", "range"))
+    assert set(result.alternatives) == {"robust_z", "range"}
+    assert result.alternatives["robust_z"][1, 0] == 50.0 and result.alternatives["range"][2, 0] == 100.0
+
+
+def test_topics_travel_from_readings_to_the_comparison():
+    from aggregator.models import Reading
+
+    specs = [IndexSpec(name="klout"), IndexSpec(name="kred")]
+    readings = [
+        Reading(index="klout", subject_id="ann", value=50, topics=("Bacon", "cooking")),
+        Reading(index="kred", subject_id="ann", value=60, topics=("cooking", "travel"), algorithm_version="2"),
+        Reading(index="kred", subject_id="bob", value=10, algorithm_version="2"),
+        Reading(index="kred", subject_id="nobody", value=10, algorithm_version="3"),  # not in the table
+    ]
+    table = ScoreTable.from_readings(["ann", "bob"], specs, readings)
+    assert table.versions == ("1", "2")
+    topics = compare_table(table).topics
+    assert topics is not None
+    assert topics.jaccard[0] == pytest.approx(1 / 3) and np.isnan(topics.jaccard[1])
+    assert [(t.row, table.index_names[t.index], t.topic) for t in topics.lone] == [
+        (0, "klout", "Bacon"), (0, "kred", "travel")]
+    assert compare({"a": {"x": 1}}).topics is None
