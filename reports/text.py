@@ -18,6 +18,9 @@ from reports.model import ReportView
 TOP_ROWS = 25
 #: how many failures it lists
 TOP_FAILURES = 20
+#: how many inversions and movers it lists
+TOP_INVERSIONS = 10
+TOP_MOVERS = 10
 WIDTH = 100
 NAME_WIDTH = 28
 MESSAGE_WIDTH = 60
@@ -77,6 +80,7 @@ class TextRenderer:
             lines += _wrap(line.text, "! " if line.tone == "problem" else "- ")
         lines += self._standing(view)
         lines += self._disagreements(view)
+        lines += self._analytics(view)
         lines += self._health(view)
         return "\n".join(lines) + "\n"
 
@@ -143,6 +147,37 @@ class TextRenderer:
             )
             out += _wrap(standings, "    ")
             out += _wrap(d.sentence, "    ")
+        return out
+
+    def _analytics(self, view: ReportView) -> list[str]:
+        """Inversions, agreement and changes, when the comparison computed them."""
+        out: list[str] = []
+        if view.inversions is not None:
+            shown = view.inversions.rows[:TOP_INVERSIONS]
+            out += _heading(f"Pairwise inversions ({len(shown)} of {view.inversions.total:,})")
+            for inv in shown:
+                out += _wrap(inv.sentence)
+        if view.agreement is not None:
+            out += _heading("Agreement between indices (Kendall's tau-b)")
+            for sentence in view.agreement.sentences:
+                out += _wrap(sentence)
+            out.append("")
+            headers = ["Index", *(clean(c) for c in view.agreement.columns)]
+            body = [
+                [clean(row.index), *("-" if c.level == "self" else "n/a" if c.kendall is None else f"{c.kendall:.2f}"
+                              for c in row.cells)]
+                for row in view.agreement.rows
+            ]
+            out += _table(headers, body, right=set(range(1, len(headers))))
+        if view.changes is not None:
+            out += _heading(f"Changes since run {view.changes.previous_run or '-'}")
+            for shift in view.changes.indices:
+                if shift.event:
+                    out += _wrap(shift.sentence, "! ")
+            for mover in view.changes.movers[:TOP_MOVERS]:
+                out += _wrap(mover.sentence)
+            if not view.changes.movers:
+                out += _wrap(f"Nobody's consensus moved by {view.changes.threshold_text} points or more.")
         return out
 
     def _health(self, view: ReportView) -> list[str]:
