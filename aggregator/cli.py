@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--store", type=Path, help="the history database (default: the demo's)")
     runs.set_defaults(handler=_runs)
 
+    from aggregator.privacy import register as add_forget_command
+
+    add_forget_command(commands)
+
     from aggregator.sandbox_cli import add_sandbox_command
 
     add_sandbox_command(commands)

@@ -25,7 +25,8 @@ it (secrets live in the environment, never in the file) < command-line flags.
     [report]
     out = "report.html"
     title = "Weekly influence report"
-    normalizer = "percentile"          # or range
+    normalizer = "percentile"          # or range, robust_z, quantile_map (quantile_map:INDEX)
+    consensus = "median"               # or trimmed_mean, borda
     disagreement_threshold = 25        # percentile points of spread that flag a subject
 
 Several reports, each on its own schedule and to its own recipients, are ``[[report]]``
@@ -164,6 +165,7 @@ class ReportConfig(_Section):
     title: Annotated[str, Field(min_length=1, max_length=200)] = "Influence report"
     normalizer: str = "percentile"
     disagreement_threshold: Annotated[float, Field(gt=0, le=100)] = DEFAULT_DISAGREEMENT_THRESHOLD
+    consensus: str = "median"
     #: the report's key in the delivery log (``--slot NAME``); unique among ``[[report]]``
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] = "report"
     #: cron expression (5 fields) on the wall clock of ``timezone``; None: not scheduled
@@ -181,10 +183,17 @@ class ReportConfig(_Section):
     @field_validator("normalizer")
     @classmethod
     def _known_normalizer(cls, value: str) -> str:
-        from aggregator.normalize import NORMALIZERS
+        from aggregator.normalize import check_method
 
-        if value not in NORMALIZERS:
-            raise ValueError(f"unknown normalizer {value!r}; known: {', '.join(sorted(NORMALIZERS))}")
+        return check_method(value)
+
+    @field_validator("consensus")
+    @classmethod
+    def _known_consensus(cls, value: str) -> str:
+        from aggregator.compare import CONSENSUS_METHODS
+
+        if value not in CONSENSUS_METHODS:
+            raise ValueError(f"unknown consensus method {value!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}")
         return value
 
     @field_validator("schedule")

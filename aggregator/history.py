@@ -1,13 +1,23 @@
-"""A subject's standing across past runs, rebuilt from the store."""
+"""A subject's standing across past runs, rebuilt from the store.
+
+:func:`subject_history` gives one point per run (raw values, percentile standings, the
+consensus); :func:`trend` gives the same for the last N runs as arrays, for plots and programs.
+A subject's standing in a run is its mid-rank percentile among the subjects each index scored
+in that run, ``(below + equal / 2) / scored * 100``, counted by SQLite without loading the
+cohort; the consensus is their median (two indices at least), as in the report.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from aggregator._arrays import FloatArray, row_nanmedian
+from aggregator.compare import MIN_INDICES_FOR_CONSENSUS
 from aggregator.errors import StoreError
 from aggregator.models import Run
-from aggregator.pipeline import outcome_from_store
 from aggregator.store import Store
 
 
@@ -21,14 +31,72 @@ class HistoryPoint:
     standing: dict[str, float]
 
 
+@dataclass(frozen=True, eq=False)
+class Trend:
+    """A subject over runs, oldest first: ``[runs × indices]`` arrays, NaN where not scored."""
+
+    subject_id: str
+    runs: tuple[Run, ...]
+    indices: tuple[str, ...]
+    raw: FloatArray
+    standing: FloatArray
+    #: median standing over the indices that scored the subject (NaN with fewer than two)
+    consensus: FloatArray
+
+
+def trend(store: Store, subject_id: str, *, last: int | None = None) -> Trend:
+    """The subject's standing in every run that scored it (the ``last`` N of them if given)."""
+    rows = store.standing_history(subject_id)
+    if not rows:
+        raise StoreError(f"{store.path} holds no readings of subject {subject_id!r}")
+    run_ids = list(dict.fromkeys(r[0] for r in rows))
+    if last is not None:
+        if last < 1:
+            raise ValueError(f"last must be at least 1, got {last}")
+        run_ids = run_ids[-last:]
+    kept = set(run_ids)
+    indices = list(dict.fromkeys(r[1] for r in rows if r[0] in kept))
+    at_run = {run_id: i for i, run_id in enumerate(run_ids)}
+    at_index = {name: j for j, name in enumerate(indices)}
+    raw = np.full((len(run_ids), len(indices)), np.nan)
+    standing = np.full(raw.shape, np.nan)
+    for run_id, index, value, below, equal, scored in rows:
+        if run_id in at_run:
+            i, j = at_run[run_id], at_index[index]
+            raw[i, j] = value
+            standing[i, j] = (below + equal / 2.0) / scored * 100.0
+    enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
+    consensus = np.where(enough, row_nanmedian(standing), np.nan)
+    return Trend(subject_id, tuple(store.run(r) for r in run_ids), tuple(indices), raw, standing, consensus)
+
+
 def subject_history(store: Store, subject_id: str, *, method: str = "percentile") -> list[HistoryPoint]:
-    """Every run that holds a reading of ``subject_id``, oldest first."""
+    """Every run that holds a reading of ``subject_id``, oldest first.
+
+    ``method`` other than ``percentile`` rebuilds each run's whole comparison (slower) to
+    report the standing in that method's terms.
+    """
+    if method != "percentile":
+        return _history_by_comparison(store, subject_id, method)
+    found = trend(store, subject_id)
+    points = []
+    for i, run in enumerate(found.runs):
+        raw = {n: float(v) for n, v in zip(found.indices, found.raw[i], strict=True) if not math.isnan(v)}
+        standing = {n: float(v) for n, v in zip(found.indices, found.standing[i], strict=True) if not math.isnan(v)}
+        consensus = float(found.consensus[i])
+        points.append(HistoryPoint(run, None if math.isnan(consensus) else consensus, raw, standing))
+    return points
+
+
+def _history_by_comparison(store: Store, subject_id: str, method: str) -> list[HistoryPoint]:
+    from aggregator.pipeline import outcome_from_store
+
     run_ids = list(dict.fromkeys(run_id for run_id, _ in store.readings(subject_id=subject_id)))
     if not run_ids:
         raise StoreError(f"{store.path} holds no readings of subject {subject_id!r}")
     points = []
     for run_id in run_ids:
-        comparison = outcome_from_store(store, run_id, method=method).comparison
+        comparison = outcome_from_store(store, run_id, method=method, previous=False).comparison
         row = comparison.table.subject_ids.index(subject_id)
         names = comparison.table.index_names
         raw = {n: float(v) for n, v in zip(names, comparison.table.raw[row], strict=True) if not math.isnan(v)}

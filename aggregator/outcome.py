@@ -22,6 +22,8 @@ class RunOutcome:
     #: how many roster entries were left out because they opted out (never named anywhere)
     opted_out: int = 0
     title: str = "Influence report"
+    #: how many of them had stored history that this run erased (they had opted out since the last run)
+    forgotten: int = 0
     #: the run's readings as stored (components, topics, raw text); empty when not at hand
     readings: tuple[Reading, ...] = ()
 

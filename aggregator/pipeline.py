@@ -7,14 +7,16 @@ store is pure computation on what the store holds (invariant 5: stored before us
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 
+from aggregator._arrays import FloatArray
+from aggregator.activity import roster_features
 from aggregator.collect import ProgressCallback, collect
-from aggregator.compare import ScoreTable, compare_table
+from aggregator.compare import DEFAULT_DISAGREEMENT_THRESHOLD, ScoreTable, compare_table
 from aggregator.config import Config
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import Run, utc_now
+from aggregator.models import Run, Subject, utc_now
 from aggregator.outcome import RunOutcome
 from aggregator.plugins import Adapter, adapters
 from aggregator.resume import pending
@@ -51,10 +53,7 @@ async def run(
     """
     roster = load_roster(config.roster.path)
     subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
-    if gone:
-        removed = store.forget(s.id for s in gone)
-        if any(removed.values()):
-            log.info("opt-out: erased the history of %d subject(s) (%d readings)", len(gone), removed["readings"])
+    forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
     if resume is None:
         current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
@@ -69,8 +68,24 @@ async def run(
     store.finish_run(current.id, utc_now())
     return outcome_from_store(
         store, current.id, method=config.report.normalizer, threshold=config.report.disagreement_threshold,
-        title=config.report.title, opted_out=len(gone),
+        title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
+        features=roster_features(config, store.subjects(current.id)),
     )
+
+
+def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:
+    """Erase what the store holds about newly opted-out subjects, leaving no trace in the file."""
+    held = store.stored_subjects(s.id for s in gone)
+    if not held:
+        return 0
+    removed = store.forget(held)
+    store.vacuum()
+    log.warning(
+        "opt-out: erased the stored history of %d subject(s) who asked not to be scored "
+        "(%d readings, %d failures, from %d run(s))", len(held), removed["readings"], removed["failures"],
+        removed["runs"],
+    )
+    return len(held)
 
 
 def _check_resumable(store: Store, run: Run, active: Sequence[Adapter]) -> None:
@@ -94,17 +109,32 @@ def outcome_from_store(
     threshold: float | None = None,
     title: str = "Influence report",
     opted_out: int = 0,
+    forgotten: int = 0,
+    consensus: str = "median",
+    features: Mapping[str, FloatArray] | None = None,
+    previous: bool = True,
 ) -> RunOutcome:
-    """Rebuild a run's comparison from the store alone (old runs re-render with new templates)."""
+    """Rebuild a run's comparison from the store alone (old runs re-render with new templates).
+
+    With ``previous`` (the default), changes are measured against the finished run before it.
+    """
     run = store.run(run_id)
     subjects = store.subjects(run_id)
-    specs = store.specs(run_id)
     readings = [reading for _, reading in store.readings(run_id)]
     failures = store.failures(run_id)
-    table = ScoreTable.from_readings([s.id for s in subjects], specs, readings)
-    options = {} if threshold is None else {"threshold": threshold}
-    comparison = compare_table(table, method=method, failures=failures, **options)
+    table = ScoreTable.from_readings([s.id for s in subjects], store.specs(run_id), readings)
+    before = store.previous_run(run_id) if previous else None
+    comparison = compare_table(
+        table, method=method, failures=failures, consensus=consensus, features=features,
+        threshold=DEFAULT_DISAGREEMENT_THRESHOLD if threshold is None else threshold,
+        previous=_stored_table(store, before.id) if before else None, previous_run=before.id if before else None,
+    )
     return RunOutcome(
         run=run, subjects=tuple(subjects), comparison=comparison, failures=tuple(failures),
-        opted_out=opted_out, title=title, readings=tuple(readings),
+        opted_out=opted_out, forgotten=forgotten, title=title, readings=tuple(readings),
     )
+
+
+def _stored_table(store: Store, run_id: str) -> ScoreTable:
+    subjects = [s.id for s in store.subjects(run_id)]
+    return ScoreTable.from_readings(subjects, store.specs(run_id), (r for _, r in store.readings(run_id)))

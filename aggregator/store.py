@@ -406,6 +406,53 @@ class Store:
         ).fetchall()
         return {(r[0], r[1]) for r in rows}
 
+    def stored_subjects(self, subject_ids: Iterable[str]) -> list[str]:
+        """Those of ``subject_ids`` the store holds anything about (in the order given)."""
+        ids = list(dict.fromkeys(subject_ids))
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(f"SELECT id FROM subjects WHERE id IN ({marks})", chunk).fetchall()
+            found.update(r[0] for r in rows)
+        return [sid for sid in ids if sid in found]
+
+    def find_subjects(self, key: str) -> list[Subject]:
+        """Stored subjects whose id is ``key``, or with a handle equal to it (``@`` and case ignored)."""
+        wanted = key.strip().lstrip("@").casefold()
+        rows = self._db.execute("SELECT id, name, handles, synthetic FROM subjects ORDER BY id").fetchall()
+        found = []
+        for r in rows:
+            handles: dict[str, str] = json.loads(r[2])
+            if r[0] == key.strip() or any(h.lstrip("@").casefold() == wanted for h in handles.values()):
+                found.append(Subject(id=r[0], name=r[1], handles=handles, synthetic=bool(r[3])))
+        return found
+
+    def standing_history(self, subject_id: str) -> list[tuple[str, str, float, int, int, int]]:
+        """A subject's readings with their place in each run's cohort, oldest run first.
+
+        Rows of ``(run_id, index, value, below, equal, scored)``: how many of the subjects the
+        index scored in that run are below (worse than) the value, how many equal it (the
+        subject included), and how many it scored; "below" follows the index's direction.
+        """
+        rows = self._db.execute(
+            "SELECT r.run_id, r.index_name, r.value, i.spec, "
+            "(SELECT count(*) FROM readings o WHERE o.run_id = r.run_id AND o.index_name = r.index_name "
+            " AND o.value < r.value), "
+            "(SELECT count(*) FROM readings o WHERE o.run_id = r.run_id AND o.index_name = r.index_name "
+            " AND o.value = r.value), "
+            "(SELECT count(*) FROM readings o WHERE o.run_id = r.run_id AND o.index_name = r.index_name) "
+            "FROM readings r JOIN runs ON runs.id = r.run_id "
+            "LEFT JOIN run_indices i ON i.run_id = r.run_id AND i.name = r.index_name "
+            "WHERE r.subject_id = ? ORDER BY runs.started_at, runs.id, i.position, r.index_name", (subject_id,),
+        ).fetchall()
+        out = []
+        for run_id, index, value, spec, less, equal, scored in rows:
+            higher_is_better = IndexSpec.model_validate_json(spec).higher_is_better if spec else True
+            below = less if higher_is_better else scored - less - equal
+            out.append((run_id, index, float(value), int(below), int(equal), int(scored)))
+        return out
+
     def previous_run(self, run_id: str) -> Run | None:
         """The finished run before ``run_id`` (for changes since last time)."""
         runs = [r for r in self.runs() if r.finished]
