@@ -182,7 +182,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
 
     out += [meta.title, "=" * min(len(meta.title), WIDTH)]
     labels = ", ".join(index.label for index in view.indices)
-    opted = f" ({meta.opted_out:,} opted out, not shown)" if meta.opted_out else ""
+    erased = f"; history of {meta.forgotten:,} erased" if meta.forgotten else ""
+    opted = f" ({meta.opted_out:,} opted out, not shown{erased})" if meta.opted_out else ""
     para(f"{meta.started_text} · {meta.subjects:,} subjects{opted} · {meta.indices} indices: {labels}")
     para(f"The full report, with every subject, is attached as {d.attachment_name} (opens in any browser, offline).")
     for n, section in enumerate(d.sections, start=1):

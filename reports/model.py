@@ -103,6 +103,8 @@ class Meta(_View):
     indices: int
     #: roster entries left out because they opted out: a count, never names
     opted_out: int
+    #: of those, how many had their stored history erased by this run
+    forgotten: int = 0
     method: str
     #: what a 0-100 standing means under this method, for column headers
     standing_label: str
@@ -1091,7 +1093,8 @@ def _meta(outcome: RunOutcome, wording: _Wording) -> Meta:
         title=outcome.title, run_id=outcome.run.id, started_at=started, started_text=started_text,
         finished_at=finished, finished_text=finished_text, generated_by=generated_by(),
         subjects=len(outcome.subjects), indices=len(comparison.table.specs),
-        opted_out=outcome.opted_out, method=comparison.method, standing_label=wording.label,
+        opted_out=outcome.opted_out, forgotten=int(getattr(outcome, "forgotten", 0)),
+        method=comparison.method, standing_label=wording.label,
         threshold=comparison.threshold, threshold_text=f"{comparison.threshold:g}",
     )
 

@@ -89,7 +89,8 @@ class TextRenderer:
         title = clean(meta.title)
         finished = meta.finished_text or "not finished"
         labels = ", ".join(index.label for index in view.indices)
-        opted = f" ({meta.opted_out:,} opted out, not shown)" if meta.opted_out else ""
+        erased = f"; history of {meta.forgotten:,} erased" if meta.forgotten else ""
+        opted = f" ({meta.opted_out:,} opted out, not shown{erased})" if meta.opted_out else ""
         return [
             title,
             "=" * min(len(title), WIDTH),

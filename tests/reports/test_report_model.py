@@ -412,3 +412,18 @@ def test_a_rescaled_index_is_one_event_and_nobody_moves(build_outcome):
     assert klout.event and klout.sentence.startswith("Klout rescaled: median")
     assert any(e.text.startswith("Klout rescaled") for e in view.headline.events)
     assert [s.id for s in view.sections].index("changes") == [s.id for s in view.sections].index("health") - 1
+
+
+def test_erased_histories_are_a_count_said_beside_the_opt_outs(build_outcome):
+    from dataclasses import replace
+
+    from reports.text import TextRenderer
+    from reports.web import HtmlRenderer
+
+    outcome = build_outcome()
+    if not hasattr(outcome, "forgotten"):
+        pytest.skip("this build's outcome does not count erased histories")
+    view = build_view(replace(outcome, forgotten=1))
+    assert (view.meta.opted_out, view.meta.forgotten) == (2, 1)
+    assert "(2 opted out, not shown; the stored history of 1 erased at their request)" in HtmlRenderer().render(view)
+    assert "(2 opted out, not shown; history of 1 erased)" in TextRenderer().render(view)
