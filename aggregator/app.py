@@ -16,15 +16,17 @@ from aggregator.outcome import RunOutcome
 from aggregator.pipeline import run as run_pipeline
 from aggregator.store import Store
 
-_KIND_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "json"}
+_KIND_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "json", ".eml": "email"}
 
 
-def render(outcome: RunOutcome, kind: str = "html") -> str:
-    """Render a run's report with the named renderer (``html``, ``text``, ``json`` or a plugin)."""
+def render(outcome: RunOutcome, kind: str = "html") -> str | bytes:
+    """Render a run's report with the named renderer (``html``, ``text``, ``json``, ``email`` or a plugin).
+
+    Text formats come back as ``str``; ``email`` is a whole MIME message, as ``bytes``.
+    """
     from reports.render import render as render_report
 
-    document = render_report(outcome, kind)
-    return document.decode() if isinstance(document, bytes) else document
+    return render_report(outcome, kind)
 
 
 class RunResult:
@@ -41,7 +43,7 @@ class RunResult:
     def has_faults(self) -> bool:
         return self.outcome.has_faults
 
-    def render(self, kind: str = "html") -> str:
+    def render(self, kind: str = "html") -> str | bytes:
         return render(self.outcome, kind)
 
     def write(self, path: str | Path, kind: str | None = None) -> Path:
@@ -51,7 +53,10 @@ class RunResult:
         document = self.render(kind)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(document, encoding="utf-8")
+            if isinstance(document, bytes):
+                path.write_bytes(document)
+            else:
+                path.write_text(document, encoding="utf-8")
         except OSError as exc:
             raise DeliveryError(f"cannot write the report to {path}: {exc.strerror}") from None
         return path

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import sqlite3
 from contextlib import closing
 
@@ -90,8 +92,11 @@ async def test_resume_refuses_a_different_set_of_indices(project):
 
 
 def test_run_report_writes_each_format(project, tmp_path):
-    for name in ("r.html", "r.txt", "r.json"):
+    for name in ("r.html", "r.txt", "r.json", "r.eml"):
         aggregator.run_report(project, out=tmp_path / name)
+    message = email.message_from_bytes((tmp_path / "r.eml").read_bytes(), policy=email.policy.default)
+    assert message.is_multipart()
+    assert "Ann Archer" in message.get_body(preferencelist=("plain",)).get_content()
     assert (tmp_path / "r.html").read_text().lstrip().lower().startswith("<!doctype html>")
     assert "Ann Archer" in (tmp_path / "r.txt").read_text()
     assert '"Ann Archer"' in (tmp_path / "r.json").read_text()
