@@ -35,6 +35,8 @@ class Ranked:
     n_groups: int
     #: ``groups[order]``: non-decreasing, kept so restricting to a subset needs no gather
     sorted_groups: NDArray[np.intp]
+    #: the values in ascending order (``column[order]``)
+    sorted_values: FloatArray
 
     @property
     def count(self) -> int:
@@ -86,7 +88,7 @@ def rank_column(column: FloatArray) -> Ranked:
     groups = np.zeros(column.shape[0], dtype=np.intp)
     groups[order] = sorted_groups
     return Ranked(order=order, groups=groups, n_groups=int(sorted_groups[-1]) if count else 0,
-                  sorted_groups=sorted_groups)
+                  sorted_groups=sorted_groups, sorted_values=ordered)
 
 
 def mid_ranks(column: FloatArray) -> FloatArray:
@@ -246,9 +248,11 @@ class SortedRows:
         x = self.source[:, column]
         # where a copy of x sits in the sorted row: after the values below it (which of equal
         # values is removed does not change what remains)
-        pos = np.zeros(n.shape, dtype=np.int64)
+        pos = np.zeros(n.shape, dtype=np.int16)  # small ints: these passes are memory-bound
+        below = np.empty(n.shape, dtype=bool)
         for other in range(self.source.shape[1]):
-            pos += self.source[:, other] < x
+            np.less(self.source[:, other], x, out=below)
+            pos += below
         has = ~np.isnan(x)
         m = np.where(has, n - 1, n)
         lo, hi = (m - 1) // 2, m // 2
@@ -285,9 +289,22 @@ def row_nanmedian(values: FloatArray) -> FloatArray:
     return result
 
 
-def column_median(ranked: Ranked, column: FloatArray) -> float:
-    """Median of a column's values, read off its sort."""
+def column_median(ranked: Ranked) -> float:
+    """Median of the ranked column's values, read off its sort."""
     n = ranked.count
     if n == 0:
         return float("nan")
-    return float((column[ranked.order[(n - 1) // 2]] + column[ranked.order[n // 2]]) / 2.0)
+    return float((ranked.sorted_values[(n - 1) // 2] + ranked.sorted_values[n // 2]) / 2.0)
+
+
+def median_in_place(values: FloatArray) -> float:
+    """Median of a scratch array (no NaN), partitioning it in place: no copy, unlike ``np.median``."""
+    n = values.size
+    if n == 0:
+        return float("nan")
+    hi = n // 2
+    lo = (n - 1) // 2
+    values.partition(hi)
+    upper = float(values[hi])
+    lower = upper if lo == hi else float(values[:hi].max())
+    return (lower + upper) / 2.0

@@ -130,18 +130,28 @@ def krippendorff_interval(values: FloatArray) -> float:
 
 
 def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
-    """Alpha of all columns, then (``leave_out``) alpha without each column in turn; O(cells) each."""
+    """Alpha of all columns, then (``leave_out``) alpha without each column in turn; O(cells) each.
+
+    Works column by column on per-unit sums (count, sum, sum of squares): numpy's reductions
+    along short rows are slow, and each leave-one-out alpha only subtracts one column's share.
+    """
+    n = values.shape[0]
     present = [~np.isnan(values[:, j]) for j in range(values.shape[1])]
-    columns = [np.where(p, values[:, j], 0.0) for j, p in enumerate(present)]
-    m = np.zeros(values.shape[0])
-    for p in present:  # per column: numpy's reductions along short rows are slow
+    columns = []
+    m = np.zeros(n)
+    for j, p in enumerate(present):
+        x = values[:, j].copy()
+        x[~p] = 0.0
+        columns.append(x)
         m += p
     cells = float(m.sum())
     centre = sum(float(x.sum()) for x in columns) / cells if cells else 0.0
-    s1 = np.zeros(values.shape[0])
-    s2 = np.zeros(values.shape[0])
-    for p, x in zip(present, columns, strict=True):
-        np.subtract(x, centre, out=x, where=p)  # centring keeps the sums of squares accurate
+    for p, x in zip(present, columns, strict=True):  # centred values keep the sums of squares accurate
+        x -= centre
+        x[~p] = 0.0
+    s1 = np.zeros(n)
+    s2 = np.zeros(n)
+    for x in columns:
         s1 += x
         s2 += x * x
     out = [_alpha_from_sums(m, s1, s2)]
@@ -152,14 +162,14 @@ def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
 
 
 def _alpha_from_sums(m: FloatArray, s1: FloatArray, s2: FloatArray) -> float:
-    # units with fewer than two values carry no pair: weight 0 (and their sums are dropped)
-    pairable = (m >= 2).astype(np.float64)
-    weight = pairable / np.maximum(m - 1.0, 1.0)
-    total = float(np.einsum("i,i->", m, pairable))
-    if total < 2:
+    # units with fewer than two values carry no pair: they drop out
+    keep = m >= 2
+    if not keep.any():
         return float("nan")
-    observed = 2.0 * float(np.einsum("i,i->", m * s2 - s1 * s1, weight)) / total
-    sum1, sum2 = float(np.einsum("i,i->", s1, pairable)), float(np.einsum("i,i->", s2, pairable))
+    m, s1, s2 = m[keep], s1[keep], s2[keep]
+    total = float(m.sum())
+    observed = 2.0 * float(np.sum((m * s2 - s1 * s1) / (m - 1.0))) / total
+    sum1, sum2 = float(s1.sum()), float(s2.sum())
     expected = 2.0 * (total * sum2 - sum1 * sum1) / (total * (total - 1.0))
     if expected <= 0.0:
         return float("nan")

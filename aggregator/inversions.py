@@ -78,8 +78,10 @@ def top_inversions(
     if k <= 0:
         return ()
     found: dict[tuple[int, int], Inversion] = {}
+    valid = [~np.isnan(normalized[:, j]) for j in range(normalized.shape[1])]
     for x, y in combinations(range(normalized.shape[1]), 2):
-        for inversion in _pair_top(normalized, x, y, k, min_gap):
+        rows = np.flatnonzero(valid[x] & valid[y])
+        for inversion in _pair_top(normalized[rows, x], normalized[rows, y], rows, (x, y), k, min_gap):
             key = (min(inversion.above, inversion.below), max(inversion.above, inversion.below))
             best = found.get(key)
             if best is None or _rank_key(inversion) < _rank_key(best):
@@ -92,13 +94,15 @@ def _rank_key(inv: Inversion) -> tuple[float, int, int, int, int]:
     return (-inv.strength, min(inv.above, inv.below), max(inv.above, inv.below), inv.by, inv.against)
 
 
-def _pair_top(normalized: FloatArray, x: int, y: int, k: int, min_gap: float) -> list[Inversion]:
-    rows = np.flatnonzero(~np.isnan(normalized[:, x]) & ~np.isnan(normalized[:, y]))
-    if rows.size < 2:
-        return []
-    u, v = normalized[rows, x], normalized[rows, y]
-    w = u - v  # high: x rates the subject above y does
+def _pair_top(
+    u: FloatArray, v: FloatArray, rows: IntArray, pair: tuple[int, int], k: int, min_gap: float
+) -> list[Inversion]:
+    """Top inversions between index ``pair[0]`` (scores ``u``) and ``pair[1]`` (``v``) on ``rows``."""
     n = rows.size
+    if n < 2:
+        return []
+    w = u - v  # high: x rates the subject above y does
+    u_lo, u_hi, v_lo, v_hi, w_lo, w_hi = u.min(), u.max(), v.min(), v.max(), w.min(), w.max()
     m = min(n, _START_CANDIDATES)
     while True:
         # 1. a lower bound on the k-th strength, from the m most X-leaning and m most Y-leaning subjects
@@ -106,12 +110,17 @@ def _pair_top(normalized: FloatArray, x: int, y: int, k: int, min_gap: float) ->
         seed, _, _ = _best_pairs(u, v, high, low, k, min_gap)
         floor = max(float(seed[-1]) if seed.size >= k else min_gap, min_gap, np.finfo(float).tiny)
         # 2. every pair at least that strong has its upper subject in one corner and its lower in the other
-        high = np.flatnonzero((u - u.min() >= floor) & (v.max() - v >= floor) & (w - w.min() >= 2 * floor))
-        low = np.flatnonzero((u.max() - u >= floor) & (v - v.min() >= floor) & (w.max() - w >= 2 * floor))
+        # (a hair looser than the floor: rounding may only add candidates, never lose one)
+        loose = floor * (1.0 - 1e-9)
+        high = np.flatnonzero(w >= w_lo + 2 * loose)
+        high = high[(u[high] >= u_lo + loose) & (v[high] <= v_hi - loose)]
+        low = np.flatnonzero(w <= w_hi - 2 * loose)
+        low = low[(u[low] <= u_hi - loose) & (v[low] >= v_lo + loose)]
         if high.size * low.size <= _MAX_CANDIDATE_PAIRS or m >= n:
             _, a_idx, b_idx = _best_pairs(u, v, high, low, k, floor)
             break
         m = min(n, m * 4)  # a weak floor leaves too many candidates: seed wider to raise it
+    x, y = pair
     return [
         Inversion(above=int(rows[a]), below=int(rows[b]), by=x, against=y,
                   gap_by=float(u[a] - u[b]), gap_against=float(v[b] - v[a]))
@@ -125,7 +134,7 @@ def _extremes(w: FloatArray, m: int) -> tuple[IntArray, IntArray]:
     if 2 * m >= n:
         everyone = np.arange(n, dtype=np.int64)
         return everyone, everyone
-    parted = np.argpartition(w, (m - 1, n - m)).astype(np.int64)
+    parted = np.argpartition(w, (m - 1, n - m))
     return parted[n - m:], parted[:m]
 
 

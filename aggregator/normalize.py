@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from aggregator._arrays import FloatArray, Ranked, column_median, rank_column
+from aggregator._arrays import FloatArray, Ranked, column_median, median_in_place, rank_column
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
 
@@ -103,8 +103,11 @@ def normalize(
             return _percentile(values, ranks)
         if method_name == "quantile_map":
             return _quantile_map(values, specs, ranks, reference or None)
+        if method_name == "range" and not reference:
+            return _range_ranked(values, specs, ranks)
         if method_name == "robust_z" and not reference:
-            return _robust_z(_oriented(values, specs), ranks)
+            out = _robust_z(ranks)
+            return out if out.shape == values.shape else np.full(values.shape, np.nan)
     return get_normalizer(method)(values, specs)
 
 
@@ -142,6 +145,22 @@ def range_(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
     return out
 
 
+def _range_ranked(values: FloatArray, specs: Sequence[IndexSpec], ranks: Sequence[Ranked]) -> FloatArray:
+    """``range`` when the columns are ranked already: the cohort's ends come off the sort."""
+    out = np.full(values.shape, np.nan)
+    for j, (spec, ranked) in enumerate(zip(specs, ranks, strict=True)):
+        if spec.scale.bounded or not ranked.count:
+            out[:, j] = _range_column(values[:, j], spec)
+            continue
+        oriented = values[:, j] if spec.higher_is_better else -values[:, j]
+        lowest, top = float(ranked.sorted_values[0]), float(ranked.sorted_values[-1])
+        if top == lowest:
+            out[ranked.order, j] = 50.0
+        else:
+            out[:, j] = np.log1p(oriented - lowest) * (100.0 / np.log1p(top - lowest))
+    return out
+
+
 def _range_column(column: FloatArray, spec: IndexSpec) -> FloatArray:
     lo, hi = spec.scale.lo, spec.scale.hi
     if lo is not None and hi is not None:
@@ -165,21 +184,21 @@ def _log_range(column: FloatArray) -> FloatArray:
 
 @normalizer("robust_z")
 def robust_z(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
-    return _robust_z(_oriented(values, specs), oriented_ranks(values, specs))
+    out = _robust_z(oriented_ranks(values, specs))
+    return out if out.shape == values.shape else np.full(values.shape, np.nan)
 
 
-def _robust_z(oriented: FloatArray, ranks: Sequence[Ranked]) -> FloatArray:
+def _robust_z(ranks: Sequence[Ranked]) -> FloatArray:
     from scipy.special import ndtr  # the normal CDF; scipy loads only when this method is used
 
-    out = np.full(oriented.shape, np.nan)
+    out = np.full((ranks[0].groups.size if ranks else 0, len(ranks)), np.nan)
     for j, ranked in enumerate(ranks):
         if not ranked.count:
             continue
-        column = oriented[:, j]
-        present = column[ranked.order]
-        median = column_median(ranked, column)
+        present = ranked.sorted_values
+        median = column_median(ranked)
         deviation = np.abs(present - median)
-        scale = MAD_TO_SD * float(np.median(deviation))
+        scale = MAD_TO_SD * median_in_place(deviation)
         if scale == 0.0:
             scale = MEAN_AD_TO_SD * float(np.mean(deviation))
         if scale == 0.0:
@@ -223,7 +242,8 @@ def _quantile_map(
     ref_ranked = ranks[ref]
     if ref_ranked.count:
         # the reference's values in its own units, ascending, at their mid-rank percentiles
-        ref_values = _range_column(values[:, ref], specs[ref])[ref_ranked.order]
+        sign = 1.0 if specs[ref].higher_is_better else -1.0
+        ref_values = _range_column(ref_ranked.sorted_values * sign, specs[ref])
         ref_values = np.maximum.accumulate(ref_values)  # ascending already; guards float noise
         ref_points = (ref_ranked.sorted_mid_ranks - 0.5) / ref_ranked.count
     for j, ranked in enumerate(ranks):

@@ -10,7 +10,9 @@ Subjects are matched by id and indices by name between the two runs.
   (rho ≥ ``RECALIBRATION_MIN_RHO`` and a median shift of at least
   ``RECALIBRATION_MIN_SHIFT_PCT`` percent of the scale) is one index-level event ("60 is the
   new 80"), not hundreds of individual drops. Individual **movers** are subjects whose
-  *standing* moved by ``MOVER_THRESHOLD`` points or more, never those whose raw score did.
+  *standing* moved by ``MOVER_THRESHOLD`` points or more (the median over the indices that
+  scored them both times, so an index gained or lost is not a move), never those whose raw
+  score did.
 - An algorithm-version change reported by the adapter is flagged for the index.
 """
 
@@ -21,7 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from aggregator._arrays import BoolArray, FloatArray, IntArray, Ranked, column_median, row_nanmedian, spearman
+from aggregator._arrays import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Ranked,
+    column_median,
+    median_in_place,
+    row_nanmedian,
+    spearman,
+)
 from aggregator.models import IndexSpec
 
 #: Rank correlation between runs above which a mass shift counts as a rescaling.
@@ -91,7 +102,8 @@ class Shifts:
     standing_change: FloatArray
     #: change of consensus standing (points)
     consensus_change: FloatArray
-    #: what decides a mover: the consensus change, else the median standing change over indices
+    #: what decides a mover: the median change of standing over the indices that scored the
+    #: subject in both runs (NaN if none did)
     movement: FloatArray
     #: subjects that were not in the previous run
     new: BoolArray
@@ -131,19 +143,18 @@ def compute_shifts(
             version = now.versions[j]  # a new index: nothing to compare with
             index_shifts.append(IndexShift(spec.name, 0, np.nan, np.nan, np.nan, version, version, False))
             continue
-        raw_before = _align(before.raw[:, p], back)
-        raw_change[:, j] = now.raw[:, j] - raw_before
+        change = now.raw[:, j] - _align(before.raw[:, p], back)
+        raw_change[:, j] = change
         standing_change[:, j] = now.standing[:, j] - _align(before.standing[:, p], back)
         index_shifts.append(
-            _index_shift(spec, now.versions[j], before.versions[p], raw_before, now.raw[:, j],
+            _index_shift(spec, now.versions[j], before.versions[p], change,
                          now.ranks[j], _realign(before.ranks[p], forward, n_rows),
-                         # the middle of the sort is the middle whichever way it runs
-                         column_median(before.ranks[p], before.raw[:, p]))
+                         # the previous run's median, in raw units whichever way the index runs
+                         column_median(before.ranks[p]) * (1.0 if spec.higher_is_better else -1.0))
         )
     consensus_change = now.consensus - _align(before.consensus, back)
-    movement = consensus_change.copy()
-    lacking = np.flatnonzero(np.isnan(consensus_change))  # no consensus in one run: use the indices
-    movement[lacking] = row_nanmedian(standing_change[lacking])
+    # by index, not by consensus: an index gained or lost moves the consensus, not the subject
+    movement = row_nanmedian(standing_change)
     size = np.nan_to_num(np.abs(movement), nan=-1.0)
     movers = np.flatnonzero(size >= mover_threshold)
     movers = movers[np.argsort(-size[movers], kind="stable")].astype(np.int64)
@@ -171,16 +182,17 @@ def _realign(ranked: Ranked, forward: IntArray | None, n_rows: int) -> Ranked:
     sorted_groups = ranked.sorted_groups[keep]
     groups = np.zeros(n_rows, dtype=np.intp)
     groups[order[keep]] = sorted_groups
-    return Ranked(order=order[keep], groups=groups, n_groups=ranked.n_groups, sorted_groups=sorted_groups)
+    return Ranked(order=order[keep], groups=groups, n_groups=ranked.n_groups, sorted_groups=sorted_groups,
+                  sorted_values=ranked.sorted_values[keep])
 
 
 def _index_shift(
-    spec: IndexSpec, version_now: str, version_before: str, raw_before: FloatArray, raw_now: FloatArray,
+    spec: IndexSpec, version_now: str, version_before: str, change: FloatArray,
     ranks_now: Ranked, ranks_before: Ranked, median_before: float,
 ) -> IndexShift:
-    both = ~np.isnan(raw_before) & ~np.isnan(raw_now)
-    n = int(both.sum())
-    median_shift = float(np.median(raw_now[both] - raw_before[both])) if n else float("nan")
+    moved = change[~np.isnan(change)]  # subjects scored in both runs
+    n = int(moved.size)
+    median_shift = median_in_place(moved)
     if spec.scale.lo is not None and spec.scale.hi is not None:
         base = spec.scale.hi - spec.scale.lo
     else:

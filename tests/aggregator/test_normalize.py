@@ -134,7 +134,7 @@ def test_quantile_map_names_an_unknown_reference():
         normalize(np.zeros((2, 1)), [BOUNDED], "quantile_map:klout")
 
 
-@pytest.mark.parametrize("method", ["percentile", "robust_z", "quantile_map", "quantile_map:b"])
+@pytest.mark.parametrize("method", ["percentile", "range", "robust_z", "quantile_map", "quantile_map:b"])
 def test_reusing_ranks_gives_the_same_numbers(method):
     rng = np.random.default_rng(5)
     values = rng.integers(0, 50, size=(200, 3)).astype(float)
