@@ -150,7 +150,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.subjects < 1:
         raise ConfigError(f"--subjects must be at least 1, got {args.subjects}")
     directory = (args.dir or demo.demo_home()).resolve()
-    _err(f"demo: {args.subjects} subjects, four sandbox vendors on 127.0.0.1, two snapshots (algorithm v1, then v2)")
+    _err(f"demo: {args.subjects} subjects; four sandbox vendors on 127.0.0.1 and the in-house score; "
+         "two snapshots (vendor algorithms v1, then v2)")
     with ProgressDisplay(enabled=not args.quiet) as display:
         done = asyncio.run(demo.run_demo(directory, subjects=args.subjects, seed=args.seed, out=args.out,
                                          progress=display.update))

@@ -6,6 +6,9 @@ the accounts from their real activity by each vendor's published method and spea
 API, so the demo goes through the real adapters, rate limits, store and comparison. Beyond the
 bundled population, subjects are resampled from the same distributions and marked synthetic.
 
+A fifth index is our own transparent in-house score (``aggregator.scoring``), computed from
+the same accounts' activity features.
+
 The demo takes two snapshots: the vendors at algorithm version 1, then at version 2 (Klout's
 2011 recalibration), so the report has a previous run to compare with. It writes the config it
 used beside its inputs, for reading; the sandbox servers stop with the demo
@@ -64,6 +67,8 @@ async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: i
                       limits=dict.fromkeys(vendors, DEMO_RATE_LIMIT)) as sandbox:
         data: dict[str, Any] = sandbox.config(roster="roster.csv", store="history.sqlite", report=str(report))
         data["roster"]["opt_out"] = "opt-out.txt"
+        data["indices"]["inhouse"] = {"adapter": "inhouse", "options": {
+            "features": "features.csv", "match": "handle:twitter", "key_column": "screen_name"}}
         data["report"]["title"] = "Influence report (demo data)"
         for index in data["indices"].values():
             index["concurrency"] = DEMO_CONCURRENCY
@@ -78,7 +83,10 @@ async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: i
 
 def _write_inputs(directory: Path, population: Population) -> None:
     """Roster and opt-out list; the history starts afresh (before any server runs: blocking is fine)."""
+    import numpy as np
+
     from adapters.sandbox.exports import write_roster
+    from aggregator.scoring.features import write_features
 
     for stale in directory.glob("history.sqlite*"):
         stale.unlink()
@@ -89,6 +97,10 @@ def _write_inputs(directory: Path, population: Population) -> None:
         + "".join(f"{pid}\n" for pid in population.ids[-DEMO_OPT_OUTS:]),
         encoding="utf-8",
     )
+    # the in-house score's inputs: activity features, and none for the opted-out people
+    kept = population.take(np.arange(len(population.ids) - DEMO_OPT_OUTS))
+    write_features(directory / "features.csv", kept.handles, np.asarray(kept.features),
+                   key_column="screen_name", feature_names=kept.feature_names)
 
 
 def _write_config(path: Path, data: dict[str, Any]) -> None:

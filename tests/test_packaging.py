@@ -28,6 +28,7 @@ def test_wheel_holds_the_packages_their_data_and_type_markers(wheel):
         assert f"{package}/py.typed" in names
     assert "adapters/sandbox/data/population.csv.gz" in names
     assert "reports/templates/report.html.j2" in names
+    assert "aggregator/scoring/model.json" in names
     assert "aggregator/__main__.py" in names
     assert not any(name.startswith(("tests/", "scripts/", "bench/")) for name in names)
 
@@ -37,5 +38,6 @@ def test_wheel_registers_the_builtin_plugins_and_the_command(wheel):
     parsed = ConfigParser()
     parsed.read_string(wheel.read(entry_points).decode())
     assert parsed["console_scripts"]["aggregator"] == "aggregator.cli:main"
-    assert "files" in parsed["aggregator.adapters"]
-    assert {"html", "text", "json"} <= set(parsed["aggregator.renderers"])
+    assert {"files", "inhouse", "klout", "peerindex", "kred", "empireavenue", "http_json"} <= set(
+        parsed["aggregator.adapters"])
+    assert {"html", "text", "json", "email"} <= set(parsed["aggregator.renderers"])

@@ -101,7 +101,7 @@ def test_demo_runs_offline_and_marks_synthetic_subjects(tmp_path, subjects):
     assert f"report: {report.resolve().as_uri()}" in done.stdout
     html = report.read_text()
     assert ("(synthetic)" in html) == (subjects == "1580")  # the bundled population is 1,569 people
-    for vendor in ("Klout", "PeerIndex", "Kred", "Empire Avenue"):
+    for vendor in ("Klout", "PeerIndex", "Kred", "Empire Avenue", "In-house"):
         assert vendor in html
     runs = cli("runs", "--store", str(folder / "history.sqlite"))
     assert runs.stdout.count("finished") == 2  # two snapshots: algorithm versions 1, then 2
