@@ -4,8 +4,8 @@ Everything here works on a columnar :class:`ScoreTable` (subjects × indices, Na
 and returns numbers only; turning them into words and pixels is the reports' job.
 
 - **Consensus** per subject: a robust aggregate of the normalized scores of the indices that
-  know the subject (``CONSENSUS_METHODS``: median by default, trimmed mean, or Borda), with
-  the number of indices behind it and an uncertainty (their interquartile range).
+  know the subject (:mod:`aggregator.consensus`: median by default, trimmed mean, or Borda),
+  with the number of indices behind it and an uncertainty (their interquartile range).
 - **Disagreement** per subject: the spread (max - min), the dissenting index (farthest from
   the median of the others) and by how much; flagged above a threshold.
 - Pairwise **inversions** (:mod:`aggregator.inversions`), the **agreement** matrix, index
@@ -19,14 +19,20 @@ statistic after that reads those sorts.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
-from aggregator._arrays import FloatArray, Ranked, SortedRows, row_nanmedian, sort_rows
+from aggregator._arrays import FloatArray, Ranked, row_nanmedian, sort_rows
 from aggregator.agreement import Agreement, Fingerprint, Robustness, agreement, fingerprint, robustness
+from aggregator.consensus import (
+    CONSENSUS_METHODS,
+    MIN_INDICES_FOR_CONSENSUS,
+    consensus_of,
+    leave_one_out,
+)
 from aggregator.errors import ConfigError, Problem
 from aggregator.inversions import DEFAULT_TOP_INVERSIONS, Inversion, top_inversions
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale
@@ -35,18 +41,14 @@ from aggregator.shifts import MOVER_THRESHOLD, RunView, Shifts, compute_shifts
 from aggregator.topics import Topics, topic_overlap
 
 __all__ = [
-    "CONSENSUS_METHODS", "DEFAULT_DISAGREEMENT_THRESHOLD", "Comparison", "IndexHealth", "ScoreTable",
-    "compare", "compare_table", "index_health", "row_nanmedian",
+    "CONSENSUS_METHODS", "DEFAULT_DISAGREEMENT_THRESHOLD", "MIN_INDICES_FOR_CONSENSUS", "Comparison", "IndexHealth",
+    "ScoreTable", "compare", "compare_table", "index_health", "row_nanmedian",
 ]
 
 #: Spread (max - min of the normalized scores, 0-100 points) above which a subject is flagged.
 DEFAULT_DISAGREEMENT_THRESHOLD = 25.0
-#: Consensus needs at least this many indices to know the subject.
-MIN_INDICES_FOR_CONSENSUS = 2
 #: Naming one index as the dissenter needs at least this many (with two, neither is "odd").
 MIN_INDICES_FOR_DISSENT = 3
-#: Share cut from each end of a subject's scores by the ``trimmed_mean`` consensus (as scipy's trim_mean).
-TRIM = 0.25
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,62 +178,6 @@ class Comparison:
         return order[: min(k, int(np.sum(consensus >= 0)))]
 
 
-# -- consensus ----------------------------------------------------------------------------------
-
-Consensus = Callable[[SortedRows, FloatArray], FloatArray]
-"""A consensus method: the normalized table sorted by row, and the percentile standing, in."""
-
-
-def _median(rows: SortedRows, _standing: FloatArray) -> FloatArray:
-    return rows.median()
-
-
-def _trimmed_mean(rows: SortedRows, _standing: FloatArray) -> FloatArray:
-    n = rows.count
-    cut = np.floor(TRIM * n).astype(np.int64)
-    sums = np.cumsum(np.nan_to_num(rows.values, nan=0.0), axis=1)
-    sums = np.concatenate([np.zeros((sums.shape[0], 1)), sums], axis=1)
-    kept = n - 2 * cut
-    top = np.take_along_axis(sums, (n - cut)[:, None], axis=1)[:, 0]
-    bottom = np.take_along_axis(sums, cut[:, None], axis=1)[:, 0]
-    mean: FloatArray = np.where(kept > 0, (top - bottom) / np.maximum(kept, 1), np.nan)
-    return mean
-
-
-def _borda(rows: SortedRows, standing: FloatArray) -> FloatArray:
-    # Borda points per index are the share of the index's cohort a subject beats (ties split):
-    # the percentile standing, whatever the normalizer; averaged so missing indices don't count.
-    n = rows.count
-    total = np.nansum(standing, axis=1) if standing.shape[1] else np.zeros(n.shape)
-    mean: FloatArray = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-    return mean
-
-
-CONSENSUS_METHODS: dict[str, Consensus] = {"median": _median, "trimmed_mean": _trimmed_mean, "borda": _borda}
-
-
-def _consensus_of(name: str) -> Consensus:
-    try:
-        return CONSENSUS_METHODS[name]
-    except KeyError:
-        raise ConfigError(f"unknown consensus method {name!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}") from None
-
-
-def _leave_one_out(
-    name: str, rows: SortedRows, others: Sequence[FloatArray], standing: FloatArray, j: int
-) -> FloatArray:
-    """The consensus without column ``j`` (NaN where fewer than two indices remain)."""
-    normalized = rows.source
-    remaining = rows.count - ~np.isnan(normalized[:, j])
-    if name == "median":
-        without = others[j]  # the median of the others, as the dissent already found it
-    else:
-        keep = [c for c in range(normalized.shape[1]) if c != j]
-        without = CONSENSUS_METHODS[name](sort_rows(normalized[:, keep]), standing[:, keep])
-    out: FloatArray = np.where(remaining >= MIN_INDICES_FOR_CONSENSUS, without, np.nan)
-    return out
-
-
 # -- the comparison ------------------------------------------------------------------------------
 
 
@@ -255,7 +201,7 @@ def compare_table(
     (name -> array aligned with the subjects) adds index fingerprints; ``also`` computes other
     normalizations beside ``method`` (reusing the same sorts) into ``alternatives``.
     """
-    aggregate = _consensus_of(consensus)
+    aggregate = consensus_of(consensus)
     ranks = oriented_ranks(table.raw, table.specs)
     standing = normalize(table.raw, table.specs, "percentile", ranks=ranks)
     normalized = standing if method == "percentile" else normalize(table.raw, table.specs, method, ranks=ranks)
@@ -268,7 +214,7 @@ def compare_table(
     others = [rows.median_without(j) for j in range(normalized.shape[1])]
     dissenter, gap = _dissent(normalized, others, n_indices)
     names = table.index_names
-    without = [_leave_one_out(consensus, rows, others, standing, j) for j in range(normalized.shape[1])]
+    without = [leave_one_out(consensus, rows, others, standing, j) for j in range(normalized.shape[1])]
     return Comparison(
         table=table, method=method, normalized=normalized, consensus=agreed,
         n_indices=n_indices, spread=spread, dissenter=dissenter, dissent_gap=gap,
