@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,8 @@ async def test_demo_report_opens_clean_and_works_from_the_keyboard(demo_page, tm
         await page.press("Enter")
         assert await page.evaluate("document.getElementById('detail').open") is True
         assert await page.evaluate("document.getElementById('detail-h').textContent") == name
-        assert await page.evaluate("document.querySelectorAll('#detail-table tbody tr').length") == 4
+        indices = len(tomllib.loads((demo_page.parent / "config.toml").read_text())["indices"])
+        assert await page.evaluate("document.querySelectorAll('#detail-table tbody tr').length") == indices
         await page.press("Escape")
         assert await page.evaluate("document.getElementById('detail').open") is False
 
