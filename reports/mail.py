@@ -68,8 +68,11 @@ def one_line(text: str, what: str) -> str:
 def parse_address(text: str, what: str = "address") -> Address:
     """Exactly one mail address (``ann@example.org`` or ``Ann <ann@example.org>``), or an error."""
     one_line(text, what)
-    header = default.header_factory("to", text)
-    addresses = header.addresses
+    try:
+        header = default.header_factory("to", text)
+        addresses = header.addresses
+    except (IndexError, ValueError, TypeError):  # the stdlib parser crashes on some odd display names
+        raise DeliveryError(f"{what} is not one valid mail address: {text!r}") from None
     if header.defects or len(addresses) != 1:
         raise DeliveryError(f"{what} is not one valid mail address: {text!r}")
     address: Address = addresses[0]

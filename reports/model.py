@@ -759,10 +759,12 @@ def _changes_view(
         before = _opt_float(float(_half_up(np.array([before_raw]), 1)[0]))
         rounded = float(_half_up(np.array([abs(change)]), 1)[0])
         direction = "up" if change > 0 else "down"
-        span = f" (from {before:.1f} to {now:.1f})" if before is not None and now is not None else ""
+        # movement is the median change over the indices that scored them both times; the
+        # consensus can move by a different amount, so it is given as its own figure
+        span = f"; consensus {before:.1f} → {now:.1f}" if before is not None and now is not None else ""
         movers.append(MoverRow(
             name=subjects[i].name, before=before, after=now, change=float(np.sign(change) * rounded),
-            sentence=f"{subjects[i].name} moved {direction} {rounded:.1f} points{span}.",
+            sentence=f"{subjects[i].name} moved {direction} {rounded:.1f} points in the typical index{span}.",
         ))
     rows: list[IndexShiftRow] = []
     events: list[SummaryLine] = []
