@@ -16,7 +16,7 @@ def cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
 
 def test_version_and_help_on_every_command():
     assert cli("--version").stdout.startswith("aggregator ")
-    for command in ("demo", "run", "validate-config", "history", "runs"):
+    for command in ("demo", "run", "validate-config", "history", "runs", "forget", "sandbox", "schedule", "scorer"):
         shown = cli(command, "--help")
         assert shown.returncode == 0
         assert "usage: aggregator" in shown.stdout
