@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from aiohttp import web
-
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "data" / "vendor-fixtures"
+from shared_data import shared_path
 
 
 def fixture(vendor: str, name: str) -> bytes:
-    path = FIXTURES / vendor / name
-    if not path.is_file():
-        pytest.fail(f"recorded payload {path} is missing (see ../shared/data/vendor-fixtures/README.md)")
-    return path.read_bytes()
+    return shared_path("vendor-fixtures", vendor, name).read_bytes()
 
 
 @dataclass

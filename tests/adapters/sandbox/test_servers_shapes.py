@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import numpy as np
 import pytest
+from shared_data import shared_path
 
 from adapters.sandbox.launch import Sandbox, launch
 from adapters.sandbox.population import load_population
 from adapters.sandbox.vendors import score
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "vendor-fixtures"
-
 
 def fixture(name: str) -> Any:
-    path = FIXTURES / name
-    if not path.exists():
-        pytest.skip(f"vendor fixtures not found at {FIXTURES}")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(shared_path("vendor-fixtures", name).read_text(encoding="utf-8"))
 
 
 def shape(value: Any) -> Any:

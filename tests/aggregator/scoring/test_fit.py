@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
+from shared_data import shared_path
 
 from adapters.sandbox.population import load_population
 from aggregator.scoring.features import COMPONENT_NAMES, FEATURES, Pairs, read_pairs
 from aggregator.scoring.fit import FitSettings, cross_validate, fit, fit_model, inhouse_method
 from aggregator.scoring.metrics import auc
 from aggregator.scoring.model import model_from_json, packaged_model
-
-SHARED_PAIRS = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "peerindex_pairs" / "train.csv"
 
 
 def judged_pairs(n: int, seed: int, noise: float = 0.3) -> Pairs:
@@ -70,9 +66,8 @@ def test_fit_reports_cross_validation_in_the_model_info(write_pairs):
     assert result.cv.auc > 0.85
 
 
-@pytest.mark.skipif(not SHARED_PAIRS.exists(), reason="the PeerIndex pairs are not beside the repository")
 def test_the_packaged_model_is_what_fit_makes_of_the_peerindex_pairs():
-    pairs = read_pairs(SHARED_PAIRS)
+    pairs = read_pairs(shared_path("peerindex_pairs", "train.csv"))
     shipped = packaged_model()
     refit = fit_model(pairs, FitSettings())
     population = load_population().features
