@@ -28,7 +28,10 @@ from ``backoff_base`` with jitter up to ``backoff_max``; a ``Retry-After`` (seco
 HTTP-date) is waited out, up to ``backoff_max``, and also pauses the rate limiter so every
 worker backs off. A config may override the three (``max_attempts``, ``backoff_seconds``,
 ``backoff_max_seconds``). The limiter is awaited before every attempt, retries included;
-without a configured ``rate_limit`` it holds the vendor's published ``default_rate``.
+without a configured ``rate_limit`` it holds the vendor's published ``default_rate``. It keeps
+a 1% margin on the window, and within windows of a minute or less it also spreads requests
+evenly instead of sending a window's worth at once (vendors count requests when they arrive,
+and a burst arrives unevenly).
 
 Messages never carry a URL's query, headers or a body: vendors put API keys in query strings,
 and aiohttp's exception text (and repr) holds the full URL, so it is never used.
@@ -255,6 +258,9 @@ class HttpAdapter(Generic[C]):
     backoff_base: ClassVar[float] = 0.5
     backoff_max: ClassVar[float] = 30.0
     max_body_bytes: ClassVar[int] = 5 * 2**20
+    #: share of the rate window kept in hand (at least 10 ms): the vendor times a request when it
+    #: arrives, and requests do not all take the same time to get there (a busy loop, a connection)
+    window_margin: ClassVar[float] = 0.01
 
     def __init__(self, name: str, config: C, limits: Limits) -> None:
         self.name = name
@@ -271,7 +277,11 @@ class HttpAdapter(Generic[C]):
         #: scrapy-style counters (``request/count``, ``http/status/503``, ``retry/reason/timeout``)
         self.stats: Counter[str] = Counter()
         # per instance, not per fetch: the vendor counts our requests across fetch calls
-        self._limiter = SlidingWindowLimiter(limits.rate) if limits.rate else None
+        padded = _padded(limits.rate, self.window_margin) if limits.rate else None
+        self._limiter = SlidingWindowLimiter(padded) if padded else None
+        # within short windows, requests are spread evenly rather than sent in a burst: a burst
+        # queues up at the vendor, and requests that arrive late make the next window's look early
+        self._pacer = _Pacer(padded.period / padded.count) if padded and padded.period <= 60 else None
 
     def request_for(self, subject: Subject) -> HttpRequest:
         raise NotImplementedError(f"{type(self).__name__} must define request_for()")
@@ -394,6 +404,8 @@ class HttpAdapter(Generic[C]):
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest) -> Any:
         where = public_url(request.url)
+        if self._pacer is not None:
+            await self._pacer.wait()
         if self._limiter is not None:
             await self._limiter.acquire()
         self.stats["request/count"] += 1
@@ -440,6 +452,29 @@ class HttpAdapter(Generic[C]):
             if secret:
                 text = text.replace(secret, "***")
         return text
+
+
+class _Pacer:
+    """Start times ``interval`` apart on average, first come first served (GCRA): a caller that
+    comes late may start up to ``slack`` intervals early, so a moment with nobody waiting is
+    made up for instead of lost; the sliding window still holds the limit itself."""
+
+    def __init__(self, interval: float, slack: float = 2.0) -> None:
+        self.interval = interval
+        self.tolerance = slack * interval
+        self._due = 0.0  # when the next start is due at the steady rate
+
+    async def wait(self) -> None:
+        now = time.monotonic()
+        start = max(now, self._due - self.tolerance)
+        self._due = max(self._due, start) + self.interval  # claimed before sleeping: the slot is ours
+        if start > now:
+            await asyncio.sleep(start - now)
+
+
+def _padded(rate: RateLimit, margin: float) -> RateLimit:
+    """``rate`` over a window ``margin`` longer (at least 10 ms): at most that many in any window."""
+    return RateLimit(count=rate.count, period=rate.period + max(0.01, rate.period * margin))
 
 
 def _decode_json(body: bytes, content_type: str, where: str) -> Any:
