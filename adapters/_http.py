@@ -276,6 +276,9 @@ class HttpAdapter(Generic[C]):
         self.batch_size: int = max(1, int(getattr(config, "batch_size", 1)))
         #: scrapy-style counters (``request/count``, ``http/status/503``, ``retry/reason/timeout``)
         self.stats: Counter[str] = Counter()
+        #: seconds each answered HTTP attempt took, from sending to the body read (retries
+        #: included, waits for the rate limit not); the collector reads the ones of its fetch
+        self.latencies: list[float] = []
         # per instance, not per fetch: the vendor counts our requests across fetch calls
         padded = _padded(limits.rate, self.window_margin) if limits.rate else None
         self._limiter = SlidingWindowLimiter(padded) if padded else None
@@ -409,6 +412,7 @@ class HttpAdapter(Generic[C]):
         if self._limiter is not None:
             await self._limiter.acquire()
         self.stats["request/count"] += 1
+        sent = time.monotonic()
         with map_errors(where):
             async with session.request(
                 request.method, request.url, params=dict(request.params), headers=dict(request.headers)
@@ -418,6 +422,7 @@ class HttpAdapter(Generic[C]):
                 body = await self._read_body(response, where)
                 content_type = response.content_type
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        self.latencies.append(time.monotonic() - sent)
         kind = self.classify(status, body)
         if kind is None:
             return _decode_json(body, content_type, where)

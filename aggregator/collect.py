@@ -56,6 +56,11 @@ class Tally:
     readings: int
     failures: int
     seconds: float
+    #: HTTP attempts the adapter timed during this collection (0 for adapters that time none)
+    requests: int = 0
+    #: median and 95th percentile of those attempts' durations, in seconds
+    p50: float | None = None
+    p95: float | None = None
 
 
 async def collect(
@@ -92,6 +97,8 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
 
     name = adapter.name
     started = time.monotonic()
+    timed = _latencies(adapter)
+    timed_before = len(timed) if timed is not None else 0
     waiting = {s.id for s in subjects}
     readings = failures = in_a_row = 0
     whole_index: Failure | None = None
@@ -150,7 +157,26 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
             kind, reason = whole_index.kind, whole_index.message
         for sid in [s.id for s in subjects if s.id in waiting]:
             deliver(Failure(index=name, subject_id=sid, kind=kind, attempts=0, message=reason))
-    return Tally(name, len(subjects), readings, failures, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    durations = sorted(timed[timed_before:]) if timed is not None else []
+    return Tally(name, len(subjects), readings, failures, seconds, len(durations),
+                 _quantile(durations, 0.5), _quantile(durations, 0.95))
+
+
+def _latencies(adapter: Adapter) -> list[float] | None:
+    """The adapter's list of request durations (the HTTP helper keeps one), if it has one."""
+    found = getattr(adapter, "latencies", None)
+    return found if isinstance(found, list) else None
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float | None:
+    """The ``q`` quantile of sorted values by linear interpolation (None if there are none)."""
+    if not ordered:
+        return None
+    at = q * (len(ordered) - 1)
+    low = int(at)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (at - low))
 
 
 @asynccontextmanager

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from aggregator.compare import Comparison
 from aggregator.models import Failure, Reading, Run, Subject
+
+
+@dataclass(frozen=True)
+class IndexTiming:
+    """How long one index took to answer in a run (all its resumed parts added up).
+
+    ``requests``, ``p50`` and ``p95`` (seconds) describe the HTTP attempts the adapter timed;
+    adapters that time none leave them at 0 and None.
+    """
+
+    seconds: float
+    requests: int = 0
+    p50: float | None = None
+    p95: float | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,8 @@ class RunOutcome:
     forgotten: int = 0
     #: the run's readings as stored (components, topics, raw text); empty when not at hand
     readings: tuple[Reading, ...] = ()
+    #: per index, how long it took to answer (empty for runs stored before it was measured)
+    timing: Mapping[str, IndexTiming] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:

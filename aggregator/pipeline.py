@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from functools import partial
+from types import MappingProxyType
 
 from aggregator._arrays import FloatArray
 from aggregator.activity import roster_features
@@ -17,7 +18,7 @@ from aggregator.compare import DEFAULT_DISAGREEMENT_THRESHOLD, ScoreTable, compa
 from aggregator.config import Config
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import Run, Subject, utc_now
-from aggregator.outcome import RunOutcome
+from aggregator.outcome import IndexTiming, RunOutcome
 from aggregator.plugins import Adapter, adapters
 from aggregator.resume import pending
 from aggregator.roster import OptOut, load_roster
@@ -64,7 +65,10 @@ async def run(
         erased = {s.id for s in gone}
         subjects = [s for s in store.subjects(current.id) if s.id not in erased]
     todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id))
-    await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress)
+    tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress)
+    for tally in tallies:
+        store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
+                               p50=tally.p50, p95=tally.p95)
     store.finish_run(current.id, utc_now())
     return outcome_from_store(
         store, current.id, method=config.report.normalizer, threshold=config.report.disagreement_threshold,
@@ -132,6 +136,7 @@ def outcome_from_store(
     return RunOutcome(
         run=run, subjects=tuple(subjects), comparison=comparison, failures=tuple(failures),
         opted_out=opted_out, forgotten=forgotten, title=title, readings=tuple(readings),
+        timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
     )
 
 

@@ -105,6 +105,13 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX deliveries_by_due ON deliveries (report, due_at);
     """,
+    # 3: how long each index took to answer in a run (NULL for runs collected before this)
+    """
+    ALTER TABLE run_indices ADD COLUMN seconds REAL;
+    ALTER TABLE run_indices ADD COLUMN requests INTEGER;
+    ALTER TABLE run_indices ADD COLUMN p50 REAL;
+    ALTER TABLE run_indices ADD COLUMN p95 REAL;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -240,6 +247,23 @@ class Store:
                      item.message, item.at.isoformat()),
                 )
 
+    def add_index_timing(self, run_id: str, name: str, *, seconds: float, requests: int = 0,
+                         p50: float | None = None, p95: float | None = None) -> None:
+        """Add one collection's timing of an index to the run's (a resumed part adds to the first).
+
+        Seconds and requests add up; the request percentiles are those of the latest part that
+        timed any requests (percentiles of parts cannot be combined exactly).
+        """
+        if requests == 0:
+            p50 = p95 = None
+        cursor = self._db.execute(
+            "UPDATE run_indices SET seconds = coalesce(seconds, 0) + ?, requests = coalesce(requests, 0) + ?, "
+            "p50 = coalesce(?, p50), p95 = coalesce(?, p95) WHERE run_id = ? AND name = ?",
+            (seconds, requests, p50, p95, run_id, name),
+        )
+        if cursor.rowcount != 1:
+            raise StoreError(f"{self.path}: run {run_id!r} has no index {name!r} to time")
+
     def finish_run(self, run_id: str, finished_at: datetime) -> Run:
         with self._transaction():
             self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (finished_at.isoformat(), run_id))
@@ -363,6 +387,14 @@ class Store:
     def specs(self, run_id: str) -> list[IndexSpec]:
         rows = self._db.execute("SELECT spec FROM run_indices WHERE run_id = ? ORDER BY position", (run_id,))
         return [IndexSpec.model_validate_json(r[0]) for r in rows]
+
+    def index_timing(self, run_id: str) -> dict[str, tuple[float, int, float | None, float | None]]:
+        """``name -> (seconds, requests, p50, p95)`` for the run's indices that were timed."""
+        rows = self._db.execute(
+            "SELECT name, seconds, requests, p50, p95 FROM run_indices WHERE run_id = ? AND seconds IS NOT NULL "
+            "ORDER BY position", (run_id,),
+        ).fetchall()
+        return {r[0]: (float(r[1]), int(r[2] or 0), r[3], r[4]) for r in rows}
 
     def readings(
         self, run_id: str | None = None, *, subject_id: str | None = None, index: str | None = None

@@ -271,7 +271,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
             for index in d.indices:
                 faults = "; ".join(f"{f.label}: {f.count:,}" for f in index.failures if f.fault) or "none"
                 para(f"{index.label}: {index.status_text}; coverage {index.coverage_text}; faults: {faults}; "
-                     f"retries {index.retries:,}", "    ", "  - ")
+                     f"retries {index.retries:,}"
+                     + (f"; latency: {index.latency_text}" if index.latency_text else ""), "    ", "  - ")
             if d.indices_more:
                 para(f"...and {d.indices_more:,} more indices in the attached report.")
         elif section.id == "method":

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict
 from aggregator.compare import Comparison, IndexHealth, row_nanmedian
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.normalize import normalize
-from aggregator.outcome import RunOutcome
+from aggregator.outcome import IndexTiming, RunOutcome
 
 #: How many leaders the summary names.
 SUMMARY_LEADERS = 3
@@ -821,8 +821,24 @@ def _health_for(comparison: Comparison, j: int, spec: IndexSpec) -> IndexHealth:
     return IndexHealth(index=spec.name, scored=scored, asked=len(comparison.table.subject_ids))
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 1.0:
+        return f"{seconds * 1000:,.0f} ms"
+    return f"{seconds:,.1f} s"
+
+
+def latency_text(timing: IndexTiming | None) -> str | None:
+    """"p50 42 ms, p95 120 ms, 2,000 requests in 10.1 s", or "collected in 1.2 s" without requests."""
+    if timing is None:
+        return None
+    if timing.requests and timing.p50 is not None and timing.p95 is not None:
+        return (f"p50 {_duration(timing.p50)}, p95 {_duration(timing.p95)}, "
+                f"{_plural(timing.requests, 'request')} in {_duration(timing.seconds)}")
+    return f"collected in {_duration(timing.seconds)}"
+
+
 def _index_view(
-    method: str, spec: IndexSpec, health: IndexHealth, examples: tuple[str, ...]
+    method: str, spec: IndexSpec, health: IndexHealth, examples: tuple[str, ...], latency: str | None = None,
 ) -> IndexView:
     direction = "higher is better" if spec.higher_is_better else "lower is better"
     pct = float(_half_up(np.array([health.coverage * 100.0]), 1)[0])
@@ -852,6 +868,7 @@ def _index_view(
         examples=examples,
         status=status,
         status_text=_STATUS_TEXT[status],
+        latency_text=latency,
     )
 
 
@@ -1117,7 +1134,8 @@ def build_view(outcome: RunOutcome) -> ReportView:
     ordered = _in_report_order(outcome.failures, subjects, table.index_names)
     indices = tuple(
         _index_view(
-            comparison.method, spec, _health_for(comparison, j, spec), _examples(ordered, spec.name)
+            comparison.method, spec, _health_for(comparison, j, spec), _examples(ordered, spec.name),
+            latency_text(outcome.timing.get(spec.name)),
         )
         for j, spec in enumerate(table.specs)
     )

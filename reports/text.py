@@ -184,6 +184,7 @@ class TextRenderer:
     def _health(self, view: ReportView) -> list[str]:
         out = _heading("Index health")
         headers = ["Index", "Status", "Coverage", "Faults", "Not found", "Retries", "Algorithm"]
+        timed = any(index.latency_text for index in view.indices)
         body = []
         for index in view.indices:
             faults = ", ".join(f"{f.label} {f.count:,}" for f in index.failures if f.fault)
@@ -192,6 +193,9 @@ class TextRenderer:
                 f"{index.not_found:,}", f"{index.retries:,}", _fit(clean(index.algorithm_version), 20),
             ])
         out += _table(headers, body, right={4, 5})
+        if timed:  # a line each, not a column: the figures are too wide for the table
+            for index in view.indices:
+                out += _wrap(f"{index.label}: {index.latency_text or 'not measured'}", "  latency: ")
         for index in view.indices:
             for message in index.examples:
                 out += _wrap(f"{index.label}: {_fit(message, MESSAGE_WIDTH * 2)}", "  e.g. ")
