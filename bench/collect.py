@@ -78,10 +78,14 @@ async def _serve(conn: Any, subjects: int, latency: float, rate: float) -> None:
         while command != "stop":  # "reset" or "stop": report what the vendors saw since the last reset
             command = await asyncio.to_thread(conn.recv)
             servers = {name: sandbox[name].server for name in VENDORS}
-            conn.send({name: {"stats": dict(server.stats), "admitted_at": server.stats.admitted_at}
+            conn.send({name: {"stats": dict(server.stats), "admitted_at": _admitted(server.stats)}
                        for name, server in servers.items()})
             for server in servers.values():
                 server.stats = ArrivalCounter()
+
+
+def _admitted(stats: Counter[str]) -> list[float]:
+    return stats.admitted_at if isinstance(stats, ArrivalCounter) else []
 
 
 def window_fill(times: list[float], rate: float, period: float = 1.0) -> float:
