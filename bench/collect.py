@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import bisect
 import json
+import math
 import multiprocessing
 import resource
 import tempfile
@@ -82,6 +83,11 @@ async def _serve(conn: Any, subjects: int, latency: float, rate: float) -> None:
                        for name, server in servers.items()})
             for server in servers.values():
                 server.stats = ArrivalCounter()
+
+
+def _figure(value: float) -> float | None:
+    """Rounded for the JSON line; None where a run was too short to fill one window."""
+    return None if math.isnan(value) else round(value, 4)
 
 
 def _admitted(stats: Counter[str]) -> list[float]:
@@ -180,8 +186,8 @@ async def main() -> None:
     print(json.dumps({
         "subjects": len(subjects), "vendors": len(VENDORS), "latency_ms": args.latency * 1000,
         "rate_per_vendor": args.rate, "concurrency": args.concurrency, "seconds": round(seconds, 3),
-        "requests": requests, "quota_efficiency": {k: round(v, 4) for k, v in efficiency.items()},
-        "min_quota_efficiency": round(min(efficiency.values()), 4), "http_429": refused,
+        "requests": requests, "quota_efficiency": {k: _figure(v) for k, v in efficiency.items()},
+        "min_quota_efficiency": _figure(min(efficiency.values())), "http_429": refused,
         "peak_rss_mb": round(peak_mb, 1), "naive_subjects": args.naive_subjects,
         "naive_seconds": round(naive_seconds, 3), "speedup_vs_naive": round(speedup, 2),
         "speedup_ceiling": len(VENDORS) * args.rate * args.latency,
