@@ -65,7 +65,9 @@ async def run(
         erased = {s.id for s in gone}
         subjects = [s for s in store.subjects(current.id) if s.id not in erased]
     todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id))
-    tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress)
+    limits = {name: index.limits for name, index in config.enabled_indices.items()}
+    tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress,
+                            limits=limits)
     for tally in tallies:
         store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
                                p50=tally.p50, p95=tally.p95)
