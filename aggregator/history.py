@@ -70,6 +70,55 @@ def trend(store: Store, subject_id: str, *, last: int | None = None) -> Trend:
     return Trend(subject_id, tuple(store.run(r) for r in run_ids), tuple(indices), raw, standing, consensus)
 
 
+#: how many runs the report's per-subject history goes back
+HISTORY_RUNS = 8
+
+
+def consensus_history(store: Store, run_id: str, *, last: int = HISTORY_RUNS) -> dict[str, tuple[float, ...]]:
+    """Each subject's consensus over the last ``last`` runs up to ``run_id``, oldest first.
+
+    The runs are the finished ones before ``run_id`` and ``run_id`` itself; NaN where a run did
+    not score the subject (with two indices at least). Subjects with fewer than two scored runs
+    are left out (there is no line to draw). One query for the whole roster.
+    """
+    if last < 1:
+        raise ValueError(f"last must be at least 1, got {last}")
+    runs = store.runs()
+    ids = [r.id for r in runs]
+    here = ids.index(run_id) if run_id in ids else len(ids)
+    chosen = ([r.id for r in runs[:here] if r.finished] + [run_id])[-last:]
+    rows = store.values(chosen)
+    if not rows:
+        return {}
+    at_run = {rid: i for i, rid in enumerate(chosen)}
+    at_index: dict[str, int] = {}
+    at_subject: dict[str, int] = {}
+    where = np.array([(at_subject.setdefault(sid, len(at_subject)), at_run[rid],
+                       at_index.setdefault(index, len(at_index))) for rid, index, sid, _ in rows], dtype=np.intp)
+    values = np.array([r[3] for r in rows], dtype=np.float64)
+    better = {(rid, spec.name): spec.higher_is_better for rid in chosen for spec in store.specs(rid)}
+    standing = np.full((len(at_subject), len(chosen), len(at_index)), np.nan)
+    for rid, i in at_run.items():  # each run's cohort per index, ranked as standing_history does
+        for index, j in at_index.items():
+            mine = (where[:, 1] == i) & (where[:, 2] == j)
+            if not mine.any():
+                continue
+            own = values[mine]
+            ordered = np.sort(own)
+            less = np.searchsorted(ordered, own, side="left")
+            equal = np.searchsorted(ordered, own, side="right") - less
+            below = less if better.get((rid, index), True) else len(own) - less - equal
+            standing[where[mine, 0], i, j] = (below + equal / 2.0) / len(own) * 100.0
+    flat = standing.reshape(-1, len(at_index))
+    enough = np.sum(~np.isnan(flat), axis=1) >= MIN_INDICES_FOR_CONSENSUS
+    consensus = np.where(enough, row_nanmedian(flat), np.nan).reshape(len(at_subject), len(chosen))
+    scored_runs = np.sum(~np.isnan(consensus), axis=1)
+    return {
+        sid: tuple(float(v) for v in consensus[s])
+        for sid, s in at_subject.items() if scored_runs[s] >= 2
+    }
+
+
 def subject_history(store: Store, subject_id: str, *, method: str = "percentile") -> list[HistoryPoint]:
     """Every run that holds a reading of ``subject_id``, oldest first.
 
@@ -96,7 +145,7 @@ def _history_by_comparison(store: Store, subject_id: str, method: str) -> list[H
         raise StoreError(f"{store.path} holds no readings of subject {subject_id!r}")
     points = []
     for run_id in run_ids:
-        comparison = outcome_from_store(store, run_id, method=method, previous=False).comparison
+        comparison = outcome_from_store(store, run_id, method=method, previous=False, history=0).comparison
         row = comparison.table.subject_ids.index(subject_id)
         names = comparison.table.index_names
         raw = {n: float(v) for n, v in zip(names, comparison.table.raw[row], strict=True) if not math.isnan(v)}

@@ -44,6 +44,9 @@ class RunOutcome:
     readings: tuple[Reading, ...] = ()
     #: per index, how long it took to answer (empty for runs stored before it was measured)
     timing: Mapping[str, IndexTiming] = field(default_factory=lambda: MappingProxyType({}))
+    #: subject id -> its consensus over the last runs up to this one, oldest first (NaN where
+    #: not scored); only subjects scored in two runs at least; empty when not at hand
+    history: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
         if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:

@@ -17,6 +17,7 @@ from aggregator.collect import ProgressCallback, collect
 from aggregator.compare import DEFAULT_DISAGREEMENT_THRESHOLD, ScoreTable, compare_table
 from aggregator.config import Config
 from aggregator.errors import ConfigError, Problem
+from aggregator.history import HISTORY_RUNS, consensus_history
 from aggregator.models import Run, Subject, utc_now
 from aggregator.outcome import IndexTiming, RunOutcome
 from aggregator.plugins import Adapter, adapters
@@ -119,10 +120,12 @@ def outcome_from_store(
     consensus: str = "median",
     features: Mapping[str, FloatArray] | None = None,
     previous: bool = True,
+    history: int = HISTORY_RUNS,
 ) -> RunOutcome:
     """Rebuild a run's comparison from the store alone (old runs re-render with new templates).
 
     With ``previous`` (the default), changes are measured against the finished run before it.
+    ``history`` is how many runs each subject's consensus history goes back (0: none).
     """
     run = store.run(run_id)
     subjects = store.subjects(run_id)
@@ -139,6 +142,7 @@ def outcome_from_store(
         run=run, subjects=tuple(subjects), comparison=comparison, failures=tuple(failures),
         opted_out=opted_out, forgotten=forgotten, title=title, readings=tuple(readings),
         timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
+        history=MappingProxyType(consensus_history(store, run_id, last=history) if history else {}),
     )
 
 

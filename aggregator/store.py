@@ -485,6 +485,16 @@ class Store:
             out.append((run_id, index, float(value), int(below), int(equal), int(scored)))
         return out
 
+    def values(self, run_ids: Sequence[str]) -> list[tuple[str, str, str, float]]:
+        """``(run_id, index, subject_id, value)`` of every reading of the given runs, in one query."""
+        if not run_ids:
+            return []
+        marks = ",".join("?" * len(run_ids))
+        rows = self._db.execute(
+            f"SELECT run_id, index_name, subject_id, value FROM readings WHERE run_id IN ({marks})", list(run_ids),
+        ).fetchall()
+        return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+
     def previous_run(self, run_id: str) -> Run | None:
         """The finished run before ``run_id`` (for changes since last time)."""
         runs = [r for r in self.runs() if r.finished]

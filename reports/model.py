@@ -193,6 +193,9 @@ class StandingRow(_View):
     flagged: bool
     #: aligned with :attr:`ReportView.indices`
     cells: tuple[Cell, ...]
+    #: consensus over the last runs up to this one, oldest first, rounded (None: not scored
+    #: that run); empty unless the subject was scored in two runs at least
+    history: tuple[int | None, ...] = ()
 
 
 class IndexStanding(_View):
@@ -339,6 +342,8 @@ class ReportView(_View):
     changes: ChangesView | None = None
     #: topics only one index attributes to a subject (the "influential about bacon" claims)
     lone_topics: tuple[LoneTopicRow, ...] = ()
+    #: how many runs the longest per-subject consensus history covers (0: no history to show)
+    history_runs: int = 0
 
 
 # --- small formatting helpers -----------------------------------------------------------------
@@ -1013,8 +1018,12 @@ def _failure_rows(
     return rows
 
 
-def _standing_rows(comparison: Comparison, subjects: Sequence[Subject]) -> list[StandingRow]:
+def _standing_rows(
+    comparison: Comparison, subjects: Sequence[Subject], history: Mapping[str, tuple[float, ...]] | None = None,
+) -> list[StandingRow]:
     """All subjects, highest consensus first; every number rounded once, vectorized."""
+    past = {sid: tuple(_opt_int(v) for v in _half_up(np.array(points, dtype=np.float64), 0))
+            for sid, points in (history or {}).items()}
     standing = _half_up(comparison.normalized, 0)
     bars = np.clip(np.nan_to_num(standing, nan=0.0), 0, 100).astype(np.int64)
     consensus = _half_up(comparison.consensus, 1)
@@ -1042,6 +1051,7 @@ def _standing_rows(comparison: Comparison, subjects: Sequence[Subject]) -> list[
                     )
                     for j in columns
                 ),
+                history=past.get(subject.id, ()),
             )
         )
     return rows
@@ -1155,13 +1165,14 @@ def build_view(outcome: RunOutcome) -> ReportView:
     present = {"headline", "standing", "disagreements", "health", "method"}
     present |= {name for name, part in (("inversions", inversions), ("agreement", agreement),
                                          ("changes", changes)) if part is not None}
+    standing_rows = tuple(_standing_rows(comparison, subjects, outcome.history))
     return ReportView(
         meta=_meta(outcome, wording),
         sections=_sections(present),
         headline=_headline(summary, disagreements, problems, events),
         summary=tuple(summary),
         indices=indices,
-        standing=tuple(_standing_rows(comparison, subjects)),
+        standing=standing_rows,
         disagreements=tuple(disagreements),
         flagged_total=int(np.sum(comparison.flagged)),
         failures=tuple(failure_rows),
@@ -1172,4 +1183,5 @@ def build_view(outcome: RunOutcome) -> ReportView:
         agreement=agreement,
         changes=changes,
         lone_topics=tuple(_lone_topics(comparison, subjects, labels)),
+        history_runs=max((len(r.history) for r in standing_rows), default=0),
     )

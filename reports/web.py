@@ -26,6 +26,11 @@ def _number(value: int) -> str:
     return f"{value:,}"
 
 
+def _points(values: tuple[int | None, ...]) -> str:
+    """A series as ``61,63,,70`` (blank where missing): compact for one attribute per row."""
+    return ",".join("" if v is None else str(v) for v in values)
+
+
 @cache
 def environment() -> Environment:
     """The reports' jinja2 environment, built on first use and shared afterwards."""
@@ -40,6 +45,7 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["num"] = _number
+    env.filters["points"] = _points
     return env
 
 
