@@ -287,12 +287,25 @@ class AgreementView(_View):
     outlier: str | None
 
 
+class Sparkline(_View):
+    """A small line of a subject's consensus over past runs, drawn without script."""
+
+    #: SVG polyline points in a SPARK_WIDTH x SPARK_HEIGHT box (0-100 mapped top to bottom)
+    points: str
+    #: the same figures in words, for screen readers and plain text
+    text: str
+
+
+SPARK_WIDTH, SPARK_HEIGHT = 80, 20
+
+
 class MoverRow(_View):
     name: str
     before: float | None
     after: float | None
     change: float
     sentence: str
+    trend: Sparkline | None = None
 
 
 class IndexShiftRow(_View):
@@ -748,8 +761,26 @@ def _signed(value: float, digits: int = 1) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
+def sparkline(history: Sequence[int | None]) -> Sparkline | None:
+    """Points for a subject's consensus history (oldest first; None where a run did not score them).
+
+    >>> sparkline([50, None, 100]).points
+    '0.0,10.0 80.0,0.0'
+    >>> sparkline([50, None, 100]).text
+    'consensus over the last 3 runs, oldest first: 50, not scored, 100'
+    """
+    known = [(k, v) for k, v in enumerate(history) if v is not None]
+    if len(known) < 2:
+        return None
+    step = SPARK_WIDTH / (len(history) - 1)
+    points = " ".join(f"{k * step:.1f},{(100 - v) / 100 * SPARK_HEIGHT:.1f}" for k, v in known)
+    words = ", ".join("not scored" if v is None else str(v) for v in history)
+    return Sparkline(points=points, text=f"consensus over the last {len(history)} runs, oldest first: {words}")
+
+
 def _changes_view(
-    comparison: Comparison, subjects: Sequence[Subject], labels: Sequence[str], wording: _Wording
+    comparison: Comparison, subjects: Sequence[Subject], labels: Sequence[str], wording: _Wording,
+    history: Mapping[str, Sequence[int | None]],
 ) -> tuple[ChangesView | None, list[SummaryLine]]:
     shifts = getattr(comparison, "shifts", None)
     if shifts is None:
@@ -770,6 +801,7 @@ def _changes_view(
         movers.append(MoverRow(
             name=subjects[i].name, before=before, after=now, change=float(np.sign(change) * rounded),
             sentence=f"{subjects[i].name} moved {direction} {rounded:.1f} points in the typical index{span}.",
+            trend=sparkline(history.get(subjects[i].id, ())),
         ))
     rows: list[IndexShiftRow] = []
     events: list[SummaryLine] = []
@@ -1161,11 +1193,12 @@ def build_view(outcome: RunOutcome) -> ReportView:
     failure_rows = _failure_rows(ordered, subjects, dict(zip(table.index_names, labels, strict=True)))
     inversions = _inversions_view(comparison, subjects, labels, wording)
     agreement = _agreement_view(comparison, labels)
-    changes, events = _changes_view(comparison, subjects, labels, wording)
+    standing_rows = tuple(_standing_rows(comparison, subjects, outcome.history))
+    history = {row.subject_id: row.history for row in standing_rows if row.history}
+    changes, events = _changes_view(comparison, subjects, labels, wording, history)
     present = {"headline", "standing", "disagreements", "health", "method"}
     present |= {name for name, part in (("inversions", inversions), ("agreement", agreement),
                                          ("changes", changes)) if part is not None}
-    standing_rows = tuple(_standing_rows(comparison, subjects, outcome.history))
     return ReportView(
         meta=_meta(outcome, wording),
         sections=_sections(present),
