@@ -1,10 +1,12 @@
 """A subject's standing across past runs, rebuilt from the store.
 
 :func:`subject_history` gives one point per run (raw values, percentile standings, the
-consensus); :func:`trend` gives the same for the last N runs as arrays, for plots and programs.
-A subject's standing in a run is its mid-rank percentile among the subjects each index scored
-in that run, ``(below + equal / 2) / scored * 100``, counted by SQLite without loading the
-cohort; the consensus is their median (two indices at least), as in the report.
+consensus); :func:`trend` gives the same for the last N runs as arrays, for plots and programs;
+:func:`consensus_history` gives every subject's consensus over the last runs at once (one
+query, ranked in numpy), for the report's history lines. A subject's standing in a run is its
+mid-rank percentile among the subjects each index scored in that run,
+``(below + equal / 2) / scored * 100``, counted by SQLite without loading the cohort; the
+consensus is their median (two indices at least), as in the report.
 """
 
 from __future__ import annotations
