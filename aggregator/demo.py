@@ -85,7 +85,7 @@ def _write_inputs(directory: Path, population: Population) -> None:
     """Roster and opt-out list; the history starts afresh (before any server runs: blocking is fine)."""
     import numpy as np
 
-    from adapters.sandbox.exports import write_roster
+    from adapters.sandbox.population import write_roster
     from aggregator.scoring.features import write_features
 
     for stale in directory.glob("history.sqlite*"):

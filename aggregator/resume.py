@@ -18,7 +18,3 @@ def pending(
     {'k': ['b'], 'p': []}
     """
     return {name: [sid for sid in subject_ids if (name, sid) not in answered] for name in index_names}
-
-
-def is_complete(todo: dict[str, list[str]]) -> bool:
-    return not any(todo.values())

@@ -47,8 +47,7 @@ def run_sandbox(args: argparse.Namespace) -> int:
     import contextlib
     import tempfile
 
-    from adapters.sandbox.exports import write_roster
-    from adapters.sandbox.population import load_population
+    from adapters.sandbox.population import load_population, write_roster
     from adapters.sandbox.servers import SERVERS, parse_faults
 
     vendors = [name.strip() for name in args.vendors.split(",") if name.strip()]

@@ -5,6 +5,7 @@ real, anonymized Twitter accounts (``population``) the way each vendor said it s
 (``formulas``). The indices then disagree the way the real ones did, for reasons a report can
 explain: Klout rewards activity as well as reactions, PeerIndex ranks authority and receptive
 audience against everyone else, Kred counts points for reactions, Empire Avenue prices shares
-for the active minority who joined it. ``exports`` writes what a user would have downloaded
-from each vendor. Nothing here is a real person's real score.
+for the active minority who joined it. ``servers`` speak each vendor's API on 127.0.0.1 and
+``launch`` starts them in-process (``aggregator sandbox`` runs them on their own). Nothing here
+is a real person's real score.
 """

@@ -114,7 +114,7 @@ class Sandbox:
 
     def write_roster(self, path: Path) -> Path:
         """A roster CSV (``id,name,twitter``) of everyone the sandbox knows."""
-        from adapters.sandbox.exports import write_roster
+        from adapters.sandbox.population import write_roster
 
         write_roster(self.population, path)
         return path

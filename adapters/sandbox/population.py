@@ -21,6 +21,7 @@ import io
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -162,3 +163,17 @@ def _synthesize(real: Population, count: int, seed: int) -> Population:
         feature_names=real.feature_names,
         synthetic=np.ones(count, dtype=np.bool_),
     )
+
+
+def write_roster(population: Population, path: Path) -> None:
+    """The roster CSV for a population: ``id,name,twitter`` (+ ``synthetic`` if any are)."""
+    with_synthetic = bool(population.synthetic.any())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "name", "twitter", *(["synthetic"] if with_synthetic else [])])
+        for i, subject_id in enumerate(population.ids):
+            row = [subject_id, population.names[i], population.handles[i]]
+            if with_synthetic:
+                row.append("true" if population.synthetic[i] else "false")
+            writer.writerow(row)

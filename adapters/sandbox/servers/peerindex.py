@@ -26,10 +26,15 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.sandbox.exports import BENCHMARK_TOPICS
 from adapters.sandbox.servers._base import Credentials, VendorServer, mashery_error, mashery_server_error
 
 _IDENTIFIERS = ("twitter_screen_name", "twitter_id", "peerindex_id")
+#: PeerIndex's eight benchmark topics (notes §2.2).
+BENCHMARK_TOPICS = (
+    "Business and Finance", "Arts, Media and Entertainment", "Health and Medical",
+    "Technology and Internet", "Sports", "Science and Environment", "Leisure and Lifestyle",
+    "News and society",
+)
 _TOPIC_IDS = dict(zip(BENCHMARK_TOPICS, (4200, 4202, 4203, 4208, 4244, 4418, 4419, 4420), strict=True))
 _PLACES = (  # (geoname_id, country, county, place, latitude, longitude)
     (2643743, "GB", "Greater London", "London", 51.50853, -0.12574),
