@@ -141,29 +141,38 @@ def shared(x: Ranked, y: Ranked) -> Shared:
     )
 
 
-def pearson(a: FloatArray, b: FloatArray) -> float:
-    """Pearson's r of two equal-length arrays; NaN when either is constant or shorter than 2."""
-    if a.size < 2:
-        return float("nan")
-    da = a - a.mean()
-    db = b - b.mean()
-    # einsum, not np.dot: BLAS threads stall when the cores are busy, and gain nothing here
-    denominator = float(np.sqrt(np.einsum("i,i->", da, da) * np.einsum("i,i->", db, db)))
-    if denominator == 0.0:
-        return float("nan")
-    return max(-1.0, min(1.0, float(np.einsum("i,i->", da, db)) / denominator))
-
-
 def spearman(x: Ranked, y: Ranked, pair: Shared | None = None) -> tuple[float, int]:
     """Spearman's rho on the rows both columns have (ranks recomputed within them), and n.
 
     Exact pairwise-complete ranks come from counting each tie group's members among the shared
-    rows, so no column is sorted again.
+    rows, so no column is sorted again. Pearson's r of the mid-ranks needs only their cross
+    product: their mean is ``(n + 1) / 2`` and each sum of squares is
+    ``(n³ - n - Σ(t³ - t)) / 12`` over the tie groups' sizes t. Doubled and centred, the
+    ranks are whole numbers, so the products are exact.
     """
     pair = pair or shared(x, y)
-    rx = _mid_rank_table(pair.x_sizes)[pair.x_groups]
-    ry = _mid_rank_table(pair.y_sizes)[pair.y_groups]
-    return pearson(rx, ry), pair.n
+    n = pair.n
+    if n < 2:
+        return float("nan"), n
+    squares = _centred_square_sum(pair.x_sizes, n) * _centred_square_sum(pair.y_sizes, n)
+    if squares == 0.0:
+        return float("nan"), n
+    dx = _doubled_mid_ranks(pair.x_sizes, n)[pair.x_groups]
+    dy = _doubled_mid_ranks(pair.y_sizes, n)[pair.y_groups]
+    products = float(np.einsum("i,i->", dx, dy))  # einsum, not np.dot: BLAS threads stall on busy cores
+    return max(-1.0, min(1.0, products / float(np.sqrt(squares)))), n
+
+
+def _doubled_mid_ranks(sizes: NDArray[np.int64], n: int) -> FloatArray:
+    """``2 * mid_rank - (n + 1)`` of each tie group, given the group sizes: whole numbers."""
+    table: FloatArray = (2 * np.cumsum(sizes) - sizes - n).astype(np.float64)
+    return table
+
+
+def _centred_square_sum(sizes: NDArray[np.int64], n: int) -> float:
+    """Σ (2 * mid_rank - (n + 1))² over n ranked values with tie groups of these sizes."""
+    t = sizes.astype(np.float64)
+    return (float(n) ** 3 - n - float(np.einsum("i,i,i->", t, t, t)) + float(t.sum())) / 3.0
 
 
 def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: bool = True) -> tuple[float, int]:
@@ -238,29 +247,33 @@ class SortedRows:
         return result
 
     def median(self) -> FloatArray:
-        n = self.count
-        mid: FloatArray = np.where(n > 0, (self.pick((n - 1) // 2) + self.pick(n // 2)) / 2.0, np.nan)
+        lower, upper = self._middle[1], self._middle[2]
+        mid: FloatArray = np.where(self.count > 0, (lower + upper) / 2.0, np.nan)
         return mid
 
     def median_without(self, column: int) -> FloatArray:
-        """Each row's median once ``column`` is left out (the row's median where it has no value there)."""
-        n = self.count
+        """Each row's median once ``column`` is left out (the row's median where it has no value there).
+
+        Without x, the t-th remaining value is ``values[t + 1]`` when x sits at or before place
+        t of the sorted row, i.e. when ``x <= values[t]`` (which of equal values goes does not
+        change what remains), else ``values[t]``. The places the median of the ``count - 1``
+        remaining values needs are the same for every column, so all columns share four picks.
+        """
         x = self.source[:, column]
-        # where a copy of x sits in the sorted row: after the values below it (which of equal
-        # values is removed does not change what remains)
-        pos = np.zeros(n.shape, dtype=np.int16)  # small ints: these passes are memory-bound
-        below = np.empty(n.shape, dtype=bool)
-        for other in range(self.source.shape[1]):
-            np.less(self.source[:, other], x, out=below)
-            pos += below
         has = ~np.isnan(x)
-        m = np.where(has, n - 1, n)
-        lo, hi = (m - 1) // 2, m // 2
-        # in the row without `pos`, the t-th value is values[t] before pos and values[t + 1] from pos on
-        lo = lo + (has & (lo >= pos))
-        hi = hi + (has & (hi >= pos))
-        mid: FloatArray = np.where(m > 0, (self.pick(lo) + self.pick(hi)) / 2.0, np.nan)
-        return mid
+        below, lower, upper, above = self._middle
+        # m = count - 1 values remain: places (m - 1) // 2 = (count - 2) // 2 and m // 2 = (count - 1) // 2
+        low = np.where(x <= below, upper, below)
+        high = np.where(x <= lower, above, lower)
+        remaining = self.count - has
+        mid: FloatArray = np.where(has, (low + high) / 2.0, self.median())
+        return np.where(remaining > 0, mid, np.nan)
+
+    @cached_property
+    def _middle(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Each row's values at places (count - 2) // 2, (count - 1) // 2, count // 2 and (count - 1) // 2 + 1."""
+        n = self.count
+        return self.pick((n - 2) // 2), self.pick((n - 1) // 2), self.pick(n // 2), self.pick((n - 1) // 2 + 1)
 
 
 def row_count(values: FloatArray) -> NDArray[np.int64]:
