@@ -84,7 +84,7 @@ def rank_column(column: FloatArray) -> Ranked:
     if count:
         change[0] = 1
         np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
-    sorted_groups = np.cumsum(change, dtype=np.intp)
+    sorted_groups = np.cumsum(change, out=change)
     groups = np.zeros(column.shape[0], dtype=np.intp)
     groups[order] = sorted_groups
     return Ranked(order=order, groups=groups, n_groups=int(sorted_groups[-1]) if count else 0,

@@ -134,42 +134,46 @@ def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
 
     Works column by column on per-unit sums (count, sum, sum of squares): numpy's reductions
     along short rows are slow, and each leave-one-out alpha only subtracts one column's share.
+    The sums live in a few reused buffers: at a million units, fresh arrays cost more (page
+    faults) than the arithmetic.
     """
-    n = values.shape[0]
-    present = [~np.isnan(values[:, j]) for j in range(values.shape[1])]
-    columns = []
-    m = np.zeros(n)
+    n, k = values.shape
+    present = [~np.isnan(values[:, j]) for j in range(k)]
+    cells = sum(int(np.count_nonzero(p)) for p in present)
+    centre = sum(float(np.sum(values[:, j], where=p)) for j, p in enumerate(present)) / cells if cells else 0.0
+    columns = []  # centred values (they keep the sums of squares accurate), 0 where missing
+    m, s1, s2, scratch = np.zeros(n), np.zeros(n), np.zeros(n), np.empty(n)
     for j, p in enumerate(present):
-        x = values[:, j].copy()
-        x[~p] = 0.0
+        x = np.subtract(values[:, j], centre)
+        np.nan_to_num(x, copy=False, nan=0.0)
         columns.append(x)
         m += p
-    cells = float(m.sum())
-    centre = sum(float(x.sum()) for x in columns) / cells if cells else 0.0
-    for p, x in zip(present, columns, strict=True):  # centred values keep the sums of squares accurate
-        x -= centre
-        x[~p] = 0.0
-    s1 = np.zeros(n)
-    s2 = np.zeros(n)
-    for x in columns:
         s1 += x
-        s2 += x * x
+        s2 += np.multiply(x, x, out=scratch)
     out = [_alpha_from_sums(m, s1, s2)]
     if leave_out:
+        m_out, s1_out, s2_out = np.empty(n), np.empty(n), np.empty(n)
         for p, x in zip(present, columns, strict=True):
-            out.append(_alpha_from_sums(m - p, s1 - x, s2 - x * x))
+            np.subtract(m, p, out=m_out)
+            np.subtract(s1, x, out=s1_out)
+            np.subtract(s2, np.multiply(x, x, out=scratch), out=s2_out)
+            out.append(_alpha_from_sums(m_out, s1_out, s2_out))
     return np.array(out)
 
 
 def _alpha_from_sums(m: FloatArray, s1: FloatArray, s2: FloatArray) -> float:
-    # units with fewer than two values carry no pair: they drop out
-    keep = m >= 2
-    if not keep.any():
+    # a unit with one value carries no pair and drops out; one with none adds nothing anyway
+    single = m == 1.0
+    total = float(m.sum()) - float(np.count_nonzero(single))
+    if total < 2.0:
         return float("nan")
-    m, s1, s2 = m[keep], s1[keep], s2[keep]
-    total = float(m.sum())
-    observed = 2.0 * float(np.sum((m * s2 - s1 * s1) / (m - 1.0))) / total
-    sum1, sum2 = float(s1.sum()), float(s2.sum())
+    observed_sum = m * s2
+    observed_sum -= np.square(s1)
+    observed_sum /= np.maximum(m - 1.0, 1.0)
+    observed_sum[single] = 0.0  # 0 up to rounding when a leave-one-out sum subtracted a value
+    observed = 2.0 * float(observed_sum.sum()) / total
+    sum1 = float(s1.sum()) - float(np.sum(s1, where=single))
+    sum2 = float(s2.sum()) - float(np.sum(s2, where=single))
     expected = 2.0 * (total * sum2 - sum1 * sum1) / (total * (total - 1.0))
     if expected <= 0.0:
         return float("nan")

@@ -113,15 +113,14 @@ def normalize(
 
 def oriented_ranks(values: FloatArray, specs: Sequence[IndexSpec]) -> list[Ranked]:
     """Each column ranked once, higher-is-better (for :func:`normalize`'s ``ranks``)."""
-    oriented = _oriented(values, specs)
-    return [rank_column(oriented[:, j]) for j in range(values.shape[1])]
+    return [
+        rank_column(values[:, j] if spec.higher_is_better else -values[:, j]) for j, spec in enumerate(specs)
+    ]
 
 
-def _oriented(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
-    """A copy in which higher is always better."""
-    signs = np.array([1.0 if s.higher_is_better else -1.0 for s in specs])
-    oriented: FloatArray = values * signs
-    return oriented
+def _empty_like(values: FloatArray) -> FloatArray:
+    """A NaN array shaped like ``values``, column-major: every normalizer writes it column by column."""
+    return np.full(values.shape, np.nan, order="F")
 
 
 @normalizer("percentile")
@@ -130,16 +129,19 @@ def percentile(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
 
 
 def _percentile(values: FloatArray, ranks: Sequence[Ranked]) -> FloatArray:
-    out = np.full(values.shape, np.nan)
+    out = _empty_like(values)
     for j, ranked in enumerate(ranks):  # a handful of indices; each column is vectorized
         if ranked.count:
-            out[ranked.order, j] = (ranked.sorted_mid_ranks - 0.5) / ranked.count * 100.0
+            points = ranked.sorted_mid_ranks - 0.5
+            points /= ranked.count
+            points *= 100.0
+            out[ranked.order, j] = points
     return out
 
 
 @normalizer("range")
 def range_(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
-    out = np.full(values.shape, np.nan)
+    out = _empty_like(values)
     for j, spec in enumerate(specs):
         out[:, j] = _range_column(values[:, j], spec)
     return out
@@ -147,7 +149,7 @@ def range_(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
 
 def _range_ranked(values: FloatArray, specs: Sequence[IndexSpec], ranks: Sequence[Ranked]) -> FloatArray:
     """``range`` when the columns are ranked already: the cohort's ends come off the sort."""
-    out = np.full(values.shape, np.nan)
+    out = _empty_like(values)
     for j, (spec, ranked) in enumerate(zip(specs, ranks, strict=True)):
         if spec.scale.bounded or not ranked.count:
             out[:, j] = _range_column(values[:, j], spec)
@@ -157,7 +159,10 @@ def _range_ranked(values: FloatArray, specs: Sequence[IndexSpec], ranks: Sequenc
         if top == lowest:
             out[ranked.order, j] = 50.0
         else:
-            out[:, j] = np.log1p(oriented - lowest) * (100.0 / np.log1p(top - lowest))
+            column = out[:, j]  # contiguous (column-major): computed in place
+            np.subtract(oriented, lowest, out=column)
+            np.log1p(column, out=column)
+            column *= 100.0 / np.log1p(top - lowest)
     return out
 
 
@@ -191,20 +196,24 @@ def robust_z(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
 def _robust_z(ranks: Sequence[Ranked]) -> FloatArray:
     from scipy.special import ndtr  # the normal CDF; scipy loads only when this method is used
 
-    out = np.full((ranks[0].groups.size if ranks else 0, len(ranks)), np.nan)
+    out = np.full((ranks[0].groups.size if ranks else 0, len(ranks)), np.nan, order="F")
     for j, ranked in enumerate(ranks):
         if not ranked.count:
             continue
         present = ranked.sorted_values
         median = column_median(ranked)
-        deviation = np.abs(present - median)
+        scratch = present - median
+        deviation = np.abs(scratch)
         scale = MAD_TO_SD * median_in_place(deviation)
         if scale == 0.0:
             scale = MEAN_AD_TO_SD * float(np.mean(deviation))
         if scale == 0.0:
             out[ranked.order, j] = 50.0
             continue
-        out[ranked.order, j] = ndtr((present - median) / scale) * 100.0
+        scratch /= scale
+        ndtr(scratch, out=scratch)
+        scratch *= 100.0
+        out[ranked.order, j] = scratch
     return out
 
 
@@ -235,7 +244,7 @@ def reference_index(specs: Sequence[IndexSpec], counts: Sequence[int], reference
 def _quantile_map(
     values: FloatArray, specs: Sequence[IndexSpec], ranks: Sequence[Ranked], reference: str | None
 ) -> FloatArray:
-    out = np.full(values.shape, np.nan)
+    out = _empty_like(values)
     if not specs:
         return out
     ref = reference_index(specs, [r.count for r in ranks], reference)

@@ -134,8 +134,9 @@ def compute_shifts(
         forward[back[known]] = np.flatnonzero(known)
     prev_col = {spec.name: j for j, spec in enumerate(before.specs)}
 
-    raw_change = np.full(now.raw.shape, np.nan)
-    standing_change = np.full(now.raw.shape, np.nan)
+    # column-major: each index's changes are written (and read) as one contiguous column
+    raw_change = np.full(now.raw.shape, np.nan, order="F")
+    standing_change = np.full(now.raw.shape, np.nan, order="F")
     index_shifts = []
     for j, spec in enumerate(now.specs):
         p = prev_col.get(spec.name)
@@ -143,9 +144,9 @@ def compute_shifts(
             version = now.versions[j]  # a new index: nothing to compare with
             index_shifts.append(IndexShift(spec.name, 0, np.nan, np.nan, np.nan, version, version, False))
             continue
-        change = now.raw[:, j] - _align(before.raw[:, p], back)
-        raw_change[:, j] = change
-        standing_change[:, j] = now.standing[:, j] - _align(before.standing[:, p], back)
+        change = raw_change[:, j]
+        np.subtract(now.raw[:, j], _align(before.raw[:, p], back), out=change)
+        np.subtract(now.standing[:, j], _align(before.standing[:, p], back), out=standing_change[:, j])
         index_shifts.append(
             _index_shift(spec, now.versions[j], before.versions[p], change,
                          now.ranks[j], _realign(before.ranks[p], forward, n_rows),

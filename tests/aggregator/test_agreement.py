@@ -25,6 +25,20 @@ def test_alpha_equals_the_krippendorff_package_on_random_data(seed):
     assert krippendorff_interval(values) == pytest.approx(expected, abs=1e-10)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_alpha_without_each_index_is_alpha_of_the_other_columns(seed):
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(size=(300, 4)) + rng.normal(size=(300, 1))
+    raw[rng.random(raw.shape) < 0.3] = NAN
+    specs = [IndexSpec(name=f"i{j}") for j in range(4)]
+    ranks = oriented_ranks(raw, specs)
+    standing = normalize(raw, specs, "percentile", ranks=ranks)
+    result = agreement([s.name for s in specs], ranks, standing)
+    for j in range(4):
+        rest = np.delete(standing, j, axis=1)
+        assert result.alpha_without[j] == pytest.approx(krippendorff_interval(rest), abs=1e-12)
+
+
 def test_alpha_by_hand_and_degenerate_cases():
     assert krippendorff_interval(np.array([[1.0, 1.0], [3.0, 3.0]])) == 1.0
     # two units, values (0, 2) and (2, 0): D_o = (1/4)(2*4 + 2*4) = 4; D_e = 2(4*8 - 16)/(4*3) = 8/3
