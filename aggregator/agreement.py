@@ -142,7 +142,7 @@ def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
     cells = sum(int(np.count_nonzero(p)) for p in present)
     centre = sum(float(np.sum(values[:, j], where=p)) for j, p in enumerate(present)) / cells if cells else 0.0
     columns = []  # centred values (they keep the sums of squares accurate), 0 where missing
-    m, s1, s2, scratch = np.zeros(n), np.zeros(n), np.zeros(n), np.empty(n)
+    m, s1, s2, scratch = np.zeros(n, dtype=np.intp), np.zeros(n), np.zeros(n), np.empty(n)
     for j, p in enumerate(present):
         x = np.subtract(values[:, j], centre)
         np.nan_to_num(x, copy=False, nan=0.0)
@@ -150,30 +150,34 @@ def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
         m += p
         s1 += x
         s2 += np.multiply(x, x, out=scratch)
-    out = [_alpha_from_sums(m, s1, s2)]
+    out = [_alpha_from_sums(m, s1, s2, scratch)]
     if leave_out:
-        m_out, s1_out, s2_out = np.empty(n), np.empty(n), np.empty(n)
+        m_out, s1_out, s2_out = np.empty(n, dtype=np.intp), np.empty(n), np.empty(n)
         for p, x in zip(present, columns, strict=True):
             np.subtract(m, p, out=m_out)
             np.subtract(s1, x, out=s1_out)
             np.subtract(s2, np.multiply(x, x, out=scratch), out=s2_out)
-            out.append(_alpha_from_sums(m_out, s1_out, s2_out))
+            out.append(_alpha_from_sums(m_out, s1_out, s2_out, scratch))
     return np.array(out)
 
 
-def _alpha_from_sums(m: FloatArray, s1: FloatArray, s2: FloatArray) -> float:
-    # a unit with one value carries no pair and drops out; one with none adds nothing anyway
-    single = m == 1.0
-    total = float(m.sum()) - float(np.count_nonzero(single))
-    if total < 2.0:
+def _alpha_from_sums(m: NDArray[np.intp], s1: FloatArray, s2: FloatArray, scratch: FloatArray) -> float:
+    """Alpha from each unit's count, sum and sum of squares.
+
+    A unit's count m is a small whole number, so every sum over units is a sum over counts of
+    sums over the units with that count (``np.bincount`` with weights: one pass each).
+    """
+    units = np.bincount(m)
+    if units.size < 3:  # nobody has two values: no pair to compare
         return float("nan")
-    observed_sum = m * s2
-    observed_sum -= np.square(s1)
-    observed_sum /= np.maximum(m - 1.0, 1.0)
-    observed_sum[single] = 0.0  # 0 up to rounding when a leave-one-out sum subtracted a value
-    observed = 2.0 * float(observed_sum.sum()) / total
-    sum1 = float(s1.sum()) - float(np.sum(s1, where=single))
-    sum2 = float(s2.sum()) - float(np.sum(s2, where=single))
+    by_s1 = np.bincount(m, weights=s1)[2:]
+    by_s2 = np.bincount(m, weights=s2)[2:]
+    by_square = np.bincount(m, weights=np.multiply(s1, s1, out=scratch))[2:]
+    c = np.arange(2, units.size, dtype=np.float64)
+    # units with fewer than two values carry no pair: they drop out
+    total = float(np.dot(c, units[2:]))
+    observed = 2.0 * float(np.sum((c * by_s2 - by_square) / (c - 1.0))) / total
+    sum1, sum2 = float(by_s1.sum()), float(by_s2.sum())
     expected = 2.0 * (total * sum2 - sum1 * sum1) / (total * (total - 1.0))
     if expected <= 0.0:
         return float("nan")

@@ -39,12 +39,11 @@ def _median(rows: SortedRows, _standing: FloatArray) -> FloatArray:
 def _trimmed_mean(rows: SortedRows, _standing: FloatArray) -> FloatArray:
     n = rows.count
     cut = np.floor(TRIM * n).astype(np.int64)
-    sums = np.cumsum(np.nan_to_num(rows.values, nan=0.0), axis=1)
-    sums = np.concatenate([np.zeros((sums.shape[0], 1)), sums], axis=1)
     kept = n - 2 * cut
-    top = np.take_along_axis(sums, (n - cut)[:, None], axis=1)[:, 0]
-    bottom = np.take_along_axis(sums, cut[:, None], axis=1)[:, 0]
-    mean: FloatArray = np.where(kept > 0, (top - bottom) / np.maximum(kept, 1), np.nan)
+    total = np.zeros(n.shape)
+    for t in range(rows.width):
+        total += np.where((t >= cut) & (t < n - cut), rows.place(t), 0.0)
+    mean: FloatArray = np.where(kept > 0, total / np.maximum(kept, 1), np.nan)
     return mean
 
 

@@ -135,12 +135,13 @@ def compute_shifts(
     prev_col = {spec.name: j for j, spec in enumerate(before.specs)}
 
     # column-major: each index's changes are written (and read) as one contiguous column
-    raw_change = np.full(now.raw.shape, np.nan, order="F")
-    standing_change = np.full(now.raw.shape, np.nan, order="F")
+    raw_change = np.empty(now.raw.shape, order="F")
+    standing_change = np.empty(now.raw.shape, order="F")
     index_shifts = []
     for j, spec in enumerate(now.specs):
         p = prev_col.get(spec.name)
         if p is None:
+            raw_change[:, j] = standing_change[:, j] = np.nan
             version = now.versions[j]  # a new index: nothing to compare with
             index_shifts.append(IndexShift(spec.name, 0, np.nan, np.nan, np.nan, version, version, False))
             continue

@@ -7,7 +7,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from aggregator._arrays import kendall_tau_b, mid_ranks, rank_column, row_nanmedian, sort_rows, spearman
+from aggregator._arrays import (
+    kendall_tau_b,
+    mid_ranks,
+    rank_column,
+    row_nanmedian,
+    sort_rows,
+    sorting_network,
+    spearman,
+)
 
 NAN = np.nan
 
@@ -88,3 +96,27 @@ def test_row_statistics_match_numpy(values):
             expected = np.median(others) if others.size else NAN
             assert rows.median_without(j)[i] == pytest.approx(expected, nan_ok=True)
     np.testing.assert_array_equal(rows.median(), row_nanmedian(values))
+
+
+@pytest.mark.parametrize("k", range(17))
+def test_sort_rows_sorts_each_row_with_nan_last(k):
+    rng = np.random.default_rng(k)
+    values = rng.integers(0, 5, size=(400, k)).astype(float)  # many ties
+    values[rng.random(values.shape) < 0.3] = NAN
+    values[:3] = NAN  # rows with nothing
+    if k:
+        values[3, 0] = np.inf  # a real infinity stays one
+    rows = sort_rows(values)
+    expected = np.sort(values, axis=1)
+    for t in range(k):
+        np.testing.assert_array_equal(rows.place(t), expected[:, t])
+    np.testing.assert_array_equal(rows.count, np.sum(~np.isnan(values), axis=1))
+
+
+@pytest.mark.parametrize("k", range(1, 15))
+def test_sorting_network_sorts_every_zero_one_input(k):
+    # the 0-1 principle: a comparator network that sorts all 2^k rows of zeros and ones sorts everything
+    rows = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)
+    for a, b in sorting_network(k):
+        rows[:, a], rows[:, b] = np.minimum(rows[:, a], rows[:, b]), np.maximum(rows[:, a], rows[:, b])
+    assert np.all(np.diff(rows, axis=1) >= 0)
