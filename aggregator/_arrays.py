@@ -8,7 +8,7 @@ ranking the subjects two columns share needs no new sort, only counting (``np.bi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -18,6 +18,16 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+
+#: Rows per block for the row-wise statistics. A block's temporaries (a few hundred KB each)
+#: stay in cache and are reused by the allocator, where whole-table ones (8 MB per column at a
+#: million subjects) would each be fresh memory: page faults cost as much as the arithmetic.
+ROW_BLOCK = 1 << 15
+
+
+def row_blocks(n: int) -> Iterator[slice]:
+    """Consecutive slices of at most ``ROW_BLOCK`` rows covering ``range(n)``."""
+    return (slice(start, min(start + ROW_BLOCK, n)) for start in range(0, n, ROW_BLOCK))
 
 
 @dataclass(frozen=True, eq=False)
@@ -366,7 +376,10 @@ def sorting_network(k: int) -> tuple[tuple[int, int], ...]:
 
 def row_nanmedian(values: FloatArray) -> FloatArray:
     """Median of each row ignoring NaN (NaN for an all-NaN row), warning-free."""
-    return sort_rows(values).median()
+    out = np.empty(values.shape[0])
+    for block in row_blocks(values.shape[0]):
+        out[block] = sort_rows(values[block]).median()
+    return out
 
 
 def column_median(ranked: Ranked) -> float:

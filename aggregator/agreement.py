@@ -28,7 +28,16 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from aggregator._arrays import FloatArray, IntArray, Ranked, kendall_tau_b, rank_column, shared, spearman
+from aggregator._arrays import (
+    FloatArray,
+    IntArray,
+    Ranked,
+    kendall_tau_b,
+    rank_column,
+    row_blocks,
+    shared,
+    spearman,
+)
 
 #: two-sided 95%
 _Z95 = 1.959963984540054
@@ -132,56 +141,57 @@ def krippendorff_interval(values: FloatArray) -> float:
 def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
     """Alpha of all columns, then (``leave_out``) alpha without each column in turn; O(cells) each.
 
-    Works column by column on per-unit sums (count, sum, sum of squares): numpy's reductions
-    along short rows are slow, and each leave-one-out alpha only subtracts one column's share.
-    The sums live in a few reused buffers: at a million units, fresh arrays cost more (page
-    faults) than the arithmetic.
+    Every sum alpha needs is a sum over units of a figure of the unit's count, sum and sum of
+    squares, so the units are taken a block at a time (temporaries stay small) and each
+    leave-one-out alpha only subtracts one column's share from those three.
     """
     n, k = values.shape
     present = [~np.isnan(values[:, j]) for j in range(k)]
     cells = sum(int(np.count_nonzero(p)) for p in present)
+    # centred values keep the sums of squares accurate
     centre = sum(float(np.sum(values[:, j], where=p)) for j, p in enumerate(present)) / cells if cells else 0.0
-    columns = []  # centred values (they keep the sums of squares accurate), 0 where missing
-    m, s1, s2, scratch = np.zeros(n, dtype=np.intp), np.zeros(n), np.zeros(n), np.empty(n)
-    for j, p in enumerate(present):
-        x = np.subtract(values[:, j], centre)
+    totals = np.zeros((1 + k if leave_out else 1, 4))
+    for block in row_blocks(n):
+        x = values[block] - centre
         np.nan_to_num(x, copy=False, nan=0.0)
-        columns.append(x)
-        m += p
-        s1 += x
-        s2 += np.multiply(x, x, out=scratch)
-    out = [_alpha_from_sums(m, s1, s2, scratch)]
-    if leave_out:
-        m_out, s1_out, s2_out = np.empty(n, dtype=np.intp), np.empty(n), np.empty(n)
-        for p, x in zip(present, columns, strict=True):
-            np.subtract(m, p, out=m_out)
-            np.subtract(s1, x, out=s1_out)
-            np.subtract(s2, np.multiply(x, x, out=scratch), out=s2_out)
-            out.append(_alpha_from_sums(m_out, s1_out, s2_out, scratch))
-    return np.array(out)
+        m = np.zeros(x.shape[0], dtype=np.intp)
+        s1 = np.zeros(x.shape[0])
+        s2 = np.zeros(x.shape[0])
+        for j in range(k):
+            m += present[j][block]
+            s1 += x[:, j]
+            s2 += x[:, j] * x[:, j]
+        totals[0] += _alpha_sums(m, s1, s2)
+        if leave_out:
+            for j in range(k):
+                totals[1 + j] += _alpha_sums(m - present[j][block], s1 - x[:, j], s2 - x[:, j] * x[:, j])
+    return np.array([_alpha_from_sums(*row) for row in totals])
 
 
-def _alpha_from_sums(m: NDArray[np.intp], s1: FloatArray, s2: FloatArray, scratch: FloatArray) -> float:
-    """Alpha from each unit's count, sum and sum of squares.
-
-    A unit's count m is a small whole number, so every sum over units is a sum over counts of
-    sums over the units with that count (``np.bincount`` with weights: one pass each).
+def _alpha_sums(m: NDArray[np.intp], s1: FloatArray, s2: FloatArray) -> FloatArray:
+    """Over the units with at least two values (the others carry no pair): the number of
+    values, Σ (m·s2 - s1²) / (m - 1), Σ s1 and Σ s2, for units with counts m, sums s1 and
+    sums of squares s2. A count is a small whole number, so each sum is taken over the units
+    of each count at once (``np.bincount`` with weights).
     """
     units = np.bincount(m)
-    if units.size < 3:  # nobody has two values: no pair to compare
-        return float("nan")
+    if units.size < 3:
+        return np.zeros(4)
+    c = np.arange(2, units.size, dtype=np.float64)
     by_s1 = np.bincount(m, weights=s1)[2:]
     by_s2 = np.bincount(m, weights=s2)[2:]
-    by_square = np.bincount(m, weights=np.multiply(s1, s1, out=scratch))[2:]
-    c = np.arange(2, units.size, dtype=np.float64)
-    # units with fewer than two values carry no pair: they drop out
-    total = float(np.dot(c, units[2:]))
-    observed = 2.0 * float(np.sum((c * by_s2 - by_square) / (c - 1.0))) / total
-    sum1, sum2 = float(by_s1.sum()), float(by_s2.sum())
+    by_square = np.bincount(m, weights=s1 * s1)[2:]
+    return np.array([np.dot(c, units[2:]), np.sum((c * by_s2 - by_square) / (c - 1.0)), by_s1.sum(), by_s2.sum()])
+
+
+def _alpha_from_sums(total: float, observed_sum: float, sum1: float, sum2: float) -> float:
+    if total < 2.0:  # nobody has two values
+        return float("nan")
+    observed = 2.0 * observed_sum / total
     expected = 2.0 * (total * sum2 - sum1 * sum1) / (total * (total - 1.0))
     if expected <= 0.0:
         return float("nan")
-    return 1.0 - observed / expected
+    return float(1.0 - observed / expected)
 
 
 @dataclass(frozen=True, eq=False)

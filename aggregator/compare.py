@@ -12,8 +12,8 @@ and returns numbers only; turning them into words and pixels is the reports' job
   **fingerprints** and consensus **robustness** (:mod:`aggregator.agreement`), **topics**
   (:mod:`aggregator.topics`) and **shifts** since a previous run (:mod:`aggregator.shifts`).
 
-Each column is sorted once (``oriented_ranks``) and each row once (``sort_rows``); every
-statistic after that reads those sorts.
+Each column is sorted once (``oriented_ranks``) and each row once (``sort_rows``, block by
+block); every statistic after that reads those sorts.
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from aggregator._arrays import FloatArray, Ranked, row_nanmedian, sort_rows
+from aggregator._arrays import FloatArray, Ranked, row_blocks, row_nanmedian, sort_rows
 from aggregator.agreement import Agreement, Fingerprint, Robustness, agreement, fingerprint, robustness
 from aggregator.consensus import (
     CONSENSUS_METHODS,
     MIN_INDICES_FOR_CONSENSUS,
+    consensus_by_rows,
     consensus_of,
     leave_one_out,
 )
@@ -201,33 +202,63 @@ def compare_table(
     (name -> array aligned with the subjects) adds index fingerprints; ``also`` computes other
     normalizations beside ``method`` (reusing the same sorts) into ``alternatives``.
     """
-    aggregate = consensus_of(consensus)
+    consensus_of(consensus)  # an unknown method fails before any work
     ranks = oriented_ranks(table.raw, table.specs)
     standing = normalize(table.raw, table.specs, "percentile", ranks=ranks)
     normalized = standing if method == "percentile" else normalize(table.raw, table.specs, method, ranks=ranks)
-    rows = sort_rows(normalized)
-    n_indices = rows.count
-    enough = n_indices >= MIN_INDICES_FOR_CONSENSUS
-    agreed = np.where(enough, aggregate(rows, standing), np.nan)
-    iqr = np.where(enough, rows.quantile(0.75) - rows.quantile(0.25), np.nan)
-    spread = np.where(enough, rows.pick(n_indices - 1) - rows.pick(np.zeros_like(n_indices)), np.nan)
-    others = [rows.median_without(j) for j in range(normalized.shape[1])]
-    dissenter, gap = _dissent(normalized, others, n_indices)
+    rows = _row_figures(normalized, standing, consensus)
     names = table.index_names
-    without = [leave_one_out(consensus, rows, others, standing, j) for j in range(normalized.shape[1])]
     return Comparison(
-        table=table, method=method, normalized=normalized, consensus=agreed,
-        n_indices=n_indices, spread=spread, dissenter=dissenter, dissent_gap=gap,
+        table=table, method=method, normalized=normalized, consensus=rows.consensus,
+        n_indices=rows.n_indices, spread=rows.spread, dissenter=rows.dissenter, dissent_gap=rows.dissent_gap,
         threshold=threshold, health=index_health(table, failures),
-        consensus_method=consensus, consensus_iqr=iqr, standing=standing,
+        consensus_method=consensus, consensus_iqr=rows.iqr, standing=standing,
         inversions=top_inversions(normalized, top, threshold),
         agreement=agreement(names, ranks, standing),
         fingerprint=fingerprint(names, ranks, features) if features else None,
-        robustness=robustness(names, agreed, without),
+        robustness=robustness(names, rows.consensus, rows.without),
         topics=topic_overlap(len(table.subject_ids), table.topics) if table.topics else None,
-        shifts=_shifts(table, ranks, standing, agreed, previous, method, consensus, previous_run, mover_threshold),
+        shifts=_shifts(table, ranks, standing, rows.consensus, previous, method, consensus, previous_run,
+                       mover_threshold),
         alternatives={name: normalize(table.raw, table.specs, name, ranks=ranks) for name in also},
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _RowFigures:
+    """What each subject's row of normalized scores says (see :class:`Comparison`)."""
+
+    n_indices: NDArray[np.int64]
+    consensus: FloatArray
+    iqr: FloatArray
+    spread: FloatArray
+    dissenter: NDArray[np.int64]
+    dissent_gap: FloatArray
+    #: the consensus without each index in turn
+    without: list[FloatArray]
+
+
+def _row_figures(normalized: FloatArray, standing: FloatArray, consensus: str) -> _RowFigures:
+    """Consensus, IQR, spread, dissent and leave-one-out consensus, a block of rows at a time."""
+    n, k = normalized.shape
+    aggregate = consensus_of(consensus)
+    out = _RowFigures(
+        n_indices=np.empty(n, dtype=np.int64), consensus=np.empty(n), iqr=np.empty(n), spread=np.empty(n),
+        dissenter=np.empty(n, dtype=np.int64), dissent_gap=np.empty(n), without=[np.empty(n) for _ in range(k)],
+    )
+    for block in row_blocks(n):
+        rows = sort_rows(normalized[block])
+        count = rows.count
+        enough = count >= MIN_INDICES_FOR_CONSENSUS
+        out.n_indices[block] = count
+        out.consensus[block] = np.where(enough, aggregate(rows, standing[block]), np.nan)
+        out.iqr[block] = np.where(enough, rows.quantile(0.75) - rows.quantile(0.25), np.nan)
+        out.spread[block] = np.where(enough, rows.pick(count - 1) - rows.place(0) if k else np.nan, np.nan)
+        others = [rows.median_without(j) for j in range(k)]
+        out.dissenter[block], out.dissent_gap[block] = _dissent(rows.source, others, count)
+        for j in range(k):
+            out.without[j][block] = leave_one_out(consensus, rows, others, standing[block], j)
+    return out
 
 
 def _dissent(
@@ -259,10 +290,7 @@ def _shifts(
         prev_standing if method == "percentile"
         else normalize(previous.raw, previous.specs, method, ranks=prev_ranks)
     )
-    prev_rows = sort_rows(prev_normalized)
-    prev_consensus = np.where(
-        prev_rows.count >= MIN_INDICES_FOR_CONSENSUS, CONSENSUS_METHODS[consensus](prev_rows, prev_standing), np.nan
-    )
+    prev_consensus = consensus_by_rows(consensus, prev_normalized, prev_standing)
     now = RunView(table.subject_ids, table.specs, table.versions, table.raw, ranks, standing, agreed)
     before = RunView(previous.subject_ids, previous.specs, previous.versions, previous.raw, prev_ranks,
                      prev_standing, prev_consensus)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from aggregator._arrays import FloatArray, SortedRows, sort_rows
+from aggregator._arrays import FloatArray, SortedRows, row_blocks, sort_rows
 from aggregator.errors import ConfigError
 
 #: Consensus needs at least this many indices to know the subject.
@@ -65,6 +65,16 @@ def consensus_of(name: str) -> Consensus:
         return CONSENSUS_METHODS[name]
     except KeyError:
         raise ConfigError(f"unknown consensus method {name!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}") from None
+
+
+def consensus_by_rows(name: str, normalized: FloatArray, standing: FloatArray) -> FloatArray:
+    """The consensus of each row of ``normalized`` (NaN with fewer than ``MIN_INDICES_FOR_CONSENSUS``)."""
+    aggregate = consensus_of(name)
+    out = np.empty(normalized.shape[0])
+    for block in row_blocks(normalized.shape[0]):
+        rows = sort_rows(normalized[block])
+        out[block] = np.where(rows.count >= MIN_INDICES_FOR_CONSENSUS, aggregate(rows, standing[block]), np.nan)
+    return out
 
 
 def leave_one_out(
