@@ -82,21 +82,23 @@ def rank_column(column: FloatArray) -> Ranked:
     >>> r.groups.tolist(), r.n_groups, int(r.order[-1])
     ([1, 0, 2, 1], 2, 2)
     """
+    # np.take, np.compress and np.put rather than fancy indexing: the same result, in about
+    # half the time on million-row columns
     valid = np.flatnonzero(~np.isnan(column))
     count = int(valid.size)
-    values = column[valid]
+    values = np.take(column, valid)
     # sorting without NaN is ~5x faster (numpy's SIMD sort); ties need no stable order, as
     # every use treats a tie group as one
     local = np.argsort(values)
-    order = valid[local].astype(np.int64, copy=False)
-    ordered = values[local]
+    order = np.take(valid, local).astype(np.int64, copy=False)
+    ordered = np.take(values, local)
     change = np.empty(count, dtype=np.intp)
     if count:
         change[0] = 1
         np.not_equal(ordered[1:], ordered[:-1], out=change[1:])
     sorted_groups = np.cumsum(change, out=change)
     groups = np.zeros(column.shape[0], dtype=np.intp)
-    groups[order] = sorted_groups
+    np.put(groups, order, sorted_groups)
     return Ranked(order=order, groups=groups, n_groups=int(sorted_groups[-1]) if count else 0,
                   sorted_groups=sorted_groups, sorted_values=ordered)
 
@@ -111,9 +113,13 @@ def mid_ranks(column: FloatArray) -> FloatArray:
 
 
 def _mid_rank_table(sizes: NDArray[np.int64]) -> FloatArray:
-    """Mid-rank of each tie group given the group sizes (entry 0, "missing", maps to NaN)."""
-    before = np.cumsum(sizes) - sizes
-    table: FloatArray = before + (sizes + 1) / 2.0
+    """Mid-rank of each tie group given the group sizes (entry 0, "missing", maps to NaN).
+
+    A group of t ending at rank r has mid-rank ``r - t/2 + 1/2``: halves of whole numbers, exact.
+    """
+    table: FloatArray = np.cumsum(sizes, dtype=np.float64)
+    table -= sizes * 0.5
+    table += 0.5
     table[0] = np.nan
     return table
 
@@ -137,13 +143,39 @@ class Shared:
     def n(self) -> int:
         return int(self.x_groups.size)
 
+    @cached_property
+    def x_ties(self) -> TieSums:
+        return TieSums.of(self.x_sizes)
+
+    @cached_property
+    def y_ties(self) -> TieSums:
+        return TieSums.of(self.y_sizes)
+
+
+@dataclass(frozen=True)
+class TieSums:
+    """What Kendall's and Spearman's corrections need of a column's tie groups."""
+
+    #: Σ t(t - 1)/2: pairs tied with each other
+    pairs: int
+    #: Σ (t³ - t)
+    cubes: float
+
+    @classmethod
+    def of(cls, sizes: NDArray[np.int64]) -> TieSums:
+        """From the groups' sizes t (one conversion, no temporary per term)."""
+        t = sizes.astype(np.float64)
+        total = float(t.sum())
+        squares = float(np.einsum("i,i->", t, t))  # whole and below 2**53: exact
+        return cls(pairs=round((squares - total) / 2.0), cubes=float(np.einsum("i,i,i->", t, t, t)) - total)
+
 
 def shared(x: Ranked, y: Ranked) -> Shared:
     """Restrict two ranked columns to the rows both have: a filter of ``x.order``, no new sort."""
-    y_along_x = y.groups[x.order]  # the one random gather
+    y_along_x = np.take(y.groups, x.order)  # the one random gather
     both = y_along_x > 0
-    xg = x.sorted_groups[both]
-    yg = y_along_x[both]
+    xg = np.compress(both, x.sorted_groups)
+    yg = np.compress(both, y_along_x)
     return Shared(
         x_groups=xg, y_groups=yg,
         x_sizes=np.bincount(xg, minlength=x.n_groups + 1).astype(np.int64, copy=False),
@@ -164,25 +196,23 @@ def spearman(x: Ranked, y: Ranked, pair: Shared | None = None) -> tuple[float, i
     n = pair.n
     if n < 2:
         return float("nan"), n
-    squares = _centred_square_sum(pair.x_sizes, n) * _centred_square_sum(pair.y_sizes, n)
+    # Σ (2 * mid_rank - (n + 1))² over n values = (n³ - n - Σ(t³ - t)) / 3
+    squares = (float(n) ** 3 - n - pair.x_ties.cubes) * (float(n) ** 3 - n - pair.y_ties.cubes) / 9.0
     if squares == 0.0:
         return float("nan"), n
-    dx = _doubled_mid_ranks(pair.x_sizes, n)[pair.x_groups]
-    dy = _doubled_mid_ranks(pair.y_sizes, n)[pair.y_groups]
+    dx = np.take(_doubled_mid_ranks(pair.x_sizes, n), pair.x_groups)
+    dy = np.take(_doubled_mid_ranks(pair.y_sizes, n), pair.y_groups)
     products = float(np.einsum("i,i->", dx, dy))  # einsum, not np.dot: BLAS threads stall on busy cores
     return max(-1.0, min(1.0, products / float(np.sqrt(squares)))), n
 
 
 def _doubled_mid_ranks(sizes: NDArray[np.int64], n: int) -> FloatArray:
     """``2 * mid_rank - (n + 1)`` of each tie group, given the group sizes: whole numbers."""
-    table: FloatArray = (2 * np.cumsum(sizes) - sizes - n).astype(np.float64)
+    table: FloatArray = np.cumsum(sizes, dtype=np.float64)
+    table *= 2.0
+    table -= sizes
+    table -= n
     return table
-
-
-def _centred_square_sum(sizes: NDArray[np.int64], n: int) -> float:
-    """Σ (2 * mid_rank - (n + 1))² over n ranked values with tie groups of these sizes."""
-    t = sizes.astype(np.float64)
-    return (float(n) ** 3 - n - float(np.einsum("i,i,i->", t, t, t)) + float(t.sum())) / 3.0
 
 
 def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: bool = True) -> tuple[float, int]:
@@ -197,7 +227,7 @@ def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: boo
     pair = pair or shared(x, y)
     n = pair.n
     total = n * (n - 1) // 2
-    x_ties, y_ties = tie_pairs(pair.x_sizes), tie_pairs(pair.y_sizes)
+    x_ties, y_ties = pair.x_ties.pairs, pair.y_ties.pairs
     if n < 2 or x_ties == total or y_ties == total:
         return float("nan"), n
     counter = _discordance_counter() if fast else None
