@@ -117,7 +117,7 @@ def _mid_rank_table(sizes: NDArray[np.int64]) -> FloatArray:
 
     A group of t ending at rank r has mid-rank ``r - t/2 + 1/2``: halves of whole numbers, exact.
     """
-    table: FloatArray = np.cumsum(sizes, dtype=np.float64)
+    table: FloatArray = np.cumsum(sizes).astype(np.float64)  # summed as integers: much faster
     table -= sizes * 0.5
     table += 0.5
     table[0] = np.nan
@@ -208,10 +208,11 @@ def spearman(x: Ranked, y: Ranked, pair: Shared | None = None) -> tuple[float, i
 
 def _doubled_mid_ranks(sizes: NDArray[np.int64], n: int) -> FloatArray:
     """``2 * mid_rank - (n + 1)`` of each tie group, given the group sizes: whole numbers."""
-    table: FloatArray = np.cumsum(sizes, dtype=np.float64)
-    table *= 2.0
-    table -= sizes
-    table -= n
+    ends = np.cumsum(sizes)  # whole numbers: summed as integers, which is much faster
+    ends *= 2
+    ends -= sizes
+    ends -= n
+    table: FloatArray = ends.astype(np.float64)
     return table
 
 
