@@ -10,9 +10,10 @@ A fifth index is our own transparent in-house score (``aggregator.scoring``), co
 the same accounts' activity features.
 
 The demo takes two snapshots: the vendors at algorithm version 1, then at version 2 (Klout's
-2011 recalibration), so the report has a previous run to compare with. It writes the config it
-used beside its inputs, for reading; the sandbox servers stop with the demo
-(``aggregator sandbox`` starts them on their own).
+2011 recalibration, declared in the config as a user would declare an announced change), so
+the report has a previous run to compare with. It writes the config it used last beside its
+inputs, for reading; the sandbox servers stop with the demo (``aggregator sandbox`` starts
+them on their own).
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: i
         config = config_from_dict(data, base_dir=directory, source=str(config_path))
         await Aggregator(config).run(progress=progress)
         sandbox.set_version(2)  # the vendors recalibrate between the two snapshots
+        # vendors do not say which algorithm scored a reply: a user declares an announced change
+        data["indices"]["klout"].setdefault("options", {})["algorithm_version"] = "2"
+        _write_config(config_path, data)
+        config = config_from_dict(data, base_dir=directory, source=str(config_path))
         result = await Aggregator(config).run(progress=progress)
     return DemoResult(result, config_path, result.write(report))
 

@@ -105,6 +105,9 @@ def test_demo_runs_offline_and_marks_synthetic_subjects(tmp_path, subjects):
         assert vendor in html
     runs = cli("runs", "--store", str(folder / "history.sqlite"))
     assert runs.stdout.count("finished") == 2  # two snapshots: algorithm versions 1, then 2
+    # Klout's recalibration is one event, and the version the config declares for it another
+    assert "Klout rescaled" in html and "Klout changed its algorithm (version 1 → 2)" in html
+    assert 'algorithm_version = "2"' in (folder / "config.toml").read_text()
 
 
 def test_demo_refuses_a_zero_roster(tmp_path):
