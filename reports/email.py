@@ -6,6 +6,8 @@
   dark-mode rules stay in a ``<style>`` block), no scripts, SVG, web fonts, flex, grid,
   positioning, ``data:`` images or background images;
 - a text/plain alternative carrying every name and figure the HTML shows;
+- each mover's consensus over past runs as block characters (``▂▄·▇ 41→78``) in both parts,
+  since mail clients strip SVG;
 - the slope chart as a PNG, attached inline by Content-ID, with alt text;
 - the full web report as an attached file.
 
@@ -27,6 +29,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from reports.model import (
+    SPARK_GAP,
     Disagreement,
     IndexView,
     InversionRow,
@@ -258,11 +261,17 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                 if shift.event:
                     para(shift.sentence)
             if d.movers:
-                para("Biggest movers in consensus since the last run:")
-                for m in d.movers:
+                # past runs as a leading column of block characters, as in the text report
+                sparks = [m.trend.compact if m.trend is not None else "" for m in d.movers]
+                column = max(map(len, sparks))
+                para("Biggest movers in consensus since the last run"
+                     + (f", after their consensus over past runs (oldest first; {SPARK_GAP} not scored):"
+                        if column else ":"))
+                for m, spark in zip(d.movers, sparks, strict=True):
                     before = "-" if m.before is None else str(m.before)
                     after = "-" if m.after is None else str(m.after)
-                    para(f"{m.name}: {before} -> {after} ({m.change:+.1f})", "    ", "  - ")
+                    first = f"  - {spark.ljust(column)}  " if column else "  - "
+                    para(f"{m.name}: {before} -> {after} ({m.change:+.1f})", " " * len(first), first)
                 if view.changes.movers_total > len(d.movers):
                     para(f"...and {view.changes.movers_total - len(d.movers):,} more movers in the attached report.")
             else:

@@ -294,9 +294,20 @@ class Sparkline(_View):
     points: str
     #: the same figures in words, for screen readers and plain text
     text: str
+    #: the line as block characters for terminals and mail, one per run (see :func:`spark_chars`)
+    chars: str
+    #: the first and last known figures, ``41→78``
+    ends: str
+
+    @property
+    def compact(self) -> str:
+        """``▂▄▅▇ 41→78``: the characters, then the first and last figures."""
+        return f"{self.chars} {self.ends}"
 
 
 SPARK_WIDTH, SPARK_HEIGHT = 80, 20
+#: block heights for 0-100, lowest first (eight equal bands), and the mark for a run without a score
+SPARK_BLOCKS, SPARK_GAP = "▁▂▃▄▅▆▇█", "·"
 
 
 class MoverRow(_View):
@@ -761,6 +772,19 @@ def _signed(value: float, digits: int = 1) -> str:
     return f"{value:+.{digits}f}".replace("-", "−")
 
 
+def spark_chars(history: Sequence[int | None]) -> str:
+    """One block character per run on the same 0-100 scale as the drawn line, :data:`SPARK_GAP` where
+    a run did not score the subject. The only place points become characters (text and email).
+
+    >>> spark_chars([0, 12, 13, 50, None, 87, 88, 100])
+    '▁▁▂▅·▇██'
+    """
+    top = len(SPARK_BLOCKS) - 1
+    return "".join(
+        SPARK_GAP if v is None else SPARK_BLOCKS[min(max(v * len(SPARK_BLOCKS) // 100, 0), top)] for v in history
+    )
+
+
 def sparkline(history: Sequence[int | None]) -> Sparkline | None:
     """Points for a subject's consensus history (oldest first; None where a run did not score them).
 
@@ -768,6 +792,8 @@ def sparkline(history: Sequence[int | None]) -> Sparkline | None:
     '0.0,10.0 80.0,0.0'
     >>> sparkline([50, None, 100]).text
     'consensus over the last 3 runs, oldest first: 50, not scored, 100'
+    >>> sparkline([50, None, 100]).compact
+    '▅·█ 50→100'
     """
     known = [(k, v) for k, v in enumerate(history) if v is not None]
     if len(known) < 2:
@@ -775,7 +801,10 @@ def sparkline(history: Sequence[int | None]) -> Sparkline | None:
     step = SPARK_WIDTH / (len(history) - 1)
     points = " ".join(f"{k * step:.1f},{(100 - v) / 100 * SPARK_HEIGHT:.1f}" for k, v in known)
     words = ", ".join("not scored" if v is None else str(v) for v in history)
-    return Sparkline(points=points, text=f"consensus over the last {len(history)} runs, oldest first: {words}")
+    return Sparkline(
+        points=points, text=f"consensus over the last {len(history)} runs, oldest first: {words}",
+        chars=spark_chars(history), ends=f"{known[0][1]}→{known[-1][1]}",
+    )
 
 
 def _changes_view(

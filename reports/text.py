@@ -1,6 +1,7 @@
 """The ``text`` renderer: a plain-text report for terminals, logs and plain mail.
 
-Summary, the top of the standing, the disagreements and index health, in fixed-width columns.
+Summary, the top of the standing, the disagreements, the analytics (each mover with its past
+runs as block characters, ``▂▄·▇ 41→78``) and index health, in fixed-width columns.
 Outside text is made safe for terminals: control characters (escape sequences, carriage
 returns) and bidirectional overrides in names and vendor messages are neutralised, and long
 values are cut to their column.
@@ -12,7 +13,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from reports.model import ReportView
+from reports.model import SPARK_GAP, ReportView
 
 #: how many standing rows the text report shows
 TOP_ROWS = 25
@@ -175,8 +176,15 @@ class TextRenderer:
             for shift in view.changes.indices:
                 if shift.event:
                     out += _wrap(shift.sentence, "! ")
-            for mover in view.changes.movers[:TOP_MOVERS]:
-                out += _wrap(mover.sentence)
+            movers = view.changes.movers[:TOP_MOVERS]
+            # each mover's past runs as a column of block characters, so the lines scan downwards
+            sparks = [m.trend.compact if m.trend is not None else "" for m in movers]
+            column = max(map(len, sparks), default=0)
+            if column:
+                out += _wrap(f"Each mover after its consensus over past runs (oldest first; {SPARK_GAP} not scored):",
+                             "")
+            for mover, spark in zip(movers, sparks, strict=True):
+                out += _wrap(mover.sentence, f"- {spark.ljust(column)}  " if column else "- ")
             if not view.changes.movers:
                 out += _wrap(f"Nobody's consensus moved by {view.changes.threshold_text} points or more.")
         return out
