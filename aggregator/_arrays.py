@@ -52,24 +52,13 @@ class Ranked:
     def count(self) -> int:
         return int(self.order.size)
 
-    @property
-    def valid(self) -> BoolArray:
-        valid: BoolArray = self.groups > 0
-        return valid
-
-    def mid_ranks(self) -> FloatArray:
-        """1-based ranks over the column's values, ties sharing the mean of their ranks; NaN if missing."""
-        return self._mid_ranks.copy()
-
-    @cached_property
-    def _mid_ranks(self) -> FloatArray:
-        sizes = np.bincount(self.sorted_groups, minlength=self.n_groups + 1)
-        out: FloatArray = _mid_rank_table(sizes)[self.groups]
-        return out
-
     @cached_property
     def sorted_mid_ranks(self) -> FloatArray:
-        """``mid_ranks()[order]``: the ranks in ascending order of value."""
+        """1-based ranks in ascending order of value (``order``), ties sharing the mean of their ranks.
+
+        >>> rank_column(np.array([5.0, np.nan, 1.0, 5.0, 3.0])).sorted_mid_ranks.tolist()
+        [1.0, 2.0, 3.5, 3.5]
+        """
         sizes = np.bincount(self.sorted_groups, minlength=self.n_groups + 1)
         out: FloatArray = _mid_rank_table(sizes)[self.sorted_groups]
         return out
@@ -103,15 +92,6 @@ def rank_column(column: FloatArray) -> Ranked:
                   sorted_groups=sorted_groups, sorted_values=ordered)
 
 
-def mid_ranks(column: FloatArray) -> FloatArray:
-    """1-based average ranks of the non-NaN values (ties share the mean of their ranks).
-
-    >>> mid_ranks(np.array([10.0, np.nan, 30.0, 10.0])).tolist()
-    [1.5, nan, 3.0, 1.5]
-    """
-    return rank_column(column).mid_ranks()
-
-
 def _mid_rank_table(sizes: NDArray[np.int64]) -> FloatArray:
     """Mid-rank of each tie group given the group sizes (entry 0, "missing", maps to NaN).
 
@@ -122,12 +102,6 @@ def _mid_rank_table(sizes: NDArray[np.int64]) -> FloatArray:
     table += 0.5
     table[0] = np.nan
     return table
-
-
-def tie_pairs(sizes: NDArray[np.int64]) -> int:
-    """Number of tied pairs, given the size of each tie group."""
-    sizes = sizes.astype(np.int64, copy=False)
-    return int(np.sum(sizes * (sizes - 1) // 2))
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,7 +234,7 @@ def _joint_tie_pairs(pair: Shared) -> int:
         return 0
     keys.sort()
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return tie_pairs(np.diff(np.r_[starts, keys.size]))
+    return TieSums.of(np.diff(np.r_[starts, keys.size])).pairs
 
 
 @dataclass(frozen=True, eq=False)

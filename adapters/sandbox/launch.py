@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.sandbox.population import Population, load_population
+from adapters.sandbox.population import Population
 from adapters.sandbox.servers import SERVERS, Credentials, Faults, People, VendorServer, parse_faults
 from adapters.sandbox.servers._faults import applies
 from adapters.sandbox.servers._limits import DEFAULT_SLACK
@@ -45,11 +45,6 @@ def limit_text(limit: RateLimit) -> str:
     """``RateLimit`` as config text: ``10/s``, ``150/hour``, ``5/0.5s``."""
     unit = _UNITS.get(limit.period)
     return f"{limit.count}/{unit}" if unit else f"{limit.count}/{limit.period:g}s"
-
-
-def roster_handles(population: Population | None = None) -> tuple[str, ...]:
-    """The Twitter screen names the sandbox vendors know (every one of the packaged people)."""
-    return (load_population() if population is None else population).handles
 
 
 @dataclass

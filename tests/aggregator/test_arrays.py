@@ -9,7 +9,6 @@ from scipy import stats
 
 from aggregator._arrays import (
     kendall_tau_b,
-    mid_ranks,
     rank_column,
     row_nanmedian,
     sort_rows,
@@ -72,7 +71,7 @@ def test_ranks_share_ties_and_keep_nan():
     ranked = rank_column(np.array([5.0, NAN, 1.0, 5.0, 3.0]))
     assert ranked.count == 4 and ranked.n_groups == 3
     assert ranked.groups.tolist() == [3, 0, 1, 3, 2]
-    assert mid_ranks(np.array([5.0, NAN, 1.0, 5.0, 3.0])).tolist()[2:] == [1.0, 3.5, 2.0]
+    assert ranked.sorted_mid_ranks.tolist() == [1.0, 2.0, 3.5, 3.5]
     assert rank_column(np.array([NAN, NAN])).count == 0
 
 
