@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from aiohttp import web
+from loopback import serve
 from shared_data import shared_path
 
 
@@ -52,13 +53,8 @@ async def replay() -> AsyncIterator[Replay]:
     state = Replay()
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", state.handle)
-    runner = web.AppRunner(app, access_log=None)  # an access log would print query strings (keys)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield state
-    await runner.cleanup()
+    async with serve(app) as state.url:
+        yield state
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from loopback import serve
 from pydantic import SecretStr
 from typing_extensions import override
 
@@ -116,15 +117,9 @@ async def vendor() -> AsyncIterator[Vendor]:
 
     app = web.Application()
     app.router.add_get("/score/{handle}", score)
-    # no access log: it would print query strings (the key) into caplog; handlers are
-    # cancelled when the client gives up, so "sleepy" does not hold up the shutdown
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    state.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    yield state
-    await runner.cleanup()
+    # handlers are cancelled when the client gives up, so "sleepy" does not hold up the shutdown
+    async with serve(app, handler_cancellation=True) as state.url:
+        yield state
 
 
 def make(vendor: Vendor, limits: Limits | None = None, key: str = SECRET) -> FakeVendor:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from loopback import serve
 from typing_extensions import override
 
 from adapters._http import HttpAdapter, HttpConfig, HttpRequest
@@ -40,12 +41,8 @@ async def vendor_url() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/score/{sid}", score)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serve(app) as url:
+        yield url
 
 
 async def test_requests_are_timed_and_summarised_per_index(vendor_url: str) -> None:

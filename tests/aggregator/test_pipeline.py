@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import sqlite3
 from contextlib import closing
 
 import pytest
+from interrupted import SCORES, SUBJECTS, interrupted_run
 
 import aggregator
 from aggregator.config import load_config
@@ -64,18 +64,13 @@ async def test_script_in_a_subject_name_is_escaped(project):
 
 async def test_an_interrupted_run_resumes_without_fetching_again(project):
     config = load_config(project)
-    subjects = ["ann", "bob", "cy", "dee"]
     with Store(config.store.path) as store:
-        slow = FakeAdapter("klout", {s: 10.0 + i for i, s in enumerate(subjects)}, delay=0.05)
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(run(config, store, adapters_=[slow]), timeout=0.12)
-        (unfinished,) = store.runs()
-        assert not unfinished.finished
+        unfinished = await interrupted_run(config, store)
         fetched = {r.subject_id for _, r in store.readings(unfinished.id)}
         assert 0 < len(fetched) < 4
-        again = FakeAdapter("klout", {s: 10.0 + i for i, s in enumerate(subjects)})
+        again = FakeAdapter("klout", SCORES)
         outcome = await run(config, store, resume=unfinished.id, adapters_=[again])
-        assert sorted(again.asked) == sorted(set(subjects) - fetched)
+        assert sorted(again.asked) == sorted(set(SUBJECTS) - fetched)
         assert outcome.run.finished and outcome.run.counts.readings == 4
         # resuming a finished run fetches nothing
         idle = FakeAdapter("klout", {})

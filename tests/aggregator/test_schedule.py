@@ -18,6 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from loopback import Inbox, smtp_server
 
 from aggregator.schedule import Job, Outcome, Schedule, Scheduler, Slot, place
 from aggregator.store import SCHEMA_VERSION, Store
@@ -356,43 +357,11 @@ def test_run_slot_delivers_once_however_often_the_timer_fires(project):
 # --- end to end through a real SMTP relay on loopback -------------------------------------------
 
 
-class Relay:
-    """An aiosmtpd server on 127.0.0.1 that keeps what it receives."""
-
-    def __init__(self, refuse: set[str] = frozenset()) -> None:
-        self.received: list[tuple[list[str], object]] = []
-        self.refuse = set(refuse)
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address in self.refuse:
-            return "550 5.1.1 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        from email import message_from_bytes
-        from email.policy import default
-
-        self.received.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=default)))
-        return "250 2.0.0 queued"
-
-
 @pytest.fixture
 def relay():
-    import socket
-
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    handler = Relay()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, ready_timeout=10)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        yield inbox, port
 
 
 def _mailing(project: Path, port: int, extra_smtp: str = "") -> Path:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
+from interrupted import SCORES, interrupted_run
 
 from aggregator.collect import _quantile
 from aggregator.config import load_config
@@ -63,14 +63,10 @@ def test_quantiles_interpolate():
 
 async def test_a_run_stores_each_index_seconds_and_a_resume_adds_its_own(project):
     config = load_config(project)
-    subjects = ["ann", "bob", "cy", "dee"]
     with Store(config.store.path) as store:
-        slow = FakeAdapter("klout", {s: 10.0 + i for i, s in enumerate(subjects)}, delay=0.05)
-        with pytest.raises(TimeoutError):
-            await asyncio.wait_for(run(config, store, adapters_=[slow]), timeout=0.12)
-        (unfinished,) = store.runs()
+        unfinished = await interrupted_run(config, store)
         assert store.index_timing(unfinished.id) == {}  # the killed part measured nothing
-        again = FakeAdapter("klout", {s: 10.0 + i for i, s in enumerate(subjects)}, delay=0.05)
+        again = FakeAdapter("klout", SCORES, delay=0.05)
         outcome = await run(config, store, resume=unfinished.id, adapters_=[again])
         first = outcome.timing["klout"]
         assert first.seconds >= 0.05 * len(again.asked)

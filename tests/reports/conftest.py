@@ -22,18 +22,15 @@ gap 77.5), bob -> empire_avenue (62.5 vs 30, gap 32.5); xss has two indices, so 
 
 from __future__ import annotations
 
-import socket
 import ssl
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 
 import numpy as np
 import pytest
+from loopback import Inbox, smtp_server
 
 from aggregator.compare import ScoreTable, compare_table
 from aggregator.models import Failure, FailureKind, IndexSpec, Run, Scale, Subject
@@ -127,36 +124,6 @@ def build_outcome() -> object:
 SMTP_USER, SMTP_PASSWORD = "reports", "s3cret-sentinel-password"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Inbox:
-    """What a loopback SMTP server received: one (envelope recipients, parsed message) per mail."""
-
-    received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    refuse: set[str] = field(default_factory=set)
-    data_delay: float = 0.0
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
-        if address in self.refuse:
-            return "550 5.1.1 no such mailbox"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        import asyncio
-
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
-        message = message_from_bytes(envelope.content, policy=default_policy)
-        self.received.append((list(envelope.rcpt_tos), message))
-        return "250 2.0.0 queued"
-
-
 @dataclass
 class SmtpServer:
     host: str
@@ -186,23 +153,16 @@ def _authenticate(server, session, envelope, mechanism, auth_data):
 
 
 def _serve(kind: str, test_ca) -> Iterator[SmtpServer]:
-    from aiosmtpd.controller import Controller
-
     server_context, ca_file = test_ca
     inbox = Inbox()
-    port = free_port()
     options: dict[str, object] = {}
     if kind == "tls":
         options = {"ssl_context": server_context}
     elif kind == "starttls":
         options = {"tls_context": server_context, "require_starttls": True, "authenticator": _authenticate,
                    "auth_require_tls": True}
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=10, **options)
-    controller.start()
-    try:
+    with smtp_server(inbox, **options) as port:
         yield SmtpServer("127.0.0.1", port, inbox, ca_file)
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

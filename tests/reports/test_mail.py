@@ -133,7 +133,7 @@ async def test_a_total_deadline_bounds_a_slow_server(tls_server):
 
 
 async def test_nothing_listening_is_a_clear_error():
-    from .conftest import free_port
+    from loopback import free_port
 
     s = SmtpSettings(host="127.0.0.1", port=free_port(), security="tls", timeout=1, deadline=10, connect_attempts=2)
     with pytest.raises(DeliveryError, match=r"SMTP 127\.0\.0\.1:\d+ \(tls\)"):
