@@ -253,6 +253,8 @@ class HttpAdapter(Generic[C]):
     Config: ClassVar[type[BaseModel]] = HttpConfig
     #: the vendor's published limit (``"10/s"``), held when the config sets no ``rate_limit``
     default_rate: ClassVar[str | None] = None
+    #: words in a 401/403 body that mean "over your quota", not "bad key" (Mashery's "over qps")
+    rate_limit_words: ClassVar[tuple[bytes, ...]] = ()
     retry_statuses: ClassVar[frozenset[int]] = frozenset({408, 429, 500, 502, 503, 504})
     max_attempts: ClassVar[int] = 4
     backoff_base: ClassVar[float] = 0.5
@@ -295,6 +297,8 @@ class HttpAdapter(Generic[C]):
     def classify(self, status: int, body: bytes) -> FailureKind | None:
         if 200 <= status < 300:
             return None
+        if status in {401, 403} and any(word in body[:2000].lower() for word in self.rate_limit_words):
+            return FailureKind.RATE_LIMITED
         default = FailureKind.SERVER_ERROR if status >= 500 else FailureKind.BAD_PAYLOAD
         return _STATUS_KINDS.get(status, default)
 

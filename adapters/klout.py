@@ -77,6 +77,7 @@ class KloutAdapter(HttpAdapter[KloutConfig]):
                      measures="The ability to drive action (reactions to what a person shares) on social networks")
     Config = KloutConfig
     default_rate = "10/s"
+    rate_limit_words = (b"over qps", b"over rate")
 
     def __init__(self, name: str, config: KloutConfig, limits: Limits) -> None:
         super().__init__(name, config, limits)
@@ -89,8 +90,6 @@ class KloutAdapter(HttpAdapter[KloutConfig]):
 
     @override
     def classify(self, status: int, body: bytes) -> FailureKind | None:
-        if status in {401, 403} and any(word in body[:2000].lower() for word in (b"over qps", b"over rate")):
-            return FailureKind.RATE_LIMITED
         if status == 202:  # v1: the user is queued for scoring
             return FailureKind.NOT_FOUND
         return super().classify(status, body)

@@ -40,7 +40,6 @@ from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, S
 from aggregator.plugins import reading_or_failure
 
 COMPONENTS = {name: name for name in ("authority", "audience", "activity")}
-RATE_WORDS = (b"over qps", b"over rate", b"rate limit")
 
 
 class PeerIndexConfig(HttpConfig):
@@ -55,6 +54,7 @@ class PeerIndexAdapter(HttpAdapter[PeerIndexConfig]):
                      measures="Authority, receptive audience and topical activity, relative to everyone else")
     Config = PeerIndexConfig
     default_rate = "1/s"
+    rate_limit_words = (b"over qps", b"over rate", b"rate limit")
 
     def _get(self, method: str, subject: Subject) -> HttpRequest:
         root = self.config.base_url.rstrip("/")
@@ -68,10 +68,7 @@ class PeerIndexAdapter(HttpAdapter[PeerIndexConfig]):
 
     @override
     def classify(self, status: int, body: bytes) -> FailureKind | None:
-        text = body[:2000].lower()
-        if status in {401, 403} and any(words in text for words in RATE_WORDS):
-            return FailureKind.RATE_LIMITED
-        if status == 400 and b"key" in text:
+        if status == 400 and b"key" in body[:2000].lower():
             return FailureKind.AUTH
         return super().classify(status, body)
 
