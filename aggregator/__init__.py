@@ -6,37 +6,47 @@
 [50.0, 50.0]
 
 Run a configured collection with ``Aggregator(config).run()`` (async) or ``run_report(path)``.
+
+The package by stage (``docs/architecture.md`` draws who imports whom):
+
+- here, the contracts every part shares: ``models``, ``errors``, ``plugins`` (the Adapter and
+  Renderer protocols and their registries), ``ratelimit``, ``testing`` (a fake adapter), and
+  this public API;
+- ``collection/``: roster, concurrent collection, resume, the SQLite store;
+- ``analytics/``: normalization and the comparison, pure numpy;
+- ``scoring/``: the transparent in-house scorer;
+- ``app/``: config, the pipeline, history, demo and schedules, wiring the stages together;
+- ``cli/``: the ``aggregator`` command.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aggregator.app import Aggregator, RunResult, render, run_report
-    from aggregator.collect import Progress, collect
-    from aggregator.compare import Comparison, ScoreTable, compare, compare_table
-    from aggregator.config import Config, load_config
+    from aggregator.analytics.compare import Comparison, ScoreTable, compare, compare_table
+    from aggregator.analytics.normalize import NORMALIZERS, normalize
+    from aggregator.analytics.outcome import RunOutcome
+    from aggregator.app.api import Aggregator, RunResult, render, run_report
+    from aggregator.app.config import Config, load_config
+    from aggregator.collection.collect import Progress, collect
     from aggregator.errors import AggregatorError, ConfigError, DeliveryError, StoreError
     from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Run, Scale, Subject
-    from aggregator.normalize import NORMALIZERS, normalize
-    from aggregator.outcome import RunOutcome
 
 # Public names load on first use (PEP 562), so ``import aggregator`` costs almost nothing:
 # numpy, pydantic and asyncio arrive with the first name that needs them.
 _HOME = {
-    "Aggregator": "app", "RunResult": "app", "render": "app", "run_report": "app",
-    "Progress": "collect", "collect": "collect",
-    "Comparison": "compare", "ScoreTable": "compare", "compare": "compare", "compare_table": "compare",
-    "Config": "config", "load_config": "config",
+    "Aggregator": "app.api", "RunResult": "app.api", "render": "app.api", "run_report": "app.api",
+    "Progress": "collection.collect", "collect": "collection.collect",
+    "Comparison": "analytics.compare", "ScoreTable": "analytics.compare", "compare": "analytics.compare",
+    "compare_table": "analytics.compare",
+    "Config": "app.config", "load_config": "app.config",
     "AggregatorError": "errors", "ConfigError": "errors", "DeliveryError": "errors", "StoreError": "errors",
     "Failure": "models", "FailureKind": "models", "IndexSpec": "models", "Reading": "models", "Run": "models",
     "Scale": "models", "Subject": "models",
-    "NORMALIZERS": "normalize", "normalize": "normalize",
-    "RunOutcome": "outcome",
+    "NORMALIZERS": "analytics.normalize", "normalize": "analytics.normalize",
+    "RunOutcome": "analytics.outcome",
 }
 
 
@@ -57,22 +67,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """Keeps the verbs ``collect``, ``compare`` and ``normalize`` pointing at the functions.
-
-    They share their names with their modules, and importing a submodule sets the package
-    attribute of that name to the module; refusing that one assignment keeps the verbs lazy.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and name in _HOME and _HOME[name] == name:
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -48,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from aggregator.agreement import krippendorff_interval
-from aggregator.compare import Comparison, ScoreTable, compare_table
+from aggregator.analytics.agreement import krippendorff_interval
+from aggregator.analytics.compare import Comparison, ScoreTable, compare_table
 from aggregator.models import IndexSpec, Scale
 
 ALSO = ("range", "robust_z", "quantile_map")

@@ -118,7 +118,7 @@ def build(options: dict[str, dict[str, Any]], rate: float, concurrency: int) -> 
 
 
 async def timed_collect(adapters: list[Any], subjects: list[Any], store: Any, run_id: str) -> float:
-    from aggregator.collect import collect
+    from aggregator.collection.collect import collect
 
     started = time.perf_counter()
     await collect(adapters, subjects, partial(store.add, run_id))
@@ -134,8 +134,8 @@ async def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10, help="requests in flight per vendor")
     args = parser.parse_args()
 
+    from aggregator.collection.store import Store
     from aggregator.models import Run, Subject, utc_now
-    from aggregator.store import Store
 
     here, there = multiprocessing.Pipe()
     sandbox = multiprocessing.get_context("spawn").Process(

@@ -25,12 +25,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aggregator import demo
-from aggregator.app import Aggregator, render
-from aggregator.compare import compare_table
-from aggregator.config import load_config
+from aggregator.analytics.compare import compare_table
+from aggregator.app import demo
+from aggregator.app.api import Aggregator, render
+from aggregator.app.config import load_config
+from aggregator.collection.store import Store
 from aggregator.models import Reading, Run
-from aggregator.store import Store
 
 
 def _time(func):  # type: ignore[no-untyped-def]

@@ -25,9 +25,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from aggregator.compare import ScoreTable, compare_table
+from aggregator.analytics.compare import ScoreTable, compare_table
+from aggregator.analytics.outcome import RunOutcome
 from aggregator.models import IndexSpec, Run, Scale, Subject
-from aggregator.outcome import RunOutcome
 from reports.email import MAX_HTML_BYTES, build_email, digest
 from reports.json import JsonRenderer
 from reports.model import build_view

@@ -1,7 +1,7 @@
 """The report's view-model: a run's numbers, rounded and put into words, ready to lay out.
 
 :func:`build_view` is the only place a report computes anything. It takes a
-:class:`~aggregator.outcome.RunOutcome` and returns a frozen :class:`ReportView` whose values are
+:class:`~aggregator.analytics.outcome.RunOutcome` and returns a frozen :class:`ReportView` whose values are
 already rounded, labelled and ordered, so templates only loop and format. Renderers never see
 the arrays, and the JSON renderer can publish the view as it is.
 
@@ -32,10 +32,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict
 
-from aggregator.compare import Comparison, IndexHealth, row_nanmedian
+from aggregator.analytics.compare import Comparison, IndexHealth, row_nanmedian
+from aggregator.analytics.normalize import normalize
+from aggregator.analytics.outcome import IndexTiming, RunOutcome
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
-from aggregator.normalize import normalize
-from aggregator.outcome import IndexTiming, RunOutcome
 
 #: How many leaders the summary names.
 SUMMARY_LEADERS = 3

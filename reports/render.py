@@ -7,8 +7,8 @@ a class; it is instantiated with no arguments.
 
 from __future__ import annotations
 
+from aggregator.analytics.outcome import RunOutcome
 from aggregator.errors import PluginNotFoundError, Problem
-from aggregator.outcome import RunOutcome
 from aggregator.plugins import Renderer, renderers
 from reports.model import ReportView, build_view
 

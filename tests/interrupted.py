@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from aggregator.config import Config
+from aggregator.app.config import Config
+from aggregator.app.pipeline import run
+from aggregator.collection.store import Store
 from aggregator.models import Run
-from aggregator.pipeline import run
-from aggregator.store import Store
 from aggregator.testing import FakeAdapter
 
 SUBJECTS = ("ann", "bob", "cy", "dee")

@@ -23,10 +23,10 @@ import pytest
 
 from adapters.sandbox.launch import RunningVendor, launch
 from adapters.sandbox.servers import Faults
+from aggregator.collection.store import Store
 from aggregator.models import Failure, FailureKind, Reading, Run, Subject, utc_now
 from aggregator.plugins import Adapter, Limits, adapters
 from aggregator.ratelimit import RateLimit
-from aggregator.store import Store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "http_json.md"
 

@@ -12,10 +12,10 @@ from pydantic import SecretStr, ValidationError
 from adapters.http_json import HttpJsonAdapter, HttpJsonConfig, pointer
 from adapters.peerindex import PeerIndexAdapter, PeerIndexConfig
 from adapters.sandbox.launch import launch
-from aggregator.config import config_from_dict
+from aggregator.app.config import config_from_dict
+from aggregator.app.pipeline import build_adapters
 from aggregator.errors import ConfigError
 from aggregator.models import Failure, FailureKind, Reading, Subject
-from aggregator.pipeline import build_adapters
 from aggregator.plugins import Limits
 from aggregator.ratelimit import RateLimit
 

@@ -12,7 +12,7 @@ from loopback import serve
 from typing_extensions import override
 
 from adapters._http import HttpAdapter, HttpConfig, HttpRequest
-from aggregator.collect import collect
+from aggregator.collection.collect import collect
 from aggregator.models import Failure, IndexSpec, Reading, Scale, Subject
 from aggregator.plugins import Limits, reading_or_failure
 

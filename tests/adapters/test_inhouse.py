@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from adapters.inhouse import InhouseAdapter, InhouseConfig
-from aggregator.config import load_config
+from aggregator.app.config import load_config
 from aggregator.errors import ConfigError
 from aggregator.models import Failure, FailureKind, Reading, Subject
 from aggregator.scoring.features import COMPONENT_NAMES

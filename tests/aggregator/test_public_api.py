@@ -19,9 +19,9 @@ def test_all_lists_exactly_the_public_names():
 
 
 def test_verbs_stay_functions_after_their_modules_are_imported():
-    import aggregator.collect
-    import aggregator.compare
-    import aggregator.normalize
+    import aggregator.analytics.compare
+    import aggregator.analytics.normalize
+    import aggregator.collection.collect
 
     for verb in ("collect", "compare", "normalize"):
         assert isinstance(getattr(aggregator, verb), types.FunctionType)

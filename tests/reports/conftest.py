@@ -32,9 +32,9 @@ import numpy as np
 import pytest
 from loopback import Inbox, smtp_server
 
-from aggregator.compare import ScoreTable, compare_table
+from aggregator.analytics.compare import ScoreTable, compare_table
+from aggregator.analytics.outcome import RunOutcome
 from aggregator.models import Failure, FailureKind, IndexSpec, Run, Scale, Subject
-from aggregator.outcome import RunOutcome
 
 XSS_NAME = "<script>alert(1)</script>"
 XSS_MESSAGE = "vendor said <img src=x onerror=alert(1)>"

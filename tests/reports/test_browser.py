@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator import demo
+from aggregator.app import demo
 from reports._chromium import chromium_path, open_page
 from reports.model import build_view
 from reports.web import HtmlRenderer
@@ -119,8 +119,8 @@ async def test_the_email_renders_clean_at_600px(demo_page, tmp_path):
     """The email's HTML part in a browser, its cid: images served from files beside it."""
     import re
 
-    from aggregator.pipeline import outcome_from_store
-    from aggregator.store import Store
+    from aggregator.app.history import outcome_from_store
+    from aggregator.collection.store import Store
     from reports.email import build_email
 
     with Store(demo_page.parent / "history.sqlite") as store:

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import aggregator
-from aggregator.compare import ScoreTable, compare_table
+from aggregator.analytics.compare import ScoreTable, compare_table
 from aggregator.models import IndexSpec, Scale, Subject
 from reports.email import MAX_HTML_BYTES, build_email
 from reports.model import SPARK_BLOCKS, SPARK_GAP, build_view, spark_chars

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from aggregator.outcome import IndexTiming
+from aggregator.analytics.outcome import IndexTiming
 from reports.email import build_email
 from reports.model import build_view, latency_text
 from reports.render import render

@@ -396,7 +396,7 @@ def test_a_rescaled_index_is_one_event_and_nobody_moves(build_outcome):
     import inspect
     from dataclasses import replace
 
-    from aggregator.compare import ScoreTable, compare_table
+    from aggregator.analytics.compare import ScoreTable, compare_table
 
     if "previous" not in inspect.signature(compare_table).parameters:
         pytest.skip("this build does not compare with a previous run")

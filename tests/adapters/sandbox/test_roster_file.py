@@ -7,7 +7,7 @@ import csv
 import numpy as np
 
 from adapters.sandbox.population import FEATURE_NAMES, Population, sample_population, write_roster
-from aggregator.roster import load_roster
+from aggregator.collection.roster import load_roster
 
 
 def test_roster_round_trips_awkward_names(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 from adapters.sandbox.launch import launch, limit_text
 from adapters.sandbox.population import sample_population
 from adapters.sandbox.servers import Faults
-from aggregator.config import config_from_dict
+from aggregator.app.config import config_from_dict
 from aggregator.ratelimit import RateLimit
 
 

@@ -1,0 +1,385 @@
+"""Compare indices: consensus standing, per-subject disagreement, and the analytics built on them.
+
+Everything here works on a columnar :class:`ScoreTable` (subjects × indices, NaN = missing)
+and returns numbers only; turning them into words and pixels is the reports' job.
+
+- **Consensus** per subject: a robust aggregate of the normalized scores of the indices that
+  know the subject (:mod:`aggregator.analytics.consensus`: median by default, trimmed mean, or Borda),
+  with the number of indices behind it and an uncertainty (their interquartile range).
+- **Disagreement** per subject: the spread (max - min), the dissenting index (farthest from
+  the median of the others) and by how much; flagged above a threshold.
+- Pairwise **inversions** (:mod:`aggregator.analytics.inversions`), the **agreement** matrix, index
+  **fingerprints** and consensus **robustness** (:mod:`aggregator.analytics.agreement`), **topics**
+  (:mod:`aggregator.analytics.topics`) and **shifts** since a previous run (:mod:`aggregator.analytics.shifts`).
+
+Each column is sorted once (``oriented_ranks``) and each row once (``sort_rows``, block by
+block); every statistic after that reads those sorts.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aggregator.analytics._arrays import FloatArray, Ranked, row_blocks, row_nanmedian, sort_rows
+from aggregator.analytics.agreement import Agreement, Fingerprint, Robustness, agreement, fingerprint, robustness
+from aggregator.analytics.consensus import (
+    CONSENSUS_METHODS,
+    MIN_INDICES_FOR_CONSENSUS,
+    consensus_by_rows,
+    consensus_of,
+    leave_one_out,
+)
+from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion, top_inversions
+from aggregator.analytics.normalize import normalize, oriented_ranks
+from aggregator.analytics.shifts import MOVER_THRESHOLD, RunView, Shifts, compute_shifts
+from aggregator.analytics.topics import Topics, topic_overlap
+from aggregator.errors import ConfigError, Problem
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale
+
+__all__ = [
+    "CONSENSUS_METHODS", "DEFAULT_DISAGREEMENT_THRESHOLD", "MIN_INDICES_FOR_CONSENSUS", "Comparison", "IndexHealth",
+    "ScoreTable", "compare", "compare_table", "index_health", "row_nanmedian",
+]
+
+#: Spread (max - min of the normalized scores, 0-100 points) above which a subject is flagged.
+DEFAULT_DISAGREEMENT_THRESHOLD = 25.0
+#: Naming one index as the dissenter needs at least this many (with two, neither is "odd").
+MIN_INDICES_FOR_DISSENT = 3
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreTable:
+    """Raw scores, columnar: ``raw[i, j]`` is index ``specs[j]``'s value for ``subject_ids[i]``."""
+
+    subject_ids: tuple[str, ...]
+    specs: tuple[IndexSpec, ...]
+    raw: FloatArray
+    #: topics an index gave a subject, keyed ``(row, column)``; only where there are some
+    topics: Mapping[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    #: the algorithm version each index's readings reported (most common); the spec's when empty
+    versions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.raw.shape != (len(self.subject_ids), len(self.specs)):
+            raise ValueError(
+                f"raw has shape {self.raw.shape}, expected "
+                f"({len(self.subject_ids)} subjects, {len(self.specs)} indices)"
+            )
+        if not self.versions:
+            object.__setattr__(self, "versions", tuple(s.algorithm_version for s in self.specs))
+        elif len(self.versions) != len(self.specs):
+            raise ValueError(f"versions has {len(self.versions)} entries, expected one per index ({len(self.specs)})")
+
+    @property
+    def index_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.specs)
+
+    @classmethod
+    def from_readings(
+        cls, subject_ids: Sequence[str], specs: Sequence[IndexSpec], readings: Iterable[Reading]
+    ) -> ScoreTable:
+        row = {sid: i for i, sid in enumerate(subject_ids)}
+        col = {spec.name: j for j, spec in enumerate(specs)}
+        raw = np.full((len(row), len(col)), np.nan)
+        topics: dict[tuple[int, int], tuple[str, ...]] = {}
+        versions: list[Counter[str]] = [Counter() for _ in specs]
+        for reading in readings:
+            i, j = row.get(reading.subject_id), col.get(reading.index)
+            if i is not None and j is not None:
+                raw[i, j] = reading.value
+                versions[j][reading.algorithm_version] += 1
+                if reading.topics:
+                    topics[i, j] = reading.topics
+        chosen = tuple(
+            min(seen, key=lambda v: (-seen[v], v)) if seen else spec.algorithm_version
+            for seen, spec in zip(versions, specs, strict=True)
+        )
+        return cls(tuple(subject_ids), tuple(specs), raw, topics, chosen)
+
+
+@dataclass(frozen=True)
+class IndexHealth:
+    """How well one index answered in this run."""
+
+    index: str
+    scored: int
+    asked: int
+    failures: Mapping[FailureKind, int] = field(default_factory=dict)
+    #: extra attempts spent on subjects that still failed
+    retries: int = 0
+    #: a few distinct failure messages, for the report
+    examples: tuple[str, ...] = ()
+
+    @property
+    def coverage(self) -> float:
+        return self.scored / self.asked if self.asked else 0.0
+
+    @property
+    def faults(self) -> int:
+        """Failures that are not mere coverage gaps (the index not knowing a subject)."""
+        return sum(n for kind, n in self.failures.items() if not kind.is_coverage_gap)
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Numbers the report needs, all aligned with ``table.subject_ids`` / ``table.specs``."""
+
+    table: ScoreTable
+    method: str
+    normalized: FloatArray
+    #: robust aggregate (``consensus_method``) of the normalized scores; NaN with fewer than 2 indices
+    consensus: FloatArray
+    n_indices: NDArray[np.int64]
+    #: max - min of the normalized scores; NaN with fewer than 2 indices
+    spread: FloatArray
+    #: column of the index farthest from the median of the others, -1 if none
+    dissenter: NDArray[np.int64]
+    #: how far the dissenter is from the median of the others (points)
+    dissent_gap: FloatArray
+    threshold: float
+    health: tuple[IndexHealth, ...]
+    #: how the consensus aggregates: "median", "trimmed_mean" or "borda"
+    consensus_method: str = "median"
+    #: interquartile range of the normalized scores behind each consensus; NaN with fewer than 2
+    consensus_iqr: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: percentile standing within each index's cohort, whatever ``method`` is (the same array when it is)
+    standing: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: the strongest pairwise inversions, strongest first (see :mod:`aggregator.analytics.inversions`)
+    inversions: tuple[Inversion, ...] = ()
+    agreement: Agreement | None = None
+    #: present when activity features were given for the subjects
+    fingerprint: Fingerprint | None = None
+    robustness: Robustness | None = None
+    #: present when some index gave topics
+    topics: Topics | None = None
+    #: present when a previous run was given
+    shifts: Shifts | None = None
+    #: other normalizations asked for with ``also=``, by method name
+    alternatives: Mapping[str, FloatArray] = field(default_factory=dict)
+
+    @property
+    def flagged(self) -> NDArray[np.bool_]:
+        return np.nan_to_num(self.spread, nan=0.0) > self.threshold
+
+    def most_disputed(self, k: int) -> NDArray[np.int64]:
+        """Rows of the ``k`` subjects with the widest spread, widest first (ties by id order)."""
+        spread = np.nan_to_num(self.spread, nan=-1.0)
+        order = np.argsort(-spread, kind="stable")
+        return order[: min(k, int(np.sum(spread >= 0)))]
+
+    def leaders(self, k: int) -> NDArray[np.int64]:
+        """Rows of the ``k`` subjects with the highest consensus standing."""
+        consensus = np.nan_to_num(self.consensus, nan=-1.0)
+        order = np.argsort(-consensus, kind="stable")
+        return order[: min(k, int(np.sum(consensus >= 0)))]
+
+
+# -- the comparison ------------------------------------------------------------------------------
+
+
+def compare_table(
+    table: ScoreTable,
+    *,
+    method: str = "percentile",
+    threshold: float = DEFAULT_DISAGREEMENT_THRESHOLD,
+    failures: Iterable[Failure] = (),
+    consensus: str = "median",
+    previous: ScoreTable | None = None,
+    previous_run: str | None = None,
+    features: Mapping[str, FloatArray] | None = None,
+    top: int = DEFAULT_TOP_INVERSIONS,
+    mover_threshold: float = MOVER_THRESHOLD,
+    also: Sequence[str] = (),
+) -> Comparison:
+    """Normalize a table and measure consensus, disagreement, agreement and the rest (pure, no I/O).
+
+    ``previous`` (with its run id ``previous_run``) adds shifts since that run; ``features``
+    (name -> array aligned with the subjects) adds index fingerprints; ``also`` computes other
+    normalizations beside ``method`` (reusing the same sorts) into ``alternatives``.
+    """
+    consensus_of(consensus)  # an unknown method fails before any work
+    ranks = oriented_ranks(table.raw, table.specs)
+    standing = normalize(table.raw, table.specs, "percentile", ranks=ranks)
+    normalized = standing if method == "percentile" else normalize(table.raw, table.specs, method, ranks=ranks)
+    rows = _row_figures(normalized, standing, consensus)
+    names = table.index_names
+    return Comparison(
+        table=table, method=method, normalized=normalized, consensus=rows.consensus,
+        n_indices=rows.n_indices, spread=rows.spread, dissenter=rows.dissenter, dissent_gap=rows.dissent_gap,
+        threshold=threshold, health=index_health(table, failures),
+        consensus_method=consensus, consensus_iqr=rows.iqr, standing=standing,
+        inversions=top_inversions(normalized, top, threshold),
+        agreement=agreement(names, ranks, standing),
+        fingerprint=fingerprint(names, ranks, features) if features else None,
+        robustness=robustness(names, rows.consensus, rows.without),
+        topics=topic_overlap(len(table.subject_ids), table.topics) if table.topics else None,
+        shifts=_shifts(table, ranks, standing, rows.consensus, previous, method, consensus, previous_run,
+                       mover_threshold),
+        alternatives={name: normalize(table.raw, table.specs, name, ranks=ranks) for name in also},
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class _RowFigures:
+    """What each subject's row of normalized scores says (see :class:`Comparison`)."""
+
+    n_indices: NDArray[np.int64]
+    consensus: FloatArray
+    iqr: FloatArray
+    spread: FloatArray
+    dissenter: NDArray[np.int64]
+    dissent_gap: FloatArray
+    #: the consensus without each index in turn
+    without: list[FloatArray]
+
+
+def _row_figures(normalized: FloatArray, standing: FloatArray, consensus: str) -> _RowFigures:
+    """Consensus, IQR, spread, dissent and leave-one-out consensus, a block of rows at a time."""
+    n, k = normalized.shape
+    aggregate = consensus_of(consensus)
+    out = _RowFigures(
+        n_indices=np.empty(n, dtype=np.int64), consensus=np.empty(n), iqr=np.empty(n), spread=np.empty(n),
+        dissenter=np.empty(n, dtype=np.int64), dissent_gap=np.empty(n), without=[np.empty(n) for _ in range(k)],
+    )
+    for block in row_blocks(n):
+        rows = sort_rows(normalized[block])
+        count = rows.count
+        enough = count >= MIN_INDICES_FOR_CONSENSUS
+        out.n_indices[block] = count
+        out.consensus[block] = np.where(enough, aggregate(rows, standing[block]), np.nan)
+        out.iqr[block] = np.where(enough, rows.quantile(0.75) - rows.quantile(0.25), np.nan)
+        out.spread[block] = np.where(enough, rows.pick(count - 1) - rows.place(0) if k else np.nan, np.nan)
+        others = [rows.median_without(j) for j in range(k)]
+        out.dissenter[block], out.dissent_gap[block] = _dissent(rows.source, others, count)
+        for j in range(k):
+            out.without[j][block] = leave_one_out(consensus, rows, others, standing[block], j)
+    return out
+
+
+def _dissent(
+    normalized: FloatArray, others: Sequence[FloatArray], n_indices: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], FloatArray]:
+    if not others:
+        return np.full(len(normalized), -1, dtype=np.int64), np.full(len(normalized), np.nan)
+    # column by column (few columns, long rows): the first column with the widest gap wins
+    gap = np.full(len(normalized), -1.0)
+    dissenter = np.zeros(len(normalized), dtype=np.int64)
+    for j, other in enumerate(others):
+        here = np.abs(normalized[:, j] - other)
+        wider = here > gap  # False where NaN
+        gap = np.where(wider, here, gap)
+        dissenter[wider] = j
+    has_dissent = n_indices >= MIN_INDICES_FOR_DISSENT
+    return np.where(has_dissent, dissenter, -1), np.where(has_dissent, gap, np.nan)
+
+
+def _shifts(
+    table: ScoreTable, ranks: Sequence[Ranked], standing: FloatArray, agreed: FloatArray,
+    previous: ScoreTable | None, method: str, consensus: str, previous_run: str | None, mover_threshold: float,
+) -> Shifts | None:
+    if previous is None:
+        return None
+    prev_ranks = oriented_ranks(previous.raw, previous.specs)
+    prev_standing = normalize(previous.raw, previous.specs, "percentile", ranks=prev_ranks)
+    prev_normalized = (
+        prev_standing if method == "percentile"
+        else normalize(previous.raw, previous.specs, method, ranks=prev_ranks)
+    )
+    prev_consensus = consensus_by_rows(consensus, prev_normalized, prev_standing)
+    now = RunView(table.subject_ids, table.specs, table.versions, table.raw, ranks, standing, agreed)
+    before = RunView(previous.subject_ids, previous.specs, previous.versions, previous.raw, prev_ranks,
+                     prev_standing, prev_consensus)
+    return compute_shifts(now, before, previous_run=previous_run, mover_threshold=mover_threshold)
+
+
+def index_health(table: ScoreTable, failures: Iterable[Failure]) -> tuple[IndexHealth, ...]:
+    by_index: dict[str, list[Failure]] = {name: [] for name in table.index_names}
+    for failure in failures:
+        by_index.setdefault(failure.index, []).append(failure)
+    scored = np.sum(~np.isnan(table.raw), axis=0)
+    health = []
+    for j, name in enumerate(table.index_names):
+        # sorted, so the same run shows the same examples whatever order fetches finished in
+        found = sorted(by_index[name], key=lambda f: (f.subject_id or "", f.message))
+        examples = tuple(dict.fromkeys(f.message for f in found if not f.kind.is_coverage_gap))[:3]
+        health.append(
+            IndexHealth(
+                index=name, scored=int(scored[j]), asked=len(table.subject_ids),
+                failures=dict(Counter(f.kind for f in found)),
+                retries=sum(max(f.attempts - 1, 0) for f in found), examples=examples,
+            )
+        )
+    return tuple(health)
+
+
+ScaleLike = Scale | IndexSpec | tuple[float, float] | None
+
+
+def compare(
+    scores: Mapping[str, Mapping[str, float]],
+    scales: Mapping[str, ScaleLike] | None = None,
+    *,
+    method: str = "percentile",
+    threshold: float = DEFAULT_DISAGREEMENT_THRESHOLD,
+    consensus: str = "median",
+    features: Mapping[str, Mapping[str, float]] | None = None,
+) -> Comparison:
+    """Compare scores you already have: ``{index: {subject: value}}``.
+
+    ``scales`` gives each index's documented ``(lo, hi)`` (or ``None`` when unbounded, the
+    default); only the ``range`` method uses it. ``features`` (``{feature: {subject: value}}``)
+    adds each index's fingerprint.
+
+    >>> result = compare(
+    ...     {"klout": {"ann": 80, "bob": 40, "cy": 60}, "kred": {"ann": 300, "bob": 900, "cy": 500}},
+    ...     {"klout": (1, 100), "kred": (1, 1000)},
+    ... )
+    >>> result.table.subject_ids
+    ('ann', 'bob', 'cy')
+    >>> result.spread.round(1).tolist()
+    [66.7, 66.7, 0.0]
+    """
+    specs = [_spec(name, (scales or {}).get(name)) for name in scores]
+    subject_ids = list(dict.fromkeys(sid for per_index in scores.values() for sid in per_index))
+    row = {sid: i for i, sid in enumerate(subject_ids)}
+    problems: list[Problem] = []
+    raw = _matrix(scores, row, "scores", problems)
+    columns = _matrix(features or {}, row, "features", problems)
+    if problems:
+        raise ConfigError(problems)
+    aligned = {name: columns[:, f] for f, name in enumerate(features or {})}
+    return compare_table(
+        ScoreTable(tuple(subject_ids), tuple(specs), raw), method=method, threshold=threshold,
+        consensus=consensus, features=aligned or None,
+    )
+
+
+def _matrix(
+    data: Mapping[str, Mapping[str, float]], row: Mapping[str, int], what: str, problems: list[Problem]
+) -> FloatArray:
+    out = np.full((len(row), len(data)), np.nan)
+    for j, (name, per_subject) in enumerate(data.items()):
+        for sid, value in per_subject.items():
+            if sid not in row:
+                continue  # a feature for a subject no index scored
+            try:
+                out[row[sid], j] = float(value)
+            except (TypeError, ValueError):
+                problems.append(Problem(f"{what}[{name!r}][{sid!r}]", f"expected a number, got {value!r}"))
+    return out
+
+
+def _spec(name: str, scale: ScaleLike) -> IndexSpec:
+    if isinstance(scale, IndexSpec):
+        return scale
+    if isinstance(scale, Scale):
+        return IndexSpec(name=name, scale=scale)
+    if scale is None:
+        return IndexSpec(name=name)
+    lo, hi = scale
+    return IndexSpec(name=name, scale=Scale(lo=lo, hi=hi))

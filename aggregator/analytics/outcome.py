@@ -1,0 +1,58 @@
+"""What a finished run hands to the reports: plain data, no behaviour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from aggregator.analytics.compare import Comparison
+from aggregator.models import Failure, Reading, Run, Subject
+
+
+@dataclass(frozen=True)
+class IndexTiming:
+    """How long one index took to answer in a run (all its resumed parts added up).
+
+    ``requests``, ``p50`` and ``p95`` (seconds) describe the HTTP attempts the adapter timed;
+    adapters that time none leave them at 0 and None.
+    """
+
+    seconds: float
+    requests: int = 0
+    p50: float | None = None
+    p95: float | None = None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """A run's comparison with everything a report needs to explain it.
+
+    ``subjects`` is aligned with ``comparison.table.subject_ids`` (same order, same length).
+    """
+
+    run: Run
+    subjects: tuple[Subject, ...]
+    comparison: Comparison
+    failures: tuple[Failure, ...]
+    #: how many roster entries were left out because they opted out (never named anywhere)
+    opted_out: int = 0
+    title: str = "Influence report"
+    #: how many of them had stored history that this run erased (they had opted out since the last run)
+    forgotten: int = 0
+    #: the run's readings as stored (components, topics, raw text); empty when not at hand
+    readings: tuple[Reading, ...] = ()
+    #: per index, how long it took to answer (empty for runs stored before it was measured)
+    timing: Mapping[str, IndexTiming] = field(default_factory=lambda: MappingProxyType({}))
+    #: subject id -> its consensus over the last runs up to this one, oldest first (NaN where
+    #: not scored); only subjects scored in two runs at least; empty when not at hand
+    history: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:
+            raise ValueError("RunOutcome.subjects must be aligned with comparison.table.subject_ids")
+
+    @property
+    def has_faults(self) -> bool:
+        """True if some fetch failed for a reason other than an index not knowing a subject."""
+        return any(not f.kind.is_coverage_gap for f in self.failures)

@@ -1,0 +1,432 @@
+"""The TOML config: indices, roster, opt-outs, store and report, validated into models.
+
+Precedence, lowest first: the defaults here < the TOML file < ``${ENV_VAR}`` references inside
+it (secrets live in the environment, never in the file) < command-line flags.
+
+::
+
+    [store]
+    path = "history.sqlite"            # default: aggregator.sqlite beside the config
+
+    [roster]
+    path = "roster.csv"                # columns: id, name, then one column per network handle
+    opt_out = "opt-out.txt"            # optional: one id or handle per line, '#' comments
+
+    [indices.klout]
+    adapter = "files"                  # any installed adapter (aggregator.adapters entry points)
+    rate_limit = "10/s"                # optional: COUNT/UNIT, e.g. 150/hour
+    concurrency = 4                    # optional: requests in flight
+    breaker_after = 10                 # optional: failures in a row that mark the index down
+    deadline_seconds = 600             # optional: the whole index's time budget
+    [indices.klout.options]            # checked against the adapter's own Config model
+    path = "exports/klout.csv"
+    api_key = "${KLOUT_KEY}"           # resolved from the environment
+
+    [report]
+    out = "report.html"
+    title = "Weekly influence report"
+    normalizer = "percentile"          # or range, robust_z, quantile_map (quantile_map:INDEX)
+    consensus = "median"               # or trimmed_mean, borda
+    disagreement_threshold = 25        # percentile points of spread that flag a subject
+
+Several reports, each on its own schedule and to its own recipients, are ``[[report]]``
+entries instead of the one ``[report]`` table (same keys, plus the delivery ones)::
+
+    [[report]]
+    name = "weekly"                    # the schedule's key in the delivery log
+    title = "Weekly influence report"  # also the email's subject, unless `subject` is given
+    schedule = "30 2 * * 1"            # cron: minute hour day-of-month month day-of-week
+    timezone = "Europe/Berlin"         # the schedule's wall clock (default UTC)
+    recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]
+
+    [smtp]                             # how email is sent
+    host = "smtp.example.org"
+    security = "starttls"              # "tls" (implicit, port 465), "starttls" (required, 587)
+    username = "reports@example.org"
+    password = "${SMTP_PASSWORD}"
+    sender = "Influence reports <reports@example.org>"
+
+Relative paths are read relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD
+from aggregator.errors import ConfigError, Problem
+from aggregator.models import IndexName
+from aggregator.plugins import DEFAULT_BREAKER_AFTER, DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
+from aggregator.ratelimit import RateLimit
+
+DEFAULT_STORE = "aggregator.sqlite"
+DEFAULT_REPORT = "report.html"
+#: seconds for one SMTP operation (connect, each command), and for a whole send
+DEFAULT_SMTP_TIMEOUT = 30.0
+DEFAULT_SMTP_DEADLINE = 120.0
+_SMTP_PORTS = {"tls": 465, "starttls": 587, "none": 25}
+_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# C0 controls, DEL and the C1 range: never allowed in anything that ends up in a mail header
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _parse_rate(value: Any) -> Any:
+    return RateLimit.parse(value) if isinstance(value, str) else value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IndexConfig(_Section):
+    adapter: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    rate_limit: Annotated[RateLimit | None, BeforeValidator(_parse_rate)] = None
+    concurrency: Annotated[int, Field(ge=1, le=256)] = DEFAULT_CONCURRENCY
+    #: failures in a row (auth, rate limit, timeout, server error) that mark the index down
+    breaker_after: Annotated[int, Field(ge=1)] | None = DEFAULT_BREAKER_AFTER
+    #: seconds the whole index may take; what is not fetched by then fails as a timeout
+    deadline_seconds: Annotated[float, Field(gt=0)] | None = None
+    enabled: bool = True
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(rate=self.rate_limit, concurrency=self.concurrency, breaker_after=self.breaker_after,
+                      deadline_seconds=self.deadline_seconds)
+
+
+class RosterConfig(_Section):
+    path: Path
+    opt_out: Path | None = None
+
+    _resolve = field_validator("path", "opt_out")(resolve_path)
+
+
+class StoreConfig(_Section):
+    path: Path = Path(DEFAULT_STORE)
+
+    @field_validator("path")
+    @classmethod
+    def _resolve(cls, value: Path, info: ValidationInfo) -> Path | None:
+        return value if str(value) == ":memory:" else resolve_path(value, info)
+
+
+def _header_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text, without control characters (line breaks, tabs)")
+    return value
+
+
+def email_address(value: str) -> str:
+    """One mail address, ``ann@example.org`` or ``Ann Lee <ann@example.org>``, as given.
+
+    Refused: control characters (so no header can be smuggled in), more than one address,
+    anything the stdlib parser finds a defect in, and a non-ASCII address part (write an
+    international domain in its ``xn--`` form; names may use any script).
+    """
+    from email.policy import default
+
+    _header_text(value)
+    header = default.header_factory("to", value)
+    addresses = header.addresses
+    if header.defects or len(addresses) != 1:
+        raise ValueError(f"not one valid mail address: {value!r}")
+    spec: str = addresses[0].addr_spec
+    local, _, domain = spec.rpartition("@")
+    if not local or not domain or domain.startswith(".") or domain.endswith(".") or not spec.isascii():
+        raise ValueError(f"not one valid mail address: {value!r}")
+    return value
+
+
+Address = Annotated[str, BeforeValidator(lambda v: v if not isinstance(v, str) else email_address(v.strip()))]
+
+
+class ReportConfig(_Section):
+    out: Path = Path(DEFAULT_REPORT)
+    title: Annotated[str, Field(min_length=1, max_length=200)] = "Influence report"
+    normalizer: str = "percentile"
+    disagreement_threshold: Annotated[float, Field(gt=0, le=100)] = DEFAULT_DISAGREEMENT_THRESHOLD
+    consensus: str = "median"
+    #: the report's key in the delivery log (``--slot NAME``); unique among ``[[report]]``
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] = "report"
+    #: cron expression (5 fields) on the wall clock of ``timezone``; None: not scheduled
+    schedule: str | None = None
+    timezone: str = "UTC"
+    recipients: tuple[Address, ...] = ()
+    #: the email's subject; the title when not given
+    subject: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+    #: after downtime, send one catch-up report for the latest missed slot (older ones are logged)
+    catch_up: bool = True
+
+    _resolve = field_validator("out")(resolve_path)
+    _one_line = field_validator("title", "subject")(lambda v: v if v is None else _header_text(v))
+
+    @field_validator("normalizer")
+    @classmethod
+    def _known_normalizer(cls, value: str) -> str:
+        from aggregator.analytics.normalize import check_method
+
+        return check_method(value)
+
+    @field_validator("consensus")
+    @classmethod
+    def _known_consensus(cls, value: str) -> str:
+        from aggregator.analytics.compare import CONSENSUS_METHODS
+
+        if value not in CONSENSUS_METHODS:
+            raise ValueError(f"unknown consensus method {value!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}")
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter
+
+        value = " ".join(value.split())
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"not a 5-field cron expression (minute hour day-of-month month day-of-week): {value!r}"
+            )
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @property
+    def email_subject(self) -> str:
+        return self.subject or self.title
+
+
+class SmtpConfig(_Section):
+    """How reports are mailed. Never in plaintext, unless to a relay on this machine, on purpose."""
+
+    host: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")]
+    #: default: 465 for tls, 587 for starttls, 25 for none
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    #: tls: implicit TLS; starttls: STARTTLS required (a server that does not offer it is refused)
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    #: required for security = "none", and only accepted with a loopback host
+    allow_plaintext: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: Address
+    #: extra CA certificates (PEM) to trust besides the system's, e.g. a company CA
+    ca_file: Path | None = None
+    timeout: Annotated[float, Field(gt=0, le=600)] = DEFAULT_SMTP_TIMEOUT
+    deadline: Annotated[float, Field(gt=0, le=3600)] = DEFAULT_SMTP_DEADLINE
+
+    _resolve = field_validator("ca_file")(resolve_path)
+
+    @model_validator(mode="after")
+    def _never_plaintext_by_accident(self) -> Self:
+        if self.security == "none":
+            if not self.allow_plaintext:
+                raise ValueError(
+                    'security = "none" sends mail and passwords in plaintext; use "tls" or "starttls", '
+                    "or set allow_plaintext = true for a relay on this machine (localhost only)"
+                )
+            if self.host.strip("[]").lower() not in _LOOPBACK:
+                raise ValueError(
+                    f"plaintext SMTP is only allowed to a loopback relay (localhost, 127.0.0.1, ::1), "
+                    f"not {self.host!r}; use security = \"tls\" or \"starttls\""
+                )
+        elif self.allow_plaintext:
+            raise ValueError('allow_plaintext only applies to security = "none"')
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give both username and password, or neither")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or _SMTP_PORTS[self.security]
+
+
+class Config(_Section):
+    indices: Annotated[dict[IndexName, IndexConfig], Field(min_length=1)]
+    roster: RosterConfig
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+    smtp: SmtpConfig | None = None
+    #: ``[[report]]`` entries when the file has them (validated one by one in config_from_dict)
+    report_entries: tuple[ReportConfig, ...] = Field(default=(), exclude=True)
+    #: sha256 of the file as written (before ${ENV} substitution, so it never hashes a secret)
+    digest: str = ""
+    #: each enabled index's options, validated by its adapter's own Config model
+    adapter_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def enabled_indices(self) -> dict[str, IndexConfig]:
+        return {name: index for name, index in self.indices.items() if index.enabled}
+
+    @property
+    def reports(self) -> tuple[ReportConfig, ...]:
+        """Every report: the ``[[report]]`` entries, or the one ``[report]`` table."""
+        return self.report_entries or (self.report,)
+
+    def report_named(self, name: str) -> ReportConfig:
+        for report in self.reports:
+            if report.name == name:
+                return report
+        known = ", ".join(r.name for r in self.reports)
+        raise ConfigError([Problem("report", f"no report named {name!r}; the config has: {known}")])
+
+    def for_report(self, report: ReportConfig) -> Config:
+        """This config with ``report`` as the one the pipeline uses (normalizer, threshold, title)."""
+        return self.model_copy(update={"report": report})
+
+
+def load_config(path: str | Path) -> Config:
+    """Read, substitute and validate a config file; every problem is reported at once.
+
+    Raises :class:`ConfigError` whose ``problems`` each carry a TOML key path.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file: {exc.strerror}", source=str(path)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    return config_from_dict(
+        data, base_dir=path.resolve().parent, source=str(path),
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def config_from_dict(
+    data: Mapping[str, Any],
+    *,
+    base_dir: Path | None = None,
+    source: str | None = None,
+    digest: str = "",
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    problems: list[Problem] = []
+    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems)
+    context = {"base_dir": base_dir}
+    adapter_configs = _adapter_configs(resolved.get("indices"), context, problems)
+    resolved = {**resolved, **_report_entries(resolved.get("report"), context, problems)}
+    config: Config | None = None
+    try:
+        config = Config.model_validate(
+            {**resolved, "digest": digest, "adapter_configs": adapter_configs}, context=context
+        )
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc))
+    if problems or config is None:
+        raise ConfigError(problems, source=source)
+    return config
+
+
+def _report_entries(reports: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """``[[report]]`` entries, each validated under its own key path (``report.1.recipients.0``)."""
+    if not isinstance(reports, list):
+        return {}  # the one [report] table (or nothing): the main validation handles it
+    if not reports:
+        problems.append(Problem("report", "an empty report list; give at least one [[report]]"))
+        return {"report": {}}
+    entries: list[ReportConfig] = []
+    for n, entry in enumerate(reports):
+        try:
+            entries.append(ReportConfig.model_validate(entry, context=context))
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, prefix=f"report.{n}"))
+    names = [entry.name for entry in entries]
+    for name in sorted({name for name in names if names.count(name) > 1}):
+        problems.append(Problem("report", f"two reports are named {name!r}; give each [[report]] its own name"))
+    if not entries:
+        return {"report": {}}
+    return {"report": entries[0], "report_entries": tuple(entries)}
+
+
+def _adapter_configs(indices: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """Validate each enabled index's options with its adapter's own Config model."""
+    configs: dict[str, Any] = {}
+    if not isinstance(indices, dict):
+        return configs  # the main validation reports the shape problem
+    for name, index in indices.items():
+        if not isinstance(index, dict) or not isinstance(index.get("adapter"), str):
+            continue
+        if index.get("enabled", True) is False:
+            continue
+        where = f"indices.{name}"
+        try:
+            factory = adapters.load(index["adapter"], where=f"{where}.adapter")
+            configs[name] = factory.Config.model_validate(index.get("options", {}), context=context)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except ValidationError as exc:
+            problems.extend(validation_problems(exc, prefix=f"{where}.options"))
+    return configs
+
+
+def validation_problems(exc: ValidationError, prefix: str = "") -> list[Problem]:
+    """One Problem per pydantic error, located by dotted key path; never echoes secrets."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join([*([prefix] if prefix else []), *(str(part) for part in error["loc"])])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required key is missing"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        elif _may_echo(where, error["input"]):
+            message = f"{message} (got {error['input']!r})"
+        problems.append(Problem(where, message))
+    return problems
+
+
+def _may_echo(where: str, value: Any) -> bool:
+    """Show the offending value only if it is a scalar that cannot be a secret."""
+    secretish = any(word in where.lower() for word in ("key", "secret", "password", "token"))
+    return not secretish and isinstance(value, str | int | float | bool)
+
+
+def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], problems: list[Problem]) -> Any:
+    """Replace ``${VAR}`` with the environment's value; a missing variable is a problem, not ''."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, environ, (*where, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, environ, (*where, str(i)), problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def lookup(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in environ or environ[name] == "":
+            problems.append(Problem(".".join(where), f"environment variable {name} is not set"))
+            return ""
+        return environ[name]
+
+    return _ENV_REF.sub(lookup, value)

@@ -1,0 +1,105 @@
+"""collect -> store -> normalize -> compare, as plain function calls.
+
+Network I/O happens only inside the adapters that :func:`collect` drives; everything after the
+store is pure computation on what the store holds (invariant 5: stored before used).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import partial
+
+from aggregator.analytics.outcome import RunOutcome
+from aggregator.app.activity import roster_features
+from aggregator.app.config import Config
+from aggregator.app.history import outcome_from_store
+from aggregator.collection.collect import ProgressCallback, collect
+from aggregator.collection.resume import pending
+from aggregator.collection.roster import OptOut, load_roster
+from aggregator.collection.store import Store
+from aggregator.errors import ConfigError, Problem
+from aggregator.models import Run, Subject, utc_now
+from aggregator.plugins import Adapter, adapters
+
+log = logging.getLogger(__name__)
+
+
+def build_adapters(config: Config) -> list[Adapter]:
+    """One adapter per enabled index, each given only its own validated options."""
+    built = []
+    for name, index in config.enabled_indices.items():
+        factory = adapters.load(index.adapter, where=f"indices.{name}.adapter")
+        built.append(factory(name, config.adapter_configs[name], index.limits))
+    return built
+
+
+def new_run_id() -> str:
+    return utc_now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+async def run(
+    config: Config,
+    store: Store,
+    *,
+    resume: str | None = None,
+    progress: ProgressCallback | None = None,
+    adapters_: Sequence[Adapter] | None = None,
+) -> RunOutcome:
+    """Collect the roster from every index into ``store`` and compare what was stored.
+
+    With ``resume``, continue that run: only the pairs it has no answer for are fetched.
+    """
+    roster = load_roster(config.roster.path)
+    subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
+    forgotten = _forget_opted_out(store, gone)
+    active = list(adapters_) if adapters_ is not None else build_adapters(config)
+    if resume is None:
+        current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
+        store.start_run(current, subjects, [a.spec for a in active])
+    else:
+        current = store.run(resume)
+        _check_resumable(store, current, active)
+        erased = {s.id for s in gone}
+        subjects = [s for s in store.subjects(current.id) if s.id not in erased]
+    todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id))
+    limits = {name: index.limits for name, index in config.enabled_indices.items()}
+    tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress,
+                            limits=limits)
+    for tally in tallies:
+        store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
+                               p50=tally.p50, p95=tally.p95)
+    store.finish_run(current.id, utc_now())
+    return outcome_from_store(
+        store, current.id, method=config.report.normalizer, threshold=config.report.disagreement_threshold,
+        title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
+        features=roster_features(config, store.subjects(current.id)),
+    )
+
+
+def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:
+    """Erase what the store holds about newly opted-out subjects, leaving no trace in the file."""
+    held = store.stored_subjects(s.id for s in gone)
+    if not held:
+        return 0
+    removed = store.forget(held)
+    store.vacuum()
+    log.warning(
+        "opt-out: erased the stored history of %d subject(s) who asked not to be scored "
+        "(%d readings, %d failures, from %d run(s))", len(held), removed["readings"], removed["failures"],
+        removed["runs"],
+    )
+    return len(held)
+
+
+def _check_resumable(store: Store, run: Run, active: Sequence[Adapter]) -> None:
+    stored = [spec.name for spec in store.specs(run.id)]
+    configured = [a.name for a in active]
+    if sorted(stored) != sorted(configured):
+        raise ConfigError([Problem(
+            "indices",
+            f"run {run.id} collected indices {', '.join(stored)}, but the config now has "
+            f"{', '.join(configured)}; resume with the config the run started with, or start a new run",
+        )])
+    if run.finished:
+        log.info("run %s had finished; fetching only what it is missing", run.id)

@@ -1,0 +1,409 @@
+"""Reports on cron schedules, delivered at most once per slot.
+
+A *slot* is one firing of a report's cron expression on the wall clock of its time zone,
+named by that wall-clock time (``2024-03-31T02:30 Europe/Berlin``). croniter does the calendar
+arithmetic on naive wall-clock times, where there is no daylight saving; each wall-clock slot is
+then placed on the real timeline with the classic cron rule:
+
+- a time skipped by a spring-forward change runs at the moment the clock jumps (02:30 on the
+  day Berlin goes from 02:00 to 03:00 runs at 03:00 CEST);
+- a time that happens twice in a fall-back change runs once, at its first occurrence.
+
+So every local day (or week) of a daily (weekly) schedule has exactly one slot, across DST.
+
+At most once: before anything is collected or sent, the slot is *claimed* in the store's
+delivery log, whose primary key is (report, slot). A second claim of the same slot fails, in
+this process, after a restart, or in another process sharing the file; only the winner runs
+the report. A claim whose process was stopped before sending is given back (the slot can then
+run again); once sending has begun it is never retried automatically (SMTP cannot tell a lost
+reply from a lost message: a duplicate is worse than a gap that is logged).
+
+After downtime, one catch-up: the latest missed slot is delivered and the older missed ones
+are logged and recorded as ``skipped`` (not one report per missed slot). A report that never
+ran before has nothing to catch up. SIGTERM stops the loop; a report being sent is finished
+first, one being collected is abandoned and its claim given back.
+
+``aggregator run --slot NAME`` gives system cron or a systemd timer the same guarantees: it
+claims the latest due slot of report NAME the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from aggregator.collection.store import Store
+from aggregator.errors import AggregatorError, ConfigError, Problem
+from aggregator.models import utc_now
+
+if TYPE_CHECKING:
+    from aggregator.app.config import Config, ReportConfig
+
+log = logging.getLogger(__name__)
+
+#: how long the loop sleeps at most before looking at the clock again (suspend, clock changes)
+MAX_SLEEP = 300.0
+#: how far back a catch-up looks for the last slot it missed
+CATCH_UP_WINDOW = timedelta(days=400)
+#: DST changes move a wall-clock time by at most this much
+_SHIFT = timedelta(hours=3)
+
+
+def place(local: datetime, zone: ZoneInfo) -> datetime:
+    """The instant (UTC) a naive wall-clock time stands for, by the classic cron rule."""
+    first = local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == local:
+        return first  # exists (if it exists twice, fold=0 is its first occurrence)
+    # skipped by a spring-forward change: the moment the clock jumped past it
+    lo = local.replace(tzinfo=zone, fold=1).astimezone(UTC)  # before the jump
+    hi = first  # after it
+    while hi - lo > timedelta(seconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).replace(tzinfo=None) < local:
+            lo = mid
+        else:
+            hi = mid
+    return hi.replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class Slot:
+    report: str
+    #: the wall-clock time of the slot, naive, in ``zone``
+    local: datetime
+    zone: str
+    #: when it is due, UTC
+    due: datetime
+
+    @property
+    def key(self) -> str:
+        return f"{self.local:%Y-%m-%dT%H:%M} {self.zone}"
+
+
+class Schedule:
+    """A report's cron expression on its zone's wall clock."""
+
+    def __init__(self, report: str, cron: str, zone: str = "UTC") -> None:
+        from croniter import croniter
+
+        if not croniter.is_valid(cron):
+            raise ConfigError([Problem(f"report {report}", f"not a cron expression: {cron!r}")])
+        self.report = report
+        self.cron = cron
+        self.zone_name = zone
+        self.zone = ZoneInfo(zone)
+
+    def _local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone).replace(tzinfo=None)
+
+    def slot_at(self, local: datetime) -> Slot:
+        return Slot(self.report, local, self.zone_name, place(local, self.zone))
+
+    def between(self, after: datetime, until: datetime) -> list[Slot]:
+        """Slots due in ``(after, until]``, in order."""
+        from croniter import croniter
+
+        found = []
+        it = croniter(self.cron, self._local(after) - _SHIFT)
+        end = self._local(until) + _SHIFT
+        while True:
+            local: datetime = it.get_next(datetime)
+            if local > end:
+                break
+            slot = self.slot_at(local)
+            if after < slot.due <= until:
+                found.append(slot)
+        return sorted(found, key=lambda s: (s.due, s.local))
+
+    def next_after(self, moment: datetime) -> Slot:
+        """The first slot due strictly after ``moment``."""
+        from croniter import croniter
+
+        it = croniter(self.cron, self._local(moment) - _SHIFT)
+        while True:
+            slot = self.slot_at(it.get_next(datetime))
+            if slot.due > moment:
+                return slot
+
+    def latest(self, moment: datetime) -> Slot | None:
+        """The last slot due at or before ``moment`` (looking back up to a year), if any."""
+        for days in (2, 9, 33, 400):
+            found = self.between(moment - timedelta(days=days), moment)
+            if found:
+                return found[-1]
+        return None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a delivery did, for the log (never a secret)."""
+
+    run_id: str | None = None
+    message_id: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One scheduled report: how to prepare it (collect, render: may be abandoned) and send it."""
+
+    schedule: Schedule
+    prepare: Callable[[Slot], Awaitable[Any]]
+    send: Callable[[Slot, Any], Awaitable[Outcome]]
+    catch_up: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.schedule.report
+
+
+def owner_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Scheduler:
+    """Runs jobs on their slots; ``clock`` and ``sleep`` can be replaced (tests use a fake clock)."""
+
+    def __init__(
+        self,
+        jobs: Sequence[Job],
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        owner: str | None = None,
+        max_sleep: float = MAX_SLEEP,
+    ) -> None:
+        names = [job.name for job in jobs]
+        if len(set(names)) != len(names):
+            raise ConfigError([Problem("report", "two scheduled reports share a name")])
+        self.jobs = list(jobs)
+        self.store = store
+        self._clock = clock
+        self._sleep = sleep
+        self.owner = owner or owner_token()
+        self.max_sleep = max_sleep
+        self._stop = asyncio.Event()
+        self._preparing: asyncio.Future[Any] | None = None
+
+    def clock(self) -> datetime:
+        """Now, in UTC (arithmetic on zoned datetimes would follow the wall clock)."""
+        return self._clock().astimezone(UTC)
+
+    # -- stopping ----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop soon: a report being prepared is abandoned, one being sent is finished first."""
+        if not self._stop.is_set():
+            log.info("stopping: %s", "abandoning the report being prepared" if self._preparing else "idle")
+        self._stop.set()
+        if self._preparing is not None:
+            self._preparing.cancel()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+                loop.add_signal_handler(sig, self.stop)
+
+    async def _wait(self, seconds: float) -> None:
+        if self._sleep is not None:  # a fake clock's sleep: it advances the clock itself
+            await self._sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    # -- delivering ---------------------------------------------------------------------------
+
+    async def deliver(self, job: Job, slot: Slot) -> str:
+        """Claim, prepare and send one slot; returns what became of it (``sent``, ``failed``,
+        ``taken`` if someone else has it, ``released`` if stopped before sending)."""
+        if not self.store.claim_delivery(job.name, slot.key, due_at=slot.due, by=self.owner, at=self.clock()):
+            log.info("%s: slot %s is already taken; not sending it again", job.name, slot.key)
+            return "taken"
+        log.info("%s: delivering slot %s", job.name, slot.key)
+        self._preparing = asyncio.ensure_future(job.prepare(slot))
+        try:
+            prepared = await self._preparing
+        except asyncio.CancelledError:
+            self.store.release_delivery(job.name, slot.key, by=self.owner)
+            log.warning("%s: stopped before sending slot %s; it will run again", job.name, slot.key)
+            if self.stopping:
+                return "released"
+            raise
+        except Exception as exc:
+            return self._failed(job, slot, exc)
+        finally:
+            self._preparing = None
+        try:
+            outcome = await job.send(slot, prepared)  # never cancelled by stop(): no half-sent mail
+        except Exception as exc:
+            return self._failed(job, slot, exc)
+        self.store.finish_delivery(job.name, slot.key, "sent", at=self.clock(), run_id=outcome.run_id,
+                                   message_id=outcome.message_id, detail=outcome.detail)
+        log.info("%s: slot %s delivered%s", job.name, slot.key, f" ({outcome.detail})" if outcome.detail else "")
+        return "sent"
+
+    def _failed(self, job: Job, slot: Slot, exc: Exception) -> str:
+        detail = str(exc) if isinstance(exc, AggregatorError) else f"{type(exc).__name__}: {exc}"
+        self.store.finish_delivery(job.name, slot.key, "failed", at=self.clock(), detail=detail[:2000])
+        log.error("%s: slot %s failed: %s", job.name, slot.key, detail)
+        return "failed"
+
+    def _skip(self, job: Job, slots: Sequence[Slot], why: str) -> None:
+        for slot in slots:
+            if self.store.claim_delivery(job.name, slot.key, due_at=slot.due, by=self.owner, at=self.clock(),
+                                         state="skipped"):
+                self.store.finish_delivery(job.name, slot.key, "skipped", at=self.clock(), detail=why)
+        if slots:
+            log.warning("%s: %d missed slot(s) skipped (%s … %s): %s", job.name, len(slots),
+                        slots[0].key, slots[-1].key, why)
+
+    async def catch_up(self, now: datetime) -> None:
+        """One delivery for the latest slot missed since each report last ran; older ones are logged."""
+        for job in self.jobs:
+            last = self.store.last_delivery(job.name)
+            if last is None:
+                continue  # never ran: nothing was missed
+            missed = job.schedule.between(max(last.due_at, now - CATCH_UP_WINDOW), now)
+            if not missed:
+                continue
+            if not job.catch_up:
+                self._skip(job, missed, "catch-up is off for this report")
+                continue
+            self._skip(job, missed[:-1], f"covered by the catch-up delivery of {missed[-1].key}")
+            log.info("%s: catching up slot %s (missed while not running)", job.name, missed[-1].key)
+            await self.deliver(job, missed[-1])
+            if self.stopping:
+                return
+
+    async def serve(self) -> None:
+        """Catch up once, then run every job on its slots until :meth:`stop`."""
+        start = self.clock()
+        await self.catch_up(start)
+        cursor = {job.name: start for job in self.jobs}
+        while not self.stopping and self.jobs:
+            now = self.clock()
+            upcoming = {job.name: job.schedule.next_after(cursor[job.name]) for job in self.jobs}
+            wake = min(slot.due for slot in upcoming.values())
+            if wake > now:
+                await self._wait(min((wake - now).total_seconds(), self.max_sleep))
+                continue
+            for job in self.jobs:
+                due = job.schedule.between(cursor[job.name], now)
+                if not due:
+                    continue
+                cursor[job.name] = due[-1].due
+                # several slots passed at once (a long delivery, a suspended machine): one run
+                self._skip(job, due[:-1], f"covered by {due[-1].key}")
+                await self.deliver(job, due[-1])
+                if self.stopping:
+                    break
+
+
+# -- the app's jobs: collect, render, mail ---------------------------------------------------
+
+
+def build_jobs(config: Config) -> list[Job]:
+    """One job per ``[[report]]`` that has a schedule."""
+    jobs = [report_job(config, report) for report in config.reports if report.schedule]
+    if not jobs:
+        raise ConfigError([Problem("report", "no report has a schedule (add schedule = \"30 2 * * 1\" to one)")])
+    return jobs
+
+
+def report_job(config: Config, report: ReportConfig) -> Job:
+    if report.recipients and config.smtp is None:
+        raise ConfigError([Problem("smtp", f"report {report.name!r} has recipients but the config has no [smtp]")])
+    schedule = Schedule(report.name, report.schedule or "", report.timezone)
+
+    async def prepare(slot: Slot) -> Any:
+        return await prepare_report(config, report, slot)
+
+    async def send(slot: Slot, prepared: Any) -> Outcome:
+        return await send_report(config, prepared)
+
+    return Job(schedule=schedule, prepare=prepare, send=send, catch_up=report.catch_up)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    run_id: str
+    path: str
+    message: Any  # an email.message.EmailMessage, or None without recipients
+
+
+async def prepare_report(config: Config, report: ReportConfig, slot: Slot | None) -> Prepared:
+    """Collect and compare, write the report file, and build the addressed email (if any)."""
+    from aggregator.app.api import Aggregator
+
+    result = await Aggregator(config.for_report(report)).run()
+    path = await asyncio.to_thread(result.write, report.out)
+    message = None
+    if report.recipients and config.smtp is not None:
+        message = await asyncio.to_thread(compose_email, config, report, result.outcome, slot)
+    return Prepared(run_id=result.run_id, path=str(path), message=message)
+
+
+def compose_email(config: Config, report: ReportConfig, outcome: Any, slot: Slot | None) -> Any:
+    from reports.email import build_email
+    from reports.mail import compose, message_id, parse_address
+    from reports.model import build_view
+
+    assert config.smtp is not None
+    sender = config.smtp.sender
+    msgid = message_id(report.name, slot.key if slot else outcome.run.id, parse_address(sender, "smtp.sender"))
+    parts = build_email(build_view(outcome), subject=report.email_subject)
+    return compose(parts, sender=sender, recipients=report.recipients, msgid=msgid)
+
+
+async def send_report(config: Config, prepared: Prepared) -> Outcome:
+    if prepared.message is None:
+        return Outcome(run_id=prepared.run_id, detail=f"written to {prepared.path}; no recipients")
+    from reports.mail import send
+
+    result = await send(prepared.message, smtp_settings(config))
+    detail = f"accepted by the server for {len(result.accepted)} recipient(s)"
+    if result.refused:
+        refused = "; ".join(f"{address}: {why}" for address, why in result.refused.items())
+        detail += f"; REFUSED {len(result.refused)}: {refused}"
+        log.warning("some recipients were refused: %s", refused)
+    return Outcome(run_id=prepared.run_id, message_id=prepared.message["Message-ID"], detail=detail)
+
+
+def smtp_settings(config: Config) -> Any:
+    from reports.mail import SmtpSettings
+
+    smtp = config.smtp
+    if smtp is None:
+        raise ConfigError([Problem("smtp", "sending email needs an [smtp] table in the config")])
+    return SmtpSettings(
+        host=smtp.host, port=smtp.effective_port, security=smtp.security, allow_plaintext=smtp.allow_plaintext,
+        username=smtp.username, password=smtp.password, ca_file=smtp.ca_file, timeout=smtp.timeout,
+        deadline=smtp.deadline,
+    )
+
+
+async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
+    """``aggregator schedule``: run every scheduled report until SIGTERM or SIGINT."""
+    jobs = build_jobs(config)
+    with Store(config.store.path) as store:
+        scheduler = Scheduler(jobs, store, clock=clock)
+        scheduler.install_signal_handlers()
+        for job in jobs:
+            log.info("%s: %r in %s, next at %s", job.name, job.schedule.cron, job.schedule.zone_name,
+                     job.schedule.next_after(clock()).key)
+        await scheduler.serve()

@@ -1,0 +1,150 @@
+"""The delivery side of the ``aggregator`` command: ``run --email/--eml/--slot``, ``demo --eml``
+and ``schedule``. The app layer: reports and SMTP are imported here, lazily, never by the core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aggregator.cli.exits import EXIT_FAILURES, EXIT_OK
+from aggregator.errors import ConfigError, DeliveryError, Problem
+from aggregator.models import utc_now
+
+if TYPE_CHECKING:
+    from aggregator.app.api import RunResult
+    from aggregator.app.config import Config
+
+DEMO_SENDER = "influence-aggregator demo <demo@example.invalid>"
+DEMO_RECIPIENT = "you@example.invalid"
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
+def write_eml(path: Path, message_bytes: bytes) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(message_bytes)
+    except OSError as exc:
+        raise DeliveryError(f"cannot write the email to {path}: {exc.strerror}") from None
+    return path
+
+
+def demo_eml(result: RunResult, path: Path) -> Path:
+    """``aggregator demo --eml FILE``: the demo's report as the email it would send."""
+    from reports.email import build_email
+    from reports.mail import compose
+    from reports.model import build_view
+
+    parts = build_email(build_view(result.outcome))
+    message = compose(parts, sender=DEMO_SENDER, recipients=[DEMO_RECIPIENT])
+    return write_eml(path, message.as_bytes())
+
+
+def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | None) -> int:
+    """``run --email`` sends now to every report's recipients (no slot: a manual send);
+    ``run --eml FILE`` writes the first report's email instead of sending it."""
+    from aggregator.app.schedule import compose_email, smtp_settings
+
+    if eml is not None:
+        report = config.reports[0]
+        if config.smtp is not None and report.recipients:
+            message = compose_email(config, report, result.outcome, None)
+        else:
+            from reports.email import build_email
+            from reports.mail import compose
+            from reports.model import build_view
+
+            message = compose(build_email(build_view(result.outcome), subject=report.email_subject))
+        print(f"email: {write_eml(eml, message.as_bytes())}")
+    if not email:
+        return EXIT_OK
+    targets = [r for r in config.reports if r.recipients]
+    if not targets:
+        raise ConfigError([Problem("report.recipients", "--email needs recipients in a [[report]] entry")])
+    from reports.mail import send
+
+    settings = smtp_settings(config)
+    status = EXIT_OK
+    for report in targets:
+        message = compose_email(config, report, result.outcome, None)
+        sent = asyncio.run(send(message, settings))
+        print(f"email: {report.name}: sent to {len(sent.accepted)} recipient(s)")
+        for address, why in sent.refused.items():
+            _err(f"email: {report.name}: REFUSED {address}: {why}")
+            status = EXIT_FAILURES
+    return status
+
+
+def _parse_slot(value: str) -> tuple[str, datetime | None]:
+    name, _, when = value.partition("@")
+    if not when:
+        return name, None
+    try:
+        return name, datetime.strptime(when, "%Y-%m-%dT%H:%M")
+    except ValueError:
+        raise ConfigError([Problem("--slot", f"expected NAME or NAME@YYYY-MM-DDTHH:MM (local time), got {value!r}")])\
+            from None
+
+
+def run_slot(config: Config, value: str) -> int:
+    """``run --slot NAME[@LOCALTIME]``: deliver report NAME for one slot, at most once.
+
+    Without a time, the slot is the latest one due now on the report's schedule, so a cron
+    line or a systemd timer that fires twice (or late, after downtime) sends once.
+    """
+    from aggregator.app.schedule import Scheduler, report_job
+    from aggregator.collection.store import Store
+
+    _logging()
+    name, when = _parse_slot(value)
+    report = config.report_named(name)
+    if not report.schedule:
+        raise ConfigError([Problem(f"report {name}", "--slot needs a schedule on the report")])
+    job = report_job(config, report)
+    if when is None:
+        slot = job.schedule.latest(utc_now())
+        if slot is None:
+            raise ConfigError([Problem("--slot", f"report {name!r} has no slot due in the past year")])
+    else:
+        slot = job.schedule.slot_at(when)
+    with Store(config.store.path) as store:
+        scheduler = Scheduler([job], store)
+
+        async def go() -> str:
+            scheduler.install_signal_handlers()
+            return await scheduler.deliver(job, slot)
+
+        state = asyncio.run(go())
+        done = store.deliveries(name)
+    row = next((d for d in done if d.slot == slot.key), None)
+    if state == "taken":
+        print(f"slot {slot.key} of {name}: already {row.state if row else 'taken'}; not sent again")
+        return EXIT_OK
+    if state == "released":
+        print(f"slot {slot.key} of {name}: stopped before sending; it will run again")
+        return 130
+    detail = f" ({row.detail})" if row and row.detail else ""
+    print(f"slot {slot.key} of {name}: {state}{detail}")
+    return EXIT_OK if state == "sent" and "REFUSED" not in detail else EXIT_FAILURES
+
+
+def schedule_command(config: Config) -> int:
+    """``aggregator schedule -c CONFIG``: run every scheduled report until SIGTERM."""
+    from aggregator.app.schedule import serve
+
+    _logging()
+    asyncio.run(serve(config))
+    _err("schedule: stopped")
+    return EXIT_OK
+

@@ -1,0 +1,12 @@
+"""The ``aggregator`` command's exit codes, shared by every command."""
+
+from __future__ import annotations
+
+#: all went well
+EXIT_OK = 0
+#: the run finished, but some fetches failed (the report's "index health" shows them)
+EXIT_FAILURES = 1
+#: bad input or config
+EXIT_BAD_INPUT = 2
+#: interrupted (Ctrl-C); everything fetched so far is stored
+EXIT_INTERRUPTED = 130

@@ -1,0 +1,182 @@
+"""``aggregator scorer ...``: fit, evaluate and graph commands of the in-house scorer.
+
+``aggregator.cli.main`` calls :func:`register` while building its parser; everything
+heavy (numpy, scipy, scikit-learn) is imported inside the handlers. Handlers return an exit
+code (0 ok) and raise ``ConfigError`` for bad input, which the command turns into exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aggregator.cli.exits import EXIT_OK
+from aggregator.errors import ConfigError
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``scorer`` command group (``fit``, ``evaluate``, ``graph``) to the ``aggregator`` command."""
+    scorer = commands.add_parser(
+        "scorer", help="the in-house score: fit it, evaluate it against baselines, rank a graph",
+        description="The in-house influence score: transparent components calibrated on human judgments of "
+                    "who is more influential (pairs files in the layout of the PeerIndex train.csv).",
+    )
+    sub = scorer.add_subparsers(title="scorer commands", metavar="COMMAND")
+    scorer.set_defaults(handler=lambda _args: _help(scorer))
+
+    fit = sub.add_parser("fit", help="fit the model on labelled pairs and write the model file",
+                         description="Fit the monotone, activity-neutral model on labelled pairs, print its "
+                                     "cross-validated AUC, and write the model file. Deterministic: fixed folds "
+                                     "and seed, no random start.")
+    fit.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="labelled pairs (CSV)")
+    fit.add_argument("--out", type=Path, required=True, metavar="FILE", help="where to write the model (JSON)")
+    _fit_options(fit)
+    fit.set_defaults(handler=_fit)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="cross-validated AUC and accuracy of the score and of simple baselines",
+        description="Cross-validate the in-house score and the baselines (follower-count ratio, logistic "
+                    "regression, gradient boosting when scikit-learn is installed) in the same folds, and print "
+                    "pairwise AUC and accuracy of each.")
+    evaluate.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="labelled pairs (CSV)")
+    evaluate.add_argument("--json", action="store_true",
+                          help='print one JSON object ({"auc": ..., "accuracy": ..., "n": ..., "baselines": ...})')
+    evaluate.add_argument("--model", type=Path, metavar="FILE",
+                          help="also score the pairs with this model file as it is (default: the packaged model)")
+    evaluate.add_argument("--no-boosting", action="store_true", help="skip the gradient-boosting baseline")
+    _fit_options(evaluate)
+    evaluate.set_defaults(handler=_evaluate)
+
+    graph = sub.add_parser("graph", help="weighted PageRank of an interaction graph",
+                           description="Weighted PageRank of an edge list (one 'source target [weight]' per line, "
+                                       "an edge meaning source amplified target; gzip allowed), by sparse power "
+                                       "iteration until the L1 change is below --tol.")
+    graph.add_argument("--edges", type=Path, required=True, metavar="FILE", help="the edge list")
+    graph.add_argument("--top", type=int, default=20, metavar="N", help="how many top nodes to print (default 20)")
+    graph.add_argument("--out", type=Path, metavar="FILE", help="write every node's PageRank and percentile (CSV)")
+    graph.add_argument("--alpha", type=float, default=0.85, help="damping factor (default 0.85)")
+    graph.add_argument("--tol", type=float, default=1e-10, help="stop at this absolute L1 change (default 1e-10)")
+    graph.add_argument("--json", action="store_true", help="print the summary and top nodes as JSON")
+    graph.set_defaults(handler=_graph)
+
+
+def _fit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
+    parser.add_argument("--knots", type=int, default=16, help="segments per term curve (default 16)")
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from aggregator.scoring.fit import FitSettings
+
+    if args.folds < 2:
+        raise ConfigError(f"--folds must be at least 2, got {args.folds}")
+    if args.knots < 1:
+        raise ConfigError(f"--knots must be at least 1, got {args.knots}")
+    return FitSettings(knots=args.knots, folds=args.folds, seed=args.seed)
+
+
+def _read_pairs(path: Path, folds: int) -> Any:
+    from aggregator.scoring.features import read_pairs
+
+    pairs = read_pairs(path)
+    ones = int(pairs.a_wins.sum())
+    if min(ones, len(pairs) - ones) < folds:
+        raise ConfigError(f"{folds}-fold cross-validation needs at least {folds} pairs won by A and {folds} won "
+                          f"by B; the file has {ones} and {len(pairs) - ones}", source=str(path))
+    return pairs
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from aggregator.scoring.fit import fit
+
+    settings = _settings(args)
+    pairs = _read_pairs(args.pairs, settings.folds)
+    result = fit(pairs, settings, source=args.pairs)
+    try:
+        result.model.save(args.out)
+    except OSError as exc:
+        message = f"cannot write the model: {exc.strerror or type(exc).__name__}"
+        raise ConfigError(message, source=str(args.out)) from None
+    cv = result.cv
+    print(f"{settings.folds}-fold cross-validated AUC {cv.auc:.4f} ± {cv.auc_sd:.4f}, accuracy {cv.accuracy:.4f} "
+          f"({len(pairs)} pairs; folds: " + ", ".join(f"{a:.4f}" for a in cv.fold_auc) + ")")
+    print(f"model: {args.out} (algorithm version {result.model.digest})")
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from aggregator.scoring.evaluate import evaluate
+    from aggregator.scoring.model import load_model
+
+    settings = _settings(args)
+    pairs = _read_pairs(args.pairs, settings.folds)
+    model = load_model(args.model)
+    result = evaluate(pairs, settings, model=model, boosting=False if args.no_boosting else None)
+    if args.json:
+        print(json.dumps(result.as_dict(), sort_keys=False))
+    else:
+        print(f"{args.pairs}: " + result.table())
+    return EXIT_OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    import time
+
+    from aggregator.scoring.graph import pagerank, percentiles, read_edges
+
+    if not 0 < args.alpha < 1:
+        raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
+    if not args.tol > 0:
+        raise ConfigError(f"--tol must be positive, got {args.tol}")
+    started = time.perf_counter()
+    edges = read_edges(args.edges)
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    result = pagerank(edges.source, edges.target, edges.weight, edges.n, alpha=args.alpha, tol=args.tol)
+    rank_s = time.perf_counter() - started
+    order = result.scores.argsort(kind="stable")[::-1][: max(args.top, 0)]
+    if args.out:
+        _write_ranks(args.out, edges.nodes, result.scores, percentiles(result.scores))
+    summary = {"nodes": edges.n, "edges": len(edges.source), "iterations": result.iterations,
+               "l1_change": result.change, "converged": result.converged, "read_s": round(read_s, 3),
+               "pagerank_s": round(rank_s, 3),
+               "top": [{"node": str(edges.nodes[i]), "pagerank": float(result.scores[i])} for i in order]}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        state = "converged" if result.converged else "NOT converged"
+        print(f"{args.edges}: {edges.n} nodes, {len(edges.source)} edges; PageRank {state} after "
+              f"{result.iterations} iterations (L1 change {result.change:.1e}); read {read_s:.2f} s, "
+              f"ranked {rank_s:.2f} s")
+        for place, i in enumerate(order, start=1):
+            print(f"{place:>5}  {edges.nodes[i]:<24} {result.scores[i]:.6e}")
+        if args.out:
+            print(f"all nodes: {args.out}")
+    if not result.converged:
+        print("warning: the iteration limit was reached before --tol", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_ranks(path: Path, nodes: Any, scores: Any, pct: Any) -> None:
+    import csv
+
+    try:
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["node", "pagerank", "percentile"])
+            for node, score, p in zip(nodes.tolist(), scores.tolist(), pct.tolist(), strict=True):
+                writer.writerow([node, repr(score), f"{p:.4f}"])
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror or type(exc).__name__}", source=str(path)) from None
+
+
+__all__ = ["register"]

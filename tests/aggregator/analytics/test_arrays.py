@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import stats
+
+from aggregator.analytics._arrays import (
+    kendall_tau_b,
+    rank_column,
+    row_nanmedian,
+    sort_rows,
+    sorting_network,
+    spearman,
+)
+
+NAN = np.nan
+
+# few distinct values, so ties (and ties in both columns at once) are common
+pairs = st.integers(2, 60).flatmap(
+    lambda n: st.tuples(
+        arrays(np.float64, n, elements=st.one_of(st.integers(0, 6).map(float), st.just(NAN))),
+        arrays(np.float64, n, elements=st.one_of(st.integers(0, 6).map(float), st.just(NAN))),
+    )
+)
+
+
+def _complete(x, y):
+    both = ~np.isnan(x) & ~np.isnan(y)
+    return x[both], y[both]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@settings(max_examples=120, deadline=None)
+@given(pair=pairs)
+def test_kendall_tau_b_equals_scipy_on_the_shared_rows(fast, pair):
+    x, y = pair
+    tau, n = kendall_tau_b(rank_column(x), rank_column(y), fast=fast)
+    a, b = _complete(x, y)
+    assert n == a.size
+    expected = stats.kendalltau(a, b).statistic if a.size >= 2 else np.nan
+    assert tau == pytest.approx(expected, abs=1e-12, nan_ok=True)
+
+
+@settings(max_examples=120, deadline=None)
+@given(pair=pairs)
+def test_spearman_equals_scipy_on_the_shared_rows(pair):
+    x, y = pair
+    rho, n = spearman(rank_column(x), rank_column(y))
+    a, b = _complete(x, y)
+    assert n == a.size
+    constant = a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0
+    expected = np.nan if constant else stats.spearmanr(a, b).statistic
+    assert rho == pytest.approx(expected, abs=1e-12, nan_ok=True)
+
+
+def test_kendall_on_a_large_continuous_pair_matches_scipy():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=20_000)
+    y = x + rng.normal(size=x.size)
+    y[rng.random(y.size) < 0.1] = NAN
+    tau, n = kendall_tau_b(rank_column(x), rank_column(y))
+    a, b = _complete(x, y)
+    assert n == a.size
+    assert tau == pytest.approx(stats.kendalltau(a, b).statistic, abs=1e-12)
+
+
+def test_ranks_share_ties_and_keep_nan():
+    ranked = rank_column(np.array([5.0, NAN, 1.0, 5.0, 3.0]))
+    assert ranked.count == 4 and ranked.n_groups == 3
+    assert ranked.groups.tolist() == [3, 0, 1, 3, 2]
+    assert ranked.sorted_mid_ranks.tolist() == [1.0, 2.0, 3.5, 3.5]
+    assert rank_column(np.array([NAN, NAN])).count == 0
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(1, 6)),
+                     elements=st.one_of(st.integers(0, 9).map(float), st.just(NAN))))
+def test_row_statistics_match_numpy(values):
+    rows = sort_rows(values)
+    present = ~np.isnan(values)
+    for i in range(values.shape[0]):
+        row = values[i][present[i]]
+        if row.size == 0:
+            assert np.isnan(rows.median()[i]) and np.isnan(rows.quantile(0.25)[i])
+            continue
+        assert rows.median()[i] == np.median(row)
+        assert rows.quantile(0.25)[i] == pytest.approx(np.quantile(row, 0.25))
+        assert rows.quantile(0.75)[i] == pytest.approx(np.quantile(row, 0.75))
+        for j in range(values.shape[1]):
+            others = np.delete(values[i], j)
+            others = others[~np.isnan(others)] if present[i, j] else row
+            expected = np.median(others) if others.size else NAN
+            assert rows.median_without(j)[i] == pytest.approx(expected, nan_ok=True)
+    np.testing.assert_array_equal(rows.median(), row_nanmedian(values))
+
+
+@pytest.mark.parametrize("k", range(17))
+def test_sort_rows_sorts_each_row_with_nan_last(k):
+    rng = np.random.default_rng(k)
+    values = rng.integers(0, 5, size=(400, k)).astype(float)  # many ties
+    values[rng.random(values.shape) < 0.3] = NAN
+    values[:3] = NAN  # rows with nothing
+    if k:
+        values[3, 0] = np.inf  # a real infinity stays one
+    rows = sort_rows(values)
+    expected = np.sort(values, axis=1)
+    for t in range(k):
+        np.testing.assert_array_equal(rows.place(t), expected[:, t])
+    np.testing.assert_array_equal(rows.count, np.sum(~np.isnan(values), axis=1))
+
+
+@pytest.mark.parametrize("k", range(1, 15))
+def test_sorting_network_sorts_every_zero_one_input(k):
+    # the 0-1 principle: a comparator network that sorts all 2^k rows of zeros and ones sorts everything
+    rows = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)
+    for a, b in sorting_network(k):
+        rows[:, a], rows[:, b] = np.minimum(rows[:, a], rows[:, b]), np.maximum(rows[:, a], rows[:, b])
+    assert np.all(np.diff(rows, axis=1) >= 0)
