@@ -28,15 +28,15 @@ def register(commands: Any) -> None:
     add_store_options(runs)
     runs.set_defaults(handler=_runs)
 
-    forget = commands.add_parser(
+    forget_cmd: argparse.ArgumentParser = commands.add_parser(
         "forget", help="erase a subject's stored history, in every run",
         description="Erase everything the history database holds about a subject (by roster id or handle), "
                     "in every run, then rewrite the file so nothing of it remains. Add them to the opt-out "
                     "list too, or the next run collects them again.",
     )
-    forget.add_argument("subject", metavar="SUBJECT", nargs="+", help="roster id or handle (@ optional)")
-    add_store_options(forget)
-    forget.set_defaults(handler=_forget_command)
+    forget_cmd.add_argument("subject", metavar="SUBJECT", nargs="+", help="roster id or handle (@ optional)")
+    add_store_options(forget_cmd)
+    forget_cmd.set_defaults(handler=_forget_command)
 
 
 def add_store_options(command: argparse.ArgumentParser) -> None:
