@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
+from reports.message import EmailParts, InlineImage
 from reports.model import (
     SPARK_GAP,
     Disagreement,
@@ -66,17 +67,6 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
-class InlineImage:
-    """A PNG shown in the HTML part through ``cid:``."""
-
-    cid: str
-    png: bytes
-    width: int
-    height: int
-    alt: str
-
-
-@dataclass(frozen=True)
 class Digest:
     """The top of each section: what the email shows (the text part shows the same)."""
 
@@ -95,18 +85,6 @@ class Digest:
     movers: tuple[MoverRow, ...] = ()
     #: whether the agreement matrix fits (few enough indices)
     matrix: bool = False
-
-
-@dataclass(frozen=True)
-class EmailParts:
-    """Everything one report email carries, before it is addressed."""
-
-    subject: str
-    html: str
-    text: str
-    images: tuple[InlineImage, ...]
-    attachment_name: str
-    attachment: bytes
 
 
 def _safe(text: str) -> str:
