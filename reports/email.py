@@ -29,16 +29,12 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from reports.message import EmailParts, InlineImage
-from reports.model import (
-    SPARK_GAP,
-    Disagreement,
-    IndexView,
-    InversionRow,
-    MoverRow,
-    ReportView,
-    SectionInfo,
-    StandingRow,
-)
+from reports.model import ReportView, SectionInfo
+from reports.sections.changes import SPARK_GAP, MoverRow
+from reports.sections.disagreements import Disagreement
+from reports.sections.health import IndexView
+from reports.sections.inversions import InversionRow
+from reports.sections.standing import StandingRow
 
 if TYPE_CHECKING:
     import css_inline

@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from aggregator.models import Failure, FailureKind, IndexSpec, Scale, Subject
-from reports.model import MAX_FAILURES, ReportView, build_view, index_label, ordinal, raw_text
+from reports.model import ReportView, build_view
+from reports.sections._common import index_label, ordinal
+from reports.sections.health import MAX_FAILURES
+from reports.sections.standing import raw_text
 
 
 @pytest.fixture
