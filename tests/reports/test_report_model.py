@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import pkgutil
 import subprocess
 import sys
+from importlib import import_module
+from importlib.resources import files
 
 import numpy as np
 import pytest
 
 from aggregator.models import Failure, FailureKind, IndexSpec, Scale, Subject
-from reports.model import ReportView, build_view
+from reports.model import SECTIONS, ReportView, build_view
 from reports.sections._common import index_label, ordinal
 from reports.sections.health import MAX_FAILURES
 from reports.sections.standing import raw_text
@@ -297,6 +300,14 @@ def test_sections_in_order_each_with_a_meaning(view):
     assert [s.id for s in view.sections] == present_sections(view)
     assert {"headline", "standing", "disagreements", "health", "method"} <= {s.id for s in view.sections}
     assert all(s.meaning.endswith(".") and len(s.meaning) > 40 for s in view.sections)
+
+
+def test_each_section_has_a_module_and_a_template_of_its_name():
+    package = import_module("reports.sections")
+    modules = {m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")}
+    templates = {p.name for p in (files("reports") / "templates" / "sections").iterdir()}
+    assert modules == set(SECTIONS)
+    assert templates == {f"{name}.html.j2" for name in SECTIONS}
 
 
 def test_headline_has_the_three_most_striking_disagreements(view):
