@@ -1,7 +1,8 @@
 """Reports: turn a finished run into documents people read.
 
 One direction only: ``aggregator`` computes numbers, :mod:`reports.model` turns them into a
-view-model of already-rounded, already-labelled values, and the renderers lay that view out:
+view-model of already-rounded, already-labelled values (one module per report section in
+:mod:`reports.sections`), and the renderers lay that view out:
 
 - :mod:`reports.web` (``html``): one standalone HTML page, readable without JavaScript;
 - :mod:`reports.text` (``text``): a fixed-width plain-text summary;

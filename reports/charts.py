@@ -22,7 +22,8 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reports.model import Disagreement, ReportView
+from reports.model import ReportView
+from reports.sections.disagreements import Disagreement
 
 #: Okabe & Ito (2008), "Color Universal Design", minus yellow (too light on white).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7F7F7F")

@@ -28,16 +28,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-from reports.model import (
-    SPARK_GAP,
-    Disagreement,
-    IndexView,
-    InversionRow,
-    MoverRow,
-    ReportView,
-    SectionInfo,
-    StandingRow,
-)
+from reports.message import EmailParts, InlineImage
+from reports.model import ReportView, SectionInfo
+from reports.sections.changes import SPARK_GAP, MoverRow
+from reports.sections.disagreements import Disagreement
+from reports.sections.health import IndexView
+from reports.sections.inversions import InversionRow
+from reports.sections.standing import StandingRow
 
 if TYPE_CHECKING:
     import css_inline
@@ -66,17 +63,6 @@ _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
-class InlineImage:
-    """A PNG shown in the HTML part through ``cid:``."""
-
-    cid: str
-    png: bytes
-    width: int
-    height: int
-    alt: str
-
-
-@dataclass(frozen=True)
 class Digest:
     """The top of each section: what the email shows (the text part shows the same)."""
 
@@ -95,18 +81,6 @@ class Digest:
     movers: tuple[MoverRow, ...] = ()
     #: whether the agreement matrix fits (few enough indices)
     matrix: bool = False
-
-
-@dataclass(frozen=True)
-class EmailParts:
-    """Everything one report email carries, before it is addressed."""
-
-    subject: str
-    html: str
-    text: str
-    images: tuple[InlineImage, ...]
-    attachment_name: str
-    attachment: bytes
 
 
 def _safe(text: str) -> str:

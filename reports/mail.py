@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import SecretStr
 
 from aggregator.errors import DeliveryError
-from reports.email import EmailParts
+from reports.message import EmailParts
 
 if TYPE_CHECKING:
     import aiosmtplib

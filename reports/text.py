@@ -13,7 +13,8 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from reports.model import SPARK_GAP, ReportView
+from reports.model import ReportView
+from reports.sections.changes import SPARK_GAP
 
 #: how many standing rows the text report shows
 TOP_ROWS = 25

@@ -28,6 +28,10 @@ def test_wheel_holds_the_packages_their_data_and_type_markers(wheel):
         assert f"{package}/py.typed" in names
     assert "adapters/sandbox/data/population.csv.gz" in names
     assert "reports/templates/report.html.j2" in names
+    for section in ("headline", "standing", "disagreements", "inversions", "agreement", "changes", "health",
+                    "method"):
+        assert f"reports/templates/sections/{section}.html.j2" in names
+        assert f"reports/sections/{section}.py" in names
     assert "aggregator/scoring/model.json" in names
     assert "aggregator/__main__.py" in names
     assert not any(name.startswith(("tests/", "scripts/", "bench/")) for name in names)

@@ -35,6 +35,7 @@ from loopback import Inbox, smtp_server
 from aggregator.analytics.compare import ScoreTable, compare_table
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.models import Failure, FailureKind, IndexSpec, Run, Scale, Subject
+from reports.model import ReportView, build_view
 
 XSS_NAME = "<script>alert(1)</script>"
 XSS_MESSAGE = "vendor said <img src=x onerror=alert(1)>"
@@ -116,6 +117,11 @@ def outcome() -> RunOutcome:
 def build_outcome() -> object:
     """``make_outcome`` itself, for tests that vary the run."""
     return make_outcome
+
+
+@pytest.fixture
+def view(outcome: RunOutcome) -> ReportView:
+    return build_view(outcome)
 
 
 # --- a real SMTP server on loopback (aiosmtpd), with a throwaway CA for its certificates ---------

@@ -26,7 +26,8 @@ import aggregator
 from aggregator.analytics.compare import ScoreTable, compare_table
 from aggregator.models import IndexSpec, Scale, Subject
 from reports.email import MAX_HTML_BYTES, build_email
-from reports.model import SPARK_BLOCKS, SPARK_GAP, build_view, spark_chars
+from reports.model import build_view
+from reports.sections.changes import SPARK_BLOCKS, SPARK_GAP, spark_chars
 from reports.text import TextRenderer
 
 from .conftest import make_outcome

@@ -6,8 +6,9 @@ from dataclasses import replace
 
 from aggregator.analytics.outcome import IndexTiming
 from reports.email import build_email
-from reports.model import build_view, latency_text
+from reports.model import build_view
 from reports.render import render
+from reports.sections.health import latency_text
 
 from .conftest import make_outcome
 

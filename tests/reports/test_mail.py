@@ -9,8 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from aggregator.errors import DeliveryError
-from reports.email import EmailParts, build_email
+from reports.email import build_email
 from reports.mail import SmtpSettings, compose, message_id, parse_address, send
+from reports.message import EmailParts
 from reports.model import build_view
 
 from .conftest import SMTP_PASSWORD, SMTP_USER, make_outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 import aggregator
-from reports.model import sparkline
+from reports.sections.changes import sparkline
 
 
 class _Sparks(HTMLParser):

@@ -1,0 +1,174 @@
+"""Disagreements: the flagged subjects, widest spread first, the index that is the odd one out
+and, when it has components, the one behind its score; and the topics only one index claims.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aggregator.analytics.compare import Comparison, row_nanmedian
+from aggregator.analytics.normalize import normalize
+from aggregator.analytics.outcome import RunOutcome
+from aggregator.models import IndexSpec, Reading, Subject
+from reports.sections._common import View, Wording, half_up, index_label, join, opt_int
+
+#: How many of the widest flagged disagreements the report lists.
+MAX_DISAGREEMENTS = 20
+#: A dissenting score is explained by its components only if it has at least this many.
+MIN_COMPONENTS = 2
+#: how many lone topic claims the report lists
+MAX_LONE_TOPICS = 20
+
+
+class IndexStanding(View):
+    index: str
+    standing: int | None
+    dissenter: bool
+
+
+class Disagreement(View):
+    subject_id: str
+    name: str
+    spread: float
+    #: label of the index farthest from the others; None with only two indices
+    dissenter: str | None
+    #: how far the dissenter is from the median of the others (points)
+    gap: float | None
+    #: the others' median standing, rounded
+    others: int | None
+    #: aligned with :attr:`~reports.model.ReportView.indices`
+    standings: tuple[IndexStanding, ...]
+    sentence: str
+    #: which of the dissenting index's own components explains its score, when it has components
+    explanation: str | None = None
+
+
+class LoneTopicRow(View):
+    name: str
+    index: str
+    topic: str
+
+
+def _component_percentiles(
+    readings: Sequence[Reading], subject_ids: Sequence[str], index: str
+) -> tuple[tuple[str, ...], NDArray[np.float64]]:
+    """An index's components as percentiles within the cohort: names, ``[subjects × components]``."""
+    row = {sid: i for i, sid in enumerate(subject_ids)}
+    found = [r for r in readings if r.index == index and r.components and r.subject_id in row]
+    names = tuple(sorted({name for r in found for name in r.components}))
+    values = np.full((len(subject_ids), len(names)), np.nan)
+    column = {name: j for j, name in enumerate(names)}
+    for reading in found:
+        for name, value in reading.components.items():
+            values[row[reading.subject_id], column[name]] = value
+    specs = [IndexSpec(name=f"c{j}") for j in range(len(names))]
+    return names, normalize(values, specs, "percentile") if names else values
+
+
+def explanations(
+    outcome: RunOutcome, rows: Sequence[int], labels: Sequence[str], wording: Wording
+) -> dict[int, str]:
+    """For each disputed row whose dissenting index has components, the component behind it.
+
+    Descriptive, not causal: among the dissenter's own components (each as a standing in the
+    cohort), the one lowest for this subject when the index rates them below the others,
+    highest when above.
+    """
+    comparison = outcome.comparison
+    if not outcome.readings or not rows:
+        return {}
+    table = comparison.table
+    cache: dict[int, tuple[tuple[str, ...], NDArray[np.float64]]] = {}
+    out: dict[int, str] = {}
+    for i in rows:
+        d = int(comparison.dissenter[i])
+        if d < 0:
+            continue
+        if d not in cache:
+            cache[d] = _component_percentiles(outcome.readings, table.subject_ids, table.specs[d].name)
+        names, pct = cache[d]
+        mine = pct[i] if names else np.zeros(0)
+        known = [k for k in range(len(names)) if not np.isnan(mine[k])]
+        if len(known) < MIN_COMPONENTS:
+            continue
+        others = comparison.normalized[i].copy()
+        others[d] = np.nan
+        middle = float(row_nanmedian(others[None, :])[0])
+        below = comparison.normalized[i, d] < middle
+        pick = min(known, key=lambda k: mine[k]) if below else max(known, key=lambda k: mine[k])
+        if (mine[pick] >= middle) if below else (mine[pick] <= middle):
+            continue  # no component pulls the way the index does: nothing to point at
+        rounded = half_up(mine, 0)
+        rest = [
+            f"{index_label(names[k]).lower()} {wording.bare(int(rounded[k]))}" for k in known if k != pick
+        ]
+        text = (
+            f"Of {labels[d]}'s components, {index_label(names[pick]).lower()} is "
+            f"{'lowest' if below else 'highest'} for them ({wording.at(int(rounded[pick]))})"
+        )
+        out[i] = text + (f"; {join(rest)}." if rest else ".")
+    return out
+
+
+def disagreement_rows(
+    comparison: Comparison,
+    subjects: Sequence[Subject],
+    labels: Sequence[str],
+    standing: NDArray[np.float64],
+    wording: Wording,
+) -> list[Disagreement]:
+    rows = [int(i) for i in comparison.most_disputed(MAX_DISAGREEMENTS) if comparison.flagged[i]]
+    if not rows:
+        return []
+    normalized = comparison.normalized[rows]
+    dissenters = comparison.dissenter[rows]
+    others_all = normalized.copy()
+    has = dissenters >= 0
+    others_all[np.flatnonzero(has), dissenters[has]] = np.nan
+    others = half_up(row_nanmedian(others_all), 0)
+    out = []
+    for k, i in enumerate(rows):
+        name = subjects[i].name
+        d = int(dissenters[k])
+        cells = standing[i]
+        if d >= 0:
+            sentence = (
+                f"{labels[d]} puts {name} {wording.at(int(cells[d]))}; "
+                f"the others put them {wording.near(int(others[k]))}."
+            )
+        else:  # two indices: neither is the odd one out
+            known = sorted(
+                (j for j in range(len(labels)) if not np.isnan(cells[j])), key=lambda j: -cells[j]
+            )
+            first, *rest = known
+            tail = "; ".join(f"{labels[j]} puts them {wording.bare(int(cells[j]))}" for j in rest)
+            sentence = f"{labels[first]} puts {name} {wording.at(int(cells[first]))}; {tail}."
+        out.append(
+            Disagreement(
+                subject_id=subjects[i].id,
+                name=name,
+                spread=float(half_up(comparison.spread[i : i + 1], 1)[0]),
+                dissenter=labels[d] if d >= 0 else None,
+                gap=float(half_up(comparison.dissent_gap[i : i + 1], 1)[0]) if d >= 0 else None,
+                others=int(others[k]) if d >= 0 else None,
+                standings=tuple(
+                    IndexStanding(index=labels[j], standing=opt_int(cells[j]), dissenter=j == d)
+                    for j in range(len(labels))
+                ),
+                sentence=sentence,
+            )
+        )
+    return out
+
+
+def lone_topics(comparison: Comparison, subjects: Sequence[Subject], labels: Sequence[str]) -> list[LoneTopicRow]:
+    topics = getattr(comparison, "topics", None)
+    if topics is None:
+        return []
+    return [
+        LoneTopicRow(name=subjects[t.row].name, index=labels[t.index], topic=t.topic)
+        for t in list(topics.lone)[:MAX_LONE_TOPICS]
+    ]
