@@ -11,8 +11,10 @@ pair outcomes with replacement, ``resamples`` times, and take the 2.5th and 97.5
 of the resampled shares. Each outcome is one of three values (agree, tie, disagree), so
 resampling ``n`` pairs is exactly drawing the three counts from a multinomial with the
 observed shares; that is what is drawn, with a fixed seed (same inputs, same interval).
-Like every percentile interval it is too narrow when ``n`` is small or the share is near 0 or
-1 (with every pair agreeing it has no width at all); :data:`FEW_PAIRS` marks those figures.
+Like every percentile interval it is too narrow when ``n`` is small or the share near 0 or 1
+(with every pair agreeing it has no width at all), so below :data:`FEW_PAIRS` pairs no
+interval is given, and such an index is told apart from none. In a simulation at 80 and 200
+pairs and shares of 0.7 to 0.75 it holds the true share 95 % of the time (the tests check it).
 
 Two intervals that do not overlap say the two orders agree with people at different rates;
 overlapping intervals mean the data cannot tell them apart (a conservative reading: two
@@ -34,7 +36,7 @@ LEVEL = 0.95
 #: bootstrap resamples per index
 RESAMPLES = 2000
 SEED = 0
-#: below this many judged pairs, a share and its interval are too rough to lean on
+#: below this many judged pairs, a percentile bootstrap interval is too narrow to give
 FEW_PAIRS = 30
 #: the name of the consensus row (an index may not be called this: see ``PeopleAgreement.rows``)
 CONSENSUS = "consensus"
@@ -53,7 +55,7 @@ class IndexAgreement:
     disagree: int
     #: ``(agree + ties / 2) / n``; NaN when ``n`` is 0
     share: float
-    #: the interval's ends (NaN when ``n`` is 0)
+    #: the interval's ends (NaN with fewer than FEW_PAIRS pairs)
     low: float
     high: float
     #: fitted on these judgments: its share is in-sample, not a test
@@ -64,10 +66,8 @@ class IndexAgreement:
         return self.agree + self.ties + self.disagree
 
     def differs_from(self, other: IndexAgreement) -> bool:
-        """Their intervals do not overlap (both measured on some pairs)."""
-        if self.n == 0 or other.n == 0:
-            return False
-        return bool(self.low > other.high or other.low > self.high)
+        """Their intervals do not overlap (both have one)."""
+        return bool(self.low > other.high or other.low > self.high)  # False when either is NaN
 
 
 @dataclass(frozen=True)
@@ -135,11 +135,13 @@ def agreement_with_people(
     level: float = LEVEL,
     resamples: int = RESAMPLES,
     seed: int = SEED,
+    min_pairs: int = FEW_PAIRS,
 ) -> PeopleAgreement:
     """Each column's (and the consensus's) agreement with ``judgments``, ``(winner id, loser id)`` each.
 
     ``scores`` is ``[subjects × columns]`` aligned with ``subject_ids``, oriented so that higher
-    is better, NaN where not scored. ``in_sample`` names columns fitted on these judgments.
+    is better, NaN where not scored. ``in_sample`` names columns fitted on these judgments; a
+    column with fewer than ``min_pairs`` judged pairs gets no interval.
     """
     row = {sid: i for i, sid in enumerate(subject_ids)}
     known = [(row[w], row[lo]) for w, lo in judgments if w in row and lo in row]
@@ -153,8 +155,11 @@ def agreement_with_people(
         agree, ties = int(np.sum(column == 1.0)), int(np.sum(column == 0.5))
         disagree = int(np.sum(column == 0.0))
         n = agree + ties + disagree
-        low, high = bootstrap_interval(agree, ties, disagree, level=level, resamples=resamples,
-                                       rng=np.random.default_rng([seed, j]))
+        low, high = float("nan"), float("nan")
+        if n >= min_pairs:
+            # seeded by the counts: the same counts give the same interval, whichever column has them
+            low, high = bootstrap_interval(agree, ties, disagree, level=level, resamples=resamples,
+                                           rng=np.random.default_rng([seed, agree, ties, disagree]))
         rows.append(IndexAgreement(
             index=name, is_consensus=consensus is not None and j == len(columns),
             agree=agree, ties=ties, disagree=disagree,

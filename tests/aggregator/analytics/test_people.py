@@ -85,7 +85,7 @@ def test_a_comparison_orients_lower_is_better_indices_before_comparing():
 def test_an_index_with_no_judged_pair_scored_has_no_share_and_ranks_last():
     result = agreement_with_people(["a", "b"], ["x", "y"], np.array([[1.0, NAN], [0.0, NAN]]), [("a", "b")])
     x, y = result.rows
-    assert x.share == 1.0 and y.n == 0 and np.isnan(y.share) and np.isnan(y.low)
+    assert x.share == 1.0 and y.n == 0 and np.isnan(y.share)
     assert result.best_first()[-1] is y
     assert not x.differs_from(y)
 
@@ -126,3 +126,15 @@ def test_the_interval_covers_the_true_share_at_the_stated_rate(n: int, p_agree: 
     rate = covered / trials
     # 95% stated; the binomial sampling error of the rate over 600 trials is about 0.009
     assert abs(rate - 0.95) < 3.5 * np.sqrt(0.95 * 0.05 / trials), rate
+
+
+def test_fewer_pairs_than_the_minimum_get_no_interval_and_differ_from_nothing():
+    ids = [f"s{i}" for i in range(40)]
+    scores = np.column_stack([np.arange(40.0), -np.arange(40.0)])
+    judgments = [(ids[i + 1], ids[i]) for i in range(39)]
+    x, y = agreement_with_people(ids, ["x", "y"], scores, judgments).rows
+    assert x.share == 1.0 and y.share == 0.0 and x.n == y.n == 39
+    assert x.differs_from(y) and x.low == x.high == 1.0
+    few_x, few_y = agreement_with_people(ids, ["x", "y"], scores, judgments, min_pairs=40).rows
+    assert np.isnan(few_x.low) and np.isnan(few_y.high) and few_x.share == 1.0
+    assert not few_x.differs_from(few_y)
