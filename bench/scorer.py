@@ -75,7 +75,7 @@ def quality(pairs_path: Path) -> dict[str, Any]:
     from sklearn.preprocessing import StandardScaler
 
     pairs = read_pairs(pairs_path)
-    result, seconds = timed(lambda: evaluate(pairs, model=packaged_model()))
+    result, seconds = timed(lambda: evaluate(pairs))
     say(f"== quality: {pairs_path.name} ({seconds:.1f} s)\n" + result.table())
 
     # the same comparison in scikit-learn's folds, with scikit-learn's own baselines
