@@ -55,9 +55,9 @@ async def run(
     With ``resume``, continue that run: only the pairs it has no answer for are fetched.
     """
     roster = load_roster(config.roster.path)
-    # read before anything is fetched: a judgments file that cannot be used fails the run early
-    judgments = read_judgments(config, roster)
     subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
+    # read before anything is fetched: a judgments file that cannot be used fails the run early
+    judgments = read_judgments(config, roster, gone)
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
     if resume is None:
@@ -84,16 +84,16 @@ async def run(
     return with_people(outcome, judgments, config.validation.in_sample)
 
 
-def read_judgments(config: Config, roster: Sequence[Subject]) -> Judgments | None:
+def read_judgments(config: Config, roster: Sequence[Subject], gone: Sequence[Subject] = ()) -> Judgments | None:
     """The config's judgments, read against the whole roster (None without any); bad rows are logged.
 
-    The whole roster, so that a pair naming an opted-out subject is not an error: such pairs are
-    simply not in the run (and never named).
+    The whole roster, so that a pair naming an opted-out subject (one of ``gone``) is not an
+    error: such pairs are simply not in the run, and no problem names them.
     """
     path = config.validation.judgments
     if path is None:
         return None
-    judgments = load_judgments(path, roster)
+    judgments = load_judgments(path, roster, {s.id for s in gone})
     for problem in judgments.problems:
         log.warning("%s: %s (row skipped)", path, problem)
     return judgments

@@ -202,7 +202,7 @@ def _validate(args: argparse.Namespace) -> int:
     opted_out = OptOut.load(config.roster.opt_out).split(roster)[1]
     judged = ""
     if config.validation.judgments is not None:
-        judgments = load_judgments(config.validation.judgments, roster)
+        judgments = load_judgments(config.validation.judgments, roster, {s.id for s in opted_out})
         if judgments.problems:
             # a run would skip these rows and use the rest; a check names every one of them
             raise ConfigError(list(judgments.problems), source=judgments.source)

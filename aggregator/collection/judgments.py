@@ -13,14 +13,15 @@ is one judgment.
 
 A bad row (an unknown subject, a subject judged against itself, a winner that is neither
 ``a`` nor ``b``, a missing or extra cell) is a :class:`~aggregator.errors.Problem` with its line
-number, and the other rows are used; a file that cannot be read, has no ``a,b,winner``
-header or has no usable row at all is a :class:`~aggregator.errors.ConfigError`.
+number, and the other rows are used (a problem never names a subject who opted out); a file
+that cannot be read, has no ``a,b,winner`` header or has no usable row at all is a
+:class:`~aggregator.errors.ConfigError`.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,18 +66,22 @@ def _echo(text: str) -> str:
     return repr(text if len(text) <= _ECHO_CHARS else text[: _ECHO_CHARS - 1] + "…")
 
 
-def load_judgments(path: Path, roster: Sequence[Subject]) -> Judgments:
-    """Read a judgments file against the roster; bad rows become line-numbered problems."""
+def load_judgments(path: Path, roster: Sequence[Subject], opted_out: Collection[str] = ()) -> Judgments:
+    """Read a judgments file against the roster; bad rows become line-numbered problems.
+
+    ``opted_out``: ids of roster subjects who asked not to be scored; problems never name them.
+    """
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            return parse_judgments(csv.DictReader(handle), roster, str(path))
+            return parse_judgments(csv.DictReader(handle), roster, str(path), opted_out)
     except OSError as exc:
         raise ConfigError(f"cannot read the judgments file: {exc.strerror}", source=str(path)) from None
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(f"the judgments file is not a readable UTF-8 CSV file: {exc}", source=str(path)) from None
 
 
-def parse_judgments(reader: csv.DictReader[str], roster: Sequence[Subject], source: str) -> Judgments:
+def parse_judgments(reader: csv.DictReader[str], roster: Sequence[Subject], source: str,
+                    opted_out: Collection[str] = ()) -> Judgments:
     header = [name.strip() for name in reader.fieldnames or []]
     reader.fieldnames = header
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
@@ -86,6 +91,11 @@ def parse_judgments(reader: csv.DictReader[str], roster: Sequence[Subject], sour
             f"found {', '.join(header) or 'no header'})", source=source,
         )
     names = _names(roster)
+    hidden = set(opted_out)
+
+    def shown(subject_id: str) -> str:
+        return "a subject who opted out" if subject_id in hidden else repr(subject_id)
+
     pairs: list[tuple[str, str]] = []
     problems: list[Problem] = []
     judges: set[str] = set()
@@ -105,18 +115,19 @@ def parse_judgments(reader: csv.DictReader[str], roster: Sequence[Subject], sour
                                         f"unknown subject {_echo(text)}: not an id or handle on the roster"))
             elif len(ids) > 1:
                 problems.append(Problem(f"{where}, column {column}",
-                                        f"{_echo(text)} names {len(ids)} roster subjects ({', '.join(sorted(ids))}); "
-                                        "use the subject id"))
+                                        f"{_echo(text)} names {len(ids)} roster subjects "
+                                        f"({', '.join(sorted(map(shown, ids)))}); use the subject id"))
             else:
                 found[column] = next(iter(ids))
         if len(found) < len(REQUIRED_COLUMNS):
             continue
         a, b, winner = found["a"], found["b"], found["winner"]
         if a == b:
-            problems.append(Problem(where, f"subject {a!r} is judged against itself"))
+            who = "a subject who opted out" if a in hidden else f"subject {a!r}"
+            problems.append(Problem(where, f"{who} is judged against itself"))
         elif winner not in (a, b):
             problems.append(Problem(f"{where}, column winner",
-                                    f"the winner {winner!r} is neither a ({a!r}) nor b ({b!r})"))
+                                    f"the winner {shown(winner)} is neither a ({shown(a)}) nor b ({shown(b)})"))
         else:
             pairs.append((winner, b if winner == a else a))
             judge = (row.get("judge") or "").strip()

@@ -46,7 +46,7 @@ def test_every_bad_row_is_a_line_numbered_problem_and_the_rest_are_used(write):
         "line 4: subject 'ann' is judged against itself",
         "line 5, column winner: the winner 'cy' is neither a ('ann') nor b ('bob')",
         "line 6, column b: empty: expected a subject id or handle",
-        "line 7, column a: 'shared' names 2 roster subjects (bob, cy); use the subject id",
+        "line 7, column a: 'shared' names 2 roster subjects ('bob', 'cy'); use the subject id",
         "line 8: more cells than the 3 header columns",
     ]
     assert found.rows == 8
@@ -63,3 +63,18 @@ def test_a_file_without_a_usable_row_or_the_right_header_is_an_error(write):
         load_judgments(write("e.csv", "a,b,winner\n"), ROSTER)
     with pytest.raises(ConfigError, match="cannot read the judgments file"):
         load_judgments(write("e.csv", "").with_name("missing.csv"), ROSTER)
+
+
+def test_a_problem_never_names_a_subject_who_opted_out(write):
+    path = write("judgments.csv", """
+        a,b,winner
+        ann,bob,cy
+        bob,bobb,bob
+        ann,bob,ann
+    """)
+    found = load_judgments(path, ROSTER, opted_out={"bob"})
+    text = " ".join(str(p) for p in found.problems)
+    assert "'bob'" not in text and "bobb" not in text
+    assert "line 2, column winner: the winner 'cy' is neither a ('ann') nor b (a subject who opted out)" in text
+    assert "line 3: a subject who opted out is judged against itself" in text
+    assert found.pairs == (("ann", "bob"),)  # used, and left out of the run by the pipeline
