@@ -131,7 +131,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     pairs = _read_pairs(args.pairs, settings.folds if args.cv else 0)
     model = load_model(args.model)
-    name = str(args.model) if args.model else "packaged (aggregator/scoring/model.json)"
+    name = str(args.model) if args.model else "packaged model.json"
     check = check_model(pairs, model, name=name, file_sha256=hashlib.sha256(args.pairs.read_bytes()).hexdigest())
     refit = evaluate(pairs, settings, boosting=False if args.no_boosting else None) if args.cv else None
     if args.json:

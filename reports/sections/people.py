@@ -137,7 +137,9 @@ def people_view(people: PeopleAgreement | None, labels: Mapping[str, str]) -> Pe
         f"A judged pair counts for an index when it scored both people: 1 if it puts the people's winner higher, "
         f"½ if it gives both the same score, 0 if lower; the share is the mean. The {level}% interval is a "
         f"percentile bootstrap over the judged pairs ({people.resamples:,} resamples, fixed seed {people.seed}). "
-        "Two orders differ when their intervals do not overlap."
+        "Two orders differ when their intervals do not overlap; overlapping intervals do not make them equal. "
+        "Each index is measured on the pairs it scored, so indices with different coverage are measured on "
+        "partly different pairs."
     )
     return PeopleView(rows=rows, sentences=_sentences(rows), method=method, source=people.source,
                       judged=people.judged, not_in_run=people.not_in_run, skipped=people.skipped,

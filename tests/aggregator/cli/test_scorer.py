@@ -50,7 +50,7 @@ def test_evaluate_prints_a_table_of_every_method(write_pairs, dominance, capsys)
     path = write_pairs(dominance(10))
     assert main(["scorer", "evaluate", "--pairs", str(path), "--cv", "--no-boosting", "--folds", "2"]) == 0
     out = capsys.readouterr().out
-    assert "the model as it is, no refit" in out and "model packaged (aggregator/scoring/model.json" in out
+    assert "the model as it is, no refit" in out and "model packaged model.json (version" in out
     assert "10 pairs, 2-fold stratified cross-validation (seed 0)" in out
     assert "in-house score (monotone, activity-neutral)" in out
     assert "baseline: follower-count ratio" in out and "baseline: logistic regression" in out
