@@ -110,8 +110,12 @@ def _sentences(rows: tuple[PeopleRow, ...]) -> tuple[str, ...]:
         out.append(f"The data cannot tell it apart from {join(close)}: their intervals overlap.")
     fitted = [r.index for r in scored if r.in_sample]
     if fitted:
-        out.append(f"{join(fitted)} {'was' if len(fitted) == 1 else 'were'} fitted on these same judgments, so "
-                   "its figure is in-sample: a fit to them, not a test on pairs it never saw.")
+        one = len(fitted) == 1
+        out.append(f"{join(fitted)} {'was' if one else 'were'} fitted on these same judgments, so "
+                   f"{'its figure is' if one else 'their figures are'} in-sample: a fit to them, not a test on "
+                   "pairs never seen.")
+        if any(r.is_consensus for r in scored):
+            out.append(f"The consensus includes {'it' if one else 'them'}, so its figure is partly in-sample too.")
     if any(r.few for r in scored):
         out.append(f"Shares on fewer than {FEW_PAIRS} judged pairs are rough and get no interval; the data "
                    "cannot tell them apart from anything.")

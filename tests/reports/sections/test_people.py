@@ -45,6 +45,7 @@ def test_an_in_sample_index_says_so_everywhere(outcome):
     kred = next(r for r in view.people.rows if r.index == "Kred")
     assert kred.in_sample and "in-sample" in kred.line
     assert any("Kred was fitted on these same judgments" in s for s in view.people.sentences)
+    assert "The consensus includes it, so its figure is partly in-sample too." in view.people.sentences
     html = render(_with_people(outcome, in_sample=["kred"]), "html")
     assert "(in-sample: fitted on these judgments)" in str(html)
 
