@@ -230,6 +230,12 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     )
                     flag = " (outlier)" if row.index == view.agreement.outlier else ""
                     para(f"{row.index}{flag}: {cells}", "    ", "  - ")
+        elif section.id == "people" and view.people is not None:
+            for sentence in view.people.sentences:
+                para(sentence)
+            for person in view.people.rows:
+                para(person.line, "    ", "  - ")
+            para(view.people.note)
         elif section.id == "changes" and view.changes is not None:
             for shift in view.changes.indices:
                 if shift.event:

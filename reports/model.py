@@ -49,6 +49,7 @@ from reports.sections.health import (
 )
 from reports.sections.inversions import InversionsView, inversions_view
 from reports.sections.method import MethodView, method_view
+from reports.sections.people import PeopleView, people_view
 from reports.sections.standing import StandingRow, standing_rows
 
 _DIST_NAME = "influence-aggregator"
@@ -111,6 +112,8 @@ class ReportView(View):
     lone_topics: tuple[LoneTopicRow, ...] = ()
     #: how many runs the longest per-subject consensus history covers (0: no history to show)
     history_runs: int = 0
+    #: each index against people's judgments, present only when judgments were given
+    people: PeopleView | None = None
 
 
 # --- the whole report -------------------------------------------------------------------------
@@ -156,6 +159,12 @@ SECTIONS: dict[str, tuple[str, str]] = {
         "Agreement between indices",
         "How much each pair of indices ranks people the same way: 1 means the same order, 0 "
         "no relation, below 0 opposite orders.",
+    ),
+    "people": (
+        "Agreement with people",
+        "How often each index puts first the person that people judged more influential, on pairs "
+        "people compared: 50% is a coin toss, 100% agrees every time. Two indices really differ "
+        "only when their intervals do not overlap.",
     ),
     "changes": (
         "Changes since the last run",
@@ -237,6 +246,9 @@ def build_view(outcome: RunOutcome) -> ReportView:
     present = {"headline", "standing", "disagreements", "health", "method"}
     present |= {name for name, part in (("inversions", inversions), ("agreement", agreement),
                                          ("changes", changes)) if part is not None}
+    people = people_view(outcome.people, dict(zip(table.index_names, labels, strict=True)))
+    if people is not None:
+        present.add("people")
     return ReportView(
         meta=_meta(outcome, wording),
         sections=_sections(present),
@@ -255,4 +267,5 @@ def build_view(outcome: RunOutcome) -> ReportView:
         changes=changes,
         lone_topics=tuple(lone_topics(comparison, subjects, labels)),
         history_runs=max((len(r.history) for r in rows), default=0),
+        people=people,
     )

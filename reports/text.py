@@ -83,6 +83,7 @@ class TextRenderer:
         lines += self._standing(view)
         lines += self._disagreements(view)
         lines += self._analytics(view)
+        lines += self._people(view)
         lines += self._health(view)
         return "\n".join(lines) + "\n"
 
@@ -188,6 +189,21 @@ class TextRenderer:
                 out += _wrap(mover.sentence, f"- {spark.ljust(column)}  " if column else "- ")
             if not view.changes.movers:
                 out += _wrap(f"Nobody's consensus moved by {view.changes.threshold_text} points or more.")
+        return out
+
+    def _people(self, view: ReportView) -> list[str]:
+        """Agreement with people, when judgments were given: a line per index, best first."""
+        if view.people is None:
+            return []
+        out = _heading("Agreement with people")
+        for sentence in view.people.sentences:
+            out += _wrap(sentence, "")
+        out.append("")
+        for row in view.people.rows:
+            out += _wrap(row.line)
+        out.append("")
+        out += _wrap(view.people.note, "")
+        out += _wrap(view.people.method, "")
         return out
 
     def _health(self, view: ReportView) -> list[str]:

@@ -8,16 +8,25 @@ Reads ``train.csv`` and ``unlabeled.csv`` from ``../shared/data/peerindex_pairs`
     id,handle,name,follower_count,...,network_feature_3
     p0001,AmberFalcon,Amber Falcon,95,120,3,0.35694329868,...
 
+and, beside it, the human judgments of ``train.csv`` between those people,
+``adapters/sandbox/data/judgments.csv.gz`` (one row per labelled row of ``train.csv``, in its
+order; ``winner`` is ``a`` when ``Choice`` is 1, else ``b``):
+
+    a,b,winner
+    p0417,p1203,p1203
+
 - Rows are ordered by the SHA-256 of their feature text, so the order is deterministic and
   carries no information (the first rows are not the biggest or the smallest accounts).
 - ``id`` is ``p0001``...; ``handle``/``name`` come from adjective + noun word lists
   (``adapters/sandbox/_names.py``), one distinct pair per person. Nobody real is named.
 - Feature values are copied as text, exactly as in the source files (never re-serialised).
+- A labelled row whose two sides are the same person (the same feature vector) judges no
+  pair and is left out of the judgments.
 - gzip is written with ``mtime=0`` and no file name, so the output is byte-reproducible.
 
 Usage (from the repository root)::
 
-    python scripts/derive_population.py [--source ../shared/data/peerindex_pairs] [--out PATH]
+    python scripts/derive_population.py [--source ../shared/data/peerindex_pairs] [--out PATH] [--judgments PATH]
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ FEATURES = (
     "network_feature_1", "network_feature_2", "network_feature_3",
 )
 SOURCE_FILES = ("train.csv", "unlabeled.csv")
+#: the file whose rows carry human judgments (``Choice``)
+LABELLED_FILE = "train.csv"
 EXPECTED_DISTINCT = 1569
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 
@@ -59,6 +70,32 @@ def read_people(source: Path) -> set[tuple[str, ...]]:
                         float(text)  # refuse anything that is not a number, early
                     people.add(vector)
     return people
+
+
+def read_judgments(source: Path) -> list[tuple[tuple[str, ...], tuple[str, ...], bool]]:
+    """Every labelled row of ``train.csv``: (A's feature text, B's feature text, A judged more influential)."""
+    judged = []
+    with (source / LABELLED_FILE).open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            a, b = (tuple(row[f"{side}_{feature}"].strip() for feature in FEATURES) for side in ("A", "B"))
+            if row["Choice"].strip() not in ("0", "1"):
+                raise SystemExit(f"{LABELLED_FILE}: Choice must be 0 or 1, got {row['Choice']!r}")
+            judged.append((a, b, row["Choice"].strip() == "1"))
+    return judged
+
+
+def judgment_rows(judged: list[tuple[tuple[str, ...], tuple[str, ...], bool]],
+                  rows: list[list[str]]) -> tuple[list[list[str]], int]:
+    """``a,b,winner`` rows by person id, and how many labelled rows judged a person against themself."""
+    person = {tuple(row[3:]): row[0] for row in rows}
+    out, same = [], 0
+    for a, b, a_wins in judged:
+        first, second = person[a], person[b]
+        if first == second:
+            same += 1
+            continue
+        out.append([first, second, first if a_wins else second])
+    return out, same
 
 
 def numeric_key(vector: tuple[str, ...]) -> tuple[float, ...]:
@@ -83,10 +120,10 @@ def build_rows(people: set[tuple[str, ...]]) -> list[list[str]]:
     return rows
 
 
-def write_gzip_csv(rows: list[list[str]], out: Path) -> bytes:
+def write_gzip_csv(header: list[str], rows: list[list[str]], out: Path) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(["id", "handle", "name", *FEATURES])
+    writer.writerow(header)
     writer.writerows(rows)
     buffer = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as gz:
@@ -105,14 +142,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=REPO / "adapters" / "sandbox" / "data" / "population.csv.gz"
     )
+    parser.add_argument(
+        "--judgments", type=Path, default=REPO / "adapters" / "sandbox" / "data" / "judgments.csv.gz"
+    )
     args = parser.parse_args(argv)
     people = read_people(args.source)
     if len(people) != EXPECTED_DISTINCT:
         print(f"warning: expected {EXPECTED_DISTINCT} distinct people, found {len(people)}")
     rows = build_rows(people)
-    data = write_gzip_csv(rows, args.out)
+    data = write_gzip_csv(["id", "handle", "name", *FEATURES], rows, args.out)
     digest = hashlib.sha256(data).hexdigest()[:16]
     print(f"wrote {len(rows)} people, {len(data):,} bytes, sha256 {digest}… to {args.out}")
+    judged, same = judgment_rows(read_judgments(args.source), rows)
+    data = write_gzip_csv(["a", "b", "winner"], judged, args.judgments)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    print(f"wrote {len(judged)} judgments ({same} rows judging a person against themself left out), "
+          f"{len(data):,} bytes, sha256 {digest}… to {args.judgments}")
     return 0
 
 

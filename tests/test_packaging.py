@@ -27,9 +27,10 @@ def test_wheel_holds_the_packages_their_data_and_type_markers(wheel):
     for package in ("aggregator", "adapters", "reports"):
         assert f"{package}/py.typed" in names
     assert "adapters/sandbox/data/population.csv.gz" in names
+    assert "adapters/sandbox/data/judgments.csv.gz" in names
     assert "reports/templates/report.html.j2" in names
     for section in ("headline", "standing", "disagreements", "inversions", "agreement", "changes", "health",
-                    "method"):
+                    "method", "people"):
         assert f"reports/templates/sections/{section}.html.j2" in names
         assert f"reports/sections/{section}.py" in names
     assert "aggregator/scoring/model.json" in names

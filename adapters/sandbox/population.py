@@ -11,6 +11,10 @@ by a small random factor (normal noise of ``SYNTHETIC_LOG_NOISE`` on the log sca
 keeps the data's own rules: counts stay whole numbers, rates stay at or above the data's
 smoothing floor, zeros stay zeros. Synthetic subjects are marked everywhere: ``synthetic`` is
 True, ids are ``s00001``..., handles ``synth_00001``..., names end with " (synthetic)".
+
+``load_judgments()`` reads the packaged ``data/judgments.csv.gz``: the 4,000 human judgments of
+the PeerIndex pairs data (who of two real accounts is more influential), by person id;
+``write_judgments`` writes those between the people of a population (never a synthetic one).
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ SYNTHETIC_LOG_NOISE = 0.15
 
 _DATA_FILE = "population.csv.gz"
 _HEADER = ("id", "handle", "name", *FEATURE_NAMES)
+_JUDGMENTS_FILE = "judgments.csv.gz"
+_JUDGMENTS_HEADER = ("a", "b", "winner")
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,15 +99,19 @@ class Population:
         )
 
 
+def _packaged_rows(name: str, expected: tuple[str, ...]) -> list[list[str]]:
+    raw = files("adapters.sandbox").joinpath("data").joinpath(name).read_bytes()
+    reader = csv.reader(io.StringIO(gzip.decompress(raw).decode("utf-8")))
+    header = tuple(next(reader))
+    if header != expected:
+        raise ValueError(f"{name}: unexpected header {header}, expected {expected}")
+    return list(reader)
+
+
 @cache
 def load_population() -> Population:
     """The 1,569 real (anonymized) accounts packaged with the sandbox, in file order."""
-    raw = files("adapters.sandbox").joinpath("data").joinpath(_DATA_FILE).read_bytes()
-    reader = csv.reader(io.StringIO(gzip.decompress(raw).decode("utf-8")))
-    header = tuple(next(reader))
-    if header != _HEADER:
-        raise ValueError(f"{_DATA_FILE}: unexpected header {header}, expected {_HEADER}")
-    rows = list(reader)
+    rows = _packaged_rows(_DATA_FILE, _HEADER)
     return Population(
         ids=tuple(row[0] for row in rows),
         handles=tuple(row[1] for row in rows),
@@ -110,6 +120,12 @@ def load_population() -> Population:
         feature_names=FEATURE_NAMES,
         synthetic=np.zeros(len(rows), dtype=np.bool_),
     )
+
+
+@cache
+def load_judgments() -> tuple[tuple[str, str, str], ...]:
+    """The human judgments packaged with the sandbox: ``(a, b, winner)`` person ids, in file order."""
+    return tuple((a, b, winner) for a, b, winner in _packaged_rows(_JUDGMENTS_FILE, _JUDGMENTS_HEADER))
 
 
 def sample_population(n: int, seed: int = 0) -> Population:
@@ -177,3 +193,15 @@ def write_roster(population: Population, path: Path) -> None:
             if with_synthetic:
                 row.append("true" if population.synthetic[i] else "false")
             writer.writerow(row)
+
+
+def write_judgments(population: Population, path: Path) -> int:
+    """The judgments file (``a,b,winner``) of the pairs whose two people are both in ``population``; their count."""
+    present = {pid for pid, synthetic in zip(population.ids, population.synthetic, strict=True) if not synthetic}
+    kept = [row for row in load_judgments() if row[0] in present and row[1] in present]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(_JUDGMENTS_HEADER)
+        writer.writerows(kept)
+    return len(kept)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from aggregator.analytics.compare import Comparison
+from aggregator.analytics.people import PeopleAgreement
 from aggregator.models import Failure, Reading, Run, Subject
 
 
@@ -47,6 +48,8 @@ class RunOutcome:
     #: subject id -> its consensus over the last runs up to this one, oldest first (NaN where
     #: not scored); only subjects scored in two runs at least; empty when not at hand
     history: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    #: each index's agreement with people's judgments; present only when judgments were given
+    people: PeopleAgreement | None = None
 
     def __post_init__(self) -> None:
         if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:

@@ -29,6 +29,10 @@ it (secrets live in the environment, never in the file) < command-line flags.
     consensus = "median"               # or trimmed_mean, borda
     disagreement_threshold = 25        # percentile points of spread that flag a subject
 
+    [validation]                       # optional: check every index against people's judgments
+    judgments = "judgments.csv"        # pairs judged by people: a,b,winner[,judge] (ids or handles)
+    in_sample = ["inhouse"]            # indices fitted on these judgments: shown as in-sample
+
 Several reports, each on its own schedule and to its own recipients, are ``[[report]]``
 entries instead of the one ``[report]`` table (same keys, plus the delivery ones)::
 
@@ -270,18 +274,38 @@ class SmtpConfig(_Section):
         return self.port or _SMTP_PORTS[self.security]
 
 
+class ValidationConfig(_Section):
+    """People's judgments of who is more influential, to check each index against."""
+
+    #: a CSV of judged pairs (see ``aggregator.collection.judgments``); None: no check
+    judgments: Path | None = None
+    #: indices that were fitted on these same judgments: their agreement is in-sample, and says so
+    in_sample: tuple[IndexName, ...] = ()
+
+    _resolve = field_validator("judgments")(resolve_path)
+
+
 class Config(_Section):
     indices: Annotated[dict[IndexName, IndexConfig], Field(min_length=1)]
     roster: RosterConfig
     store: StoreConfig = Field(default_factory=StoreConfig)
     report: ReportConfig = Field(default_factory=ReportConfig)
     smtp: SmtpConfig | None = None
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     #: ``[[report]]`` entries when the file has them (validated one by one in config_from_dict)
     report_entries: tuple[ReportConfig, ...] = Field(default=(), exclude=True)
     #: sha256 of the file as written (before ${ENV} substitution, so it never hashes a secret)
     digest: str = ""
     #: each enabled index's options, validated by its adapter's own Config model
     adapter_configs: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="after")
+    def _in_sample_indices_exist(self) -> Self:
+        unknown = [name for name in self.validation.in_sample if name not in self.indices]
+        if unknown:
+            raise ValueError(f"validation.in_sample names {', '.join(map(repr, unknown))}, which is not an index "
+                             f"of this config ({', '.join(self.indices)})")
+        return self
 
     @property
     def enabled_indices(self) -> dict[str, IndexConfig]:
@@ -298,6 +322,10 @@ class Config(_Section):
                 return report
         known = ", ".join(r.name for r in self.reports)
         raise ConfigError([Problem("report", f"no report named {name!r}; the config has: {known}")])
+
+    def with_judgments(self, path: Path) -> Config:
+        """This config checked against the judgments in ``path`` (``aggregator run --judgments``)."""
+        return self.model_copy(update={"validation": self.validation.model_copy(update={"judgments": path})})
 
     def for_report(self, report: ReportConfig) -> Config:
         """This config with ``report`` as the one the pipeline uses (normalizer, threshold, title)."""

@@ -9,6 +9,11 @@ bundled population, subjects are resampled from the same distributions and marke
 A fifth index is our own transparent in-house score (``aggregator.scoring``), computed from
 the same accounts' activity features.
 
+The demo also ships people's own judgments of who is more influential, between its people
+(the PeerIndex pairs data's labels), so the report checks every index against them. The
+in-house model was fitted on those same pairs: the config marks it ``in_sample``, and the report
+says its figure is a fit, not a test.
+
 The demo takes two snapshots: the vendors at algorithm version 1, then at version 2 (Klout's
 2011 recalibration, declared in the config as a user would declare an announced change), so
 the report has a previous run to compare with. It writes the config it used last beside its
@@ -71,6 +76,8 @@ async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: i
         data["indices"]["inhouse"] = {"adapter": "inhouse", "options": {
             "features": "features.csv", "match": "handle:twitter", "key_column": "screen_name"}}
         data["report"]["title"] = "Influence report (demo data)"
+        # people's judgments between demo people; the packaged in-house model was fitted on them
+        data["validation"] = {"judgments": "judgments.csv", "in_sample": ["inhouse"]}
         for index in data["indices"].values():
             index["concurrency"] = DEMO_CONCURRENCY
         config_path = directory / "config.toml"
@@ -90,13 +97,14 @@ def _write_inputs(directory: Path, population: Population) -> None:
     """Roster and opt-out list; the history starts afresh (before any server runs: blocking is fine)."""
     import numpy as np
 
-    from adapters.sandbox.population import write_roster
+    from adapters.sandbox.population import write_judgments, write_roster
     from aggregator.scoring.features import write_features
 
     for stale in directory.glob("history.sqlite*"):
         stale.unlink()
     directory.mkdir(parents=True, exist_ok=True)
     write_roster(population, directory / "roster.csv")
+    write_judgments(population, directory / "judgments.csv")
     (directory / "opt-out.txt").write_text(
         "# people who asked not to be scored: never fetched, stored or shown\n"
         + "".join(f"{pid}\n" for pid in population.ids[-DEMO_OPT_OUTS:]),

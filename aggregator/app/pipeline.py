@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 from aggregator.analytics.outcome import RunOutcome
+from aggregator.analytics.people import people_agreement
 from aggregator.app.activity import roster_features
 from aggregator.app.config import Config
 from aggregator.app.history import outcome_from_store
 from aggregator.collection.collect import ProgressCallback, collect
+from aggregator.collection.judgments import Judgments, load_judgments
 from aggregator.collection.resume import pending
 from aggregator.collection.roster import OptOut, load_roster
 from aggregator.collection.store import Store
@@ -52,6 +56,8 @@ async def run(
     """
     roster = load_roster(config.roster.path)
     subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
+    # read before anything is fetched: a judgments file that cannot be used fails the run early
+    judgments = read_judgments(config, roster, gone)
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
     if resume is None:
@@ -70,11 +76,37 @@ async def run(
         store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
                                p50=tally.p50, p95=tally.p95)
     store.finish_run(current.id, utc_now())
-    return outcome_from_store(
+    outcome = outcome_from_store(
         store, current.id, method=config.report.normalizer, threshold=config.report.disagreement_threshold,
         title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
         features=roster_features(config, store.subjects(current.id)),
     )
+    return with_people(outcome, judgments, config.validation.in_sample)
+
+
+def read_judgments(config: Config, roster: Sequence[Subject], gone: Sequence[Subject] = ()) -> Judgments | None:
+    """The config's judgments, read against the whole roster (None without any); bad rows are logged.
+
+    The whole roster, so that a pair naming an opted-out subject (one of ``gone``) is not an
+    error: such pairs are simply not in the run, and no problem names them.
+    """
+    path = config.validation.judgments
+    if path is None:
+        return None
+    judgments = load_judgments(path, roster, {s.id for s in gone})
+    for problem in judgments.problems:
+        log.warning("%s: %s (row skipped)", path, problem)
+    return judgments
+
+
+def with_people(outcome: RunOutcome, judgments: Judgments | None, in_sample: Sequence[str] = ()) -> RunOutcome:
+    """The outcome with each index checked against the judgments (unchanged without any)."""
+    if judgments is None:
+        return outcome
+    people = people_agreement(outcome.comparison, judgments.pairs, in_sample=in_sample)
+    people = replace(people, source=Path(judgments.source).name, skipped=len(judgments.problems),
+                     judges=judgments.judges)
+    return replace(outcome, people=people)
 
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:

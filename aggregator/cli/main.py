@@ -79,6 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--format", metavar="KIND",
                      help="report format: html, text, json or an installed renderer (overrides the suffix)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    run.add_argument("--judgments", type=Path, metavar="FILE",
+                     help="check every index against people's judged pairs (a,b,winner CSV; default: "
+                          "[validation] judgments in the config)")
     run.add_argument("--email", action="store_true", help="send the report to each [[report]]'s recipients now")
     run.add_argument("--eml", type=Path, metavar="FILE", help="write the report's email to FILE instead of sending it")
     run.add_argument("--slot", metavar="NAME[@TIME]",
@@ -96,8 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     schedule.set_defaults(handler=_schedule)
 
     validate = commands.add_parser("validate-config", help="check a config file and print every problem",
-                                   description="Check a config file, its adapters' options, roster and opt-out "
-                                               "list; print every problem with its TOML key path or file line.")
+                                   description="Check a config file, its adapters' options, roster, opt-out "
+                                               "list and judgments file; print every problem with its TOML key "
+                                               "path or file line.")
     validate.add_argument("config", type=Path, metavar="FILE")
     validate.set_defaults(handler=_validate)
 
@@ -146,6 +150,8 @@ def _run(args: argparse.Namespace) -> int:
     from aggregator.app.config import load_config
 
     config = load_config(args.config)
+    if args.judgments:
+        config = config.with_judgments(args.judgments.resolve())
     if args.slot:
         from aggregator.cli.deliver import run_slot
 
@@ -188,11 +194,19 @@ def _summarize(result: RunResult) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from aggregator.app.config import load_config
+    from aggregator.collection.judgments import load_judgments
     from aggregator.collection.roster import OptOut, load_roster
 
     config = load_config(args.config)
     roster = load_roster(config.roster.path)
     opted_out = OptOut.load(config.roster.opt_out).split(roster)[1]
+    judged = ""
+    if config.validation.judgments is not None:
+        judgments = load_judgments(config.validation.judgments, roster, {s.id for s in opted_out})
+        if judgments.problems:
+            # a run would skip these rows and use the rest; a check names every one of them
+            raise ConfigError(list(judgments.problems), source=judgments.source)
+        judged = f", {len(judgments.pairs)} judged pairs"
     print(f"{args.config}: ok — {len(config.enabled_indices)} indices "
-          f"({', '.join(config.enabled_indices)}), {len(roster)} subjects, {len(opted_out)} opted out")
+          f"({', '.join(config.enabled_indices)}), {len(roster)} subjects, {len(opted_out)} opted out{judged}")
     return EXIT_OK

@@ -37,16 +37,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     fit.set_defaults(handler=_fit)
 
     evaluate = sub.add_parser(
-        "evaluate", help="cross-validated AUC and accuracy of the score and of simple baselines",
-        description="Cross-validate the in-house score and the baselines (follower-count ratio, logistic "
-                    "regression, gradient boosting when scikit-learn is installed) in the same folds, and print "
-                    "pairwise AUC and accuracy of each.")
+        "evaluate", help="how well the shipped model (or a model file) judges labelled pairs; --cv: refit by folds",
+        description="Score every pair of the file with the packaged model (or --model) as it is, no refit, and "
+                    "print its pairwise AUC and accuracy beside the follower-count ratio's; it says when the file "
+                    "is the one the model was fitted on (in-sample). With --cv, also cross-validate the fitting "
+                    "procedure and the baselines (logistic regression, gradient boosting when scikit-learn is "
+                    "installed) inside the file, in the same folds.")
     evaluate.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="labelled pairs (CSV)")
     evaluate.add_argument("--json", action="store_true",
-                          help='print one JSON object ({"auc": ..., "accuracy": ..., "n": ..., "baselines": ...})')
+                          help='print one JSON object ({"model_auc": ..., "model_accuracy": ..., "n": ..., '
+                               '"in_sample": ..., and with --cv "cv_refit": {"auc": ..., "baselines": ...}})')
     evaluate.add_argument("--model", type=Path, metavar="FILE",
-                          help="also score the pairs with this model file as it is (default: the packaged model)")
-    evaluate.add_argument("--no-boosting", action="store_true", help="skip the gradient-boosting baseline")
+                          help="the model file to score the pairs with (default: the packaged model)")
+    evaluate.add_argument("--cv", action="store_true",
+                          help="also refit the model and the baselines by cross-validation inside the file")
+    evaluate.add_argument("--no-boosting", action="store_true", help="skip the gradient-boosting baseline (--cv)")
     _fit_options(evaluate)
     evaluate.set_defaults(handler=_evaluate)
 
@@ -85,10 +90,14 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _read_pairs(path: Path, folds: int) -> Any:
+    """The labelled pairs of ``path``, with enough of each outcome for ``folds`` folds (0: for an AUC)."""
     from aggregator.scoring.features import read_pairs
 
     pairs = read_pairs(path)
     ones = int(pairs.a_wins.sum())
+    if folds == 0 and min(ones, len(pairs) - ones) == 0:
+        raise ConfigError(f"an AUC needs pairs won by A and pairs won by B; the file has {ones} and "
+                          f"{len(pairs) - ones}", source=str(path))
     if min(ones, len(pairs) - ones) < folds:
         raise ConfigError(f"{folds}-fold cross-validation needs at least {folds} pairs won by A and {folds} won "
                           f"by B; the file has {ones} and {len(pairs) - ones}", source=str(path))
@@ -114,17 +123,24 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from aggregator.scoring.evaluate import evaluate
+    import hashlib
+
+    from aggregator.scoring.evaluate import check_model, evaluate
     from aggregator.scoring.model import load_model
 
     settings = _settings(args)
-    pairs = _read_pairs(args.pairs, settings.folds)
+    pairs = _read_pairs(args.pairs, settings.folds if args.cv else 0)
     model = load_model(args.model)
-    result = evaluate(pairs, settings, model=model, boosting=False if args.no_boosting else None)
+    name = str(args.model) if args.model else "packaged model.json"
+    check = check_model(pairs, model, name=name, file_sha256=hashlib.sha256(args.pairs.read_bytes()).hexdigest())
+    refit = evaluate(pairs, settings, boosting=False if args.no_boosting else None) if args.cv else None
     if args.json:
-        print(json.dumps(result.as_dict(), sort_keys=False))
+        print(json.dumps({**check.as_dict(), "cv_refit": refit.as_dict() if refit else None}, sort_keys=False))
     else:
-        print(f"{args.pairs}: " + result.table())
+        print(f"{args.pairs}: " + check.table())
+        if refit is not None:
+            print("\ncross-validated refit (--cv): the fitting procedure, refitted in each fold of this file\n"
+                  + refit.table())
     return EXIT_OK
 
 

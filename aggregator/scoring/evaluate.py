@@ -10,8 +10,10 @@ Methods (each trained on four folds, judged on the fifth):
   same differences, when scikit-learn is installed (it is a test/bench extra, not a run-time
   dependency); otherwise reported as not run.
 
-The packaged model is also scored on the file as it is, without refitting (in-sample when the
-file is the one it was fitted on).
+:func:`check_model` is the other question, and ``aggregator scorer evaluate``'s default: how
+well a model as it is (the packaged one, or a model file) judges the pairs of a file, with no
+refit, beside the follower-count ratio on the same pairs. It is in-sample, and says so, when
+the file is the one the model was fitted on (its record holds the file's SHA-256).
 """
 
 from __future__ import annotations
@@ -98,8 +100,6 @@ class Evaluation:
     results: dict[str, CrossValidation]
     #: methods that could not run, with why
     skipped: dict[str, str] = field(default_factory=dict)
-    #: the packaged (or given) model on the whole file, no refit: (auc, accuracy)
-    as_shipped: tuple[float, float] | None = None
 
     @property
     def best_baseline(self) -> tuple[str, float]:
@@ -120,10 +120,6 @@ class Evaluation:
             },
             "skipped": self.skipped,
             "best_baseline": best, "margin_over_best_baseline": round(ours.auc - best_auc, 6),
-            "model_as_shipped": None if self.as_shipped is None else {
-                "auc": round(self.as_shipped[0], 6), "accuracy": round(self.as_shipped[1], 6),
-                "note": "no refit: in-sample if this is the file the model was fitted on",
-            },
         }
 
     def table(self) -> str:
@@ -134,16 +130,12 @@ class Evaluation:
             lines.append(f"{LABELS[key]:<52} {cv.auc:>7.4f} {cv.auc_sd:>7.4f} {cv.accuracy:>9.4f}")
         for key, why in self.skipped.items():
             lines.append(f"{LABELS[key]:<52} {'—':>7} {'':>7} {'':>9}  ({why})")
-        if self.as_shipped is not None:
-            lines.append(f"{'packaged model, no refit (in-sample if fitted here)':<52} {self.as_shipped[0]:>7.4f} "
-                         f"{'':>7} {self.as_shipped[1]:>9.4f}")
         best, best_auc = self.best_baseline
         lines.append(f"in-house minus best baseline ({best}): {self.results['inhouse'].auc - best_auc:+.4f} AUC")
         return "\n".join(lines)
 
 
-def evaluate(pairs: Pairs, settings: FitSettings | None = None, *, model: ScorerModel | None = None,
-             boosting: bool | None = None) -> Evaluation:
+def evaluate(pairs: Pairs, settings: FitSettings | None = None, *, boosting: bool | None = None) -> Evaluation:
     """Cross-validate the in-house procedure and the baselines on ``pairs`` in the same folds.
 
     ``boosting``: run the gradient-boosting baseline (``None``: when scikit-learn is installed).
@@ -163,12 +155,56 @@ def evaluate(pairs: Pairs, settings: FitSettings | None = None, *, model: Scorer
         methods["gradient_boosting"] = gradient_boosting
     results = {name: cross_validate(pairs, method, folds=settings.folds, seed=settings.seed)
                for name, method in methods.items()}
-    shipped = None
-    if model is not None:
-        decisions = model.strength(pairs.a) - model.strength(pairs.b)
-        shipped = (auc(pairs.a_wins, decisions), accuracy(pairs.a_wins, decisions))
-    return Evaluation(n=len(pairs), folds=settings.folds, seed=settings.seed, results=results, skipped=skipped,
-                      as_shipped=shipped)
+    return Evaluation(n=len(pairs), folds=settings.folds, seed=settings.seed, results=results, skipped=skipped)
 
 
-__all__ = ["LABELS", "Evaluation", "evaluate", "follower_ratio", "gradient_boosting", "logistic_regression"]
+@dataclass(frozen=True)
+class ModelCheck:
+    """A model as it is, no refit, on every pair of a file, beside the follower-count ratio."""
+
+    n: int
+    #: where the model came from (a file path, or the packaged model's) and its algorithm version
+    model: str
+    version: str
+    auc: float
+    accuracy: float
+    follower_ratio_auc: float
+    follower_ratio_accuracy: float
+    #: the model was fitted on this very file: the figures are in-sample, not a test
+    in_sample: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "model": self.model, "model_version": self.version,
+            "model_auc": round(self.auc, 6), "model_accuracy": round(self.accuracy, 6),
+            "in_sample": self.in_sample,
+            "follower_ratio_auc": round(self.follower_ratio_auc, 6),
+            "follower_ratio_accuracy": round(self.follower_ratio_accuracy, 6),
+        }
+
+    def table(self) -> str:
+        fitted = ("in-sample: this model was fitted on this file, so this is a fit, not a test" if self.in_sample
+                  else "the model's fit did not use this file (by its record)")
+        lines = [f"{self.n} pairs; the model as it is, no refit ({fitted})",
+                 f"{'method':<52} {'AUC':>7} {'accuracy':>9}",
+                 f"{f'model {self.model} (version {self.version})':<52} {self.auc:>7.4f} {self.accuracy:>9.4f}",
+                 f"{LABELS['follower_ratio'] + ' (nothing fitted)':<52} {self.follower_ratio_auc:>7.4f} "
+                 f"{self.follower_ratio_accuracy:>9.4f}"]
+        return "\n".join(lines)
+
+
+def check_model(pairs: Pairs, model: ScorerModel, *, name: str, file_sha256: str | None = None) -> ModelCheck:
+    """Score ``pairs`` with ``model`` as it is; ``file_sha256`` (of the pairs file) tells whether it is in-sample."""
+    decisions = model.strength(pairs.a) - model.strength(pairs.b)
+    ratio = follower_ratio(pairs, pairs)
+    fitted_on = model.info.get("source_sha256")
+    return ModelCheck(
+        n=len(pairs), model=name, version=model.digest,
+        auc=auc(pairs.a_wins, decisions), accuracy=accuracy(pairs.a_wins, decisions),
+        follower_ratio_auc=auc(pairs.a_wins, ratio), follower_ratio_accuracy=accuracy(pairs.a_wins, ratio),
+        in_sample=file_sha256 is not None and fitted_on == file_sha256,
+    )
+
+
+__all__ = ["LABELS", "Evaluation", "ModelCheck", "check_model", "evaluate", "follower_ratio", "gradient_boosting",
+           "logistic_regression"]

@@ -71,6 +71,26 @@ def stratified_folds(labels: FloatArray, k: int, seed: int) -> list[IndexArray]:
     return [np.sort(np.concatenate(p)) for p in parts]
 
 
+#: a pair is held out when the first byte of its people's SHA-256 is below this: about a third
+HELD_OUT_BELOW = 86
+
+
+def held_out_rows(a: FloatArray, b: FloatArray) -> NDArray[np.bool_]:
+    """Which pairs ``(a[i], b[i])`` (feature rows) belong to the held-out part, fixed in advance.
+
+    By the SHA-256 of the pair's two people (their features as text, in sorted order), so a
+    duplicated pair, or the same two people with A and B swapped, fall on the same side.
+    About a third of the pairs; the same pairs whatever the file's order or other rows.
+    """
+    import hashlib
+
+    held = np.zeros(len(a), dtype=np.bool_)
+    for i, (first, second) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        key = "|".join(sorted(",".join(repr(v) for v in side) for side in (first, second)))
+        held[i] = hashlib.sha256(key.encode()).digest()[0] < HELD_OUT_BELOW
+    return held
+
+
 @contextmanager
 def one_thread() -> Iterator[None]:
     """Run BLAS and OpenMP on one thread inside: fits give the same bits whatever the core count,

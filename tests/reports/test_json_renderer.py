@@ -25,7 +25,7 @@ def test_keys_come_in_a_stable_order(outcome):
     assert list(json.loads(text)) == [
         "meta", "sections", "headline", "summary", "indices", "standing", "disagreements", "flagged_total",
         "failures", "failures_total", "failures_more", "method", "inversions", "agreement", "changes",
-        "lone_topics", "history_runs",
+        "lone_topics", "history_runs", "people",
     ]
     assert text == JsonRenderer().render(build_view(outcome))
     assert text.startswith('{\n  "meta": {\n    "title": ')

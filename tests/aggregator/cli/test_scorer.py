@@ -13,26 +13,54 @@ from aggregator.scoring.model import load_model
 
 def test_evaluate_json_on_pairs_any_monotone_model_orders_right(write_pairs, dominance, capsys):
     path = write_pairs(dominance(10))
-    assert main(["scorer", "evaluate", "--pairs", str(path), "--json"]) == 0
+    assert main(["scorer", "evaluate", "--pairs", str(path), "--json", "--cv"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 10
-    assert result["auc"] == 1.0 and result["accuracy"] == 1.0
-    assert result["baselines"]["follower_ratio"]["auc"] == 1.0
-    assert result["baselines"]["follower_ratio"]["accuracy"] == 1.0
+    # the packaged model as it is, no refit: never fitted on this file
+    assert result["model_auc"] == 1.0 and result["model_accuracy"] == 1.0 and result["in_sample"] is False
+    assert result["follower_ratio_auc"] == 1.0
+    refit = result["cv_refit"]
+    assert refit["auc"] == 1.0 and refit["accuracy"] == 1.0
+    assert refit["baselines"]["follower_ratio"]["auc"] == 1.0
+    assert refit["baselines"]["follower_ratio"]["accuracy"] == 1.0
     # with 8 training pairs per fold, default gradient boosting cannot split (20 per leaf): a constant
-    assert result["baselines"]["gradient_boosting"]["auc"] == 0.5
-    assert result["model_as_shipped"]["auc"] == 1.0
-    assert result["folds"] == 5 and len(result["fold_auc"]) == 5
+    assert refit["baselines"]["gradient_boosting"]["auc"] == 0.5
+    assert refit["folds"] == 5 and len(refit["fold_auc"]) == 5
+
+
+def test_evaluate_by_default_scores_the_model_as_it_is_and_says_when_in_sample(write_pairs, dominance, tmp_path,
+                                                                                capsys):
+    path = write_pairs(dominance(12))
+    model = tmp_path / "model.json"
+    assert main(["scorer", "fit", "--pairs", str(path), "--out", str(model), "--knots", "4"]) == 0
+    capsys.readouterr()
+    assert main(["scorer", "evaluate", "--pairs", str(path), "--model", str(model), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["in_sample"] is True and result["cv_refit"] is None
+    assert result["model"] == str(model) and result["model_version"] == load_model(model).digest
+    assert main(["scorer", "evaluate", "--pairs", str(path), "--model", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "in-sample: this model was fitted on this file" in out and "cross-validated" not in out
+    other = write_pairs(dominance(10), name="other.csv")
+    assert main(["scorer", "evaluate", "--pairs", str(other), "--model", str(model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["in_sample"] is False
 
 
 def test_evaluate_prints_a_table_of_every_method(write_pairs, dominance, capsys):
     path = write_pairs(dominance(10))
-    assert main(["scorer", "evaluate", "--pairs", str(path), "--no-boosting", "--folds", "2"]) == 0
+    assert main(["scorer", "evaluate", "--pairs", str(path), "--cv", "--no-boosting", "--folds", "2"]) == 0
     out = capsys.readouterr().out
+    assert "the model as it is, no refit" in out and "model packaged model.json (version" in out
     assert "10 pairs, 2-fold stratified cross-validation (seed 0)" in out
     assert "in-house score (monotone, activity-neutral)" in out
     assert "baseline: follower-count ratio" in out and "baseline: logistic regression" in out
     assert "gradient boosting" not in out
+
+
+def test_evaluate_needs_both_outcomes(write_pairs, dominance, capsys):
+    path = write_pairs([row for row in dominance(10) if row[0] == 1])
+    assert main(["scorer", "evaluate", "--pairs", str(path)]) == 2
+    assert "an AUC needs pairs won by A and pairs won by B; the file has 5 and 0" in capsys.readouterr().err
 
 
 def test_bad_pairs_exit_2_naming_file_line_and_column(write_pairs, dominance, capsys):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aggregator.scoring.metrics import accuracy, auc, stratified_folds
+from aggregator.scoring.metrics import accuracy, auc, held_out_rows, stratified_folds
 
 
 def test_auc_counts_pairs_of_positive_over_negative_and_ties_as_half():
@@ -43,3 +43,13 @@ def test_folds_partition_the_rows_keep_label_shares_and_depend_only_on_the_seed(
 def test_folds_refuse_too_few_rows_of_an_outcome():
     with pytest.raises(ValueError, match="at least 5 pairs of each outcome"):
         stratified_folds(np.array([1, 1, 1, 1, 1, 0, 0, 0], dtype=float), 5, seed=0)
+
+
+def test_the_held_out_part_is_fixed_by_the_two_people_whatever_their_order():
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 10**6, size=(3000, 11)).astype(float), rng.integers(0, 10**6, size=(3000, 11)).astype(float)
+    held = held_out_rows(a, b)
+    assert 0.30 < held.mean() < 0.37  # 86 of 256: about a third
+    np.testing.assert_array_equal(held_out_rows(b, a), held)  # A and B swapped: the same side
+    order = rng.permutation(3000)
+    np.testing.assert_array_equal(held_out_rows(a[order], b[order]), held[order])  # by pair, not by position
