@@ -38,6 +38,8 @@ entries instead of the one ``[report]`` table (same keys, plus the delivery ones
     schedule = "30 2 * * 1"            # cron: minute hour day-of-month month day-of-week
     timezone = "Europe/Berlin"         # the schedule's wall clock (default UTC)
     recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]
+    grace_seconds = 21600              # retry a refused or 4xx send for up to 6 h after the slot
+    lease_seconds = 120                # a claim's lease; a dead holder's slot is taken over after it
 
     [smtp]                             # how email is sent
     host = "smtp.example.org"
@@ -176,6 +178,12 @@ class ReportConfig(_Section):
     subject: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     #: after downtime, send one catch-up report for the latest missed slot (older ones are logged)
     catch_up: bool = True
+    #: seconds after a slot's due time (or its first attempt, if later) during which a send that
+    #: failed for a reason that may pass (connection refused, TLS, a 4xx) is retried
+    grace_seconds: Annotated[float, Field(gt=0, le=7 * 86400)] = 6 * 3600
+    #: seconds a process holds a slot without renewing its claim; after that (it died) another
+    #: process may take the slot over
+    lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 120
 
     _resolve = field_validator("out")(resolve_path)
     _one_line = field_validator("title", "subject")(lambda v: v if v is None else _header_text(v))

@@ -2,7 +2,8 @@
 
 Exit codes: 0 all went well; 1 the run finished but some fetches failed (auth, timeouts,
 server errors, bad payloads — the report's "index health" shows them; an index simply not
-knowing a subject is coverage, not a failure); 2 bad input or config; 130 interrupted.
+knowing a subject is coverage, not a failure); 2 bad input or config; 4 a report was not
+delivered (not written, or not accepted by the mail server); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.cli import sandbox, scorer, stored
-from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
-from aggregator.errors import AggregatorError, ConfigError
+from aggregator.cli import deliveries, sandbox, scorer, stored
+from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_DELIVERY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
+from aggregator.errors import AggregatorError, ConfigError, DeliveryError
 
 if TYPE_CHECKING:
     from aggregator.app.api import RunResult
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except DeliveryError as exc:
+        _err(f"error: {exc}")
+        return EXIT_DELIVERY
     except AggregatorError as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT
@@ -49,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="aggregator",
         description="Collect influence scores from several indices, compare them, and report where they disagree.",
         epilog="Exit codes: 0 ok; 1 the run finished with failed fetches (shown in the report); "
-               "2 bad input or config; 130 interrupted.",
+               "2 bad input or config; 4 a report was not delivered; 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -84,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--slot", metavar="NAME[@TIME]",
                      help="deliver scheduled report NAME for its latest due slot (or the slot at local TIME, "
                           "YYYY-MM-DDTHH:MM), at most once: for system cron or a systemd timer")
+    run.add_argument("--resend", action="store_true",
+                     help="with --slot NAME@TIME: send that slot again on purpose, even if it was sent or failed")
     run.set_defaults(handler=_run)
 
     schedule = commands.add_parser(
@@ -102,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     # each command module adds its own sub-commands
-    for register in (stored.register, sandbox.register, scorer.register):
+    for register in (stored.register, deliveries.register, sandbox.register, scorer.register):
         register(commands)
     return parser
 
@@ -146,10 +152,12 @@ def _run(args: argparse.Namespace) -> int:
     from aggregator.app.config import load_config
 
     config = load_config(args.config)
+    if args.resend and not args.slot:
+        raise ConfigError("--resend goes with --slot NAME@YYYY-MM-DDTHH:MM (the slot to send again)")
     if args.slot:
         from aggregator.cli.deliver import run_slot
 
-        return run_slot(config, args.slot)
+        return run_slot(config, args.slot, resend=args.resend)
     result = _collect(config, resume=args.resume, quiet=args.quiet)
     path = result.write(args.out or config.report.out, args.format)
     print(f"report: {path}")
@@ -158,7 +166,9 @@ def _run(args: argparse.Namespace) -> int:
         from aggregator.cli.deliver import after_run
 
         sent = after_run(config, result, email=args.email, eml=args.eml)
-    return EXIT_FAILURES if result.has_faults or sent else EXIT_OK
+    if sent:
+        return sent  # a report not delivered outweighs failed fetches
+    return EXIT_FAILURES if result.has_faults else EXIT_OK
 
 
 def _schedule(args: argparse.Namespace) -> int:
