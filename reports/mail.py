@@ -231,11 +231,13 @@ async def send(message: EmailMessage, settings: SmtpSettings) -> SendResult:
             refused, reply = await client.send_message(message, sender=sender, recipients=recipients)
             with contextlib.suppress(aiosmtplib.SMTPException):
                 await client.quit()
-    except TimeoutError:
+    except TimeoutError as exc:  # the whole send's deadline, or one operation's timeout
+        what = (f"{type(exc).__name__}: {_reply(str(exc))}" if isinstance(exc, aiosmtplib.SMTPException)
+                else f"no answer within {settings.deadline:g} s")
         if sent:
-            raise DeliveryError(f"{where}: no answer within {settings.deadline:g} s after the message was sent; "
-                                "the server may or may not have accepted it (not sent again automatically)") from None
-        raise RetriableDeliveryError(f"{where}: no answer within {settings.deadline:g} s; nothing was sent") from None
+            raise DeliveryError(f"{where}: {what} after the message was sent; the server may or may not "
+                                "have accepted it (not sent again automatically)") from None
+        raise RetriableDeliveryError(f"{where}: {what}; nothing was sent") from None
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refusals = "; ".join(f"{r.recipient}: {r.code} {_reply(r.message)}" for r in exc.recipients)
         kind = RetriableDeliveryError if all(_temporary(r.code) for r in exc.recipients) else DeliveryError

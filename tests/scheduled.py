@@ -26,7 +26,7 @@ def scheduled(project: Path, extra: str = "") -> Path:
     return project
 
 
-def mailing(project: Path, port: int, extra_smtp: str = "", extra_report: str = "") -> Path:
+def mailing(project: Path, port: int, extra_smtp: str = "", extra_report: str = "", timeout: float = 5) -> Path:
     """:func:`scheduled`, mailed to two recipients through plaintext SMTP on 127.0.0.1:``port``."""
     config = scheduled(project, 'recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]\n' + extra_report)
     config.write_text(config.read_text() + textwrap.dedent(f"""
@@ -36,7 +36,7 @@ def mailing(project: Path, port: int, extra_smtp: str = "", extra_report: str = 
         security = "none"
         allow_plaintext = true
         sender = "Reports <reports@example.org>"
-        timeout = 5
+        timeout = {timeout}
         deadline = 30
         {extra_smtp}
     """))
