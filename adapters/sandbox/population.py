@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adapters.sandbox._names import pair_for
+from aggregator.atomic import atomic_open
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -168,8 +169,7 @@ def _synthesize(real: Population, count: int, seed: int) -> Population:
 def write_roster(population: Population, path: Path) -> None:
     """The roster CSV for a population: ``id,name,twitter`` (+ ``synthetic`` if any are)."""
     with_synthetic = bool(population.synthetic.any())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "name", "twitter", *(["synthetic"] if with_synthetic else [])])
         for i, subject_id in enumerate(population.ids):

@@ -12,6 +12,7 @@ from pathlib import Path
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.app.config import Config, load_config
 from aggregator.app.pipeline import run as run_pipeline
+from aggregator.atomic import write_atomic
 from aggregator.collection.collect import ProgressCallback
 from aggregator.collection.store import Store
 from aggregator.errors import DeliveryError
@@ -52,11 +53,7 @@ class RunResult:
         kind = kind or _KIND_BY_SUFFIX.get(path.suffix.lower(), "html")
         document = self.render(kind)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(document, bytes):
-                path.write_bytes(document)
-            else:
-                path.write_text(document, encoding="utf-8")
+            write_atomic(path, document)  # whole or not at all: a kill or a full disk keeps the old report
         except OSError as exc:
             raise DeliveryError(f"cannot write the report to {path}: {exc.strerror}") from None
         return path

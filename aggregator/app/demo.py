@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aggregator.atomic import write_atomic
+
 if TYPE_CHECKING:
     from adapters.sandbox.population import Population
     from aggregator.app.api import RunResult
@@ -97,10 +99,10 @@ def _write_inputs(directory: Path, population: Population) -> None:
         stale.unlink()
     directory.mkdir(parents=True, exist_ok=True)
     write_roster(population, directory / "roster.csv")
-    (directory / "opt-out.txt").write_text(
+    write_atomic(
+        directory / "opt-out.txt",
         "# people who asked not to be scored: never fetched, stored or shown\n"
         + "".join(f"{pid}\n" for pid in population.ids[-DEMO_OPT_OUTS:]),
-        encoding="utf-8",
     )
     # the in-house score's inputs: activity features, and none for the opted-out people
     kept = population.take(np.arange(len(population.ids) - DEMO_OPT_OUTS))
@@ -111,9 +113,9 @@ def _write_inputs(directory: Path, population: Population) -> None:
 def _write_config(path: Path, data: dict[str, Any]) -> None:
     import tomli_w
 
-    path.write_text(
+    write_atomic(
+        path,
         "# The config the demo ran with. Its vendors are the sandbox servers the demo started and\n"
         "# stopped; `aggregator sandbox` runs them on their own and prints a config for them.\n"
         + tomli_w.dumps(data),
-        encoding="utf-8",
     )

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aggregator.atomic import write_atomic
 from aggregator.cli.exits import EXIT_DELIVERY, EXIT_INTERRUPTED, EXIT_OK
 from aggregator.errors import ConfigError, DeliveryError, Problem
 from aggregator.models import utc_now
@@ -35,8 +36,7 @@ def _logging() -> None:
 
 def write_eml(path: Path, message_bytes: bytes) -> Path:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(message_bytes)
+        write_atomic(path, message_bytes)
     except OSError as exc:
         raise DeliveryError(f"cannot write the email to {path}: {exc.strerror}") from None
     return path
