@@ -341,7 +341,8 @@ def config_from_dict(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     problems: list[Problem] = []
-    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems)
+    substituted: dict[str, str] = {}
+    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems, substituted)
     context = {"base_dir": base_dir}
     adapter_configs = _adapter_configs(resolved.get("indices"), context, problems)
     resolved = {**resolved, **_report_entries(resolved.get("report"), context, problems)}
@@ -353,8 +354,17 @@ def config_from_dict(
     except ValidationError as exc:
         problems.extend(validation_problems(exc))
     if problems or config is None:
-        raise ConfigError(problems, source=source)
+        raise ConfigError([_placeholders(problem, substituted) for problem in problems], source=source)
     return config
+
+
+def _placeholders(problem: Problem, substituted: Mapping[str, str]) -> Problem:
+    """The problem as the file wrote it: each value taken from the environment shown as its
+    ``${VAR}`` again (it may be a key inside a URL, or a secret in a field that is not one)."""
+    message = problem.message
+    for value in sorted(substituted, key=len, reverse=True):
+        message = message.replace(value, substituted[value])
+    return Problem(problem.where, message)
 
 
 def _report_entries(reports: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
@@ -421,12 +431,17 @@ def _may_echo(where: str, value: Any) -> bool:
     return not secretish and isinstance(value, str | int | float | bool)
 
 
-def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], problems: list[Problem]) -> Any:
-    """Replace ``${VAR}`` with the environment's value; a missing variable is a problem, not ''."""
+def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], problems: list[Problem],
+                substituted: dict[str, str]) -> Any:
+    """Replace ``${VAR}`` with the environment's value; a missing variable is a problem, not ''.
+
+    ``substituted`` collects what replaced what (the whole string as substituted -> as written,
+    and each variable's value -> ``${VAR}``), so errors can show the file's text instead.
+    """
     if isinstance(value, dict):
-        return {k: _substitute(v, environ, (*where, str(k)), problems) for k, v in value.items()}
+        return {k: _substitute(v, environ, (*where, str(k)), problems, substituted) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, environ, (*where, str(i)), problems) for i, v in enumerate(value)]
+        return [_substitute(v, environ, (*where, str(i)), problems, substituted) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -435,6 +450,10 @@ def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], 
         if name not in environ or environ[name] == "":
             problems.append(Problem(".".join(where), f"environment variable {name} is not set"))
             return ""
+        substituted[environ[name]] = match.group(0)
         return environ[name]
 
-    return _ENV_REF.sub(lookup, value)
+    resolved = _ENV_REF.sub(lookup, value)
+    if resolved != value:
+        substituted[resolved] = value
+    return resolved

@@ -129,8 +129,12 @@ def test_a_replaced_file_keeps_its_permissions_and_a_new_one_follows_the_umask(t
 def test_an_error_inside_the_block_leaves_the_target_alone(tmp_path):
     path = tmp_path / "ranks.csv"
     path.write_text("node,pagerank\n")
-    with pytest.raises(RuntimeError), atomic_open(path) as handle:
-        handle.write("half a file")
-        raise RuntimeError("stopped half-way")
+    def half_a_file() -> None:
+        with atomic_open(path) as handle:
+            handle.write("half a file")
+            raise RuntimeError("stopped half-way")
+
+    with pytest.raises(RuntimeError):
+        half_a_file()
     assert path.read_text() == "node,pagerank\n"
     assert [p.name for p in Path(tmp_path).iterdir()] == ["ranks.csv"]
