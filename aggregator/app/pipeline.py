@@ -51,7 +51,10 @@ async def run(
     With ``resume``, continue that run: only the pairs it has no answer for are fetched.
     """
     roster = load_roster(config.roster.path)
-    subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
+    opt_out = OptOut.load(config.roster.opt_out)
+    for warning in opt_out.warnings(roster, config.roster.opt_out):
+        log.warning("%s", warning)
+    subjects, gone = opt_out.split(roster)
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
     if resume is None:

@@ -202,7 +202,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     roster = load_roster(config.roster.path)
-    opted_out = OptOut.load(config.roster.opt_out).split(roster)[1]
+    opt_out = OptOut.load(config.roster.opt_out)
+    for warning in opt_out.warnings(roster, config.roster.opt_out):
+        _err(f"warning: {warning}")
+    opted_out = opt_out.split(roster)[1]
     print(f"{args.config}: ok — {len(config.enabled_indices)} indices "
           f"({', '.join(config.enabled_indices)}), {len(roster)} subjects, {len(opted_out)} opted out")
     return EXIT_OK

@@ -9,6 +9,7 @@ it had fetched and can be resumed. The store keeps numbers, never rendered repor
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
+from urllib.parse import quote, quote_plus
 
 from aggregator.errors import StoreError
 from aggregator.models import (
@@ -284,16 +286,37 @@ class Store:
         return self.run(run_id)
 
     def forget(self, subject_ids: Iterable[str]) -> dict[str, int]:
-        """Erase subjects and everything stored about them, in every run; returns row counts."""
+        """Erase subjects and everything stored about them, in every run; returns row counts.
+
+        Their id, name and handles are also blanked wherever other rows quote them: another
+        subject's failure message (a circuit breaker repeats the URL that tripped it, handle and
+        all, in every row it skips), or a vendor's raw text and topics.
+        """
         ids = list(subject_ids)
         removed = {"readings": 0, "failures": 0, "runs": 0}
         with self._transaction():
+            terms: set[str] = set()
             for sid in ids:
+                row = self._db.execute("SELECT name, handles FROM subjects WHERE id = ?", (sid,)).fetchone()
+                terms |= {sid, *((row[0], *json.loads(row[1]).values()) if row else ())}
                 for table, key in (("readings", "readings"), ("failures", "failures"), ("run_subjects", "runs")):
                     cursor = self._db.execute(f"DELETE FROM {table} WHERE subject_id = ?", (sid,))
                     removed[key] += cursor.rowcount
                 self._db.execute("DELETE FROM subjects WHERE id = ?", (sid,))
+            self._blank_mentions(terms)
         return removed
+
+    def _blank_mentions(self, terms: Iterable[str]) -> None:
+        """Replace every mention of ``terms`` (as written, ``@``-prefixed or URL-encoded, any case)
+        in the texts other rows keep."""
+        pattern = mentions(terms)
+        if pattern is None:
+            return
+        for table, columns in (("failures", ("message",)), ("readings", ("raw", "topics", "components"))):
+            for column in columns:
+                rows = self._db.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+                changed = [(pattern.sub("[erased]", text), rowid) for rowid, text in rows if pattern.search(text)]
+                self._db.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", changed)
 
     def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
                        lease_until: datetime | None = None, state: DeliveryState = "claimed") -> bool:
@@ -566,6 +589,16 @@ class Store:
         ids = [r.id for r in runs]
         here = ids.index(run_id) if run_id in ids else len(ids)
         return runs[here - 1] if here > 0 else None
+
+
+def mentions(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for ``terms`` as whole words (so erasing ``ann`` leaves ``annual``), in any case,
+    as written or URL-encoded; None if there are none."""
+    forms = {form for term in terms if term.strip() for form in (term, quote(term, safe=""), quote_plus(term))}
+    if not forms:
+        return None
+    words = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?:(?<!\w)|(?<=%40))(?:{words})(?!\w)", re.IGNORECASE)
 
 
 def _utc(moment: datetime) -> str:
