@@ -37,8 +37,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aggregator.errors import Problem
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
-from aggregator.plugins import Limits, reading_or_failure, resolve_path
+from aggregator.plugins import Limits, reading_or_failure, resolve_path, roster_network_problem, scale_pair
 
 
 class FilesConfig(BaseModel):
@@ -58,6 +59,7 @@ class FilesConfig(BaseModel):
     label: str = ""
 
     _resolve = field_validator("path")(resolve_path)
+    _scale = field_validator("scale", mode="before")(scale_pair)
 
     @property
     def file_format(self) -> str:
@@ -151,6 +153,25 @@ class FilesAdapter:
 
     def _failure(self, subject_id: str | None, kind: FailureKind, message: str) -> Failure:
         return Failure(index=self.name, subject_id=subject_id, kind=kind, message=f"{self.name}: {message}")
+
+    def check_inputs(self, subjects: Sequence[Subject]) -> list[Problem]:
+        """The file can be read and has the key and value columns; the roster has the network."""
+        where = f"indices.{self.name}.options"
+        problems = []
+        if self.config.match != "id":
+            missing = roster_network_problem(f"{where}.match", self.config.match.removeprefix("handle:"), subjects)
+            problems += [missing] if missing else []
+        rows, _ = self._read()
+        if rows is None:
+            return [*problems, Problem(f"{where}.path", f"cannot read {self.config.path}")]
+        found = [row.fields for group in rows.values() for row in group]
+        for option in ("key_column", "value_column"):
+            column = getattr(self.config, option)
+            if not any(_field(fields, column) not in (None, "") for fields in found):
+                seen = sorted({name for fields in found[:100] for name in fields}) or ["none"]
+                problems.append(Problem(f"{where}.{option}", f"{self.config.path.name} has no {column!r} values "
+                                                             f"(its columns: {', '.join(seen)})"))
+        return problems
 
     def _read(self) -> tuple[dict[str, list[_Row]] | None, list[str]]:
         """All rows by normalized key, and the problems of rows that name no subject."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: A subject id is what ties one person or brand together across indices and runs.
 SubjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
@@ -68,6 +68,22 @@ class Scale(_Frozen):
         if self.lo is not None and self.hi is not None and not self.lo < self.hi:
             raise ValueError(f"scale lo must be below hi, got lo={self.lo}, hi={self.hi}")
         return self
+
+    @classmethod
+    def of(cls, pair: Any) -> Scale:
+        """A scale from a ``[lo, hi]`` pair as a user writes it; ValueError says what was wrong.
+
+        >>> Scale.of([100, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: a scale is [lo, hi] with lo below hi, got [100, 1]
+        """
+        if isinstance(pair, str) or not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"a scale is two numbers [lo, hi], got {pair!r}")
+        try:
+            return cls(lo=pair[0], hi=pair[1])
+        except ValidationError:
+            raise ValueError(f"a scale is [lo, hi] with lo below hi, got {list(pair)!r}") from None
 
     @property
     def bounded(self) -> bool:

@@ -362,7 +362,7 @@ def _placeholders(problem: Problem, substituted: Mapping[str, str]) -> Problem:
     """The problem as the file wrote it: each value taken from the environment shown as its
     ``${VAR}`` again (it may be a key inside a URL, or a secret in a field that is not one)."""
     message = problem.message
-    for value in sorted(substituted, key=len, reverse=True):
+    for value in sorted(filter(None, substituted), key=len, reverse=True):
         message = message.replace(value, substituted[value])
     return Problem(problem.where, message)
 
@@ -419,7 +419,7 @@ def validation_problems(exc: ValidationError, prefix: str = "") -> list[Problem]
             message = "required key is missing"
         elif error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling)"
-        elif _may_echo(where, error["input"]):
+        elif _may_echo(where, error["input"]) and repr(error["input"]) not in message:
             message = f"{message} (got {error['input']!r})"
         problems.append(Problem(where, message))
     return problems
@@ -454,6 +454,6 @@ def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], 
         return environ[name]
 
     resolved = _ENV_REF.sub(lookup, value)
-    if resolved != value:
+    if resolved and resolved != value:
         substituted[resolved] = value
     return resolved

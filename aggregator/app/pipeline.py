@@ -20,7 +20,7 @@ from aggregator.collection.roster import OptOut, load_roster
 from aggregator.collection.store import Store
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import Run, Subject, utc_now
-from aggregator.plugins import Adapter, adapters
+from aggregator.plugins import Adapter, CheckedAdapter, adapters
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ async def run(
     subjects, gone = opt_out.split(roster)
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
+    check_inputs(active, roster)
     if resume is None:
         current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
         store.start_run(current, subjects, [a.spec for a in active])
@@ -78,6 +79,14 @@ async def run(
         title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
         features=roster_features(config, store.subjects(current.id)),
     )
+
+
+def check_inputs(active: Sequence[Adapter], roster: Sequence[Subject]) -> None:
+    """Every adapter's own check of its inputs (an export's columns, the roster network it reads),
+    before any request: a mistake there would otherwise run to the end with 0 % coverage."""
+    problems = [p for adapter in active if isinstance(adapter, CheckedAdapter) for p in adapter.check_inputs(roster)]
+    if problems:
+        raise ConfigError(problems)
 
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:

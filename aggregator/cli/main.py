@@ -198,10 +198,15 @@ def _summarize(result: RunResult) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from aggregator.app.config import load_config
+    from aggregator.app.pipeline import build_adapters, check_inputs
     from aggregator.collection.roster import OptOut, load_roster
 
     config = load_config(args.config)
     roster = load_roster(config.roster.path)
+    try:
+        check_inputs(build_adapters(config), roster)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=str(args.config)) from None
     opt_out = OptOut.load(config.roster.opt_out)
     for warning in opt_out.warnings(roster, config.roster.opt_out):
         _err(f"warning: {warning}")
