@@ -133,8 +133,19 @@ class StoreConfig(_Section):
 
 
 def _header_text(value: str) -> str:
+    """One line of header text: no control characters, as written or hidden in RFC 2047 encoded
+    words (``=?utf-8?q?Hi=0D=0ABcc:...?=`` decodes to a line break)."""
+    from email.header import decode_header, make_header
+
     if _CONTROL.search(value):
         raise ValueError("must be one line of text, without control characters (line breaks, tabs)")
+    try:
+        decoded = str(make_header(decode_header(value))) if "=?" in value else value
+    except (ValueError, LookupError, UnicodeDecodeError):
+        raise ValueError("holds an encoded word (=?charset?...?=) that does not decode") from None
+    if _CONTROL.search(decoded):
+        raise ValueError("holds an encoded word (=?charset?...?=) that decodes to a control character "
+                         "(a line break could add a header); write the text plainly")
     return value
 
 

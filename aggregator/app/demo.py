@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.atomic import write_atomic
+from aggregator.errors import ConfigError
 
 if TYPE_CHECKING:
     from adapters.sandbox.population import Population
@@ -36,6 +37,9 @@ DEMO_OPT_OUTS = 2
 #: an hour; both sides agree on a generous one instead
 DEMO_RATE_LIMIT = "1000/s"
 DEMO_CONCURRENCY = 8
+#: the file that marks a folder as the demo's own (it rewrites its inputs and history there)
+MARKER = ".influence-aggregator-demo"
+_CONFIG_HEADER = "# The config the demo ran with."
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,29 @@ async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: i
     return DemoResult(result, config_path, result.write(report))
 
 
+def claim_folder(directory: Path) -> None:
+    """Make ``directory`` the demo's, or refuse: the demo rewrites its config, roster, opt-out list
+    and history there, so it never uses a folder holding anything it did not create."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--dir {directory} is a file; choose a new or empty folder with --dir")
+    if directory.is_dir() and any(directory.iterdir()) and not _is_demo_folder(directory):
+        found = ", ".join(sorted(p.name for p in directory.iterdir())[:5])
+        raise ConfigError(f"--dir {directory} holds files the demo did not create ({found}); it would overwrite "
+                          "them. Choose a new or empty folder with --dir, or leave --dir out to use the default")
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(directory / MARKER, "This folder belongs to `aggregator demo`, which rewrites its files.\n")
+
+
+def _is_demo_folder(directory: Path) -> bool:
+    if (directory / MARKER).is_file():
+        return True
+    try:  # made by a version from before the marker: its config says so on the first line
+        with (directory / "config.toml").open(encoding="utf-8") as handle:
+            return handle.readline().startswith(_CONFIG_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _write_inputs(directory: Path, population: Population) -> None:
     """Roster and opt-out list; the history starts afresh (before any server runs: blocking is fine)."""
     import numpy as np
@@ -95,9 +122,9 @@ def _write_inputs(directory: Path, population: Population) -> None:
     from adapters.sandbox.population import write_roster
     from aggregator.scoring.features import write_features
 
+    claim_folder(directory)
     for stale in directory.glob("history.sqlite*"):
         stale.unlink()
-    directory.mkdir(parents=True, exist_ok=True)
     write_roster(population, directory / "roster.csv")
     write_atomic(
         directory / "opt-out.txt",
@@ -115,7 +142,7 @@ def _write_config(path: Path, data: dict[str, Any]) -> None:
 
     write_atomic(
         path,
-        "# The config the demo ran with. Its vendors are the sandbox servers the demo started and\n"
+        f"{_CONFIG_HEADER} Its vendors are the sandbox servers the demo started and\n"
         "# stopped; `aggregator sandbox` runs them on their own and prints a config for them.\n"
         + tomli_w.dumps(data),
     )

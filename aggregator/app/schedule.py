@@ -500,8 +500,12 @@ def build_jobs(config: Config) -> list[Job]:
 
 
 def report_job(config: Config, report: ReportConfig) -> Job:
+    from aggregator.app.api import check_writable, output_kind
+
     if report.recipients and config.smtp is None:
         raise ConfigError([Problem("smtp", f"report {report.name!r} has recipients but the config has no [smtp]")])
+    output_kind(report.out, flag=f"report {report.name}: out")  # before any slot is claimed
+    check_writable(report.out, f"report {report.name}: out")
     schedule = Schedule(report.name, report.schedule or "", report.timezone)
 
     async def prepare(slot: Slot) -> Any:

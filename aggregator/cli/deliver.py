@@ -19,7 +19,7 @@ from aggregator.models import utc_now
 
 if TYPE_CHECKING:
     from aggregator.app.api import RunResult
-    from aggregator.app.config import Config
+    from aggregator.app.config import Config, ReportConfig
     from aggregator.collection.store import Delivery
 
 DEMO_SENDER = "influence-aggregator demo <demo@example.invalid>"
@@ -71,9 +71,7 @@ def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | Non
         print(f"email: {write_eml(eml, message.as_bytes())}")
     if not email:
         return EXIT_OK
-    targets = [r for r in config.reports if r.recipients]
-    if not targets:
-        raise ConfigError([Problem("report.recipients", "--email needs recipients in a [[report]] entry")])
+    targets = email_targets(config)
     from reports.mail import send
 
     settings = smtp_settings(config)
@@ -86,6 +84,16 @@ def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | Non
             _err(f"email: {report.name}: REFUSED {address}: {why}")
             status = EXIT_DELIVERY
     return status
+
+
+def email_targets(config: Config) -> list[ReportConfig]:
+    """The reports ``run --email`` sends, or an error if it could send none of them."""
+    targets = [r for r in config.reports if r.recipients]
+    if not targets:
+        raise ConfigError([Problem("--email", "needs recipients = [...] in a [[report]] entry of the config")])
+    if config.smtp is None:
+        raise ConfigError([Problem("--email", "needs an [smtp] table in the config")])
+    return targets
 
 
 def _parse_slot(value: str) -> tuple[str, datetime | None]:

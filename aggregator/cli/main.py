@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AggregatorError as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `aggregator run --out - | head`: the reader has all it wanted
+        _quiet_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         _err("interrupted: everything fetched so far is stored; continue with `aggregator run --resume RUN_ID`"
              " (see `aggregator runs`)")
@@ -78,10 +82,11 @@ def _parser() -> argparse.ArgumentParser:
                                           "compare them and write the report.")
     run.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
     run.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run, fetching only what it lacks")
-    run.add_argument("--out", type=Path, help="report file (default: [report] out in the config); "
-                                              "the format follows the suffix: .html, .txt, .json")
+    run.add_argument("--out", type=Path, help="report file (default: [report] out in the config), or - for "
+                                              "standard output; the format follows the suffix: .html, .txt, .json")
     run.add_argument("--format", metavar="KIND",
-                     help="report format: html, text, json or an installed renderer (overrides the suffix)")
+                     help="report format: html, text, json or an installed renderer; it decides what is written "
+                          "(a file named for another format is an error)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     run.add_argument("--email", action="store_true", help="send the report to each [[report]]'s recipients now")
     run.add_argument("--eml", type=Path, metavar="FILE", help="write the report's email to FILE instead of sending it")
@@ -123,6 +128,13 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe is silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -149,6 +161,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from aggregator.app.api import STDOUT, output_kind
     from aggregator.app.config import load_config
 
     config = load_config(args.config)
@@ -158,9 +171,13 @@ def _run(args: argparse.Namespace) -> int:
         from aggregator.cli.deliver import run_slot
 
         return run_slot(config, args.slot, resend=args.resend)
+    out = _check_outputs(config, args)  # every flag and output, before the first request
     result = _collect(config, resume=args.resume, quiet=args.quiet)
-    path = result.write(args.out or config.report.out, args.format)
-    print(f"report: {path}")
+    if str(out) == STDOUT:
+        _to_stdout(result.render(output_kind(out, args.format)))
+        _err("report: written to standard output")
+    else:
+        print(f"report: {result.write(out, args.format)}")
     sent = EXIT_OK
     if args.email or args.eml:
         from aggregator.cli.deliver import after_run
@@ -169,6 +186,30 @@ def _run(args: argparse.Namespace) -> int:
     if sent:
         return sent  # a report not delivered outweighs failed fetches
     return EXIT_FAILURES if result.has_faults else EXIT_OK
+
+
+def _check_outputs(config: Config, args: argparse.Namespace) -> Path:
+    """The report's path, once its format, its folder, ``--eml`` and ``--email`` are known to work."""
+    from aggregator.app.api import check_writable, output_kind
+
+    out: Path = args.out or config.report.out
+    output_kind(out, args.format)
+    check_writable(out)
+    if args.eml:
+        check_writable(args.eml, "--eml")
+    if args.email:
+        from aggregator.cli.deliver import email_targets
+
+        email_targets(config)
+    return out
+
+
+def _to_stdout(document: str | bytes) -> None:
+    if isinstance(document, bytes):
+        sys.stdout.buffer.write(document)
+    else:
+        sys.stdout.write(document)
+    sys.stdout.flush()
 
 
 def _schedule(args: argparse.Namespace) -> int:
