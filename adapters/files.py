@@ -161,10 +161,10 @@ class FilesAdapter:
         if self.config.match != "id":
             missing = roster_network_problem(f"{where}.match", self.config.match.removeprefix("handle:"), subjects)
             problems += [missing] if missing else []
-        rows, _ = self._read()
+        rows, _ = self._rows()
         if rows is None:
             return [*problems, Problem(f"{where}.path", f"cannot read {self.config.path}")]
-        found = [row.fields for group in rows.values() for row in group]
+        found = [row.fields for row in rows]
         for option in ("key_column", "value_column"):
             column = getattr(self.config, option)
             if not any(_field(fields, column) not in (None, "") for fields in found):
@@ -173,19 +173,27 @@ class FilesAdapter:
                                                              f"(its columns: {', '.join(seen)})"))
         return problems
 
-    def _read(self) -> tuple[dict[str, list[_Row]] | None, list[str]]:
-        """All rows by normalized key, and the problems of rows that name no subject."""
-        path, key_column = self.config.path, self.config.key_column
+    def _rows(self) -> tuple[list[_Row] | None, list[str]]:
+        """Every row of the file, and the problems of rows that could not be read."""
+        path = self.config.path
         try:
             raw = path.read_bytes()
             text = (gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw).decode("utf-8-sig")
         except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             return None, [f"cannot read {path.name}: {message}"]
-        rows: dict[str, list[_Row]] = {}
         problems: list[str] = []
         reader = _csv_rows if self.config.file_format == "csv" else _jsonl_rows
-        for row in reader(text, path.name, problems):
+        return list(reader(text, path.name, problems)), problems
+
+    def _read(self) -> tuple[dict[str, list[_Row]] | None, list[str]]:
+        """All rows by normalized key, and the problems of rows that name no subject."""
+        path, key_column = self.config.path, self.config.key_column
+        found, problems = self._rows()
+        if found is None:
+            return None, problems
+        rows: dict[str, list[_Row]] = {}
+        for row in found:
             key = _field(row.fields, key_column)
             if key in (None, ""):
                 problems.append(f"{path.name}:{row.line}: column {key_column!r} is empty or missing")

@@ -145,6 +145,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.subjects < 1:
         raise ConfigError(f"--subjects must be at least 1, got {args.subjects}")
     directory = (args.dir or demo.demo_home()).resolve()
+    demo.claim_folder(directory)  # never a folder holding files the demo did not create
     _err(f"demo: {args.subjects} subjects; four sandbox vendors on 127.0.0.1 and the in-house score; "
          "two snapshots (vendor algorithms v1, then v2)")
     with ProgressDisplay(enabled=not args.quiet) as display:
@@ -193,8 +194,8 @@ def _check_outputs(config: Config, args: argparse.Namespace) -> Path:
     from aggregator.app.api import check_writable, output_kind
 
     out: Path = args.out or config.report.out
-    output_kind(out, args.format)
     check_writable(out)
+    output_kind(out, args.format)
     if args.eml:
         check_writable(args.eml, "--eml")
     if args.email:
