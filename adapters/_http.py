@@ -65,7 +65,7 @@ from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
 
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
+from aggregator.models import UNSAFE_TEXT, Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
 from aggregator.ratelimit import RateLimit, SlidingWindowLimiter
 
@@ -466,9 +466,10 @@ class HttpAdapter(Generic[C]):
                        message=self._scrub(text)[:2000])
 
     def _scrub(self, text: str) -> str:
-        """Belt and braces: blank every secret of the config (a key in a path, or echoed back)."""
+        """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
+        replace control and bidirectional-override characters."""
         secrets = [value.get_secret_value() for value in vars(self.config).values() if isinstance(value, SecretStr)]
-        return scrub(text, secrets)
+        return UNSAFE_TEXT.sub("\ufffd", scrub(text, secrets))  # and no vendor text reaches anyone raw
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

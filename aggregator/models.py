@@ -8,6 +8,7 @@ already name the field (``loc``) and the offending value (``input_value``).
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -23,6 +24,10 @@ IndexName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
+
+#: C0 controls (NUL, CR, LF, ESC ...), DEL, C1, the line separators and the bidirectional marks,
+#: overrides and isolates: in outside text they could rewrite a terminal, a page or a mail header
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 
 class _Frozen(BaseModel):
     # defer_build: each model's validator is built on first use, not at import (~60 ms saved)

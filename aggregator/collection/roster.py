@@ -10,7 +10,6 @@ Opt-out file: one subject id or handle per line (``@`` optional, case ignored), 
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import Subject
+from aggregator.models import UNSAFE_TEXT, Subject
 
 _RESERVED = {"id", "name", "synthetic"}
-#: C0 controls (NUL, CR, LF, ESC ...), DEL, C1, the line separators and the bidirectional
-#: overrides and isolates: in a name they would rewrite a terminal, a page or an email header
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 
 
 def load_roster(path: Path) -> list[Subject]:
@@ -55,7 +51,7 @@ def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
         if None in row:
             problems.append(Problem(f"line {line}", f"more cells than the {len(header)} header columns"))
             continue
-        unsafe = [column for column, cell in row.items() if cell and _UNSAFE.search(cell)]
+        unsafe = [column for column, cell in row.items() if cell and UNSAFE_TEXT.search(cell)]
         if unsafe:
             problems.extend(Problem(f"line {line}, column {column}", "holds a control or bidirectional-override "
                                     "character (line break, NUL, ESC, U+202E ...); remove it") for column in unsafe)

@@ -88,7 +88,7 @@ async def test_an_echoed_key_in_any_spelling_reaches_neither_the_store_nor_the_r
         return web.json_response({
             "score": 42,
             "debug": f"key={quote(key, safe='')}",
-            "topics": [f"token {form}" for form in forms(key)] + [{"name": key}],
+            "topics": [f"token {form}" for form in forms(key)] + [{"name": key}, "\x1b[2Jred\u202etxet"],
             "reach": 7,
         })
 
@@ -121,6 +121,8 @@ def _no_key_in(tmp_path: Path, result, echoes: list[str]) -> None:
              if form.encode() in (blob if isinstance(blob, bytes) else blob.encode())}
     assert leaks == set()
     assert b"token ***" in outputs["store"]  # the topics were kept, the key blanked in them
+    raw_controls = [b"\x1b[2J", "\u202e".encode()]  # vendor text never reaches a terminal or a page raw
+    assert [(where, c) for where, blob in outputs.items() for c in raw_controls if c in blob] == []
 
 
 def test_config_errors_show_the_placeholder_not_the_environments_value(tmp_path: Path):
