@@ -46,12 +46,18 @@ class Clock:
 # --- the scheduler, on a fake clock ----------------------------------------------------------------
 
 
-async def test_a_failure_that_may_pass_is_retried_with_growing_waits_until_it_is_accepted(tmp_path):
-    clock = Clock()
-    tries: list[datetime] = []
+def _job(send, **options) -> Job:
+    """A weekly job whose collection is done at once; ``send`` is what the test is about."""
 
     async def prepare(slot):
         return "message"
+
+    return Job(Schedule("weekly", "30 2 * * 1"), prepare, send, **options)
+
+
+async def test_a_failure_that_may_pass_is_retried_with_growing_waits_until_it_is_accepted(tmp_path):
+    clock = Clock()
+    tries: list[datetime] = []
 
     async def send(slot, prepared):
         tries.append(clock.now)
@@ -59,7 +65,7 @@ async def test_a_failure_that_may_pass_is_retried_with_growing_waits_until_it_is
             raise RetriableDeliveryError("SMTP 127.0.0.1:25 (none): the server answered 451 try later")
         return Outcome(message_id="<m@x>", detail="accepted")
 
-    job = Job(Schedule("weekly", "30 2 * * 1"), prepare, send, grace=timedelta(hours=1))
+    job = _job(send, grace=timedelta(hours=1))
     with Store(tmp_path / "h.sqlite") as store:
         scheduler = Scheduler([job], store, owner="me", clock=clock, sleep=clock.sleep)
         assert await scheduler.deliver(job, _slot()) == "sent"
@@ -71,13 +77,10 @@ async def test_a_failure_that_may_pass_is_retried_with_growing_waits_until_it_is
 async def test_retries_end_failed_when_the_grace_time_is_over(tmp_path):
     clock = Clock()
 
-    async def prepare(slot):
-        return "message"
-
     async def send(slot, prepared):
         raise RetriableDeliveryError("SMTP 127.0.0.1:25 (none): ConnectionRefusedError; nothing was sent")
 
-    job = Job(Schedule("weekly", "30 2 * * 1"), prepare, send, grace=timedelta(minutes=10))
+    job = _job(send, grace=timedelta(minutes=10))
     with Store(tmp_path / "h.sqlite") as store:
         scheduler = Scheduler([job], store, owner="me", clock=clock, sleep=clock.sleep)
         assert await scheduler.deliver(job, _slot()) == "failed"
@@ -93,14 +96,11 @@ async def test_a_lapsed_lease_is_taken_over_and_a_live_one_is_not(tmp_path):
     clock = Clock()
     sent: list[str] = []
 
-    async def prepare(slot):
-        return "message"
-
     async def send(slot, prepared):
         sent.append(slot.key)
         return Outcome(detail="accepted")
 
-    job = Job(Schedule("weekly", "30 2 * * 1"), prepare, send, lease=timedelta(minutes=2))
+    job = _job(send, lease=timedelta(minutes=2))
     slot = _slot()
     with Store(tmp_path / "h.sqlite") as store:
         # a process claimed the slot and died without a word
@@ -142,15 +142,12 @@ async def test_a_serving_scheduler_takes_over_a_slot_whose_holder_died(tmp_path)
     clock = Clock()
     clock.now = datetime(2024, 6, 3, 2, 31, tzinfo=UTC)
 
-    async def prepare(slot):
-        return "message"
-
     async def send(slot, prepared):
         sent.append(slot.key)
         scheduler.stop()
         return Outcome()
 
-    job = Job(Schedule("weekly", "30 2 * * 1"), prepare, send, lease=timedelta(minutes=2))
+    job = _job(send, lease=timedelta(minutes=2))
     slot = _slot()
     with Store(tmp_path / "h.sqlite") as store:
         store.claim_delivery("weekly", slot.key, due_at=slot.due, by="dead:1", at=slot.due,
@@ -260,14 +257,11 @@ def test_a_permanent_delivery_error_is_not_retried(tmp_path):
     """The scheduler retries only what may pass; a plain DeliveryError ends the slot at once."""
     calls = []
 
-    async def prepare(slot):
-        return None
-
     async def send(slot, prepared):
         calls.append(1)
         raise DeliveryError("SMTP 127.0.0.1:25 (none): the server answered 550 no")
 
-    job = Job(Schedule("weekly", "30 2 * * 1"), prepare, send)
+    job = _job(send)
     with Store(tmp_path / "h.sqlite") as store:
         assert asyncio.run(Scheduler([job], store, owner="me").deliver(job, _slot())) == "failed"
     assert calls == [1]
