@@ -352,8 +352,10 @@ class Scheduler:
         log.warning("%s: %s slot %s; it will run again", job.name, why, slot.key)
 
     def _failed(self, job: Job, slot: Slot, detail: str, *, attempted: bool = False) -> str:
+        # only while the slot is still this process's: a holder that lost its lease must not mark
+        # failed a slot another process is delivering (a send that succeeded is recorded regardless)
         self.store.finish_delivery(job.name, slot.key, "failed", at=self.clock(), detail=detail[:2000],
-                                   attempted=attempted)
+                                   attempted=attempted, by=self.owner)
         self.undelivered.append(slot)
         log.error("%s: slot %s NOT DELIVERED: %s", job.name, slot.key, detail)
         return "failed"
