@@ -34,15 +34,20 @@ evenly instead of sending a window's worth at once (vendors count requests when 
 and a burst arrives unevenly).
 
 Messages never carry a URL's query, headers or a body: vendors put API keys in query strings,
-and aiohttp's exception text (and repr) holds the full URL, so it is never used.
+and aiohttp's exception text (and repr) holds the full URL, so it is never used. Every text
+kept from a reply (failure messages, raw values, topics, component names) has the config's
+secrets blanked in each form a server may echo them in. A redirect is followed only within
+the configured origin: the request carries the key, and another host's reply is no reading.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
@@ -51,7 +56,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -60,7 +65,7 @@ from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
 
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
+from aggregator.models import UNSAFE_TEXT, Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
 from aggregator.ratelimit import RateLimit, SlidingWindowLimiter
 
@@ -318,7 +323,8 @@ class HttpAdapter(Generic[C]):
         # bounded, so a slow consumer holds the workers back instead of piling up results
         results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
         async with aiohttp.ClientSession(
-            timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency)
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency),
+            trace_configs=[_same_origin_only()],
         ) as session:
 
             async def work() -> None:
@@ -381,7 +387,12 @@ class HttpAdapter(Generic[C]):
             # a Failure built with 0 attempts is about a subject the hook never asked for
             return result.model_copy(update={"attempts": attempts if result.attempts else 0,
                                              "message": self._scrub(result.message)})
-        return result
+        # a vendor may echo the key anywhere in its reply: every text we keep is scrubbed
+        return result.model_copy(update={
+            "raw": None if result.raw is None else self._scrub(result.raw),
+            "topics": tuple(self._scrub(topic) for topic in result.topics),
+            "components": {self._scrub(name): value for name, value in result.components.items()},
+        })
 
     @property
     def _attempts(self) -> int:
@@ -455,12 +466,45 @@ class HttpAdapter(Generic[C]):
                        message=self._scrub(text)[:2000])
 
     def _scrub(self, text: str) -> str:
-        """Belt and braces: blank every secret of the config (a key in a path, or echoed back)."""
-        for value in vars(self.config).values():
-            secret = value.get_secret_value() if isinstance(value, SecretStr) else ""
-            if secret:
-                text = text.replace(secret, "***")
-        return text
+        """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
+        replace control and bidirectional-override characters."""
+        secrets = [value.get_secret_value() for value in vars(self.config).values() if isinstance(value, SecretStr)]
+        return UNSAFE_TEXT.sub("\ufffd", scrub(text, secrets))  # and no vendor text reaches anyone raw
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every form a server may echo a secret in blanked: as written, percent-encoded
+    (``%2B`` or ``%2b``, ``+`` or ``%20`` for a space), HTML- or JSON-escaped."""
+    forms: set[str] = set()
+    for secret in secrets:
+        if not secret:
+            continue
+        for encoded in (secret, quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret),
+                        html.escape(secret), json.dumps(secret)[1:-1]):
+            forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
+    for form in sorted(forms, key=len, reverse=True):  # the longest first: a form may hold another
+        text = text.replace(form, "***")
+    return text
+
+
+def _same_origin_only() -> aiohttp.TraceConfig:
+    """Refuse to follow a redirect to another origin: the request carries the key (in a header or
+    the query), which goes only to the configured host, and that host's reply is the reading."""
+
+    async def check(session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestRedirectParams) -> None:
+        here = params.url.origin()
+        try:
+            there = params.response.url.join(URL(params.response.headers.get("Location", ""))).origin()
+        except ValueError:
+            there = None
+        if there != here:
+            params.response.close()
+            raise FatalAdapterError(f"redirected from {here} to {there or 'an invalid location'}; not followed "
+                                    f"(the request and its key go only to {here})", kind=FailureKind.SERVER_ERROR)
+
+    config = aiohttp.TraceConfig()
+    config.on_request_redirect.append(check)
+    return config
 
 
 class _Pacer:

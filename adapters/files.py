@@ -37,8 +37,9 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aggregator.errors import Problem
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
-from aggregator.plugins import Limits, reading_or_failure, resolve_path
+from aggregator.plugins import Limits, reading_or_failure, resolve_path, roster_network_problem, scale_pair
 
 
 class FilesConfig(BaseModel):
@@ -58,6 +59,7 @@ class FilesConfig(BaseModel):
     label: str = ""
 
     _resolve = field_validator("path")(resolve_path)
+    _scale = field_validator("scale", mode="before")(scale_pair)
 
     @property
     def file_format(self) -> str:
@@ -152,19 +154,46 @@ class FilesAdapter:
     def _failure(self, subject_id: str | None, kind: FailureKind, message: str) -> Failure:
         return Failure(index=self.name, subject_id=subject_id, kind=kind, message=f"{self.name}: {message}")
 
-    def _read(self) -> tuple[dict[str, list[_Row]] | None, list[str]]:
-        """All rows by normalized key, and the problems of rows that name no subject."""
-        path, key_column = self.config.path, self.config.key_column
+    def check_inputs(self, subjects: Sequence[Subject]) -> list[Problem]:
+        """The file can be read and has the key and value columns; the roster has the network."""
+        where = f"indices.{self.name}.options"
+        problems = []
+        if self.config.match != "id":
+            missing = roster_network_problem(f"{where}.match", self.config.match.removeprefix("handle:"), subjects)
+            problems += [missing] if missing else []
+        rows, _ = self._rows()
+        if rows is None:
+            return [*problems, Problem(f"{where}.path", f"cannot read {self.config.path}")]
+        found = [row.fields for row in rows]
+        for option in ("key_column", "value_column"):
+            column = getattr(self.config, option)
+            if not any(_field(fields, column) not in (None, "") for fields in found):
+                seen = sorted({name for fields in found[:100] for name in fields}) or ["none"]
+                problems.append(Problem(f"{where}.{option}", f"{self.config.path.name} has no {column!r} values "
+                                                             f"(its columns: {', '.join(seen)})"))
+        return problems
+
+    def _rows(self) -> tuple[list[_Row] | None, list[str]]:
+        """Every row of the file, and the problems of rows that could not be read."""
+        path = self.config.path
         try:
             raw = path.read_bytes()
             text = (gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw).decode("utf-8-sig")
         except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
             return None, [f"cannot read {path.name}: {message}"]
-        rows: dict[str, list[_Row]] = {}
         problems: list[str] = []
         reader = _csv_rows if self.config.file_format == "csv" else _jsonl_rows
-        for row in reader(text, path.name, problems):
+        return list(reader(text, path.name, problems)), problems
+
+    def _read(self) -> tuple[dict[str, list[_Row]] | None, list[str]]:
+        """All rows by normalized key, and the problems of rows that name no subject."""
+        path, key_column = self.config.path, self.config.key_column
+        found, problems = self._rows()
+        if found is None:
+            return None, problems
+        rows: dict[str, list[_Row]] = {}
+        for row in found:
             key = _field(row.fields, key_column)
             if key in (None, ""):
                 problems.append(f"{path.name}:{row.line}: column {key_column!r} is empty or missing")

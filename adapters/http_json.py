@@ -30,6 +30,7 @@ query or the host (``.`` and ``..`` are refused). A 404 is not_found; other stat
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any, Literal, Self
 
 from pydantic import Field, field_validator, model_validator
@@ -37,9 +38,9 @@ from typing_extensions import override
 from yarl import URL
 
 from adapters._http import HttpAdapter, HttpConfig, HttpRequest, handle, number, numbers, quote_segment, texts
-from aggregator.errors import FatalAdapterError
+from aggregator.errors import FatalAdapterError, Problem
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
-from aggregator.plugins import Limits, reading_or_failure
+from aggregator.plugins import Limits, reading_or_failure, roster_network_problem, scale_pair
 
 _POINTER = re.compile(r"^(/([^~]|~[01])*)*$")
 
@@ -59,6 +60,8 @@ class HttpJsonConfig(HttpConfig):
     scale: tuple[float, float] | None = None
     higher_is_better: bool = True
     measures: str = ""
+
+    _scale = field_validator("scale", mode="before")(scale_pair)
 
     @field_validator("base_url")
     @classmethod
@@ -87,8 +90,6 @@ class HttpJsonConfig(HttpConfig):
             raise ValueError("with api_key, give exactly one of key_header or key_param")
         if (self.key_header or self.key_param) and self.api_key is None:
             raise ValueError("key_header or key_param needs api_key")
-        if self.scale is not None:
-            Scale(lo=self.scale[0], hi=self.scale[1])
         return self
 
 
@@ -113,6 +114,11 @@ class HttpJsonAdapter(HttpAdapter[HttpJsonConfig]):
         elif self.config.key_header:
             headers[self.config.key_header] = self.config.key_prefix + key
         return HttpRequest("GET", self.config.url.replace("{handle}", quote_segment(name)), params, headers)
+
+    def check_inputs(self, subjects: Sequence[Subject]) -> list[Problem]:
+        """The roster has the network whose handles fill ``{handle}``."""
+        missing = roster_network_problem(f"indices.{self.name}.options.network", self.config.network, subjects)
+        return [missing] if missing else []
 
     @override
     def parse(self, payload: Any, subject: Subject) -> Reading | Failure:

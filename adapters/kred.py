@@ -9,7 +9,7 @@ Config keys (``[indices.NAME.options]``)::
 
     app_id = "${KRED_APP_ID}"     # required: the ``app_id`` query parameter
     api_key = "${KRED_APP_KEY}"   # required: the ``app_key`` query parameter
-    base_url = "http://api.kred.com"
+    base_url = "https://api.kred.com"
     source = "twitter"            # twitter | facebook | combined
     batch_size = 10               # names per call, comma-separated in ``term``
     poll_seconds = 0.5            # wait between polls while the reply is not yet complete
@@ -46,7 +46,7 @@ from aggregator.plugins import reading_or_failure
 
 
 class KredConfig(HttpConfig):
-    base_url: str = "http://api.kred.com"
+    base_url: str = "https://api.kred.com"
     app_id: SecretStr
     api_key: SecretStr
     source: Literal["twitter", "facebook", "combined"] = "twitter"

@@ -6,7 +6,9 @@
     ├── ConfigError                 bad config, roster or input file: fix it and rerun (exit 2)
     │   └── PluginNotFoundError     an adapter or renderer name nobody installed
     ├── StoreError                  the history database cannot be used as asked
-    ├── DeliveryError               a report could not be written or sent
+    ├── DeliveryError               a report could not be written or sent (exit 4)
+    │   └── RetriableDeliveryError  nothing was sent and trying later may work (refused
+    │                               connection, TLS failure, an SMTP 4xx)
     └── AdapterError                raised inside adapters only, never past their edge
         ├── RetriableAdapterError   timeouts, 408/429, 5xx, resets: worth another attempt
         └── FatalAdapterError       auth, other 4xx, bad payloads: another attempt won't help
@@ -67,6 +69,11 @@ class StoreError(AggregatorError):
 
 class DeliveryError(AggregatorError):
     """A report could not be written or sent."""
+
+
+class RetriableDeliveryError(DeliveryError):
+    """Nothing was sent, and the same message may get through later: the server refused the
+    connection, TLS failed, or it answered with a temporary (4xx) reply."""
 
 
 class AdapterError(AggregatorError):

@@ -8,11 +8,12 @@ already name the field (``loc``) and the offending value (``input_value``).
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: A subject id is what ties one person or brand together across indices and runs.
 SubjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
@@ -23,6 +24,10 @@ IndexName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
+
+#: C0 controls (NUL, CR, LF, ESC ...), DEL, C1, the line separators and the bidirectional marks,
+#: overrides and isolates: in outside text they could rewrite a terminal, a page or a mail header
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 
 class _Frozen(BaseModel):
     # defer_build: each model's validator is built on first use, not at import (~60 ms saved)
@@ -68,6 +73,22 @@ class Scale(_Frozen):
         if self.lo is not None and self.hi is not None and not self.lo < self.hi:
             raise ValueError(f"scale lo must be below hi, got lo={self.lo}, hi={self.hi}")
         return self
+
+    @classmethod
+    def of(cls, pair: Any) -> Scale:
+        """A scale from a ``[lo, hi]`` pair as a user writes it; ValueError says what was wrong.
+
+        >>> Scale.of([100, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: a scale is [lo, hi] with lo below hi, got [100, 1]
+        """
+        if isinstance(pair, str) or not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ValueError(f"a scale is two numbers [lo, hi], got {pair!r}")
+        try:
+            return cls(lo=pair[0], hi=pair[1])
+        except ValidationError:
+            raise ValueError(f"a scale is [lo, hi] with lo below hi, got {list(pair)!r}") from None
 
     @property
     def bounded(self) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 from pydantic import BaseModel, ValidationInfo
 
 from aggregator.errors import PluginNotFoundError, Problem
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
 from aggregator.ratelimit import RateLimit
 
 if TYPE_CHECKING:
@@ -58,6 +58,25 @@ class Adapter(Protocol):
     spec: IndexSpec
 
     def fetch(self, subjects: Sequence[Subject]) -> AsyncIterator[Reading | Failure]: ...
+
+
+@runtime_checkable
+class CheckedAdapter(Protocol):
+    """An adapter that can check its inputs before any request (optional): the export file and
+    its columns, the roster network it reads. The app calls it before a run and in
+    ``validate-config``; each problem's ``where`` is a key path (``indices.NAME.options.path``)."""
+
+    def check_inputs(self, subjects: Sequence[Subject]) -> list[Problem]: ...
+
+
+def roster_network_problem(where: str, network: str, subjects: Sequence[Subject]) -> Problem | None:
+    """A problem if no subject of the roster has a handle on ``network`` (a missing roster
+    column would otherwise run with 0 % coverage)."""
+    if any(network in s.handles for s in subjects):
+        return None
+    known = sorted({n for s in subjects for n in s.handles})
+    return Problem(where, f"the roster has no {network!r} column, or no one has a handle there "
+                          f"(its networks: {', '.join(known) or 'none'})")
 
 
 class AdapterFactory(Protocol):
@@ -119,6 +138,17 @@ def resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
     base = (info.context or {}).get("base_dir")
     value = value.expanduser()
     return value if value.is_absolute() or base is None else Path(base) / value
+
+
+def scale_pair(value: Any) -> Any:
+    """Pydantic field validator (``mode="before"``): a ``scale = [lo, hi]`` option, lo below hi.
+
+    Use it in an adapter's Config: ``_scale = field_validator("scale", mode="before")(scale_pair)``.
+    """
+    if value is None:
+        return None
+    scale = Scale.of(value)
+    return (scale.lo, scale.hi)
 
 
 T = TypeVar("T")

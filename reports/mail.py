@@ -21,6 +21,12 @@ optional login; a timeout per SMTP operation and a total deadline per send; and 
 the recipients the server refused (aiosmtplib returns a partial refusal instead of raising).
 It never retries once the message data may have reached the server, so a report is sent at
 most once per call; only connecting is retried. Nothing here logs or repeats a password.
+
+Its errors say what a caller may do next: :class:`RetriableDeliveryError` when nothing was
+sent and a later attempt may work (the connection refused or timed out, TLS failed, the
+server answered 4xx), :class:`DeliveryError` when trying again will not help (a 5xx, with the
+server's words) or when the server may already have the message (it stopped answering after
+the data went out: sending again could deliver it twice).
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import SecretStr
 
-from aggregator.errors import DeliveryError
+from aggregator.errors import DeliveryError, RetriableDeliveryError
 from reports.message import EmailParts
 
 if TYPE_CHECKING:
@@ -225,18 +231,29 @@ async def send(message: EmailMessage, settings: SmtpSettings) -> SendResult:
             refused, reply = await client.send_message(message, sender=sender, recipients=recipients)
             with contextlib.suppress(aiosmtplib.SMTPException):
                 await client.quit()
-    except TimeoutError:
-        state = "the server may or may not have accepted it" if sent else "nothing was sent"
-        raise DeliveryError(f"{where}: sending took longer than {settings.deadline:g} s ({state})") from None
+    except TimeoutError as exc:  # the whole send's deadline, or one operation's timeout
+        what = (f"{type(exc).__name__}: {_reply(str(exc))}" if isinstance(exc, aiosmtplib.SMTPException)
+                else f"no answer within {settings.deadline:g} s")
+        if sent:
+            raise DeliveryError(f"{where}: {what} after the message was sent; the server may or may not "
+                                "have accepted it (not sent again automatically)") from None
+        raise RetriableDeliveryError(f"{where}: {what}; nothing was sent") from None
     except aiosmtplib.SMTPRecipientsRefused as exc:
         refusals = "; ".join(f"{r.recipient}: {r.code} {_reply(r.message)}" for r in exc.recipients)
-        raise DeliveryError(f"{where}: every recipient was refused ({refusals})") from None
+        kind = RetriableDeliveryError if all(_temporary(r.code) for r in exc.recipients) else DeliveryError
+        raise kind(f"{where}: every recipient was refused ({refusals})") from None
     except aiosmtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"{where}: login refused for user {settings.username!r} ({exc.code})") from None
+        kind = RetriableDeliveryError if _temporary(exc.code) else DeliveryError
+        raise kind(f"{where}: login refused for user {settings.username!r} ({exc.code})") from None
     except aiosmtplib.SMTPResponseException as exc:
-        raise DeliveryError(f"{where}: the server answered {exc.code} {_reply(exc.message)}") from None
+        kind = RetriableDeliveryError if _temporary(exc.code) else DeliveryError
+        raise kind(f"{where}: the server answered {exc.code} {_reply(exc.message)}") from None
     except (aiosmtplib.SMTPException, OSError) as exc:
-        raise DeliveryError(f"{where}: {type(exc).__name__}: {_reply(str(exc))}") from None
+        text = f"{where}: {type(exc).__name__}: {_reply(str(exc))}"
+        if sent:  # the connection broke after the data may have gone out
+            raise DeliveryError(f"{text}; the server may or may not have accepted it "
+                                "(not sent again automatically)") from None
+        raise RetriableDeliveryError(f"{text}; nothing was sent") from None
     finally:
         await _close(client, sock)
     refused_text = {address: f"{r.code} {_reply(r.message)}" for address, r in refused.items()}
@@ -263,6 +280,11 @@ async def _close(client: aiosmtplib.SMTP, sock: Any) -> None:
         if sock is None or sock.fileno() == -1:
             return
         await asyncio.sleep(0.005)
+
+
+def _temporary(code: int) -> bool:
+    """An SMTP 4xx reply: the server asks to try again later (RFC 5321 §4.2.1)."""
+    return 400 <= code < 500
 
 
 def _reply(text: str) -> str:

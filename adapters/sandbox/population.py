@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from adapters.sandbox._names import pair_for
+from aggregator.atomic import atomic_open
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -184,8 +185,7 @@ def _synthesize(real: Population, count: int, seed: int) -> Population:
 def write_roster(population: Population, path: Path) -> None:
     """The roster CSV for a population: ``id,name,twitter`` (+ ``synthetic`` if any are)."""
     with_synthetic = bool(population.synthetic.any())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "name", "twitter", *(["synthetic"] if with_synthetic else [])])
         for i, subject_id in enumerate(population.ids):
@@ -199,8 +199,7 @@ def write_judgments(population: Population, path: Path) -> int:
     """The judgments file (``a,b,winner``) of the pairs whose two people are both in ``population``; their count."""
     present = {pid for pid, synthetic in zip(population.ids, population.synthetic, strict=True) if not synthetic}
     kept = [row for row in load_judgments() if row[0] in present and row[1] in present]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(_JUDGMENTS_HEADER)
         writer.writerows(kept)

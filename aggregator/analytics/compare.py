@@ -381,5 +381,7 @@ def _spec(name: str, scale: ScaleLike) -> IndexSpec:
         return IndexSpec(name=name, scale=scale)
     if scale is None:
         return IndexSpec(name=name)
-    lo, hi = scale
-    return IndexSpec(name=name, scale=Scale(lo=lo, hi=hi))
+    try:
+        return IndexSpec(name=name, scale=Scale.of(scale))
+    except ValueError as exc:
+        raise ConfigError([Problem(f"scales[{name!r}]", str(exc))]) from None

@@ -7,16 +7,54 @@ This is the app layer: it may import the built-in plugins, always lazily, so tha
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.app.config import Config, load_config
 from aggregator.app.pipeline import run as run_pipeline
+from aggregator.atomic import write_atomic
 from aggregator.collection.collect import ProgressCallback
 from aggregator.collection.store import Store
-from aggregator.errors import DeliveryError
+from aggregator.errors import AggregatorError, ConfigError, DeliveryError, Problem
 
 _KIND_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "json", ".eml": "email"}
+#: ``--out -``: the report goes to standard output
+STDOUT = "-"
+
+
+def output_kind(path: str | Path, kind: str | None = None, *, flag: str = "--out") -> str:
+    """The report format for ``path``: ``kind`` if given (it decides), else the file's suffix.
+
+    A built-in format written under another format's suffix, or under a suffix no format owns
+    (``report.pdf`` holding HTML), is an error, as is a format nobody installed.
+    """
+    from aggregator.plugins import renderers
+
+    suffix = Path(path).suffix.lower()
+    by_suffix = _KIND_BY_SUFFIX.get(suffix)
+    chosen = kind or by_suffix or "html"
+    renderers.load(chosen, where="--format" if kind else flag)  # an unknown format fails here, before any work
+    builtin = set(_KIND_BY_SUFFIX.values())
+    if str(path) != STDOUT and chosen in builtin and by_suffix != chosen:
+        fitting = sorted(s for s, k in _KIND_BY_SUFFIX.items() if k == chosen)
+        raise ConfigError([Problem(flag, f"{path} would hold {chosen}, not what its suffix says; "
+                                         f"name it {' or '.join(fitting)}, or give --format")])
+    return chosen
+
+
+def check_writable(path: str | Path, flag: str = "--out") -> None:
+    """Refuse an output that could not be written, before any work (``-`` is standard output)."""
+    if str(path) == STDOUT:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError([Problem(flag, f"{path} is a folder; give a file name")])
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the first folder that exists: the rest will be created
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError([Problem(flag, f"cannot write {path}: {folder} is not a folder this user may write to")])
 
 
 def render(outcome: RunOutcome, kind: str = "html") -> str | bytes:
@@ -49,14 +87,9 @@ class RunResult:
     def write(self, path: str | Path, kind: str | None = None) -> Path:
         """Write the report; the format follows the file name unless ``kind`` is given."""
         path = Path(path)
-        kind = kind or _KIND_BY_SUFFIX.get(path.suffix.lower(), "html")
-        document = self.render(kind)
+        document = self.render(output_kind(path, kind))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(document, bytes):
-                path.write_bytes(document)
-            else:
-                path.write_text(document, encoding="utf-8")
+            write_atomic(path, document)  # whole or not at all: a kill or a full disk keeps the old report
         except OSError as exc:
             raise DeliveryError(f"cannot write the report to {path}: {exc.strerror}") from None
         return path
@@ -82,9 +115,22 @@ class Aggregator:
 def run_report(config_path: str | Path, out: str | Path | None = None, *, kind: str | None = None) -> RunResult:
     """Run the config's collection and write its report (to ``out``, else the config's ``report.out``).
 
-    The synchronous entry point, for scripts and cron jobs.
+    The synchronous entry point, for scripts and cron jobs. In a notebook (or anywhere an event
+    loop already runs) use ``await aggregator.Aggregator(config_path).run()`` instead.
     """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # no loop running: the usual case
+    else:
+        raise AggregatorError(
+            "run_report() cannot start its own event loop inside a running one (a notebook?); "
+            "use `result = await aggregator.Aggregator(config).run()` and then `result.write(path)`"
+        )
     aggregator = Aggregator(config_path)
+    target = out if out is not None else aggregator.config.report.out
+    output_kind(target, kind)
+    check_writable(target)
     result = asyncio.run(aggregator.run())
-    result.write(out if out is not None else aggregator.config.report.out, kind)
+    result.write(target, kind)
     return result

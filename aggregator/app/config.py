@@ -42,6 +42,8 @@ entries instead of the one ``[report]`` table (same keys, plus the delivery ones
     schedule = "30 2 * * 1"            # cron: minute hour day-of-month month day-of-week
     timezone = "Europe/Berlin"         # the schedule's wall clock (default UTC)
     recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]
+    grace_seconds = 21600              # retry a refused or 4xx send for up to 6 h after the slot
+    lease_seconds = 120                # a claim's lease; a dead holder's slot is taken over after it
 
     [smtp]                             # how email is sent
     host = "smtp.example.org"
@@ -135,8 +137,19 @@ class StoreConfig(_Section):
 
 
 def _header_text(value: str) -> str:
+    """One line of header text: no control characters, as written or hidden in RFC 2047 encoded
+    words (``=?utf-8?q?Hi=0D=0ABcc:...?=`` decodes to a line break)."""
+    from email.header import decode_header, make_header
+
     if _CONTROL.search(value):
         raise ValueError("must be one line of text, without control characters (line breaks, tabs)")
+    try:
+        decoded = str(make_header(decode_header(value))) if "=?" in value else value
+    except (ValueError, LookupError, UnicodeDecodeError):
+        raise ValueError("holds an encoded word (=?charset?...?=) that does not decode") from None
+    if _CONTROL.search(decoded):
+        raise ValueError("holds an encoded word (=?charset?...?=) that decodes to a control character "
+                         "(a line break could add a header); write the text plainly")
     return value
 
 
@@ -180,6 +193,12 @@ class ReportConfig(_Section):
     subject: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     #: after downtime, send one catch-up report for the latest missed slot (older ones are logged)
     catch_up: bool = True
+    #: seconds after a slot's due time (or its first attempt, if later) during which a send that
+    #: failed for a reason that may pass (connection refused, TLS, a 4xx) is retried
+    grace_seconds: Annotated[float, Field(gt=0, le=7 * 86400)] = 6 * 3600
+    #: seconds a process holds a slot without renewing its claim; after that (it died) another
+    #: process may take the slot over
+    lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 120
 
     _resolve = field_validator("out")(resolve_path)
     _one_line = field_validator("title", "subject")(lambda v: v if v is None else _header_text(v))
@@ -361,7 +380,8 @@ def config_from_dict(
     environ: Mapping[str, str] | None = None,
 ) -> Config:
     problems: list[Problem] = []
-    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems)
+    substituted: dict[str, str] = {}
+    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems, substituted)
     context = {"base_dir": base_dir}
     adapter_configs = _adapter_configs(resolved.get("indices"), context, problems)
     resolved = {**resolved, **_report_entries(resolved.get("report"), context, problems)}
@@ -373,8 +393,17 @@ def config_from_dict(
     except ValidationError as exc:
         problems.extend(validation_problems(exc))
     if problems or config is None:
-        raise ConfigError(problems, source=source)
+        raise ConfigError([_placeholders(problem, substituted) for problem in problems], source=source)
     return config
+
+
+def _placeholders(problem: Problem, substituted: Mapping[str, str]) -> Problem:
+    """The problem as the file wrote it: each value taken from the environment shown as its
+    ``${VAR}`` again (it may be a key inside a URL, or a secret in a field that is not one)."""
+    message = problem.message
+    for value in sorted(filter(None, substituted), key=len, reverse=True):
+        message = message.replace(value, substituted[value])
+    return Problem(problem.where, message)
 
 
 def _report_entries(reports: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
@@ -429,7 +458,7 @@ def validation_problems(exc: ValidationError, prefix: str = "") -> list[Problem]
             message = "required key is missing"
         elif error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling)"
-        elif _may_echo(where, error["input"]):
+        elif _may_echo(where, error["input"]) and repr(error["input"]) not in message:
             message = f"{message} (got {error['input']!r})"
         problems.append(Problem(where, message))
     return problems
@@ -441,12 +470,17 @@ def _may_echo(where: str, value: Any) -> bool:
     return not secretish and isinstance(value, str | int | float | bool)
 
 
-def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], problems: list[Problem]) -> Any:
-    """Replace ``${VAR}`` with the environment's value; a missing variable is a problem, not ''."""
+def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], problems: list[Problem],
+                substituted: dict[str, str]) -> Any:
+    """Replace ``${VAR}`` with the environment's value; a missing variable is a problem, not ''.
+
+    ``substituted`` collects what replaced what (the whole string as substituted -> as written,
+    and each variable's value -> ``${VAR}``), so errors can show the file's text instead.
+    """
     if isinstance(value, dict):
-        return {k: _substitute(v, environ, (*where, str(k)), problems) for k, v in value.items()}
+        return {k: _substitute(v, environ, (*where, str(k)), problems, substituted) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, environ, (*where, str(i)), problems) for i, v in enumerate(value)]
+        return [_substitute(v, environ, (*where, str(i)), problems, substituted) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -455,6 +489,10 @@ def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], 
         if name not in environ or environ[name] == "":
             problems.append(Problem(".".join(where), f"environment variable {name} is not set"))
             return ""
+        substituted[environ[name]] = match.group(0)
         return environ[name]
 
-    return _ENV_REF.sub(lookup, value)
+    resolved = _ENV_REF.sub(lookup, value)
+    if resolved and resolved != value:
+        substituted[resolved] = value
+    return resolved

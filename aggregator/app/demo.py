@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aggregator.atomic import write_atomic
+from aggregator.errors import ConfigError
+
 if TYPE_CHECKING:
     from adapters.sandbox.population import Population
     from aggregator.app.api import RunResult
@@ -39,6 +42,9 @@ DEMO_OPT_OUTS = 2
 #: an hour; both sides agree on a generous one instead
 DEMO_RATE_LIMIT = "1000/s"
 DEMO_CONCURRENCY = 8
+#: the file that marks a folder as the demo's own (it rewrites its inputs and history there)
+MARKER = ".influence-aggregator-demo"
+_CONFIG_HEADER = "# The config the demo ran with."
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,29 @@ async def run_demo(directory: Path, *, subjects: int = DEFAULT_SUBJECTS, seed: i
     return DemoResult(result, config_path, result.write(report))
 
 
+def claim_folder(directory: Path) -> None:
+    """Make ``directory`` the demo's, or refuse: the demo rewrites its config, roster, opt-out list
+    and history there, so it never uses a folder holding anything it did not create."""
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"--dir {directory} is a file; choose a new or empty folder with --dir")
+    if directory.is_dir() and any(directory.iterdir()) and not _is_demo_folder(directory):
+        found = ", ".join(sorted(p.name for p in directory.iterdir())[:5])
+        raise ConfigError(f"--dir {directory} holds files the demo did not create ({found}); it would overwrite "
+                          "them. Choose a new or empty folder with --dir, or leave --dir out to use the default")
+    directory.mkdir(parents=True, exist_ok=True)
+    write_atomic(directory / MARKER, "This folder belongs to `aggregator demo`, which rewrites its files.\n")
+
+
+def _is_demo_folder(directory: Path) -> bool:
+    if (directory / MARKER).is_file():
+        return True
+    try:  # made by a version from before the marker: its config says so on the first line
+        with (directory / "config.toml").open(encoding="utf-8") as handle:
+            return handle.readline().startswith(_CONFIG_HEADER)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _write_inputs(directory: Path, population: Population) -> None:
     """Roster and opt-out list; the history starts afresh (before any server runs: blocking is fine)."""
     import numpy as np
@@ -100,15 +129,15 @@ def _write_inputs(directory: Path, population: Population) -> None:
     from adapters.sandbox.population import write_judgments, write_roster
     from aggregator.scoring.features import write_features
 
+    claim_folder(directory)
     for stale in directory.glob("history.sqlite*"):
         stale.unlink()
-    directory.mkdir(parents=True, exist_ok=True)
     write_roster(population, directory / "roster.csv")
     write_judgments(population, directory / "judgments.csv")
-    (directory / "opt-out.txt").write_text(
+    write_atomic(
+        directory / "opt-out.txt",
         "# people who asked not to be scored: never fetched, stored or shown\n"
         + "".join(f"{pid}\n" for pid in population.ids[-DEMO_OPT_OUTS:]),
-        encoding="utf-8",
     )
     # the in-house score's inputs: activity features, and none for the opted-out people
     kept = population.take(np.arange(len(population.ids) - DEMO_OPT_OUTS))
@@ -119,9 +148,9 @@ def _write_inputs(directory: Path, population: Population) -> None:
 def _write_config(path: Path, data: dict[str, Any]) -> None:
     import tomli_w
 
-    path.write_text(
-        "# The config the demo ran with. Its vendors are the sandbox servers the demo started and\n"
+    write_atomic(
+        path,
+        f"{_CONFIG_HEADER} Its vendors are the sandbox servers the demo started and\n"
         "# stopped; `aggregator sandbox` runs them on their own and prints a config for them.\n"
         + tomli_w.dumps(data),
-        encoding="utf-8",
     )

@@ -24,7 +24,7 @@ from aggregator.collection.roster import OptOut, load_roster
 from aggregator.collection.store import Store
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import Run, Subject, utc_now
-from aggregator.plugins import Adapter, adapters
+from aggregator.plugins import Adapter, CheckedAdapter, adapters
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +55,15 @@ async def run(
     With ``resume``, continue that run: only the pairs it has no answer for are fetched.
     """
     roster = load_roster(config.roster.path)
-    subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
+    opt_out = OptOut.load(config.roster.opt_out)
+    for warning in opt_out.warnings(roster, config.roster.opt_out):
+        log.warning("%s", warning)
+    subjects, gone = opt_out.split(roster)
     # read before anything is fetched: a judgments file that cannot be used fails the run early
     judgments = read_judgments(config, roster, gone)
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
+    check_inputs(active, roster)
     if resume is None:
         current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
         store.start_run(current, subjects, [a.spec for a in active])
@@ -107,6 +111,14 @@ def with_people(outcome: RunOutcome, judgments: Judgments | None, in_sample: Seq
     people = replace(people, source=Path(judgments.source).name, skipped=len(judgments.problems),
                      judges=judgments.judges)
     return replace(outcome, people=people)
+
+
+def check_inputs(active: Sequence[Adapter], roster: Sequence[Subject]) -> None:
+    """Every adapter's own check of its inputs (an export's columns, the roster network it reads),
+    before any request: a mistake there would otherwise run to the end with 0 % coverage."""
+    problems = [p for adapter in active if isinstance(adapter, CheckedAdapter) for p in adapter.check_inputs(roster)]
+    if problems:
+        raise ConfigError(problems)
 
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:

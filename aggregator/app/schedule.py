@@ -12,16 +12,22 @@ then placed on the real timeline with the classic cron rule:
 So every local day (or week) of a daily (weekly) schedule has exactly one slot, across DST.
 
 At most once: before anything is collected or sent, the slot is *claimed* in the store's
-delivery log, whose primary key is (report, slot). A second claim of the same slot fails, in
-this process, after a restart, or in another process sharing the file; only the winner runs
-the report. A claim whose process was stopped before sending is given back (the slot can then
-run again); once sending has begun it is never retried automatically (SMTP cannot tell a lost
-reply from a lost message: a duplicate is worse than a gap that is logged).
+delivery log, whose primary key is (report, slot). A claim is a *lease*: its holder renews it
+while it collects, sends and waits to retry; a second claim of the same slot fails, in this
+process, after a restart, or in another process sharing the file, unless the lease lapsed (its
+holder died): then one other process takes the slot over. Only the winner runs the report.
+
+Only the SMTP server's acceptance marks a slot ``sent``. A failure before that (the connection
+refused, TLS failing, a 4xx reply: :class:`~aggregator.errors.RetriableDeliveryError`) is
+retried with growing waits until the slot's grace time is over; a permanent refusal (5xx), a
+failure to collect, or an answer lost after the message went out (sending again could deliver
+it twice) ends the slot ``failed``, with the reason in the log. A process stopped before
+sending gives its claim back (the slot can then run again).
 
 After downtime, one catch-up: the latest missed slot is delivered and the older missed ones
 are logged and recorded as ``skipped`` (not one report per missed slot). A report that never
 ran before has nothing to catch up. SIGTERM stops the loop; a report being sent is finished
-first, one being collected is abandoned and its claim given back.
+first, one being collected (or waiting to retry) is abandoned and its claim given back.
 
 ``aggregator run --slot NAME`` gives system cron or a systemd timer the same guarantees: it
 claims the latest due slot of report NAME the same way.
@@ -41,8 +47,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from aggregator.collection.store import Store
-from aggregator.errors import AggregatorError, ConfigError, Problem
+from aggregator.collection.store import Delivery, Store
+from aggregator.errors import AggregatorError, ConfigError, Problem, RetriableDeliveryError
 from aggregator.models import utc_now
 
 if TYPE_CHECKING:
@@ -56,6 +62,13 @@ MAX_SLEEP = 300.0
 CATCH_UP_WINDOW = timedelta(days=400)
 #: DST changes move a wall-clock time by at most this much
 _SHIFT = timedelta(hours=3)
+#: how long a claim holds without renewal (the holder renews it every third of that)
+DEFAULT_LEASE = timedelta(minutes=2)
+#: how long after its due time (or its first claim, if later) a slot may still be delivered
+DEFAULT_GRACE = timedelta(hours=6)
+#: the first wait before retrying a send (then twice as long each time, up to RETRY_MAX)
+RETRY_FIRST = timedelta(seconds=30)
+RETRY_MAX = timedelta(minutes=15)
 
 
 def place(local: datetime, zone: ZoneInfo) -> datetime:
@@ -160,10 +173,19 @@ class Job:
     prepare: Callable[[Slot], Awaitable[Any]]
     send: Callable[[Slot, Any], Awaitable[Outcome]]
     catch_up: bool = True
+    grace: timedelta = DEFAULT_GRACE
+    lease: timedelta = DEFAULT_LEASE
 
     @property
     def name(self) -> str:
         return self.schedule.report
+
+    def retry_wait(self, attempt: int) -> timedelta:
+        """The wait after failed attempt ``attempt`` (1, 2, ...): doubling, a tenth of the grace at first
+        if that is shorter (a short grace still gets several attempts)."""
+        first: timedelta = min(RETRY_FIRST, self.grace / 10)
+        wait: timedelta = min(first * 2 ** (attempt - 1), RETRY_MAX)
+        return wait
 
 
 def owner_token() -> str:
@@ -194,6 +216,10 @@ class Scheduler:
         self.max_sleep = max_sleep
         self._stop = asyncio.Event()
         self._preparing: asyncio.Future[Any] | None = None
+        #: slots held by other processes, taken over if their lease lapses
+        self._watched: dict[tuple[str, str], tuple[Job, Slot]] = {}
+        #: slots this scheduler ended ``failed`` (the command's exit code says so)
+        self.undelivered: list[Slot] = []
 
     def clock(self) -> datetime:
         """Now, in UTC (arithmetic on zoned datetimes would follow the wall clock)."""
@@ -228,40 +254,131 @@ class Scheduler:
 
     # -- delivering ---------------------------------------------------------------------------
 
-    async def deliver(self, job: Job, slot: Slot) -> str:
-        """Claim, prepare and send one slot; returns what became of it (``sent``, ``failed``,
-        ``taken`` if someone else has it, ``released`` if stopped before sending)."""
-        if not self.store.claim_delivery(job.name, slot.key, due_at=slot.due, by=self.owner, at=self.clock()):
-            log.info("%s: slot %s is already taken; not sending it again", job.name, slot.key)
+    async def deliver(self, job: Job, slot: Slot, *, resend: bool = False) -> str:
+        """Claim, prepare and send one slot; returns what became of it: ``sent``, ``failed``,
+        ``taken`` (another process holds it, or it is finished), ``released`` (stopped before
+        sending). ``resend``: send it again on purpose, whatever became of it before."""
+        now = self.clock()
+        if resend:
+            claimed = self.store.reclaim_delivery(job.name, slot.key, due_at=slot.due, by=self.owner, at=now,
+                                                  lease_until=now + job.lease)
+        else:
+            claimed = self.store.claim_delivery(job.name, slot.key, due_at=slot.due, by=self.owner, at=now,
+                                                lease_until=now + job.lease)
+        if not claimed:
             return "taken"
+        row = self.store.delivery(job.name, slot.key)
+        started = now if resend or row is None else row.claimed_at
+        deadline = max(slot.due, started) + job.grace
+        if row is not None and row.detail.startswith("taken over"):
+            log.warning("%s: slot %s %s", job.name, slot.key, row.detail)
+        if resend:
+            log.warning("%s: RESENDING slot %s on purpose (--resend)%s", job.name, slot.key,
+                        f"; {row.detail}" if row is not None and row.detail else "")
+        if now > deadline:
+            return self._failed(job, slot, f"not delivered within its grace time ({_span(job.grace)} after "
+                                           f"{max(slot.due, started):%Y-%m-%d %H:%M} UTC)")
         log.info("%s: delivering slot %s", job.name, slot.key)
+        renewer = asyncio.ensure_future(self._keep_lease(job, slot))
+        try:
+            prepared = await self._prepare(job, slot)
+            if prepared is _RELEASED:
+                return "released"
+            return await self._send(job, slot, prepared, deadline)
+        except _NotDeliveredError as failed:
+            return self._failed(job, slot, failed.detail, attempted=failed.attempted)
+        finally:
+            renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+
+    async def _prepare(self, job: Job, slot: Slot) -> Any:
         self._preparing = asyncio.ensure_future(job.prepare(slot))
         try:
-            prepared = await self._preparing
+            return await self._preparing
         except asyncio.CancelledError:
-            self.store.release_delivery(job.name, slot.key, by=self.owner)
-            log.warning("%s: stopped before sending slot %s; it will run again", job.name, slot.key)
+            self._release(job, slot, "stopped before sending")
             if self.stopping:
-                return "released"
+                return _RELEASED
             raise
         except Exception as exc:
-            return self._failed(job, slot, exc)
+            raise _NotDeliveredError(_describe(exc)) from None
         finally:
             self._preparing = None
-        try:
-            outcome = await job.send(slot, prepared)  # never cancelled by stop(): no half-sent mail
-        except Exception as exc:
-            return self._failed(job, slot, exc)
+
+    async def _send(self, job: Job, slot: Slot, prepared: Any, deadline: datetime) -> str:
+        """Send, retrying what may work later until ``deadline``; only the server's acceptance is ``sent``."""
+        attempt = 0
+        while True:
+            attempt += 1
+            if not self._renew(job, slot):
+                log.warning("%s: slot %s was taken over by another process; not sending it", job.name, slot.key)
+                return "taken"
+            try:
+                outcome = await job.send(slot, prepared)  # never cancelled by stop(): no half-sent mail
+            except RetriableDeliveryError as exc:
+                wait = min(job.retry_wait(attempt), deadline - self.clock())
+                if self.stopping or wait.total_seconds() < 0.001:
+                    why = "stopped" if self.stopping else "its grace time is over"
+                    raise _NotDeliveredError(f"{exc} (attempt {attempt}; {why}, not retried)", attempted=True) from None
+                log.warning("%s: slot %s, attempt %d failed: %s; retrying in %s", job.name, slot.key, attempt,
+                            exc, _span(wait))
+                self._renew(job, slot, attempt=f"attempt {attempt} failed: {exc}"[:2000])
+                await self._wait(wait.total_seconds())
+                if self.stopping:
+                    self._release(job, slot, "stopped while waiting to retry")
+                    return "released"
+                continue
+            except Exception as exc:
+                raise _NotDeliveredError(_describe(exc), attempted=True) from None
+            break
         self.store.finish_delivery(job.name, slot.key, "sent", at=self.clock(), run_id=outcome.run_id,
-                                   message_id=outcome.message_id, detail=outcome.detail)
+                                   message_id=outcome.message_id, detail=outcome.detail, attempted=True)
         log.info("%s: slot %s delivered%s", job.name, slot.key, f" ({outcome.detail})" if outcome.detail else "")
         return "sent"
 
-    def _failed(self, job: Job, slot: Slot, exc: Exception) -> str:
-        detail = str(exc) if isinstance(exc, AggregatorError) else f"{type(exc).__name__}: {exc}"
-        self.store.finish_delivery(job.name, slot.key, "failed", at=self.clock(), detail=detail[:2000])
-        log.error("%s: slot %s failed: %s", job.name, slot.key, detail)
+    def _renew(self, job: Job, slot: Slot, *, attempt: str | None = None) -> bool:
+        return self.store.renew_delivery(job.name, slot.key, by=self.owner, until=self.clock() + job.lease,
+                                         attempt=attempt)
+
+    async def _keep_lease(self, job: Job, slot: Slot) -> None:
+        """Renew the lease every third of its length, while the slot is being prepared or sent."""
+        while True:
+            await asyncio.sleep(job.lease.total_seconds() / 3)
+            self._renew(job, slot)
+
+    def _release(self, job: Job, slot: Slot, why: str) -> None:
+        self.store.release_delivery(job.name, slot.key, by=self.owner)
+        log.warning("%s: %s slot %s; it will run again", job.name, why, slot.key)
+
+    def _failed(self, job: Job, slot: Slot, detail: str, *, attempted: bool = False) -> str:
+        # only while the slot is still this process's: a holder that lost its lease must not mark
+        # failed a slot another process is delivering (a send that succeeded is recorded regardless)
+        self.store.finish_delivery(job.name, slot.key, "failed", at=self.clock(), detail=detail[:2000],
+                                   attempted=attempted, by=self.owner)
+        self.undelivered.append(slot)
+        log.error("%s: slot %s NOT DELIVERED: %s", job.name, slot.key, detail)
         return "failed"
+
+    async def deliver_or_wait(self, job: Job, slot: Slot, *, resend: bool = False,
+                              poll: float = 1.0) -> tuple[str, Delivery | None]:
+        """:meth:`deliver`, and while another process holds the slot, wait for it: for its
+        outcome, or for its lease to lapse (then take the slot over). Returns this process's
+        result and the slot's row as it ended."""
+        said = False
+        while True:
+            state = await self.deliver(job, slot, resend=resend)
+            row = self.store.delivery(job.name, slot.key)
+            if state != "taken" or row is None or row.state != "claimed" or self.stopping:
+                return state, row
+            if not said:
+                log.info("%s: slot %s is being delivered by %s; waiting for it (or for its lease to lapse)",
+                         job.name, slot.key, row.claimed_by)
+                said = True
+            lapse = ((row.lease_until or self.clock()) - self.clock()).total_seconds()
+            await self._wait(min(poll, max(lapse, 0.01)))
+            if self.stopping:
+                return "released", row
 
     def _skip(self, job: Job, slots: Sequence[Slot], why: str) -> None:
         for slot in slots:
@@ -273,8 +390,14 @@ class Scheduler:
                         slots[0].key, slots[-1].key, why)
 
     async def catch_up(self, now: datetime) -> None:
-        """One delivery for the latest slot missed since each report last ran; older ones are logged."""
+        """One delivery for the latest slot missed since each report last ran; older ones are logged.
+
+        Slots still ``claimed`` (a holder that died, or one at work now) are watched: one whose
+        lease lapses is taken over."""
         for job in self.jobs:
+            for row in self.store.deliveries(job.name):
+                if row.state == "claimed":
+                    self._watch(job, row.slot)
             last = self.store.last_delivery(job.name)
             if last is None:
                 continue  # never ran: nothing was missed
@@ -286,9 +409,34 @@ class Scheduler:
                 continue
             self._skip(job, missed[:-1], f"covered by the catch-up delivery of {missed[-1].key}")
             log.info("%s: catching up slot %s (missed while not running)", job.name, missed[-1].key)
-            await self.deliver(job, missed[-1])
+            await self._deliver_or_watch(job, missed[-1])
             if self.stopping:
                 return
+
+    def _watch(self, job: Job, key: str) -> None:
+        local = datetime.strptime(key[:16], "%Y-%m-%dT%H:%M")
+        self._watched[(job.name, key)] = (job, job.schedule.slot_at(local))
+
+    async def _deliver_or_watch(self, job: Job, slot: Slot) -> None:
+        if await self.deliver(job, slot) == "taken":
+            self._watch(job, slot.key)
+
+    async def _take_over_lapsed(self, now: datetime) -> datetime | None:
+        """Take over watched slots whose holder's lease lapsed; returns when to look again."""
+        wake: datetime | None = None
+        for key, (job, slot) in list(self._watched.items()):
+            row = self.store.delivery(job.name, slot.key)
+            if row is None or row.state != "claimed" or row.claimed_by == self.owner:
+                del self._watched[key]
+                continue
+            if row.lease_lapsed(now):
+                del self._watched[key]
+                await self._deliver_or_watch(job, slot)
+                if self.stopping:
+                    return None
+            elif row.lease_until is not None:
+                wake = row.lease_until if wake is None else min(wake, row.lease_until)
+        return wake
 
     async def serve(self) -> None:
         """Catch up once, then run every job on its slots until :meth:`stop`."""
@@ -297,10 +445,13 @@ class Scheduler:
         cursor = {job.name: start for job in self.jobs}
         while not self.stopping and self.jobs:
             now = self.clock()
+            lapse = await self._take_over_lapsed(now)
+            if self.stopping:
+                break
             upcoming = {job.name: job.schedule.next_after(cursor[job.name]) for job in self.jobs}
-            wake = min(slot.due for slot in upcoming.values())
+            wake = min([slot.due for slot in upcoming.values()] + ([lapse] if lapse else []))
             if wake > now:
-                await self._wait(min((wake - now).total_seconds(), self.max_sleep))
+                await self._wait(min((wake - now).total_seconds() + (0.01 if wake == lapse else 0), self.max_sleep))
                 continue
             for job in self.jobs:
                 due = job.schedule.between(cursor[job.name], now)
@@ -309,9 +460,34 @@ class Scheduler:
                 cursor[job.name] = due[-1].due
                 # several slots passed at once (a long delivery, a suspended machine): one run
                 self._skip(job, due[:-1], f"covered by {due[-1].key}")
-                await self.deliver(job, due[-1])
+                await self._deliver_or_watch(job, due[-1])
                 if self.stopping:
                     break
+
+
+class _NotDeliveredError(Exception):
+    """A delivery that ends ``failed`` (internal: carries the reason to :meth:`Scheduler._failed`)."""
+
+    def __init__(self, detail: str, *, attempted: bool = False) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        #: whether a sending attempt failed (counted in the delivery log), not the collection
+        self.attempted = attempted
+
+
+#: what :meth:`Scheduler._prepare` returns when a stop abandoned the collection
+_RELEASED = object()
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, AggregatorError) else f"{type(exc).__name__}: {exc}"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    return f"{seconds / 60:.3g} min" if seconds < 7200 else f"{seconds / 3600:.3g} h"
 
 
 # -- the app's jobs: collect, render, mail ---------------------------------------------------
@@ -326,8 +502,12 @@ def build_jobs(config: Config) -> list[Job]:
 
 
 def report_job(config: Config, report: ReportConfig) -> Job:
+    from aggregator.app.api import check_writable, output_kind
+
     if report.recipients and config.smtp is None:
         raise ConfigError([Problem("smtp", f"report {report.name!r} has recipients but the config has no [smtp]")])
+    output_kind(report.out, flag=f"report {report.name}: out")  # before any slot is claimed
+    check_writable(report.out, f"report {report.name}: out")
     schedule = Schedule(report.name, report.schedule or "", report.timezone)
 
     async def prepare(slot: Slot) -> Any:
@@ -336,7 +516,8 @@ def report_job(config: Config, report: ReportConfig) -> Job:
     async def send(slot: Slot, prepared: Any) -> Outcome:
         return await send_report(config, prepared)
 
-    return Job(schedule=schedule, prepare=prepare, send=send, catch_up=report.catch_up)
+    return Job(schedule=schedule, prepare=prepare, send=send, catch_up=report.catch_up,
+               grace=timedelta(seconds=report.grace_seconds), lease=timedelta(seconds=report.lease_seconds))
 
 
 @dataclass(frozen=True)
@@ -397,8 +578,9 @@ def smtp_settings(config: Config) -> Any:
     )
 
 
-async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
-    """``aggregator schedule``: run every scheduled report until SIGTERM or SIGINT."""
+async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> list[Slot]:
+    """``aggregator schedule``: run every scheduled report until SIGTERM or SIGINT; returns the
+    slots that ended ``failed`` while it ran."""
     jobs = build_jobs(config)
     with Store(config.store.path) as store:
         scheduler = Scheduler(jobs, store, clock=clock)
@@ -407,3 +589,4 @@ async def serve(config: Config, *, clock: Callable[[], datetime] = utc_now) -> N
             log.info("%s: %r in %s, next at %s", job.name, job.schedule.cron, job.schedule.zone_name,
                      job.schedule.next_after(clock()).key)
         await scheduler.serve()
+    return scheduler.undelivered

@@ -1,5 +1,6 @@
-"""The delivery side of the ``aggregator`` command: ``run --email/--eml/--slot``, ``demo --eml``
-and ``schedule``. The app layer: reports and SMTP are imported here, lazily, never by the core.
+"""The delivery side of the ``aggregator`` command: ``run --email/--eml/--slot [--resend]``,
+``demo --eml``, ``schedule`` and ``deliveries``. The app layer: reports and SMTP are imported
+here, lazily, never by the core.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.cli.exits import EXIT_FAILURES, EXIT_OK
+from aggregator.atomic import write_atomic
+from aggregator.cli.exits import EXIT_DELIVERY, EXIT_INTERRUPTED, EXIT_OK
 from aggregator.errors import ConfigError, DeliveryError, Problem
 from aggregator.models import utc_now
 
 if TYPE_CHECKING:
     from aggregator.app.api import RunResult
-    from aggregator.app.config import Config
+    from aggregator.app.config import Config, ReportConfig
+    from aggregator.collection.store import Delivery
 
 DEMO_SENDER = "influence-aggregator demo <demo@example.invalid>"
 DEMO_RECIPIENT = "you@example.invalid"
@@ -33,8 +36,7 @@ def _logging() -> None:
 
 def write_eml(path: Path, message_bytes: bytes) -> Path:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(message_bytes)
+        write_atomic(path, message_bytes)
     except OSError as exc:
         raise DeliveryError(f"cannot write the email to {path}: {exc.strerror}") from None
     return path
@@ -69,9 +71,7 @@ def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | Non
         print(f"email: {write_eml(eml, message.as_bytes())}")
     if not email:
         return EXIT_OK
-    targets = [r for r in config.reports if r.recipients]
-    if not targets:
-        raise ConfigError([Problem("report.recipients", "--email needs recipients in a [[report]] entry")])
+    targets = email_targets(config)
     from reports.mail import send
 
     settings = smtp_settings(config)
@@ -82,8 +82,18 @@ def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | Non
         print(f"email: {report.name}: sent to {len(sent.accepted)} recipient(s)")
         for address, why in sent.refused.items():
             _err(f"email: {report.name}: REFUSED {address}: {why}")
-            status = EXIT_FAILURES
+            status = EXIT_DELIVERY
     return status
+
+
+def email_targets(config: Config) -> list[ReportConfig]:
+    """The reports ``run --email`` sends, or an error if it could send none of them."""
+    targets = [r for r in config.reports if r.recipients]
+    if not targets:
+        raise ConfigError([Problem("--email", "needs recipients = [...] in a [[report]] entry of the config")])
+    if config.smtp is None:
+        raise ConfigError([Problem("--email", "needs an [smtp] table in the config")])
+    return targets
 
 
 def _parse_slot(value: str) -> tuple[str, datetime | None]:
@@ -97,17 +107,22 @@ def _parse_slot(value: str) -> tuple[str, datetime | None]:
             from None
 
 
-def run_slot(config: Config, value: str) -> int:
-    """``run --slot NAME[@LOCALTIME]``: deliver report NAME for one slot, at most once.
+def run_slot(config: Config, value: str, *, resend: bool = False) -> int:
+    """``run --slot NAME[@LOCALTIME] [--resend]``: deliver report NAME for one slot, at most once.
 
     Without a time, the slot is the latest one due now on the report's schedule, so a cron
-    line or a systemd timer that fires twice (or late, after downtime) sends once.
+    line or a systemd timer that fires twice (or late, after downtime) sends once. While
+    another process holds the slot, this one waits for its outcome, and takes the slot over if
+    that process dies (its lease lapses). ``resend`` sends a slot again on purpose (it needs an
+    explicit time). Exits 0 when the slot was delivered (now or before), 4 when it was not.
     """
     from aggregator.app.schedule import Scheduler, report_job
     from aggregator.collection.store import Store
 
     _logging()
     name, when = _parse_slot(value)
+    if resend and when is None:
+        raise ConfigError([Problem("--resend", f"name the slot to send again: --slot {name}@YYYY-MM-DDTHH:MM")])
     report = config.report_named(name)
     if not report.schedule:
         raise ConfigError([Problem(f"report {name}", "--slot needs a schedule on the report")])
@@ -121,30 +136,35 @@ def run_slot(config: Config, value: str) -> int:
     with Store(config.store.path) as store:
         scheduler = Scheduler([job], store)
 
-        async def go() -> str:
+        async def go() -> tuple[str, Delivery | None]:
             scheduler.install_signal_handlers()
-            return await scheduler.deliver(job, slot)
+            return await scheduler.deliver_or_wait(job, slot, resend=resend)
 
-        state = asyncio.run(go())
-        done = store.deliveries(name)
-    row = next((d for d in done if d.slot == slot.key), None)
-    if state == "taken":
-        print(f"slot {slot.key} of {name}: already {row.state if row else 'taken'}; not sent again")
-        return EXIT_OK
-    if state == "released":
-        print(f"slot {slot.key} of {name}: stopped before sending; it will run again")
-        return 130
+        state, row = asyncio.run(go())
+    where = f"slot {slot.key} of {name}"
     detail = f" ({row.detail})" if row and row.detail else ""
-    print(f"slot {slot.key} of {name}: {state}{detail}")
-    return EXIT_OK if state == "sent" and "REFUSED" not in detail else EXIT_FAILURES
+    if state == "released":
+        print(f"{where}: stopped before sending; it will run again")
+        return EXIT_INTERRUPTED
+    if state == "taken":
+        done = row.state if row else "taken"
+        print(f"{where}: already {done}; not sent again{detail}"
+              + ("; send it anyway with --resend" if done == "failed" else ""))
+        return EXIT_DELIVERY if done == "failed" else EXIT_OK
+    print(f"{where}: {state}{detail}")
+    return EXIT_OK if state == "sent" and "REFUSED" not in detail else EXIT_DELIVERY
 
 
 def schedule_command(config: Config) -> int:
-    """``aggregator schedule -c CONFIG``: run every scheduled report until SIGTERM."""
+    """``aggregator schedule -c CONFIG``: run every scheduled report until SIGTERM; exits 4 if a
+    slot ended undelivered while it ran."""
     from aggregator.app.schedule import serve
 
     _logging()
-    asyncio.run(serve(config))
+    undelivered = asyncio.run(serve(config))
+    if undelivered:
+        _err(f"schedule: stopped; NOT DELIVERED: {', '.join(f'{s.report} {s.key}' for s in undelivered)} "
+             "(see `aggregator deliveries`)")
+        return EXIT_DELIVERY
     _err("schedule: stopped")
     return EXIT_OK
-

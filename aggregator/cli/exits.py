@@ -8,5 +8,8 @@ EXIT_OK = 0
 EXIT_FAILURES = 1
 #: bad input or config
 EXIT_BAD_INPUT = 2
+#: a report was not delivered: not written, or not accepted by the mail server (or a scheduled
+#: slot ended failed); the delivery log says why (``aggregator deliveries``)
+EXIT_DELIVERY = 4
 #: interrupted (Ctrl-C); everything fetched so far is stored
 EXIT_INTERRUPTED = 130

@@ -2,21 +2,23 @@
 
 Exit codes: 0 all went well; 1 the run finished but some fetches failed (auth, timeouts,
 server errors, bad payloads — the report's "index health" shows them; an index simply not
-knowing a subject is coverage, not a failure); 2 bad input or config; 130 interrupted.
+knowing a subject is coverage, not a failure); 2 bad input or config; 4 a report was not
+delivered (not written, or not accepted by the mail server); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.cli import sandbox, scorer, stored
-from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
-from aggregator.errors import AggregatorError, ConfigError
+from aggregator.cli import deliveries, sandbox, scorer, stored
+from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_DELIVERY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
+from aggregator.errors import AggregatorError, ConfigError, DeliveryError
 
 if TYPE_CHECKING:
     from aggregator.app.api import RunResult
@@ -33,9 +35,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except DeliveryError as exc:
+        _err(f"error: {exc}")
+        return EXIT_DELIVERY
     except AggregatorError as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # `aggregator run --out - | head`: the reader has all it wanted
+        _quiet_stdout()
+        return EXIT_OK
     except KeyboardInterrupt:
         _err("interrupted: everything fetched so far is stored; continue with `aggregator run --resume RUN_ID`"
              " (see `aggregator runs`)")
@@ -49,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="aggregator",
         description="Collect influence scores from several indices, compare them, and report where they disagree.",
         epilog="Exit codes: 0 ok; 1 the run finished with failed fetches (shown in the report); "
-               "2 bad input or config; 130 interrupted.",
+               "2 bad input or config; 4 a report was not delivered; 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -74,10 +82,11 @@ def _parser() -> argparse.ArgumentParser:
                                           "compare them and write the report.")
     run.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
     run.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run, fetching only what it lacks")
-    run.add_argument("--out", type=Path, help="report file (default: [report] out in the config); "
-                                              "the format follows the suffix: .html, .txt, .json")
+    run.add_argument("--out", type=Path, help="report file (default: [report] out in the config), or - for "
+                                              "standard output; the format follows the suffix: .html, .txt, .json")
     run.add_argument("--format", metavar="KIND",
-                     help="report format: html, text, json or an installed renderer (overrides the suffix)")
+                     help="report format: html, text, json or an installed renderer; it decides what is written "
+                          "(a file named for another format is an error)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     run.add_argument("--judgments", type=Path, metavar="FILE",
                      help="check every index against people's judged pairs (a,b,winner CSV; default: "
@@ -87,6 +96,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--slot", metavar="NAME[@TIME]",
                      help="deliver scheduled report NAME for its latest due slot (or the slot at local TIME, "
                           "YYYY-MM-DDTHH:MM), at most once: for system cron or a systemd timer")
+    run.add_argument("--resend", action="store_true",
+                     help="with --slot NAME@TIME: send that slot again on purpose, even if it was sent or failed")
     run.set_defaults(handler=_run)
 
     schedule = commands.add_parser(
@@ -106,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     # each command module adds its own sub-commands
-    for register in (stored.register, sandbox.register, scorer.register):
+    for register in (stored.register, deliveries.register, sandbox.register, scorer.register):
         register(commands)
     return parser
 
@@ -121,6 +132,13 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's final flush into the closed pipe is silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 # -- commands -------------------------------------------------------------------------------
 
 
@@ -131,6 +149,7 @@ def _demo(args: argparse.Namespace) -> int:
     if args.subjects < 1:
         raise ConfigError(f"--subjects must be at least 1, got {args.subjects}")
     directory = (args.dir or demo.demo_home()).resolve()
+    demo.claim_folder(directory)  # never a folder holding files the demo did not create
     _err(f"demo: {args.subjects} subjects; four sandbox vendors on 127.0.0.1 and the in-house score; "
          "two snapshots (vendor algorithms v1, then v2)")
     with ProgressDisplay(enabled=not args.quiet) as display:
@@ -147,24 +166,57 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from aggregator.app.api import STDOUT, output_kind
     from aggregator.app.config import load_config
 
     config = load_config(args.config)
     if args.judgments:
         config = config.with_judgments(args.judgments.resolve())
+    if args.resend and not args.slot:
+        raise ConfigError("--resend goes with --slot NAME@YYYY-MM-DDTHH:MM (the slot to send again)")
     if args.slot:
         from aggregator.cli.deliver import run_slot
 
-        return run_slot(config, args.slot)
+        return run_slot(config, args.slot, resend=args.resend)
+    out = _check_outputs(config, args)  # every flag and output, before the first request
     result = _collect(config, resume=args.resume, quiet=args.quiet)
-    path = result.write(args.out or config.report.out, args.format)
-    print(f"report: {path}")
+    if str(out) == STDOUT:
+        _to_stdout(result.render(output_kind(out, args.format)))
+        _err("report: written to standard output")
+    else:
+        print(f"report: {result.write(out, args.format)}")
     sent = EXIT_OK
     if args.email or args.eml:
         from aggregator.cli.deliver import after_run
 
         sent = after_run(config, result, email=args.email, eml=args.eml)
-    return EXIT_FAILURES if result.has_faults or sent else EXIT_OK
+    if sent:
+        return sent  # a report not delivered outweighs failed fetches
+    return EXIT_FAILURES if result.has_faults else EXIT_OK
+
+
+def _check_outputs(config: Config, args: argparse.Namespace) -> Path:
+    """The report's path, once its format, its folder, ``--eml`` and ``--email`` are known to work."""
+    from aggregator.app.api import check_writable, output_kind
+
+    out: Path = args.out or config.report.out
+    check_writable(out)
+    output_kind(out, args.format)
+    if args.eml:
+        check_writable(args.eml, "--eml")
+    if args.email:
+        from aggregator.cli.deliver import email_targets
+
+        email_targets(config)
+    return out
+
+
+def _to_stdout(document: str | bytes) -> None:
+    if isinstance(document, bytes):
+        sys.stdout.buffer.write(document)
+    else:
+        sys.stdout.write(document)
+    sys.stdout.flush()
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -194,12 +246,20 @@ def _summarize(result: RunResult) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     from aggregator.app.config import load_config
+    from aggregator.app.pipeline import build_adapters, check_inputs
     from aggregator.collection.judgments import load_judgments
     from aggregator.collection.roster import OptOut, load_roster
 
     config = load_config(args.config)
     roster = load_roster(config.roster.path)
-    opted_out = OptOut.load(config.roster.opt_out).split(roster)[1]
+    try:
+        check_inputs(build_adapters(config), roster)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=str(args.config)) from None
+    opt_out = OptOut.load(config.roster.opt_out)
+    for warning in opt_out.warnings(roster, config.roster.opt_out):
+        _err(f"warning: {warning}")
+    opted_out = opt_out.split(roster)[1]
     judged = ""
     if config.validation.judgments is not None:
         judgments = load_judgments(config.validation.judgments, roster, {s.id for s in opted_out})

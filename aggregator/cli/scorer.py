@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from aggregator.atomic import atomic_open
 from aggregator.cli.exits import EXIT_OK
 from aggregator.errors import ConfigError
 
@@ -186,7 +187,7 @@ def _write_ranks(path: Path, nodes: Any, scores: Any, pct: Any) -> None:
     import csv
 
     try:
-        with path.open("w", newline="", encoding="utf-8") as handle:
+        with atomic_open(path, newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(["node", "pagerank", "percentile"])
             for node, score, p in zip(nodes.tolist(), scores.tolist(), pct.tolist(), strict=True):

@@ -3,8 +3,10 @@
 A subject is found by roster id, or by any handle (``@`` and case ignored). Everything the
 history database holds about them goes, in every run: readings (with components, topics and
 the vendor's raw text), failures, run membership and the subject row with its name and
-handles. The file is then rewritten (``VACUUM``) and its write-ahead log truncated, so no
-erased byte survives in free pages or in the ``-wal`` file.
+handles; and wherever another row quotes their id, name or a handle (another subject's
+failure message, a vendor's raw text or topics) it is blanked. The file is then rewritten
+(``VACUUM``) and its write-ahead log truncated, so no erased byte
+survives in free pages or in the ``-wal`` file.
 
 Reports already written or emailed are files outside the database; this cannot reach them.
 To stop a person being collected again, add them to the opt-out list as well: a run erases

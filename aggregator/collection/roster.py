@@ -17,7 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import Subject
+from aggregator.models import UNSAFE_TEXT, Subject
 
 _RESERVED = {"id", "name", "synthetic"}
 
@@ -44,11 +44,17 @@ def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
     networks = [column for column in header if column not in _RESERVED]
     subjects: list[Subject] = []
     first_line: dict[str, int] = {}
+    handle_line: dict[tuple[str, str], int] = {}
     problems: list[Problem] = []
     for row in reader:
         line = reader.line_num
         if None in row:
             problems.append(Problem(f"line {line}", f"more cells than the {len(header)} header columns"))
+            continue
+        unsafe = [column for column, cell in row.items() if cell and UNSAFE_TEXT.search(cell)]
+        if unsafe:
+            problems.extend(Problem(f"line {line}, column {column}", "holds a control or bidirectional-override "
+                                    "character (line break, NUL, ESC, U+202E ...); remove it") for column in unsafe)
             continue
         subject_id = (row["id"] or "").strip()
         if subject_id in first_line:
@@ -66,6 +72,11 @@ def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
                 field = ".".join(str(part) for part in error["loc"])
                 problems.append(Problem(f"line {line}, column {field}", f"{error['msg']} (got {error['input']!r})"))
             continue
+        for network, name in subject.handles.items():
+            seen = handle_line.setdefault((network, name.casefold()), line)
+            if seen != line:
+                problems.append(Problem(f"line {line}, column {network}",
+                                        f"handle {name!r} is also on line {seen}: one person per handle"))
         first_line[subject_id] = line
         subjects.append(subject)
     if problems:
@@ -80,11 +91,13 @@ class OptOut:
     """Ids and handles of people who asked not to be scored."""
 
     keys: frozenset[str] = frozenset()
+    #: each key's line in the file, as written there (for warnings about entries matching nobody)
+    entries: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> OptOut:
-        keys = {_key(line.split("#", 1)[0]) for line in lines}
-        return cls(frozenset(keys - {""}))
+        entries = tuple((n, text) for n, line in enumerate(lines, start=1) if (text := line.split("#", 1)[0].strip()))
+        return cls(frozenset(_key(text) for _, text in entries) - {""}, entries)
 
     @classmethod
     def load(cls, path: Path | None) -> OptOut:
@@ -103,6 +116,17 @@ class OptOut:
         kept = [s for s in subjects if not self.covers(s)]
         gone = [s for s in subjects if self.covers(s)]
         return kept, gone
+
+    def unmatched(self, subjects: Sequence[Subject]) -> list[tuple[int, str]]:
+        """Entries (line, text) that match no subject of the roster: usually a typo, and a typo
+        there means someone who asked not to be scored still is."""
+        known = {_key(s.id) for s in subjects} | {_key(h) for s in subjects for h in s.handles.values()}
+        return [(line, text) for line, text in self.entries if _key(text) not in known]
+
+    def warnings(self, subjects: Sequence[Subject], path: Path | None) -> list[str]:
+        """One line per entry that matches nobody, naming the file, line and entry."""
+        return [f"{path}:{line}: opt-out entry {text!r} matches no one in the roster (a typo? that person "
+                "would still be scored)" for line, text in self.unmatched(subjects)]
 
 
 def _key(text: str) -> str:

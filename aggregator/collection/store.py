@@ -9,6 +9,7 @@ it had fetched and can be resumed. The store keeps numbers, never rendered repor
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
+from urllib.parse import quote, quote_plus
 
 from aggregator.errors import StoreError
 from aggregator.models import (
@@ -112,6 +114,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE run_indices ADD COLUMN p50 REAL;
     ALTER TABLE run_indices ADD COLUMN p95 REAL;
     """,
+    # 4: a claim is a lease its holder renews; a lapsed one (the holder died) can be taken over.
+    # Claims from before this had no lease: they count as lapsed at the moment they were made.
+    """
+    ALTER TABLE deliveries ADD COLUMN lease_until TEXT;
+    ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    UPDATE deliveries SET lease_until = claimed_at WHERE state = 'claimed';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -122,10 +131,11 @@ DeliveryState = Literal["claimed", "sent", "failed", "skipped"]
 class Delivery:
     """One row of the delivery log: a report's schedule slot and what became of it.
 
-    ``claimed``: a process took the slot and may be sending now (or died doing so: the slot is
-    never sent again, so a crash can lose a report but never send it twice). ``sent``: the
-    SMTP server accepted it. ``failed``: sending failed (``detail`` says why, no secrets).
-    ``skipped``: a slot missed while nothing ran, covered by a later catch-up delivery.
+    ``claimed``: a process holds the slot (collecting, sending, or waiting to retry) under a
+    lease it renews until ``lease_until``; a lease that lapsed (its holder died) can be taken
+    over. ``sent``: the SMTP server accepted the message. ``failed``: not delivered, for good
+    (``detail`` says why, no secrets). ``skipped``: a slot missed while nothing ran, covered by
+    a later catch-up delivery.
     """
 
     report: str
@@ -138,6 +148,12 @@ class Delivery:
     message_id: str | None = None
     finished_at: datetime | None = None
     detail: str = ""
+    lease_until: datetime | None = None
+    #: sending attempts so far (a retried 4xx counts, a resend starts again)
+    attempts: int = 0
+
+    def lease_lapsed(self, now: datetime) -> bool:
+        return self.state == "claimed" and (self.lease_until is None or self.lease_until <= now)
 
 
 class Store:
@@ -270,39 +286,102 @@ class Store:
         return self.run(run_id)
 
     def forget(self, subject_ids: Iterable[str]) -> dict[str, int]:
-        """Erase subjects and everything stored about them, in every run; returns row counts."""
+        """Erase subjects and everything stored about them, in every run; returns row counts.
+
+        Their id, name and handles are also blanked wherever other rows quote them: another
+        subject's failure message (a circuit breaker repeats the URL that tripped it, handle and
+        all, in every row it skips), or a vendor's raw text and topics.
+        """
         ids = list(subject_ids)
         removed = {"readings": 0, "failures": 0, "runs": 0}
         with self._transaction():
+            terms: set[str] = set()
             for sid in ids:
+                row = self._db.execute("SELECT name, handles FROM subjects WHERE id = ?", (sid,)).fetchone()
+                terms |= {sid, *((row[0], *json.loads(row[1]).values()) if row else ())}
                 for table, key in (("readings", "readings"), ("failures", "failures"), ("run_subjects", "runs")):
                     cursor = self._db.execute(f"DELETE FROM {table} WHERE subject_id = ?", (sid,))
                     removed[key] += cursor.rowcount
                 self._db.execute("DELETE FROM subjects WHERE id = ?", (sid,))
+            self._blank_mentions(terms)
         return removed
 
-    def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
-                       state: DeliveryState = "claimed") -> bool:
-        """Take ``slot`` of ``report`` for one process; False if anyone (ever) took it before.
+    def _blank_mentions(self, terms: Iterable[str]) -> None:
+        """Replace every mention of ``terms`` (as written, ``@``-prefixed or URL-encoded, any case)
+        in the texts other rows keep."""
+        pattern = mentions(terms)
+        if pattern is None:
+            return
+        for table, columns in (("failures", ("message",)), ("readings", ("raw", "topics", "components"))):
+            for column in columns:
+                rows = self._db.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
+                changed = [(pattern.sub("[erased]", text), rowid) for rowid, text in rows if pattern.search(text)]
+                self._db.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", changed)
 
-        One statement against the primary key, so two processes racing for the same slot
-        cannot both win, whatever they share besides this file.
+    def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
+                       lease_until: datetime | None = None, state: DeliveryState = "claimed") -> bool:
+        """Take ``slot`` of ``report`` for one process until ``lease_until``; False if it is taken.
+
+        It is free if nobody ever claimed it, or if its holder's lease lapsed before ``at``
+        while the slot was still ``claimed`` (the holder died). One statement against the
+        primary key, so two processes racing for the same slot cannot both win, whatever they
+        share besides this file.
         """
         cursor = self._db.execute(
-            "INSERT INTO deliveries (report, slot, due_at, claimed_at, claimed_by, state) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (report, slot) DO NOTHING",
-            (report, slot, _utc(due_at), _utc(at), by, state),
+            "INSERT INTO deliveries (report, slot, due_at, claimed_at, claimed_by, state, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (report, slot) DO UPDATE SET "
+            "claimed_by = excluded.claimed_by, lease_until = excluded.lease_until, state = excluded.state, "
+            "detail = 'taken over from ' || deliveries.claimed_by || ' (its lease lapsed at ' || "
+            "deliveries.lease_until || ')' "
+            "WHERE deliveries.state = 'claimed' AND coalesce(deliveries.lease_until, '') < excluded.claimed_at",
+            (report, slot, _utc(due_at), _utc(at), by, state, _utc(lease_until or at)),
+        )
+        return cursor.rowcount == 1
+
+    def reclaim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
+                         lease_until: datetime) -> bool:
+        """Claim a slot again whatever became of it (``run --slot ... --resend``), unless another
+        process holds a live lease on it now. Its attempts start again from zero."""
+        cursor = self._db.execute(
+            "INSERT INTO deliveries (report, slot, due_at, claimed_at, claimed_by, state, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, 'claimed', ?) ON CONFLICT (report, slot) DO UPDATE SET "
+            "claimed_at = excluded.claimed_at, claimed_by = excluded.claimed_by, state = 'claimed', "
+            "lease_until = excluded.lease_until, attempts = 0, finished_at = NULL, "
+            "detail = 'resent on purpose; it was ' || deliveries.state "
+            "WHERE NOT (deliveries.state = 'claimed' AND deliveries.claimed_by != excluded.claimed_by "
+            "AND coalesce(deliveries.lease_until, '') >= excluded.claimed_at)",
+            (report, slot, _utc(due_at), _utc(at), by, _utc(lease_until)),
+        )
+        return cursor.rowcount == 1
+
+    def renew_delivery(self, report: str, slot: str, *, by: str, until: datetime,
+                       attempt: str | None = None) -> bool:
+        """Extend the holder's lease; False if the slot is no longer its own (taken over, finished).
+
+        ``attempt`` records a failed sending attempt (what went wrong; no secrets).
+        """
+        cursor = self._db.execute(
+            "UPDATE deliveries SET lease_until = ?, attempts = attempts + ?, detail = coalesce(?, detail) "
+            "WHERE report = ? AND slot = ? AND claimed_by = ? AND state = 'claimed'",
+            (_utc(until), int(attempt is not None), attempt, report, slot, by),
         )
         return cursor.rowcount == 1
 
     def finish_delivery(self, report: str, slot: str, state: DeliveryState, *, at: datetime,
-                        run_id: str | None = None, message_id: str | None = None, detail: str = "") -> None:
-        """Record what became of a claimed slot (``detail`` must carry no secrets)."""
-        self._db.execute(
-            "UPDATE deliveries SET state = ?, finished_at = ?, run_id = coalesce(?, run_id), "
-            "message_id = coalesce(?, message_id), detail = ? WHERE report = ? AND slot = ?",
-            (state, _utc(at), run_id, message_id, detail, report, slot),
+                        run_id: str | None = None, message_id: str | None = None, detail: str = "",
+                        by: str | None = None, attempted: bool = False) -> bool:
+        """Record what became of a claimed slot (``detail`` must carry no secrets).
+
+        With ``by``, only while that process still holds it; ``attempted`` counts one more
+        sending attempt. False if nothing was recorded.
+        """
+        cursor = self._db.execute(
+            "UPDATE deliveries SET state = ?, finished_at = ?, run_id = coalesce(?, run_id), lease_until = NULL, "
+            "message_id = coalesce(?, message_id), detail = ?, attempts = attempts + ? "
+            "WHERE report = ? AND slot = ? AND (? IS NULL OR claimed_by = ?)",
+            (state, _utc(at), run_id, message_id, detail, int(attempted), report, slot, by, by),
         )
+        return cursor.rowcount == 1
 
     def release_delivery(self, report: str, slot: str, *, by: str) -> bool:
         """Give back a claim that sent nothing (stopped before sending), so the slot can run again.
@@ -315,19 +394,28 @@ class Store:
         )
         return cursor.rowcount == 1
 
+    def delivery(self, report: str, slot: str) -> Delivery | None:
+        """One slot's row of the delivery log, if it has one."""
+        found = self._deliveries("WHERE report = ? AND slot = ?", [report, slot], "slot")
+        return found[0] if found else None
+
     def deliveries(self, report: str | None = None, *, last: bool = False) -> list[Delivery]:
         """The delivery log, oldest slot first, for one report or all (``last``: only the latest)."""
         where, args = ("WHERE report = ?", [report]) if report is not None else ("", [])
         order = "due_at DESC, slot DESC LIMIT 1" if last else "due_at, report, slot"
+        return self._deliveries(where, args, order)
+
+    def _deliveries(self, where: str, args: list[str], order: str) -> list[Delivery]:
         rows = self._db.execute(
-            "SELECT report, slot, due_at, claimed_at, claimed_by, state, run_id, message_id, finished_at, detail "
-            f"FROM deliveries {where} ORDER BY {order}", args,
+            "SELECT report, slot, due_at, claimed_at, claimed_by, state, run_id, message_id, finished_at, detail, "
+            f"lease_until, attempts FROM deliveries {where} ORDER BY {order}", args,
         ).fetchall()
         return [
             Delivery(
                 report=r[0], slot=r[1], due_at=datetime.fromisoformat(r[2]),
                 claimed_at=datetime.fromisoformat(r[3]), claimed_by=r[4], state=r[5], run_id=r[6],
                 message_id=r[7], finished_at=datetime.fromisoformat(r[8]) if r[8] else None, detail=r[9],
+                lease_until=datetime.fromisoformat(r[10]) if r[10] else None, attempts=r[11],
             )
             for r in rows
         ]
@@ -501,6 +589,16 @@ class Store:
         ids = [r.id for r in runs]
         here = ids.index(run_id) if run_id in ids else len(ids)
         return runs[here - 1] if here > 0 else None
+
+
+def mentions(terms: Iterable[str]) -> re.Pattern[str] | None:
+    """A pattern for ``terms`` as whole words (so erasing ``ann`` leaves ``annual``), in any case,
+    as written or URL-encoded; None if there are none."""
+    forms = {form for term in terms if term.strip() for form in (term, quote(term, safe=""), quote_plus(term))}
+    if not forms:
+        return None
+    words = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
+    return re.compile(rf"(?:(?<!\w)|(?<=%40))(?:{words})(?!\w)", re.IGNORECASE)
 
 
 def _utc(moment: datetime) -> str:

@@ -29,6 +29,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from aggregator.atomic import atomic_open
 from aggregator.errors import ConfigError, Problem
 
 FloatArray = NDArray[np.float64]
@@ -317,8 +318,7 @@ def write_features(path: Path, keys: list[str] | tuple[str, ...], features: Floa
     """Write a features file the ``inhouse`` adapter reads (e.g. for the demo)."""
     if features.shape != (len(keys), len(feature_names)):
         raise ValueError(f"features must be {len(keys)} x {len(feature_names)}, got {features.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_open(path, newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow([key_column, *feature_names])
         for key, row in zip(keys, features.tolist(), strict=True):

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from aggregator.atomic import write_atomic
 from aggregator.errors import ConfigError, Problem
 from aggregator.scoring.features import (
     COMPONENT_NAMES,
@@ -252,9 +253,7 @@ class ScorerModel:
         return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
 
     def save(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_json(), encoding="utf-8")
-        return path
+        return write_atomic(path, self.to_json())
 
     @property
     def digest(self) -> str:

@@ -133,7 +133,7 @@ async def test_values_are_read_defensively(replay, body, expected):
     ({"key_header": "Authorization"}, "exactly one of key_header or key_param"),
     ({"api_key": None}, "needs api_key"),
     ({"base_url": "https://api.example.com"}, "takes `url`"),
-    ({"scale": (10, 1)}, "lo must be below hi"),
+    ({"scale": (10, 1)}, "with lo below hi, got [10, 1]"),
 ])
 def test_bad_declarations_are_refused_with_a_reason(options, message):
     base = {"url": "https://api.example.com/score/{handle}", "value": "/score", "api_key": SecretStr(TOKEN),

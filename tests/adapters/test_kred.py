@@ -131,7 +131,7 @@ async def test_a_429_with_retry_after_is_waited_out(replay):
 def test_config():
     config = KredConfig(app_id=SecretStr(APP_ID), api_key=SecretStr(KEY))
     adapter = KredAdapter("kred", config, Limits())
-    assert (adapter.batch_size, adapter.limits.rate, config.base_url) == (10, None, "http://api.kred.com")
+    assert (adapter.batch_size, adapter.limits.rate, config.base_url) == (10, None, "https://api.kred.com")
     assert APP_ID not in repr(config) and KEY not in repr(config)
     with pytest.raises(ValidationError):
         KredConfig(api_key=SecretStr(KEY))  # app_id is required too

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("aggregator", "adapters", "reports")
 CONTRACTS = {"aggregator.models", "aggregator.errors", "aggregator.plugins", "aggregator.ratelimit",
-             "aggregator.testing"}
+             "aggregator.testing", "aggregator.atomic"}
 
 #: layer -> the layers it may import (its own layer included where listed)
 ALLOWED = {

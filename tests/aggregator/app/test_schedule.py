@@ -14,11 +14,11 @@ import textwrap
 import time
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from loopback import Inbox, smtp_server
+from scheduled import cli, mailing, scheduled
 
 from aggregator.app.schedule import Job, Outcome, Schedule, Scheduler, Slot, place
 from aggregator.collection.store import SCHEMA_VERSION, Store
@@ -308,23 +308,8 @@ def test_a_version_1_history_gains_the_delivery_log(tmp_path):
 # --- the command ---------------------------------------------------------------------------------
 
 
-def _scheduled(project: Path, extra: str = "") -> Path:
-    text = project.read_text().replace('[report]\nout = "report.html"\ntitle = "Test report"', textwrap.dedent(f"""
-        [[report]]
-        name = "weekly"
-        out = "weekly.html"
-        title = "Test report"
-        schedule = "30 2 * * 1"
-        timezone = "Europe/Berlin"
-        {extra}
-    """).strip())
-    assert "[[report]]" in text
-    project.write_text(text)
-    return project
-
-
 def test_schedule_command_stops_cleanly_on_sigterm(project):
-    config = _scheduled(project)
+    config = scheduled(project)
     proc = subprocess.Popen([sys.executable, "-m", "aggregator", "schedule", "-c", str(config)],
                             stderr=subprocess.PIPE, text=True)
     assert proc.stderr is not None
@@ -341,7 +326,7 @@ def test_schedule_command_stops_cleanly_on_sigterm(project):
 
 
 def test_run_slot_delivers_once_however_often_the_timer_fires(project):
-    config = _scheduled(project)
+    config = scheduled(project)
     run = [sys.executable, "-m", "aggregator", "run", "-c", str(config), "--slot", "weekly@2024-06-03T02:30"]
     first = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -364,32 +349,11 @@ def relay():
         yield inbox, port
 
 
-def _mailing(project: Path, port: int, extra_smtp: str = "") -> Path:
-    config = _scheduled(project, 'recipients = ["ann@example.org", "Bob Stone <bob@example.org>"]')
-    config.write_text(config.read_text() + textwrap.dedent(f"""
-        [smtp]
-        host = "127.0.0.1"
-        port = {port}
-        security = "none"
-        allow_plaintext = true
-        sender = "Reports <reports@example.org>"
-        timeout = 5
-        deadline = 30
-        {extra_smtp}
-    """))
-    return config
-
-
-def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "aggregator", *args], capture_output=True, text=True, timeout=180,
-                          env={**os.environ, **(env or {})})
-
-
 def test_run_slot_mails_the_report_once(project, relay):
     handler, port = relay
-    config = _mailing(project, port)
+    config = mailing(project, port)
     for _ in range(2):
-        done = _cli("run", "-c", str(config), "--slot", "weekly@2024-06-03T02:30", "--quiet")
+        done = cli("run", "-c", str(config), "--slot", "weekly@2024-06-03T02:30", "--quiet")
         assert done.returncode == 0, done.stderr
     [(envelope, message)] = handler.received
     assert envelope == ["ann@example.org", "bob@example.org"]
@@ -409,10 +373,10 @@ def test_run_slot_mails_the_report_once(project, relay):
 def test_run_email_reports_a_refused_recipient_and_eml_writes_the_message(project, relay, tmp_path):
     handler, port = relay
     handler.refuse = {"bob@example.org"}
-    config = _mailing(project, port)
+    config = mailing(project, port)
     eml = tmp_path / "out.eml"
-    done = _cli("run", "-c", str(config), "--email", "--eml", str(eml), "--quiet")
-    assert done.returncode == 1
+    done = cli("run", "-c", str(config), "--email", "--eml", str(eml), "--quiet")
+    assert done.returncode == 4  # a report not delivered to everyone: the delivery exit code
     assert "REFUSED bob@example.org: 550" in done.stderr
     assert [envelope for envelope, _ in handler.received] == [["ann@example.org"]]
     from email import message_from_bytes
@@ -425,12 +389,12 @@ def test_run_email_reports_a_refused_recipient_and_eml_writes_the_message(projec
 
 def test_the_smtp_password_comes_from_the_environment_and_is_never_shown(project, relay):
     _, port = relay
-    config = _mailing(project, port, 'username = "reports"\npassword = "${SMTP_TEST_PASSWORD}"')
-    missing = _cli("validate-config", str(config))
+    config = mailing(project, port, 'username = "reports"\npassword = "${SMTP_TEST_PASSWORD}"')
+    missing = cli("validate-config", str(config))
     assert missing.returncode == 2 and "SMTP_TEST_PASSWORD is not set" in missing.stderr
     secret = "sentinel-Pa55word-never-shown"
-    done = _cli("run", "-c", str(config), "--email", "--quiet", env={"SMTP_TEST_PASSWORD": secret})
-    assert done.returncode == 2  # this relay offers no login: a clear delivery error
+    done = cli("run", "-c", str(config), "--email", "--quiet", env={"SMTP_TEST_PASSWORD": secret})
+    assert done.returncode == 4  # this relay offers no login: a clear delivery error
     assert "SMTP 127.0.0.1" in done.stderr
     assert secret not in done.stdout + done.stderr
     with Store(project.parent / "history.sqlite") as store:
@@ -442,7 +406,7 @@ def test_demo_eml_lets_anyone_look_at_the_email(tmp_path):
     from email.policy import default
 
     eml = tmp_path / "demo.eml"
-    done = _cli("demo", "--dir", str(tmp_path / "demo"), "--subjects", "30", "--quiet", "--eml", str(eml))
+    done = cli("demo", "--dir", str(tmp_path / "demo"), "--subjects", "30", "--quiet", "--eml", str(eml))
     assert done.returncode == 0, done.stderr
     assert f"email: {eml}" in done.stdout
     message = message_from_bytes(eml.read_bytes(), policy=default)

@@ -98,3 +98,68 @@ async def test_opting_out_erases_past_readings_on_the_next_run_and_says_so(proje
     # a later run has nothing left to erase
     third = await aggregator.Aggregator(project).run()
     assert third.outcome.forgotten == 0
+
+
+# --- mentions in other subjects' rows: the circuit breaker quotes the URL that tripped it ------------
+
+
+ROSTER = """id,name,twitter
+amy-0007,Amelia Keepme,amy_stays
+zed-0042,Zedekiah Quuxworth,ZQ_unique_handle
+bob-0001,Bob Other,bob_other
+cy-0002,Cy Other,cy_other
+dee-0003,Dee Other,dee_other
+"""
+ZED_WORDS = [b"zed-0042", b"Zedekiah Quuxworth", b"ZQ_unique_handle", b"zq_unique_handle"]
+
+
+async def _run_against_a_failing_vendor(tmp_path: Path, opt_out: str = "") -> aggregator.RunResult:
+    from aiohttp import web
+    from loopback import serve
+
+    from aggregator.app.config import config_from_dict
+
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="down")
+
+    app = web.Application()
+    app.router.add_get("/v1/{handle}", broken)
+    (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    (tmp_path / "opt-out.txt").write_text(opt_out, encoding="utf-8")
+    async with serve(app) as url:
+        data = {
+            "store": {"path": "history.sqlite"}, "roster": {"path": "roster.csv", "opt_out": "opt-out.txt"},
+            "indices": {"vendor": {"adapter": "http_json", "concurrency": 1, "breaker_after": 2, "options": {
+                "url": f"{url}/v1/{{handle}}", "value": "/score", "max_attempts": 1}}},
+        }
+        return await aggregator.Aggregator(config_from_dict(data, base_dir=tmp_path)).run()
+
+
+async def test_the_breakers_copies_of_a_handle_in_other_subjects_failures_are_erased_too(tmp_path):
+    await _run_against_a_failing_vendor(tmp_path)
+    path = tmp_path / "history.sqlite"
+    with Store(path) as store:
+        [run] = store.runs()
+        quoting = [f for f in store.failures(run.id) if "ZQ_unique_handle" in f.message and f.subject_id != ZED.id]
+        assert len(quoting) == 3  # bob, cy and dee were skipped with Zed's URL in their messages
+        forget(store, ZED.id)
+        kept = store.failures(run.id)
+    assert [m for m in ZED_WORDS if m in _files(path)] == []
+    assert len(kept) == 4 and all("[erased]" in f.message for f in kept if f.subject_id != "amy-0007")
+
+
+async def test_an_opt_out_erases_the_mentions_too_and_later_reports_and_logs_never_name_them(tmp_path, caplog):
+    await _run_against_a_failing_vendor(tmp_path)
+    with caplog.at_level(logging.DEBUG):
+        later = await _run_against_a_failing_vendor(tmp_path, opt_out="@zq_unique_handle\n")
+    outputs = [_files(tmp_path / "history.sqlite"), caplog.text.encode(),
+               *(later.render(kind).encode() for kind in ("html", "text", "json"))]
+    assert [(n, m) for n, blob in enumerate(outputs) for m in ZED_WORDS if m in blob] == []
+
+
+def test_an_opt_out_entry_that_matches_nobody_is_a_warning_naming_it(project, capsys):
+    (project.parent / "optout.txt").write_text("# asked not to be scored\n@Eve\n@ann_aa\n")  # a typo for ann_a
+    assert main(["validate-config", str(project)]) == 0
+    err = capsys.readouterr().err
+    assert f"{project.parent / 'optout.txt'}:3: opt-out entry '@ann_aa' matches no one in the roster" in err
+    assert "@Eve" not in err
