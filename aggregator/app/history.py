@@ -25,9 +25,10 @@ from aggregator.analytics.compare import (
     DEFAULT_DISAGREEMENT_THRESHOLD,
     MIN_INDICES_FOR_CONSENSUS,
     ScoreTable,
+    common_versions,
     compare_table,
 )
-from aggregator.analytics.outcome import IndexTiming, RunOutcome
+from aggregator.analytics.outcome import Components, IndexTiming, RunOutcome
 from aggregator.collection.store import Store
 from aggregator.errors import StoreError
 from aggregator.models import Run
@@ -86,12 +87,15 @@ def trend(store: Store, subject_id: str, *, last: int | None = None) -> Trend:
 HISTORY_RUNS = 8
 
 
-def consensus_history(store: Store, run_id: str, *, last: int = HISTORY_RUNS) -> dict[str, tuple[float, ...]]:
-    """Each subject's consensus over the last ``last`` runs up to ``run_id``, oldest first.
+def consensus_history(
+    store: Store, run_id: str, *, last: int = HISTORY_RUNS, tables: Mapping[str, ScoreTable] | None = None,
+) -> dict[str, tuple[float, ...]]:
+    """Each of the run's subjects' consensus over the last ``last`` runs up to ``run_id``, oldest first.
 
     The runs are the finished ones before ``run_id`` and ``run_id`` itself; NaN where a run did
     not score the subject (with two indices at least). Subjects with fewer than two scored runs
-    are left out (there is no line to draw). One query for the whole roster.
+    are left out (there is no line to draw). Each run is read as columns (``tables`` gives runs
+    already read, by id), its standings ranked in numpy, and only the consensus kept.
     """
     if last < 1:
         raise ValueError(f"last must be at least 1, got {last}")
@@ -99,36 +103,37 @@ def consensus_history(store: Store, run_id: str, *, last: int = HISTORY_RUNS) ->
     ids = [r.id for r in runs]
     here = ids.index(run_id) if run_id in ids else len(ids)
     chosen = ([r.id for r in runs[:here] if r.finished] + [run_id])[-last:]
-    rows = store.values(chosen)
-    if not rows:
+    if len(chosen) < 2:
         return {}
-    at_run = {rid: i for i, rid in enumerate(chosen)}
-    at_index: dict[str, int] = {}
-    at_subject: dict[str, int] = {}
-    where = np.array([(at_subject.setdefault(sid, len(at_subject)), at_run[rid],
-                       at_index.setdefault(index, len(at_index))) for rid, index, sid, _ in rows], dtype=np.intp)
-    values = np.array([r[3] for r in rows], dtype=np.float64)
-    better = {(rid, spec.name): spec.higher_is_better for rid in chosen for spec in store.specs(rid)}
-    standing = np.full((len(at_subject), len(chosen), len(at_index)), np.nan)
-    for rid, i in at_run.items():  # each run's cohort per index, ranked as standing_history does
-        for index, j in at_index.items():
-            mine = (where[:, 1] == i) & (where[:, 2] == j)
-            if not mine.any():
-                continue
-            own = values[mine]
-            ordered = np.sort(own)
-            less = np.searchsorted(ordered, own, side="left")
-            equal = np.searchsorted(ordered, own, side="right") - less
-            below = less if better.get((rid, index), True) else len(own) - less - equal
-            standing[where[mine, 0], i, j] = (below + equal / 2.0) / len(own) * 100.0
-    flat = standing.reshape(-1, len(at_index))
-    enough = np.sum(~np.isnan(flat), axis=1) >= MIN_INDICES_FOR_CONSENSUS
-    consensus = np.where(enough, row_nanmedian(flat), np.nan).reshape(len(at_subject), len(chosen))
+    given = tables or {}
+    roster = store.roster_rows(run_id)
+    subject_ids = given[run_id].subject_ids if run_id in given else store.subject_ids(run_id)
+    consensus = np.full((len(subject_ids), len(chosen)), np.nan)
+    for k, rid in enumerate(chosen):
+        table = given[rid] if rid in given else stored_table(store, rid)
+        own = roster if rid == run_id else store.roster_rows(rid)
+        standing = np.column_stack([
+            _standing(table.raw[:, j], spec.higher_is_better) for j, spec in enumerate(table.specs)
+        ]) if table.specs else np.full((len(table.subject_ids), 0), np.nan)
+        enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
+        theirs = np.where(enough, row_nanmedian(standing), np.nan)
+        rows, known = roster.rows_of(own.keys)  # this run's rows of the subjects that run had
+        consensus[rows, k] = theirs[own.rows[known]]
     scored_runs = np.sum(~np.isnan(consensus), axis=1)
-    return {
-        sid: tuple(float(v) for v in consensus[s])
-        for sid, s in at_subject.items() if scored_runs[s] >= 2
-    }
+    return {subject_ids[s]: tuple(consensus[s].tolist()) for s in np.flatnonzero(scored_runs >= 2).tolist()}
+
+
+def _standing(column: FloatArray, higher_is_better: bool) -> FloatArray:
+    """Mid-rank percentile of each value among the column's scored values (NaN stays NaN)."""
+    out = np.full(len(column), np.nan)
+    scored = np.flatnonzero(~np.isnan(column))
+    own = column[scored]
+    ordered = np.sort(own)
+    less = np.searchsorted(ordered, own, side="left")
+    equal = np.searchsorted(ordered, own, side="right") - less
+    below = less if higher_is_better else len(own) - less - equal
+    out[scored] = (below + equal / 2.0) / len(own) * 100.0
+    return out
 
 
 def subject_history(store: Store, subject_id: str, *, method: str = "percentile") -> list[HistoryPoint]:
@@ -185,24 +190,53 @@ def outcome_from_store(
     ``history`` is how many runs each subject's consensus history goes back (0: none).
     """
     run = store.run(run_id)
-    subjects = store.subjects(run_id)
-    readings = [reading for _, reading in store.readings(run_id)]
-    failures = store.failures(run_id)
-    table = ScoreTable.from_readings([s.id for s in subjects], store.specs(run_id), readings)
+    table, components = stored_table(store, run_id), stored_components(store, run_id)
     before = store.previous_run(run_id) if previous else None
+    earlier = stored_table(store, before.id) if before else None
+    failures = store.failures(run_id)
     comparison = compare_table(
         table, method=method, failures=failures, consensus=consensus, features=features,
         threshold=DEFAULT_DISAGREEMENT_THRESHOLD if threshold is None else threshold,
-        previous=_stored_table(store, before.id) if before else None, previous_run=before.id if before else None,
+        previous=earlier, previous_run=before.id if before else None,
     )
+    read = {run_id: table} | ({before.id: earlier} if before and earlier else {})
     return RunOutcome(
-        run=run, subjects=tuple(subjects), comparison=comparison, failures=tuple(failures),
-        opted_out=opted_out, forgotten=forgotten, title=title, readings=tuple(readings),
+        run=run, subjects=tuple(store.subjects(run_id)), comparison=comparison, failures=tuple(failures),
+        opted_out=opted_out, forgotten=forgotten, title=title, components=MappingProxyType(components),
         timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
-        history=MappingProxyType(consensus_history(store, run_id, last=history) if history else {}),
+        history=MappingProxyType(consensus_history(store, run_id, last=history, tables=read) if history else {}),
     )
 
 
-def _stored_table(store: Store, run_id: str) -> ScoreTable:
-    subjects = [s.id for s in store.subjects(run_id)]
-    return ScoreTable.from_readings(subjects, store.specs(run_id), (r for _, r in store.readings(run_id)))
+def stored_table(store: Store, run_id: str) -> ScoreTable:
+    """A run's score table read from the store as columns (no Python object per reading)."""
+    subject_ids, specs, roster = store.subject_ids(run_id), store.specs(run_id), store.roster_rows(run_id)
+    raw = np.full((len(subject_ids), len(specs)), np.nan)
+    topics: dict[tuple[int, int], tuple[str, ...]] = {}
+    for j, spec in enumerate(specs):
+        column = store.column(run_id, spec.name, roster)
+        raw[column.rows, j] = column.values
+        given = store.topics(run_id, spec.name)
+        if given:
+            rows, known = roster.rows_of(np.array([sid.encode() for sid, _ in given]))
+            kept = [t for (_, t), ok in zip(given, known.tolist(), strict=True) if ok]
+            topics.update(((int(i), j), t) for i, t in zip(rows.tolist(), kept, strict=True))
+    counts = store.versions(run_id)
+    versions = common_versions([counts.get(spec.name, {}) for spec in specs], specs)
+    return ScoreTable(subject_ids, tuple(specs), raw, topics, versions)
+
+
+def stored_components(store: Store, run_id: str) -> dict[str, Components]:
+    """Each of the run's indices' components over its subjects, read as columns."""
+    subjects, roster = len(store.subject_ids(run_id)), store.roster_rows(run_id)
+    found = {}
+    for spec in store.specs(run_id):
+        names = store.component_names(run_id, spec.name)
+        if not names:
+            continue
+        values = np.full((subjects, len(names)), np.nan)
+        for k, name in enumerate(names):
+            column = store.column(run_id, spec.name, roster, component=name)
+            values[column.rows, k] = column.values
+        found[spec.name] = Components(tuple(names), values)
+    return found

@@ -14,10 +14,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
+import numpy as np
+
+from aggregator.collection._columns import SEPARATOR, RosterRows, StoredColumn, parse_ints, split_ids
 from aggregator.errors import StoreError
 from aggregator.models import (
     Failure,
@@ -485,15 +489,76 @@ class Store:
             out.append((run_id, index, float(value), int(below), int(equal), int(scored)))
         return out
 
-    def values(self, run_ids: Sequence[str]) -> list[tuple[str, str, str, float]]:
-        """``(run_id, index, subject_id, value)`` of every reading of the given runs, in one query."""
-        if not run_ids:
-            return []
-        marks = ",".join("?" * len(run_ids))
+    # -- reading columns (numpy; no Python object per row: see _columns) ------------------
+
+    def subject_ids(self, run_id: str) -> tuple[str, ...]:
+        """The run's subject ids in roster order (no :class:`Subject` built for each)."""
+        row = self._db.execute(
+            "SELECT group_concat(subject_id, char(10)), count(*) FROM "
+            "(SELECT subject_id FROM run_subjects WHERE run_id = ? ORDER BY position)", (run_id,),
+        ).fetchone()
+        ids = tuple(row[0].split(SEPARATOR)) if row[0] else ()
+        if len(ids) != row[1]:
+            raise StoreError(f"{self.path}: run {run_id!r} has a subject id with a line break")
+        return ids
+
+    def roster_rows(self, run_id: str) -> RosterRows:
+        """The run's roster sorted as SQLite sorts subject ids, each with its row in the roster."""
+        ids, rows = self._db.execute(
+            "SELECT group_concat(subject_id, char(10)), group_concat(position) FROM "
+            "(SELECT subject_id, position FROM run_subjects WHERE run_id = ? ORDER BY subject_id)", (run_id,),
+        ).fetchone()
+        return RosterRows.of(split_ids(ids), parse_ints(rows))
+
+    def column(self, run_id: str, index: str, roster: RosterRows, *, component: str | None = None) -> StoredColumn:
+        """One index's stored values in a run (or one of its components), by row of ``roster``.
+
+        Ids and values are read in the same order (the readings' primary key: subject id), ids
+        as one text and values straight into an array; rows come from ``roster``.
+        """
+        if component is None:
+            source, value, args = "readings r", "r.value", [run_id, index]
+            where = "r.run_id = ? AND r.index_name = ?"
+        else:
+            source, value, args = "readings r, json_each(r.components) j", "j.value", [run_id, index, component]
+            where = "r.run_id = ? AND r.index_name = ? AND j.key = ?"
+        ids = self._db.execute(
+            f"SELECT group_concat(sid, char(10)) FROM (SELECT r.subject_id AS sid FROM {source} WHERE {where} "
+            "ORDER BY r.subject_id)", args,
+        ).fetchone()[0]
+        cursor = self._db.execute(f"SELECT {value} FROM {source} WHERE {where} ORDER BY r.subject_id", args)
+        values = np.fromiter(chain.from_iterable(cursor), dtype=np.float64)
+        keys = split_ids(ids)
+        if len(keys) != len(values):
+            raise StoreError(f"{self.path}: run {run_id!r}, index {index!r}: a subject id holds a line break")
+        rows, known = roster.rows_of(keys)
+        return StoredColumn(rows, values[known])
+
+    def component_names(self, run_id: str, index: str) -> list[str]:
+        """The components any of the index's readings in the run carries, sorted."""
         rows = self._db.execute(
-            f"SELECT run_id, index_name, subject_id, value FROM readings WHERE run_id IN ({marks})", list(run_ids),
+            "SELECT DISTINCT j.key FROM readings r, json_each(r.components) j "
+            "WHERE r.run_id = ? AND r.index_name = ? AND r.components != '{}' ORDER BY j.key", (run_id, index),
         ).fetchall()
-        return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+        return [r[0] for r in rows]
+
+    def topics(self, run_id: str, index: str) -> list[tuple[str, tuple[str, ...]]]:
+        """``(subject_id, topics)`` of the index's readings in the run that name any topic."""
+        rows = self._db.execute(
+            "SELECT subject_id, topics FROM readings WHERE run_id = ? AND index_name = ? AND topics != '[]' "
+            "ORDER BY subject_id", (run_id, index),
+        ).fetchall()
+        return [(r[0], tuple(json.loads(r[1]))) for r in rows]
+
+    def versions(self, run_id: str) -> dict[str, dict[str, int]]:
+        """Per index, how many of the run's readings each algorithm version scored."""
+        found: dict[str, dict[str, int]] = {}
+        for index, version, count in self._db.execute(
+            "SELECT index_name, algorithm_version, count(*) FROM readings WHERE run_id = ? "
+            "GROUP BY index_name, algorithm_version", (run_id,),
+        ):
+            found.setdefault(index, {})[version] = count
+        return found
 
     def previous_run(self, run_id: str) -> Run | None:
         """The finished run before ``run_id`` (for changes since last time)."""
