@@ -10,7 +10,7 @@ import numpy as np
 
 from aggregator.analytics._arrays import FloatArray
 from aggregator.analytics.compare import Comparison
-from aggregator.models import Failure, Reading, Run, Subject
+from aggregator.models import Failure, Reading, Run, Subject, Subjects
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class RunOutcome:
     """
 
     run: Run
-    subjects: tuple[Subject, ...]
+    subjects: Sequence[Subject]
     comparison: Comparison
     failures: tuple[Failure, ...]
     #: how many roster entries were left out because they opted out (never named anywhere)
@@ -80,7 +80,8 @@ class RunOutcome:
     history: Mapping[str, tuple[float, ...]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
-        if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:
+        ids = self.subjects.ids if isinstance(self.subjects, Subjects) else tuple(s.id for s in self.subjects)
+        if ids != self.comparison.table.subject_ids:
             raise ValueError("RunOutcome.subjects must be aligned with comparison.table.subject_ids")
 
     @property

@@ -29,6 +29,7 @@ from aggregator.analytics.compare import (
     compare_table,
 )
 from aggregator.analytics.outcome import Components, IndexTiming, RunOutcome
+from aggregator.collection._columns import RosterRows
 from aggregator.collection.store import Store
 from aggregator.errors import StoreError
 from aggregator.models import Run
@@ -88,14 +89,14 @@ HISTORY_RUNS = 8
 
 
 def consensus_history(
-    store: Store, run_id: str, *, last: int = HISTORY_RUNS, tables: Mapping[str, ScoreTable] | None = None,
+    store: Store, run_id: str, *, last: int = HISTORY_RUNS, tables: Mapping[str, StoredRun] | None = None,
 ) -> dict[str, tuple[float, ...]]:
     """Each of the run's subjects' consensus over the last ``last`` runs up to ``run_id``, oldest first.
 
     The runs are the finished ones before ``run_id`` and ``run_id`` itself; NaN where a run did
     not score the subject (with two indices at least). Subjects with fewer than two scored runs
     are left out (there is no line to draw). Each run is read as columns (``tables`` gives runs
-    already read, by id), its standings ranked in numpy, and only the consensus kept.
+    already read, by id), its standings ranked in numpy, and only its consensus kept.
     """
     if last < 1:
         raise ValueError(f"last must be at least 1, got {last}")
@@ -105,13 +106,14 @@ def consensus_history(
     chosen = ([r.id for r in runs[:here] if r.finished] + [run_id])[-last:]
     if len(chosen) < 2:
         return {}
-    given = tables or {}
-    roster = store.roster_rows(run_id)
-    subject_ids = given[run_id].subject_ids if run_id in given else store.subject_ids(run_id)
+    given = dict(tables or {})
+    for rid in chosen:
+        if rid not in given:
+            given[rid] = _stored(store, rid, components=False)
+    roster, subject_ids = given[run_id].roster, given[run_id].table.subject_ids
     consensus = np.full((len(subject_ids), len(chosen)), np.nan)
     for k, rid in enumerate(chosen):
-        table = given[rid] if rid in given else stored_table(store, rid)
-        own = roster if rid == run_id else store.roster_rows(rid)
+        table, own = given[rid].table, given[rid].roster
         standing = np.column_stack([
             _standing(table.raw[:, j], spec.higher_is_better) for j, spec in enumerate(table.specs)
         ]) if table.specs else np.full((len(table.subject_ids), 0), np.nan)
@@ -119,8 +121,8 @@ def consensus_history(
         theirs = np.where(enough, row_nanmedian(standing), np.nan)
         rows, known = roster.rows_of(own.keys)  # this run's rows of the subjects that run had
         consensus[rows, k] = theirs[own.rows[known]]
-    scored_runs = np.sum(~np.isnan(consensus), axis=1)
-    return {subject_ids[s]: tuple(consensus[s].tolist()) for s in np.flatnonzero(scored_runs >= 2).tolist()}
+    kept = np.flatnonzero(np.sum(~np.isnan(consensus), axis=1) >= 2)
+    return dict(zip(map(subject_ids.__getitem__, kept.tolist()), map(tuple, consensus[kept].tolist()), strict=True))
 
 
 def _standing(column: FloatArray, higher_is_better: bool) -> FloatArray:
@@ -190,53 +192,66 @@ def outcome_from_store(
     ``history`` is how many runs each subject's consensus history goes back (0: none).
     """
     run = store.run(run_id)
-    table, components = stored_table(store, run_id), stored_components(store, run_id)
+    read = {run_id: _stored(store, run_id, components=True)}
     before = store.previous_run(run_id) if previous else None
-    earlier = stored_table(store, before.id) if before else None
+    if before:
+        read[before.id] = _stored(store, before.id, components=False)
     failures = store.failures(run_id)
     comparison = compare_table(
-        table, method=method, failures=failures, consensus=consensus, features=features,
+        read[run_id].table, method=method, failures=failures, consensus=consensus, features=features,
         threshold=DEFAULT_DISAGREEMENT_THRESHOLD if threshold is None else threshold,
-        previous=earlier, previous_run=before.id if before else None,
+        previous=read[before.id].table if before else None, previous_run=before.id if before else None,
     )
-    read = {run_id: table} | ({before.id: earlier} if before and earlier else {})
     return RunOutcome(
-        run=run, subjects=tuple(store.subjects(run_id)), comparison=comparison, failures=tuple(failures),
-        opted_out=opted_out, forgotten=forgotten, title=title, components=MappingProxyType(components),
+        run=run, subjects=store.subject_columns(run_id), comparison=comparison, failures=tuple(failures),
+        opted_out=opted_out, forgotten=forgotten, title=title, components=MappingProxyType(read[run_id].components),
         timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
         history=MappingProxyType(consensus_history(store, run_id, last=history, tables=read) if history else {}),
     )
 
 
+@dataclass(frozen=True, eq=False)
+class StoredRun:
+    """A run read back as columns: its table, its roster's rows, its indices' components."""
+
+    table: ScoreTable
+    roster: RosterRows
+    components: Mapping[str, Components]
+
+
 def stored_table(store: Store, run_id: str) -> ScoreTable:
     """A run's score table read from the store as columns (no Python object per reading)."""
-    subject_ids, specs, roster = store.subject_ids(run_id), store.specs(run_id), store.roster_rows(run_id)
-    raw = np.full((len(subject_ids), len(specs)), np.nan)
-    topics: dict[tuple[int, int], tuple[str, ...]] = {}
-    for j, spec in enumerate(specs):
-        column = store.column(run_id, spec.name, roster)
-        raw[column.rows, j] = column.values
-        given = store.topics(run_id, spec.name)
-        if given:
-            rows, known = roster.rows_of(np.array([sid.encode() for sid, _ in given]))
-            kept = [t for (_, t), ok in zip(given, known.tolist(), strict=True) if ok]
-            topics.update(((int(i), j), t) for i, t in zip(rows.tolist(), kept, strict=True))
-    counts = store.versions(run_id)
-    versions = common_versions([counts.get(spec.name, {}) for spec in specs], specs)
-    return ScoreTable(subject_ids, tuple(specs), raw, topics, versions)
+    return _stored(store, run_id, components=False).table
 
 
 def stored_components(store: Store, run_id: str) -> dict[str, Components]:
     """Each of the run's indices' components over its subjects, read as columns."""
-    subjects, roster = len(store.subject_ids(run_id)), store.roster_rows(run_id)
-    found = {}
-    for spec in store.specs(run_id):
-        names = store.component_names(run_id, spec.name)
-        if not names:
-            continue
-        values = np.full((subjects, len(names)), np.nan)
-        for k, name in enumerate(names):
-            column = store.column(run_id, spec.name, roster, component=name)
-            values[column.rows, k] = column.values
-        found[spec.name] = Components(tuple(names), values)
-    return found
+    return dict(_stored(store, run_id, components=True).components)
+
+
+def _stored(store: Store, run_id: str, *, components: bool) -> StoredRun:
+    subject_ids, specs, roster = store.subject_ids(run_id), store.specs(run_id), store.roster_rows(run_id)
+    raw = np.full((len(subject_ids), len(specs)), np.nan)
+    topics: dict[tuple[int, int], tuple[str, ...]] = {}
+    counts: list[dict[str, int]] = []
+    found: dict[str, Components] = {}
+    for j, spec in enumerate(specs):
+        column = store.column(run_id, spec.name, roster, version=spec.algorithm_version)
+        raw[column.rows, j] = column.values
+        # most runs' readings all carry the configured version; count versions only when not
+        same = {spec.algorithm_version: len(column.values)} if len(column.values) else {}
+        counts.append(store.versions(run_id, spec.name) if column.other_versions else same)
+        if column.with_topics:
+            given = store.topics(run_id, spec.name)
+            rows, known = roster.rows_of(np.array([sid.encode() for sid, _ in given]))
+            kept = [t for (_, t), ok in zip(given, known.tolist(), strict=True) if ok]
+            topics.update(((int(i), j), t) for i, t in zip(rows.tolist(), kept, strict=True))
+        if components and column.with_components:
+            names = store.component_names(run_id, spec.name)
+            values = np.full((len(subject_ids), len(names)), np.nan)
+            for k, name in enumerate(names):
+                part = store.column(run_id, spec.name, roster, component=name)
+                values[part.rows, k] = part.values
+            found[spec.name] = Components(tuple(names), values)
+    table = ScoreTable(subject_ids, tuple(specs), raw, topics, common_versions(counts, specs))
+    return StoredRun(table, roster, found)

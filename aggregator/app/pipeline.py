@@ -73,7 +73,7 @@ async def run(
     return outcome_from_store(
         store, current.id, method=config.report.normalizer, threshold=config.report.disagreement_threshold,
         title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
-        features=roster_features(config, store.subjects(current.id)),
+        features=roster_features(config, subjects),
     )
 
 

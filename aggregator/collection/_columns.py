@@ -75,9 +75,7 @@ class StoredColumn:
 
     rows: Rows
     values: FloatArray
-
-    def spread(self, subjects: int) -> FloatArray:
-        """The column over the whole roster, NaN where nothing is stored."""
-        out = np.full(subjects, np.nan)
-        out[self.rows] = self.values
-        return out
+    #: how many of the readings another algorithm version scored, carry topics, carry components
+    other_versions: int = 0
+    with_topics: int = 0
+    with_components: int = 0

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from aggregator.collection._columns import SEPARATOR, RosterRows, StoredColumn, parse_ints, split_ids
+from aggregator.collection._columns import RosterRows, StoredColumn, parse_ints, split_ids
 from aggregator.errors import StoreError
 from aggregator.models import (
     Failure,
@@ -32,6 +32,7 @@ from aggregator.models import (
     RunCounts,
     Scale,
     Subject,
+    Subjects,
 )
 
 MIGRATIONS: tuple[str, ...] = (
@@ -493,14 +494,20 @@ class Store:
 
     def subject_ids(self, run_id: str) -> tuple[str, ...]:
         """The run's subject ids in roster order (no :class:`Subject` built for each)."""
-        row = self._db.execute(
-            "SELECT group_concat(subject_id, char(10)), count(*) FROM "
+        text = self._db.execute(
+            "SELECT json_group_array(subject_id) FROM "
             "(SELECT subject_id FROM run_subjects WHERE run_id = ? ORDER BY position)", (run_id,),
+        ).fetchone()[0]
+        return tuple(json.loads(text))
+
+    def subject_columns(self, run_id: str) -> Subjects:
+        """The run's roster as columns, in roster order; a :class:`Subject` is built only when asked for."""
+        ids, names, handles, synthetic = self._db.execute(
+            "SELECT json_group_array(id), json_group_array(name), json_group_array(handles), "
+            "json_group_array(synthetic) FROM (SELECT s.id, s.name, s.handles, s.synthetic FROM run_subjects r "
+            "JOIN subjects s ON s.id = r.subject_id WHERE r.run_id = ? ORDER BY r.position)", (run_id,),
         ).fetchone()
-        ids = tuple(row[0].split(SEPARATOR)) if row[0] else ()
-        if len(ids) != row[1]:
-            raise StoreError(f"{self.path}: run {run_id!r} has a subject id with a line break")
-        return ids
+        return Subjects(json.loads(ids), json.loads(names), json.loads(handles), json.loads(synthetic))
 
     def roster_rows(self, run_id: str) -> RosterRows:
         """The run's roster sorted as SQLite sorts subject ids, each with its row in the roster."""
@@ -510,11 +517,14 @@ class Store:
         ).fetchone()
         return RosterRows.of(split_ids(ids), parse_ints(rows))
 
-    def column(self, run_id: str, index: str, roster: RosterRows, *, component: str | None = None) -> StoredColumn:
+    def column(self, run_id: str, index: str, roster: RosterRows, *, component: str | None = None,
+               version: str = "") -> StoredColumn:
         """One index's stored values in a run (or one of its components), by row of ``roster``.
 
         Ids and values are read in the same order (the readings' primary key: subject id), ids
-        as one text and values straight into an array; rows come from ``roster``.
+        as one text and values straight into an array; rows come from ``roster``. The column
+        also counts the readings scored by an algorithm version other than ``version`` and
+        those that carry topics or components, so that reading those is skipped when none do.
         """
         if component is None:
             source, value, args = "readings r", "r.value", [run_id, index]
@@ -526,13 +536,19 @@ class Store:
             f"SELECT group_concat(sid, char(10)) FROM (SELECT r.subject_id AS sid FROM {source} WHERE {where} "
             "ORDER BY r.subject_id)", args,
         ).fetchone()[0]
-        cursor = self._db.execute(f"SELECT {value} FROM {source} WHERE {where} ORDER BY r.subject_id", args)
-        values = np.fromiter(chain.from_iterable(cursor), dtype=np.float64)
+        cursor = self._db.execute(
+            f"SELECT {value}, (r.algorithm_version != ?) + 2 * (r.topics != '[]') + 4 * (r.components != '{{}}') "
+            f"FROM {source} WHERE {where} ORDER BY r.subject_id", [version, *args],
+        )
+        # (value, flags) of every reading into one array: no tuple is kept per row
+        found = np.fromiter(chain.from_iterable(cursor), dtype=np.float64).reshape(-1, 2)
         keys = split_ids(ids)
-        if len(keys) != len(values):
+        if len(keys) != len(found):
             raise StoreError(f"{self.path}: run {run_id!r}, index {index!r}: a subject id holds a line break")
         rows, known = roster.rows_of(keys)
-        return StoredColumn(rows, values[known])
+        flags = found[:, 1].astype(np.int8)
+        other_versions, with_topics, with_components = (int(np.count_nonzero(flags & bit)) for bit in (1, 2, 4))
+        return StoredColumn(rows, found[known, 0], other_versions, with_topics, with_components)
 
     def component_names(self, run_id: str, index: str) -> list[str]:
         """The components any of the index's readings in the run carries, sorted."""
@@ -550,15 +566,13 @@ class Store:
         ).fetchall()
         return [(r[0], tuple(json.loads(r[1]))) for r in rows]
 
-    def versions(self, run_id: str) -> dict[str, dict[str, int]]:
-        """Per index, how many of the run's readings each algorithm version scored."""
-        found: dict[str, dict[str, int]] = {}
-        for index, version, count in self._db.execute(
-            "SELECT index_name, algorithm_version, count(*) FROM readings WHERE run_id = ? "
-            "GROUP BY index_name, algorithm_version", (run_id,),
-        ):
-            found.setdefault(index, {})[version] = count
-        return found
+    def versions(self, run_id: str, index: str) -> dict[str, int]:
+        """How many of the index's readings in the run each algorithm version scored."""
+        rows = self._db.execute(
+            "SELECT algorithm_version, count(*) FROM readings WHERE run_id = ? AND index_name = ? "
+            "GROUP BY algorithm_version", (run_id, index),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def previous_run(self, run_id: str) -> Run | None:
         """The finished run before ``run_id`` (for changes since last time)."""
