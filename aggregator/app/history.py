@@ -28,6 +28,7 @@ from aggregator.analytics.compare import (
     common_versions,
     compare_table,
 )
+from aggregator.analytics.normalize import normalize
 from aggregator.analytics.outcome import Components, IndexTiming, RunOutcome
 from aggregator.collection._columns import RosterRows
 from aggregator.collection.store import Store
@@ -100,10 +101,10 @@ def consensus_history(
     """
     if last < 1:
         raise ValueError(f"last must be at least 1, got {last}")
-    runs = store.runs()
-    ids = [r.id for r in runs]
+    runs = store.run_states()
+    ids = [rid for rid, _ in runs]
     here = ids.index(run_id) if run_id in ids else len(ids)
-    chosen = ([r.id for r in runs[:here] if r.finished] + [run_id])[-last:]
+    chosen = ([rid for rid, finished in runs[:here] if finished] + [run_id])[-last:]
     if len(chosen) < 2:
         return {}
     given = dict(tables or {})
@@ -114,28 +115,13 @@ def consensus_history(
     consensus = np.full((len(subject_ids), len(chosen)), np.nan)
     for k, rid in enumerate(chosen):
         table, own = given[rid].table, given[rid].roster
-        standing = np.column_stack([
-            _standing(table.raw[:, j], spec.higher_is_better) for j, spec in enumerate(table.specs)
-        ]) if table.specs else np.full((len(table.subject_ids), 0), np.nan)
+        standing = normalize(table.raw, table.specs, "percentile")  # as standing_history counts it
         enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
         theirs = np.where(enough, row_nanmedian(standing), np.nan)
         rows, known = roster.rows_of(own.keys)  # this run's rows of the subjects that run had
         consensus[rows, k] = theirs[own.rows[known]]
     kept = np.flatnonzero(np.sum(~np.isnan(consensus), axis=1) >= 2)
     return dict(zip(map(subject_ids.__getitem__, kept.tolist()), map(tuple, consensus[kept].tolist()), strict=True))
-
-
-def _standing(column: FloatArray, higher_is_better: bool) -> FloatArray:
-    """Mid-rank percentile of each value among the column's scored values (NaN stays NaN)."""
-    out = np.full(len(column), np.nan)
-    scored = np.flatnonzero(~np.isnan(column))
-    own = column[scored]
-    ordered = np.sort(own)
-    less = np.searchsorted(ordered, own, side="left")
-    equal = np.searchsorted(ordered, own, side="right") - less
-    below = less if higher_is_better else len(own) - less - equal
-    out[scored] = (below + equal / 2.0) / len(own) * 100.0
-    return out
 
 
 def subject_history(store: Store, subject_id: str, *, method: str = "percentile") -> list[HistoryPoint]:

@@ -365,6 +365,11 @@ class Store:
         ).fetchall()
         return [self._run_from_row(row) for row in rows]
 
+    def run_states(self) -> list[tuple[str, bool]]:
+        """Every run's id and whether it finished, oldest first (without counting its rows)."""
+        rows = self._db.execute("SELECT id, finished_at IS NOT NULL FROM runs ORDER BY started_at, id").fetchall()
+        return [(r[0], bool(r[1])) for r in rows]
+
     def _run_from_row(self, row: tuple[str, str, str | None, str]) -> Run:
         run_id = row[0]
         count = self._count
@@ -576,10 +581,9 @@ class Store:
 
     def previous_run(self, run_id: str) -> Run | None:
         """The finished run before ``run_id`` (for changes since last time)."""
-        runs = [r for r in self.runs() if r.finished]
-        ids = [r.id for r in runs]
+        ids = [rid for rid, finished in self.run_states() if finished]
         here = ids.index(run_id) if run_id in ids else len(ids)
-        return runs[here - 1] if here > 0 else None
+        return self.run(ids[here - 1]) if here > 0 else None
 
 
 def _utc(moment: datetime) -> str:
