@@ -174,7 +174,10 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=50_000, help="subjects for the krippendorff package")
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects, args.repeat, args.sample = 2_000, 1, 1_000
     table, previous = make_tables(args.subjects)
     sample = np.random.default_rng(1).choice(args.subjects, size=min(args.sample, args.subjects), replace=False)
     sample.sort()

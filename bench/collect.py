@@ -132,7 +132,10 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="each vendor's limit, requests per second")
     parser.add_argument("--latency", type=float, default=0.02, help="each vendor's reply latency, seconds")
     parser.add_argument("--concurrency", type=int, default=10, help="requests in flight per vendor")
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects, args.naive_subjects = 40, 8
 
     from aggregator.collection.store import Store
     from aggregator.models import Run, Subject, utc_now
