@@ -49,8 +49,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's repor
 from aggregator.analytics.compare import ScoreTable, compare_table
 from aggregator.app.config import Config, config_from_dict
 from aggregator.app.history import _stored, consensus_history
-from aggregator.app.pipeline import Collected, collect_run, compare_stored
+from aggregator.app.pipeline import Collected, build_adapters, collect_run, compare_stored, new_run_id
+from aggregator.collection.roster import load_roster
 from aggregator.collection.store import Store
+from aggregator.models import Run, utc_now
 from bench.analytics import make_tables  # the analytics benchmark's data
 from reports.model import build_view
 from reports.render import render
@@ -91,8 +93,11 @@ class Stages:
             return func()
 
 
-def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[Config, Config]:
-    """Roster, one CSV export per index and run, and the two configs that read them."""
+Export = tuple[np.ndarray, list[float], list[list[float]] | None]  # rows kept, values, components
+
+
+def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[list[Config], list[list[Export]]]:
+    """Roster, one CSV export per index and run, the two configs that read them, and what they hold."""
     table, previous = make_tables(n, seed)
     rng = np.random.default_rng(seed + 1)
     ids = np.array(table.subject_ids)
@@ -100,19 +105,21 @@ def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[C
     (folder / "roster.csv").write_text(
         "id,name,synthetic\n" + "".join(f"{sid},Person {sid[1:]},true\n" for sid in table.subject_ids)
     )
-    configs = []
+    configs, exports = [], []
     for run, source in (("previous", previous), ("current", table)):
         full = np.where(np.isnan(source.raw), np.nanmedian(source.raw, axis=0), source.raw)  # refill: own gaps
         indices: dict[str, Any] = {}
+        exports.append([])
         for j, spec in enumerate(table.specs):
             kept = np.flatnonzero(rng.random(n) >= missing)
             values = full[kept, j].tolist()
             path = folder / f"{run}-{spec.name}.csv"
             if j == 1:  # this index also gives its components
-                parts = rng.random((len(kept), len(COMPONENTS))).round(6).tolist()
+                parts: list[list[float]] | None = rng.random((len(kept), len(COMPONENTS))).round(6).tolist()
                 rows = (f"{sid},{v!r},{a!r},{b!r}\n" for sid, v, (a, b) in zip(ids[kept], values, parts, strict=True))
                 path.write_text("id,score," + ",".join(COMPONENTS) + "\n" + "".join(rows))
             else:
+                parts = None
                 path.write_text("id,score\n" + "".join(f"{sid},{v!r}\n" for sid, v in zip(ids[kept], values,
                                                                                          strict=True)))
             options: dict[str, Any] = {"path": path.name, "algorithm_version": "2" if run == "current" and j == 0
@@ -122,10 +129,11 @@ def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[C
             if spec.scale.bounded:
                 options["scale"] = [spec.scale.lo, spec.scale.hi]
             indices[spec.name] = {"adapter": "files", "options": options}
+            exports[-1].append((kept, values, parts))
         data = {"roster": {"path": "roster.csv"}, "store": {"path": "history.sqlite"}, "indices": indices,
                 "report": {"title": "Pipeline benchmark", "out": "report.html"}}
         configs.append(config_from_dict(data, base_dir=folder, source=str(folder / f"{run}.toml")))
-    return configs[0], configs[1]
+    return configs, exports
 
 
 def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tuple[np.ndarray, str]:
@@ -140,6 +148,37 @@ def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tu
         tables[run_id].table, failures=failures, previous=tables[earlier].table, previous_run=earlier))
     history = stages.run("history", lambda: consensus_history(store, run_id, tables=tables))
     return comparison.consensus, repr(history)
+
+
+def store_directly(config: Config, store: Store, exports: list[Export]) -> Collected:
+    """What ``collect_run`` stores from these exports, written in one transaction (the write floor).
+
+    For sizes where committing every reading takes too long (the collection issue's to fix);
+    the rows are those the files adapter stores: a reading per row, ``not_found`` for the rest.
+    """
+    subjects = load_roster(config.roster.path)
+    specs = [adapter.spec for adapter in build_adapters(config)]
+    run = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
+    store.start_run(run, subjects, specs)
+    ids = np.array([s.id for s in subjects], dtype=object)
+    at = utc_now().isoformat()
+    db = store._db  # the floor: the same rows in one transaction
+    db.execute("BEGIN")
+    for spec, (kept, values, parts), name in zip(specs, exports, config.enabled_indices, strict=True):
+        file = Path(str(getattr(config.adapter_configs[name], "path", ""))).name
+        comps = [json.dumps(dict(zip(COMPONENTS, p, strict=True)), sort_keys=True) for p in parts] if parts else None
+        db.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)", (
+            (run.id, spec.name, sid, v, repr(v), spec.scale.lo, spec.scale.hi, spec.algorithm_version,
+             comps[k] if comps else "{}", at)
+            for k, (sid, v) in enumerate(zip(ids[kept].tolist(), values, strict=True))))
+        missed = np.ones(len(ids), dtype=bool)
+        missed[kept] = False
+        db.executemany("INSERT INTO failures VALUES (?, ?, ?, 'not_found', 1, ?, ?)", (
+            (run.id, spec.name, sid, f"{spec.name}: {file} has no row for {sid!r}", at)
+            for sid in ids[missed].tolist()))
+    db.execute("COMMIT")
+    store.finish_run(run.id, utc_now())
+    return Collected(run.id, subjects, 0, 0)
 
 
 def warm_up() -> None:
@@ -170,6 +209,9 @@ def main() -> None:
     parser.add_argument("--missing", type=float, default=0.08, help="share of subjects each index misses")
     parser.add_argument("--view-max", type=int, default=100_000, help="largest size to build the report at")
     parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size to run the old read at")
+    parser.add_argument("--collect", choices=("files", "direct"), default="files",
+                        help="files: collect_run through the files adapter; direct: the same rows in one "
+                             "transaction (for sizes where committing each reading takes too long)")
     parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI")
     args = parser.parse_args()
     if args.smoke:
@@ -178,11 +220,17 @@ def main() -> None:
     stages = Stages()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        before_cfg, config = stages.run("prepare", lambda: write_inputs(folder, n, args.missing))
+        (before_cfg, config), exports = stages.run("prepare", lambda: write_inputs(folder, n, args.missing))
         warm_up()
         with Store(config.store.path) as store:
-            earlier: Collected = stages.run("collect_previous", lambda: asyncio.run(collect_run(before_cfg, store)))
-            now: Collected = stages.run("collect", lambda: asyncio.run(collect_run(config, store)))
+            if args.collect == "files":
+                earlier: Collected = stages.run("collect_previous",
+                                                lambda: asyncio.run(collect_run(before_cfg, store)))
+                now: Collected = stages.run("collect", lambda: asyncio.run(collect_run(config, store)))
+            else:
+                earlier = stages.run("collect_previous", lambda: store_directly(before_cfg, store, exports[0]))
+                now = stages.run("collect", lambda: store_directly(config, store, exports[1]))
+            exports.clear()  # free the data before the timed stages
             run_id = now.run_id
 
             staged, history = staged_stages(stages, store, run_id, earlier.run_id)
@@ -209,6 +257,7 @@ def main() -> None:
     after_collection = ("outcome", "view", "web", "text", "json")
     figures = {
         "subjects": n,
+        "collect": args.collect,
         "indices": len(outcome.comparison.table.specs),
         "readings": int(np.count_nonzero(~np.isnan(outcome.comparison.table.raw))),
         "failures": len(outcome.failures),
