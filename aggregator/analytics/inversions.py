@@ -22,6 +22,10 @@ index pair:
    m = ``_SEED`` rows with the most extreme ``w``; all pairs between them are scored. Any
    scored pairs will do: the k-th best strength among them bounds the pair's true k-th from
    below (or ``min_gap`` if fewer than k reach it). Better seeds only make step 4 cheaper.
+   When the corners give fewer than k pairs (a few thousand subjects: pools of a few hundred
+   rows), the seed is the m most X-leaning and m most Y-leaning of all the pair's shared rows
+   instead (one ``np.argpartition``): a floor of ``min_gap`` would widen the pools to most
+   rows and score ~10^8 pairs, more than a million subjects cost.
 3. *Shared floor*. The k-th best among the distinct subject pairs of all the seeds, ``T``,
    bounds the answer's k-th from below: only pairs at least ``T`` strong can be in it. Where
    a pool's cut does not reach ``lo + T`` (or ``hi - T``), that pool is rebuilt at it (one
@@ -33,7 +37,8 @@ index pair:
    left out is weaker than ``t``. Every bound is loosened by ``1e-9·t + 1e-12·max|value|``,
    far more than the rounding of the few subtractions involved, so rounding may only add
    candidates, never lose one.
-5. If the corners are still too large (a low ``t``: few inversions reach ``min_gap`` while
+5. If the corners are still too large (more candidate pairs than 64 a subject, at least 2^18
+   and at most 2^25: a budget that grows with n; a low ``t``: few inversions reach ``min_gap`` while
    many subjects sit in both corners, which skewed real scores do not produce), that index
    pair falls back to a widening search on its shared rows: a seed of the m largest and m
    smallest ``w`` (``np.argpartition``, O(n)) growing fourfold until the corners above are
