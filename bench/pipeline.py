@@ -274,7 +274,6 @@ def main() -> None:
         "peak_mb": round(max(f["peak_mb"] for f in fig.values()), 1),
         "peak_mb_after_collection": round(max(fig[s]["peak_mb"] for s in fig
                                               if s not in {"prepare", "collect_previous", "collect"}), 1),
-        "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "import_aggregator_ms": round(import_ms(), 1),
     }
     print(json.dumps(figures))
