@@ -7,11 +7,13 @@ already name the field (``loc``) and the offending value (``input_value``).
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -49,6 +51,47 @@ class Subject(_Frozen):
 
     def handle(self, network: str) -> str | None:
         return self.handles.get(network) or None
+
+
+class Subjects(Sequence[Subject]):
+    """A roster held as columns (ids, names, handles as JSON text, synthetic flags).
+
+    Each :class:`Subject` is built when it is asked for: a run read back from the store holds a
+    million subjects as four lists instead of a million validated models, and a report builds
+    only those it shows. Iterating builds them all.
+    """
+
+    __slots__ = ("_handles", "_names", "_synthetic", "ids")
+
+    def __init__(self, ids: Sequence[str], names: Sequence[str], handles: Sequence[str],
+                 synthetic: Sequence[bool]) -> None:
+        if not len(ids) == len(names) == len(handles) == len(synthetic):
+            raise ValueError("Subjects: ids, names, handles and synthetic must have one entry per subject")
+        self.ids = tuple(ids)
+        self._names, self._handles, self._synthetic = names, handles, synthetic
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @overload
+    def __getitem__(self, i: int) -> Subject: ...
+    @overload
+    def __getitem__(self, i: slice) -> Subjects: ...
+    def __getitem__(self, i: int | slice) -> Subject | Subjects:
+        if isinstance(i, slice):
+            return Subjects(self.ids[i], self._names[i], self._handles[i], self._synthetic[i])
+        return Subject(id=self.ids[i], name=self._names[i], handles=json.loads(self._handles[i]),
+                       synthetic=bool(self._synthetic[i]))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # a roster is compared by content, like a list
+
+    def __repr__(self) -> str:
+        return f"Subjects({len(self)} subjects)"
 
 
 class Scale(_Frozen):

@@ -1,6 +1,6 @@
 """Benchmark the comparison analytics at scale, against an analyst's pandas code and a floor.
 
-    python bench/analytics.py [--subjects 1000000] [--repeat 3] [--sample 50000]
+    python bench/analytics.py [--subjects 1000000] [--repeat 3] [--sample 50000] [--sweep 1000 ... 1000000]
 
 Data (as in ../shared/notes/perf-anchors.md §2): a latent normal variable plus noise drives
 five indices — a lognormal (heavy skew), a Pareto(1.2) mix, integer counts (heavy ties), a
@@ -23,9 +23,18 @@ binned percentiles of a sample (its memory grows with the square of the distinct
 ``same_numbers`` is true when every shared output matches to 1e-9 (alpha: our closed form
 on that same binned sample against the package).
 
-(b) the floor: one argsort per column plus ``scipy.stats.kendalltau`` per pair of indices.
-``floor_ratio`` counts the current table's columns only; ``floor_ratio_with_previous`` also
-sorts the previous run's columns, which the recalibration check cannot do without.
+(b) the floor: what any exact comparison must do at least. Rank each column once, this run's
+and the previous run's (one argsort and one pass for the tie groups), then per pair of indices
+one gather (the second column's groups in the first's order, shared rows kept) and scipy's
+compiled discordance counter (``_kendall_dis``), which Kendall's tau-b needs. ``floor_ratio``
+is ours against it. ``scipy_floor_ratio`` is against the earlier, looser floor (an argsort per
+column plus ``scipy.stats.kendalltau`` per pair, which sorts both columns again each time).
+
+Warm and cold: the timed runs follow a warm-up call; ``cold_s`` is the first call in a fresh
+process (after the data is made), median over ``--repeat`` processes, as the product pays it.
+
+``--sweep`` times ours (median of 3, CPU) at each size given, and ``sweep_ratio_to_next``
+says what each size costs against the next larger one (no size should cost more: <= 1.2).
 
 Each figure is the median of ``--repeat`` timed runs, taken in turns so the machine's load
 (shared by others) hits all three alike. Ratios are of CPU time (``time.process_time``): on a
@@ -40,10 +49,13 @@ import argparse
 import json
 import resource
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from itertools import combinations
+from itertools import combinations, pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -88,19 +100,71 @@ def ours(table: ScoreTable, previous: ScoreTable) -> Comparison:
     return compare_table(table, previous=previous, also=ALSO)
 
 
-def floor(raw: np.ndarray, previous: np.ndarray | None = None) -> float:
-    """One argsort per column (of the previous run's table too, if given) and kendalltau per pair."""
+def floor(raw: np.ndarray, previous: np.ndarray) -> float:
+    """Rank every column once (both runs), then per pair of indices one gather and the discordance counter."""
+    from scipy.stats._stats import _kendall_dis
+
+    groups = []
+    for table in (raw, previous):
+        for j in range(table.shape[1]):
+            column = table[:, j]
+            order = np.argsort(column, kind="stable")  # NaN last
+            scored = int(np.count_nonzero(~np.isnan(column)))
+            ordered = column[order[:scored]]
+            dense = np.zeros(column.size, dtype=np.intp)  # 0: missing; else the value's tie group
+            dense[order[:scored]] = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]])
+            groups.append((order[:scored], dense))
+    checksum = 0.0
+    for i, j in combinations(range(raw.shape[1]), 2):
+        order, x = groups[i]
+        y = groups[j][1][order]  # the one gather
+        both = y > 0
+        checksum += float(_kendall_dis(np.ascontiguousarray(x[order][both]), np.ascontiguousarray(y[both])))
+    return checksum
+
+
+def scipy_floor(raw: np.ndarray) -> float:
+    """The earlier floor: one argsort per column plus ``scipy.stats.kendalltau`` per pair (sorts again)."""
     from scipy.stats import kendalltau
 
     checksum = 0.0
-    for table in (raw, previous) if previous is not None else (raw,):
-        for j in range(table.shape[1]):
-            column = table[:, j]
-            checksum += float(np.argsort(column[~np.isnan(column)])[0])
+    for j in range(raw.shape[1]):
+        column = raw[:, j]
+        checksum += float(np.argsort(column[~np.isnan(column)])[0])
     for i, j in combinations(range(raw.shape[1]), 2):
         both = ~np.isnan(raw[:, i]) & ~np.isnan(raw[:, j])
         checksum += float(kendalltau(raw[both, i], raw[both, j]).statistic)
     return checksum
+
+
+COLD = """
+import sys, time
+sys.path.insert(0, {root!r})
+from bench.analytics import make_tables, ours
+table, previous = make_tables({n})
+cpu = time.process_time()
+ours(table, previous)
+print(time.process_time() - cpu)
+"""
+
+
+def cold(n: int, repeat: int) -> list[float]:
+    """CPU seconds of the first call in fresh processes."""
+    root = str(Path(__file__).resolve().parents[1])
+    return [float(subprocess.run([sys.executable, "-c", COLD.format(root=root, n=n)], capture_output=True,
+                                 text=True, check=True).stdout) for _ in range(repeat)]
+
+
+def sweep(sizes: list[int]) -> dict[str, float]:
+    """Ours at each size: median CPU seconds of 3 warm calls."""
+    found = {}
+    for n in sizes:
+        table, previous = make_tables(n)
+        ours(table, previous)
+        runs = [timed(lambda t=table, p=previous: ours(t, p))[1] for _ in range(3)]
+        found[str(n)] = round(statistics.median(runs), 4)
+        print(f"{'sweep ' + str(n):>24}: {found[str(n)]} s", flush=True)
+    return found
 
 
 def pandas_way(table: ScoreTable, previous: ScoreTable, sample: np.ndarray) -> dict[str, Any]:
@@ -174,7 +238,13 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--sample", type=int, default=50_000, help="subjects for the krippendorff package")
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
+    parser.add_argument("--sweep", type=int, nargs="*", default=[], metavar="N",
+                        help="also time ours at these sizes (the issue's: 1000 2000 5000 10000 20000 30000 "
+                             "50000 100000 300000 1000000)")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects, args.repeat, args.sample, args.sweep = 2_000, 1, 1_000, [1_000, 2_000]
     table, previous = make_tables(args.subjects)
     sample = np.random.default_rng(1).choice(args.subjects, size=min(args.sample, args.subjects), replace=False)
     sample.sort()
@@ -182,22 +252,23 @@ def main() -> None:
     import pandas  # noqa: F401
     import scipy.stats  # noqa: F401
 
+    cold_runs = cold(args.subjects, args.repeat)
     ours(table, previous)  # warm-up: first calls load scipy's kernels
-    floor(table.raw[:1000])
-    times: dict[str, list[float]] = {"ours": [], "floor": [], "floor_prev": [], "pandas": []}
-    walls: dict[str, list[float]] = {"ours": [], "floor": [], "floor_prev": [], "pandas": []}
+    floor(table.raw[:1000], previous.raw[:1000])
+    times: dict[str, list[float]] = {"ours": [], "floor": [], "scipy_floor": [], "pandas": []}
+    walls: dict[str, list[float]] = {"ours": [], "floor": [], "scipy_floor": [], "pandas": []}
     result: Comparison | None = None
     ref: dict[str, Any] = {}
     for _ in range(args.repeat):
         result, cpu, wall = timed(lambda: ours(table, previous))
         times["ours"].append(cpu)
         walls["ours"].append(wall)
-        _, cpu, wall = timed(lambda: floor(table.raw))
+        _, cpu, wall = timed(lambda: floor(table.raw, previous.raw))
         times["floor"].append(cpu)
         walls["floor"].append(wall)
-        _, cpu, wall = timed(lambda: floor(table.raw, previous.raw))
-        times["floor_prev"].append(cpu)
-        walls["floor_prev"].append(wall)
+        _, cpu, wall = timed(lambda: scipy_floor(table.raw))
+        times["scipy_floor"].append(cpu)
+        walls["scipy_floor"].append(wall)
         ref, cpu, wall = timed(lambda: pandas_way(table, previous, sample))
         times["pandas"].append(cpu)
         walls["pandas"].append(wall)
@@ -219,7 +290,11 @@ def main() -> None:
         "pandas_s": round(med["pandas"], 3),
         "speedup_vs_pandas": round(med["pandas"] / med["ours"], 2),
         "floor_ratio": round(med["ours"] / med["floor"], 2),
-        "floor_ratio_with_previous": round(med["ours"] / med["floor_prev"], 2),
+        "scipy_floor_s": round(med["scipy_floor"], 3),
+        "scipy_floor_ratio": round(med["ours"] / med["scipy_floor"], 2),
+        "cold_s": round(statistics.median(cold_runs), 3),
+        "cold_vs_warm": round(statistics.median(cold_runs) / med["ours"], 2),
+        "cold_runs": [round(x, 3) for x in cold_runs],
         "wall_s": {k: round(v, 3) for k, v in wall_med.items()},
         "wall_speedup_vs_pandas": round(wall_med["pandas"] / wall_med["ours"], 2),
         "wall_floor_ratio": round(wall_med["ours"] / wall_med["floor"], 2),
@@ -233,6 +308,12 @@ def main() -> None:
         "alpha": round(result.agreement.alpha, 4) if result.agreement else None,
         "cpu_runs": {k: [round(x, 3) for x in v] for k, v in times.items()},
     }
+    if args.sweep:
+        found = sweep(sorted(args.sweep))
+        sizes = list(found)
+        figures["sweep_cpu_s"] = found
+        figures["sweep_ratio_to_next"] = {a: round(found[a] / found[b], 2) for a, b in pairwise(sizes)}
+        figures["sweep_max_ratio_to_next"] = max(figures["sweep_ratio_to_next"].values(), default=None)
     for key, value in diffs.items():
         print(f"{'diff ' + key:>24}: {value:.2e}")
     for key, value in figures.items():

@@ -19,7 +19,11 @@ Measured in one run:
 - peak resident memory of the collecting process;
 - the baseline: the same collection done the naive way on ``--naive-subjects`` subjects —
   one request at a time, one vendor after another — and the speedup per (subject, vendor)
-  pair against it.
+  pair against it; and against a competent simple client on the same subjects: the four
+  vendors at once, one request in flight each (ceiling 20 ms / pair / 4 vendors);
+- the client's CPU per (subject, vendor) pair in the concurrent run (``time.process_time``
+  of the collecting process: adapters, limiter, collector and SQLite commits; the vendors
+  run in the child process).
 
 The last line is JSON with the key figures.
 """
@@ -132,7 +136,10 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="each vendor's limit, requests per second")
     parser.add_argument("--latency", type=float, default=0.02, help="each vendor's reply latency, seconds")
     parser.add_argument("--concurrency", type=int, default=10, help="requests in flight per vendor")
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects, args.naive_subjects = 40, 8
 
     from aggregator.collection.store import Store
     from aggregator.models import Run, Subject, utc_now
@@ -151,17 +158,24 @@ async def main() -> None:
         return answer
 
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "bench.sqlite") as store:
-        for run_id, chosen in (("concurrent", subjects), ("naive", subjects[: args.naive_subjects])):
+        few = subjects[: args.naive_subjects]
+        for run_id, chosen in (("concurrent", subjects), ("naive", few), ("simple", few)):
             store.start_run(Run(id=run_id, started_at=utc_now(), config_digest=""), chosen, [])
         await ask("reset")
         adapters = build(setup["options"], args.rate, args.concurrency)
+        cpu = time.process_time()
         seconds = await timed_collect(adapters, subjects, store, "concurrent")
+        cpu = time.process_time() - cpu  # the client's CPU: adapters, limiter, collector, SQLite
         seen = await ask("reset")
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         await asyncio.sleep(1.1)  # let the vendors' windows empty before the baseline
         naive_seconds = 0.0
         for adapter in build(setup["options"], args.rate, 1):  # one request at a time, one vendor after another
             naive_seconds += await timed_collect([adapter], subjects[: args.naive_subjects], store, "naive")
+        await ask("reset")
+        await asyncio.sleep(1.1)
+        # a competent simple client: the four vendors at once, one request at a time each
+        simple_seconds = await timed_collect(build(setup["options"], args.rate, 1), few, store, "simple")
         naive_seen = await ask("stop")
         readings = len(store.readings("concurrent"))
     sandbox.join(5)
@@ -172,6 +186,7 @@ async def main() -> None:
     requests = {name: seen[name]["stats"].get("requests", 0) for name in VENDORS}
     pairs, naive_pairs = len(subjects) * len(VENDORS), args.naive_subjects * len(VENDORS)
     speedup = (naive_seconds / naive_pairs) / (seconds / pairs)
+    simple_speedup = (simple_seconds / naive_pairs) / (seconds / pairs)
     print(f"{len(subjects):,} subjects x {len(VENDORS)} vendors, {args.latency * 1000:g} ms latency, "
           f"{args.rate:g} req/s per vendor, {args.concurrency} in flight per vendor")
     print(f"{'vendor':>14} {'requests':>9} {'rate/s':>8} {'quota efficiency':>17}")
@@ -183,6 +198,9 @@ async def main() -> None:
           f"refused over a limit: {refused}")
     print(f"naive: {naive_seconds:.2f} s for {naive_pairs:,} pairs; speedup {speedup:.1f}x "
           f"(ceiling at these settings: {len(VENDORS) * args.rate * args.latency:g}x)")
+    print(f"simple (four vendors at once, one request each in flight): {simple_seconds:.2f} s for "
+          f"{naive_pairs:,} pairs; speedup {simple_speedup:.1f}x")
+    print(f"client CPU: {cpu:.2f} s, {cpu / pairs * 1000:.3f} ms per (subject, vendor) pair")
     print(json.dumps({
         "subjects": len(subjects), "vendors": len(VENDORS), "latency_ms": args.latency * 1000,
         "rate_per_vendor": args.rate, "concurrency": args.concurrency, "seconds": round(seconds, 3),
@@ -191,6 +209,8 @@ async def main() -> None:
         "peak_rss_mb": round(peak_mb, 1), "naive_subjects": args.naive_subjects,
         "naive_seconds": round(naive_seconds, 3), "speedup_vs_naive": round(speedup, 2),
         "speedup_ceiling": len(VENDORS) * args.rate * args.latency,
+        "simple_seconds": round(simple_seconds, 3), "speedup_vs_simple": round(simple_speedup, 2),
+        "client_cpu_s": round(cpu, 3), "client_cpu_ms_per_pair": round(cpu / pairs * 1000, 4),
     }))
 
 

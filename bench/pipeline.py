@@ -1,62 +1,200 @@
-"""Benchmark the spine end to end on the demo data, and the price of committing every reading.
+"""Benchmark the product's own path end to end: files adapter -> store -> table -> compare -> reports.
 
-    python bench/pipeline.py [--subjects 10000]
+    python bench/pipeline.py [--subjects 10000] [--view-max 100000] [--baseline-max 100000]
+    python bench/pipeline.py --smoke          # smallest size, for CI: checks it runs, times nothing
 
-Measures, in one run:
-- the whole pipeline (files adapters -> SQLite store -> compare) and rendering the HTML report;
-- writing every reading with its own commit (what the collector does, so a run that dies loses
-  nothing: invariant 5) against the floor of writing them all in one transaction; the ratio is
-  what durability costs;
-- ``import aggregator`` in a fresh interpreter (median of 7).
+Data: the analytics benchmark's five skewed, tied columns (``bench/analytics.py``), a previous
+run with index 0 scored 25% higher, each index missing ``--missing`` of the subjects in each run,
+and index 1 giving two components. They are written as one CSV export per index and run, read
+by the ``files`` adapter of a config as a user would write it.
 
-The last line is JSON with the key figures.
+Stages, each with its seconds (wall and CPU) and its own peak resident memory (the kernel's
+high-water mark, reset before each stage through ``/proc/self/clear_refs``):
+
+- ``collect_previous``, ``collect``: ``collect_run`` (roster, files adapter, every reading
+  committed to SQLite) for the previous run and this one; not part of the goals;
+- ``read``: store -> table, as ``outcome_from_store`` reads them: this run's table, components,
+  failures and roster, and the previous run's table, all as columns;
+- ``compare``: ``compare_table`` on them (with the previous run), the yardstick of the goals;
+- ``history``: the consensus history from the tables already read;
+- ``outcome``: ``compare_stored``, the product's call that does read + compare + history;
+- ``view``, ``web``, ``text``, ``json``: the report's view-model and each renderer. The view
+  holds a row per subject; above ``--view-max`` subjects it is skipped (null in the JSON).
+
+Baseline in the same run (up to ``--baseline-max`` subjects): the previous read path, one
+pydantic ``Reading`` per stored row fed to ``ScoreTable.from_readings``, for both runs.
+The last line is JSON with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from aggregator.analytics.compare import compare_table
-from aggregator.app import demo
-from aggregator.app.api import Aggregator, render
-from aggregator.app.config import load_config
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's reports/, not bench/reports.py
+
+from aggregator.analytics.compare import ScoreTable, compare_table
+from aggregator.app.config import Config, config_from_dict
+from aggregator.app.history import _stored, consensus_history
+from aggregator.app.pipeline import Collected, build_adapters, collect_run, compare_stored, new_run_id
+from aggregator.collection.roster import load_roster
 from aggregator.collection.store import Store
-from aggregator.models import Reading, Run
+from aggregator.models import Run, utc_now
+from bench.analytics import make_tables  # the analytics benchmark's data
+from reports.model import build_view
+from reports.render import render
+
+COMPONENTS = ("reach", "talk")
 
 
-def _time(func):  # type: ignore[no-untyped-def]
-    start = time.perf_counter()
-    value = func()
-    return value, time.perf_counter() - start
+def _peak_reset() -> None:
+    """Reset the process's peak RSS to its current RSS (Linux >= 4.0); elsewhere peaks accumulate."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
 
 
-def store_writes(readings: list[Reading], subjects, specs, folder: Path) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    run = Run(id="bench", started_at=datetime.now(UTC), config_digest="bench")
-    with Store(folder / "each.sqlite") as store:
-        store.start_run(run, subjects, specs)
-        _, each = _time(lambda: [store.add("bench", r) for r in readings])
-    with Store(folder / "once.sqlite") as store:
-        store.start_run(run, subjects, specs)
-        db = store._db  # the floor: the same INSERTs in one transaction
-        rows = [(r.index, r.subject_id, r.value, r.raw, r.scale.lo, r.scale.hi, r.algorithm_version,
-                 json.dumps(r.components), json.dumps(list(r.topics)), r.fetched_at.isoformat()) for r in readings]
+def _peak_mb() -> float:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-        def once() -> None:
-            db.execute("BEGIN")
-            db.executemany("INSERT INTO readings VALUES ('bench', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            db.execute("COMMIT")
 
-        _, floor = _time(once)
-    return each, floor
+class Stages:
+    """Seconds and peak memory of each stage, in order."""
+
+    def __init__(self) -> None:
+        self.figures: dict[str, dict[str, float]] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        _peak_reset()
+        wall, cpu = time.perf_counter(), time.process_time()
+        yield
+        self.figures[name] = {
+            "s": round(time.perf_counter() - wall, 3), "cpu_s": round(time.process_time() - cpu, 3),
+            "peak_mb": round(_peak_mb(), 1),
+        }
+        print(f"{name:>18}: {self.figures[name]}", flush=True)
+
+    def run(self, name: str, func: Callable[[], Any]) -> Any:
+        with self.stage(name):
+            return func()
+
+
+Export = tuple[np.ndarray, list[float], list[list[float]] | None]  # rows kept, values, components
+
+
+def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[list[Config], list[list[Export]]]:
+    """Roster, one CSV export per index and run, the two configs that read them, and what they hold."""
+    table, previous = make_tables(n, seed)
+    rng = np.random.default_rng(seed + 1)
+    ids = np.array(table.subject_ids)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "roster.csv").write_text(
+        "id,name,synthetic\n" + "".join(f"{sid},Person {sid[1:]},true\n" for sid in table.subject_ids)
+    )
+    configs, exports = [], []
+    for run, source in (("previous", previous), ("current", table)):
+        full = np.where(np.isnan(source.raw), np.nanmedian(source.raw, axis=0), source.raw)  # refill: own gaps
+        indices: dict[str, Any] = {}
+        exports.append([])
+        for j, spec in enumerate(table.specs):
+            kept = np.flatnonzero(rng.random(n) >= missing)
+            values = full[kept, j].tolist()
+            path = folder / f"{run}-{spec.name}.csv"
+            if j == 1:  # this index also gives its components
+                parts: list[list[float]] | None = rng.random((len(kept), len(COMPONENTS))).round(6).tolist()
+                rows = (f"{sid},{v!r},{a!r},{b!r}\n" for sid, v, (a, b) in zip(ids[kept], values, parts, strict=True))
+                path.write_text("id,score," + ",".join(COMPONENTS) + "\n" + "".join(rows))
+            else:
+                parts = None
+                path.write_text("id,score\n" + "".join(f"{sid},{v!r}\n" for sid, v in zip(ids[kept], values,
+                                                                                         strict=True)))
+            options: dict[str, Any] = {"path": path.name, "algorithm_version": "2" if run == "current" and j == 0
+                                       else "1"}
+            if j == 1:
+                options["components"] = {c: c for c in COMPONENTS}
+            if spec.scale.bounded:
+                options["scale"] = [spec.scale.lo, spec.scale.hi]
+            indices[spec.name] = {"adapter": "files", "options": options}
+            exports[-1].append((kept, values, parts))
+        data = {"roster": {"path": "roster.csv"}, "store": {"path": "history.sqlite"}, "indices": indices,
+                "report": {"title": "Pipeline benchmark", "out": "report.html"}}
+        configs.append(config_from_dict(data, base_dir=folder, source=str(folder / f"{run}.toml")))
+    return configs, exports
+
+
+def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tuple[np.ndarray, str]:
+    """``outcome_from_store``'s work stage by stage: the consensus and the history, for checking."""
+
+    def read() -> tuple[dict[str, Any], Any, Any]:
+        tables = {run_id: _stored(store, run_id, components=True), earlier: _stored(store, earlier, components=False)}
+        return tables, store.failures(run_id), store.subject_columns(run_id)
+
+    tables, failures, _ = stages.run("read", read)
+    comparison = stages.run("compare", lambda: compare_table(
+        tables[run_id].table, failures=failures, previous=tables[earlier].table, previous_run=earlier))
+    history = stages.run("history", lambda: consensus_history(store, run_id, tables=tables))
+    return comparison.consensus, repr(history)
+
+
+def store_directly(config: Config, store: Store, exports: list[Export]) -> Collected:
+    """What ``collect_run`` stores from these exports, written in one transaction (the write floor).
+
+    For sizes where committing every reading takes too long (the collection issue's to fix);
+    the rows are those the files adapter stores: a reading per row, ``not_found`` for the rest.
+    """
+    subjects = load_roster(config.roster.path)
+    specs = [adapter.spec for adapter in build_adapters(config)]
+    run = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
+    store.start_run(run, subjects, specs)
+    ids = np.array([s.id for s in subjects], dtype=object)
+    at = utc_now().isoformat()
+    db = store._db  # the floor: the same rows in one transaction
+    db.execute("BEGIN")
+    for spec, (kept, values, parts), name in zip(specs, exports, config.enabled_indices, strict=True):
+        file = Path(str(getattr(config.adapter_configs[name], "path", ""))).name
+        comps = [json.dumps(dict(zip(COMPONENTS, p, strict=True)), sort_keys=True) for p in parts] if parts else None
+        db.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?)", (
+            (run.id, spec.name, sid, v, repr(v), spec.scale.lo, spec.scale.hi, spec.algorithm_version,
+             comps[k] if comps else "{}", at)
+            for k, (sid, v) in enumerate(zip(ids[kept].tolist(), values, strict=True))))
+        missed = np.ones(len(ids), dtype=bool)
+        missed[kept] = False
+        db.executemany("INSERT INTO failures VALUES (?, ?, ?, 'not_found', 1, ?, ?)", (
+            (run.id, spec.name, sid, f"{spec.name}: {file} has no row for {sid!r}", at)
+            for sid in ids[missed].tolist()))
+    db.execute("COMMIT")
+    store.finish_run(run.id, utc_now())
+    return Collected(run.id, subjects, 0, 0)
+
+
+def warm_up() -> None:
+    """Load what the first comparison imports (scipy), so that stages time work, not imports."""
+    table, previous = make_tables(200, seed=9)
+    compare_table(table, previous=previous)
+
+
+def old_read(store: Store, run_id: str) -> ScoreTable:
+    """The read path this benchmark replaced: one pydantic Reading per stored row."""
+    ids = [s.id for s in store.subjects(run_id)]
+    return ScoreTable.from_readings(ids, store.specs(run_id), (r for _, r in store.readings(run_id)))
 
 
 def import_ms() -> float:
@@ -72,33 +210,76 @@ def import_ms() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=10_000)
+    parser.add_argument("--missing", type=float, default=0.08, help="share of subjects each index misses")
+    parser.add_argument("--view-max", type=int, default=100_000, help="largest size to build the report at")
+    parser.add_argument("--baseline-max", type=int, default=100_000, help="largest size to run the old read at")
+    parser.add_argument("--collect", choices=("files", "direct"), default="files",
+                        help="files: collect_run through the files adapter; direct: the same rows in one "
+                             "transaction (for sizes where committing each reading takes too long)")
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects = 300
+    n = args.subjects
+    stages = Stages()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config_path, prepare_s = _time(lambda: demo.prepare(folder / "demo", subjects=args.subjects))
-        config = load_config(config_path)
-        result, pipeline_s = _time(lambda: asyncio.run(Aggregator(config).run()))
-        outcome = result.outcome
-        _, compare_s = _time(lambda: compare_table(outcome.comparison.table, failures=outcome.failures))
-        html, render_s = _time(lambda: render(outcome, "html"))
+        (before_cfg, config), exports = stages.run("prepare", lambda: write_inputs(folder, n, args.missing))
+        warm_up()
         with Store(config.store.path) as store:
-            readings = [r for _, r in store.readings(result.run_id)]
-        each_s, floor_s = store_writes(readings, outcome.subjects, outcome.comparison.table.specs, folder)
+            if args.collect == "files":
+                earlier: Collected = stages.run("collect_previous",
+                                                lambda: asyncio.run(collect_run(before_cfg, store)))
+                now: Collected = stages.run("collect", lambda: asyncio.run(collect_run(config, store)))
+            else:
+                earlier = stages.run("collect_previous", lambda: store_directly(before_cfg, store, exports[0]))
+                now = stages.run("collect", lambda: store_directly(config, store, exports[1]))
+            exports.clear()  # free the data before the timed stages
+            run_id = now.run_id
+
+            staged, history = staged_stages(stages, store, run_id, earlier.run_id)
+            outcome = stages.run("outcome", lambda: compare_stored(config, store, now))
+            # the product's own call gives what the stages gave
+            same = bool(np.array_equal(staged, outcome.comparison.consensus, equal_nan=True)) and (
+                history == repr(dict(outcome.history)))
+            del staged, history
+            baseline = None
+            if n <= args.baseline_max:
+                old = stages.run("baseline_read", lambda: (old_read(store, run_id), old_read(store, earlier.run_id)))
+                new = outcome.comparison.table
+                same = same and bool(np.array_equal(old[0].raw, new.raw, equal_nan=True))
+                baseline = stages.figures["baseline_read"]
+                del old
+        sizes: dict[str, int | None] = dict.fromkeys(("web", "text", "json"))
+        if n <= args.view_max:
+            view = stages.run("view", lambda: build_view(outcome))
+            for kind, renderer in (("web", "html"), ("text", "text"), ("json", "json")):
+                document = stages.run(kind, lambda r=renderer: render(view, r))  # type: ignore[misc]
+                sizes[kind] = len(document.encode() if isinstance(document, str) else document)
+    fig = stages.figures
+    compare_s = fig["compare"]["cpu_s"]
+    after_collection = ("outcome", "view", "web", "text", "json")
     figures = {
-        "subjects": args.subjects,
-        "readings": len(readings),
-        "prepare_s": round(prepare_s, 3),
-        "pipeline_s": round(pipeline_s, 3),
-        "compare_s": round(compare_s, 4),
-        "render_html_s": round(render_s, 3),
-        "html_bytes": len(html.encode()),
-        "store_commit_each_s": round(each_s, 3),
-        "store_one_transaction_s": round(floor_s, 3),
-        "durability_cost_ratio": round(each_s / floor_s, 1),
+        "subjects": n,
+        "collect": args.collect,
+        "indices": len(outcome.comparison.table.specs),
+        "readings": int(np.count_nonzero(~np.isnan(outcome.comparison.table.raw))),
+        "failures": len(outcome.failures),
+        "stages": fig,
+        "read_vs_compare_cpu": round(fig["read"]["cpu_s"] / compare_s, 2),
+        "after_collection_cpu_s": round(sum(fig[s]["cpu_s"] for s in after_collection if s in fig), 3),
+        "after_collection_vs_compare_cpu": round(sum(fig[s]["cpu_s"] for s in after_collection if s in fig)
+                                                 / compare_s, 2),
+        "report_built": n <= args.view_max,
+        "bytes": sizes,
+        "baseline_read_cpu_s": baseline["cpu_s"] if baseline else None,
+        "read_speedup_vs_baseline": round(baseline["cpu_s"] / fig["read"]["cpu_s"], 1) if baseline else None,
+        "same_results": same,
+        "peak_mb": round(max(f["peak_mb"] for f in fig.values()), 1),
+        "peak_mb_after_collection": round(max(fig[s]["peak_mb"] for s in fig
+                                              if s not in {"prepare", "collect_previous", "collect"}), 1),
         "import_aggregator_ms": round(import_ms(), 1),
     }
-    for key, value in figures.items():
-        print(f"{key:>24}: {value}")
     print(json.dumps(figures))
 
 

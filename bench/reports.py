@@ -125,24 +125,28 @@ def inliner_ratio(html: str) -> dict[str, float | None]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.sizes = [100]
+    repeat = 1 if args.smoke else 3
     folder = Path(tempfile.mkdtemp(prefix="bench-reports-"))
     blank = folder / "blank.html"
     blank.write_text("<!doctype html><html lang=en><title>blank</title><p>blank</p>", encoding="utf-8")
-    blank_paint = asyncio.run(paint_ms(blank))
+    blank_paint = asyncio.run(paint_ms(blank, repeat))
     results = []
     print(f"{'subjects':>9} {'view s':>7} {'web s':>6} {'json s':>7} {'web KB':>8} {'paint ms':>9} "
           f"{'email s':>8} {'email KB':>9}")
     for n in args.sizes:
         data = outcome(n)
-        view_s, view = timed(lambda data=data: build_view(data), repeat=3)
-        web_s, html = timed(lambda view=view: HtmlRenderer().render(view), repeat=3)
-        json_s, _ = timed(lambda view=view: JsonRenderer().render(view), repeat=3)
+        view_s, view = timed(lambda data=data: build_view(data), repeat=repeat)
+        web_s, html = timed(lambda view=view: HtmlRenderer().render(view), repeat=repeat)
+        json_s, _ = timed(lambda view=view: JsonRenderer().render(view), repeat=repeat)
         page = folder / f"report-{n}.html"
         page.write_text(html, encoding="utf-8")
-        paint = asyncio.run(paint_ms(page))
+        paint = asyncio.run(paint_ms(page, repeat))
         build_email(view)  # warm matplotlib
-        email_s, parts = timed(lambda view=view: build_email(view), repeat=3)
+        email_s, parts = timed(lambda view=view: build_email(view), repeat=repeat)
         email_bytes = len(parts.html.encode())
         assert email_bytes <= MAX_HTML_BYTES, email_bytes
         row = {

@@ -160,7 +160,10 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.requests = 100
     vendors = await throughput(args.requests, args.concurrency)
     window = await limits(args.rate, args.concurrency)
     print(json.dumps({"requests": args.requests, "concurrency": args.concurrency, **{

@@ -72,7 +72,7 @@ def say(text: str) -> None:
 # -- quality -------------------------------------------------------------------------------------
 
 
-def quality(pairs_path: Path) -> dict[str, Any]:
+def quality(pairs_path: Path, first: int | None = None) -> dict[str, Any]:
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
@@ -80,6 +80,8 @@ def quality(pairs_path: Path) -> dict[str, Any]:
     from sklearn.preprocessing import StandardScaler
 
     pairs = read_pairs(pairs_path)
+    if first is not None:  # a smoke run: the first pairs only
+        pairs = subset(pairs, np.arange(min(first, len(pairs.a_wins))))
     result, seconds = timed(lambda: evaluate(pairs))
     say(f"== quality: {pairs_path.name} ({seconds:.1f} s)\n" + result.table())
 
@@ -282,6 +284,64 @@ def pagerank_bench(name: str, src: np.ndarray, dst: np.ndarray, w: np.ndarray, n
     return out
 
 
+FROM_FILE = {
+    "ours": """
+import resource, sys, time
+from pathlib import Path
+import scipy.sparse  # imports are not timed, as igraph's are not
+from aggregator.scoring.graph import pagerank_file
+started = time.perf_counter()
+edges, result = pagerank_file(Path(sys.argv[1]))
+seconds = time.perf_counter() - started
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, result.iterations, edges.n)
+""",
+    "igraph": """
+import resource, sys, time
+import igraph as ig
+started = time.perf_counter()
+g = ig.Graph.Read_Ncol(sys.argv[1], directed=True, weights="if_present")
+scores = g.pagerank(damping=0.85, directed=True, weights="weight" if "weight" in g.es.attributes() else None,
+                    implementation="prpack")
+seconds = time.perf_counter() - started
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 0, g.vcount())
+""",
+}
+
+
+def pagerank_from_file(edges: int, repeat: int) -> dict[str, Any]:
+    """``aggregator scorer graph``'s path, file to scores, against igraph's ``Read_Ncol`` + PRPACK.
+
+    Each run is a fresh process, so that its peak memory is its own; the file is a synthetic
+    power-law graph of ``edges`` integer edges (``source target``), written once.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    src, dst, _, n = synthetic(edges, max(edges // 5, 10))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "edges.txt"
+        path.write_text("\n".join(f"{a} {b}" for a, b in zip(src.tolist(), dst.tolist(), strict=True)) + "\n")
+        found: dict[str, list[list[float]]] = {"ours": [], "igraph": []}
+        for _ in range(repeat):
+            for name, script in FROM_FILE.items():
+                out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                                     check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout.split()
+                found[name].append([float(x) for x in out])
+        size = path.stat().st_size
+    med = {name: [statistics.median(r[i] for r in runs) for i in range(4)] for name, runs in found.items()}
+    say(f"== PageRank from a file of {len(src):,} edges ({size / 2**20:.0f} MB), a fresh process each, "
+        f"median of {repeat}")
+    for name, (seconds, rss, _, nodes) in med.items():
+        say(f"{name}: {seconds:.2f} s, peak RSS {rss:.0f} MB, {int(nodes):,} nodes")
+    ratio = med["igraph"][0] / med["ours"][0]
+    say(f"-> ours is {ratio:.2f}x igraph (Read_Ncol + PRPACK, 1 thread)")
+    return {"edges": len(src), "nodes": n, "file_mb": round(size / 2**20, 1), "ours_s": round(med["ours"][0], 3),
+            "ours_peak_mb": round(med["ours"][1]), "igraph_s": round(med["igraph"][0], 3),
+            "igraph_peak_mb": round(med["igraph"][1]), "vs_igraph": round(ratio, 2),
+            "runs_s": {k: [round(r[0], 3) for r in v] for k, v in found.items()}}
+
+
 def synthetic(edges: int, nodes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """A directed power-law graph: sources drawn with p ~ rank^-0.6, targets with p ~ rank^-0.9, ids permuted,
     duplicate edges dropped, ``edges`` unique edges kept."""
@@ -311,22 +371,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-networkx", action="store_true", help="skip networkx on Higgs (~10 s)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quality-only", action="store_true", help="only the quality figures (~1 min)")
+    parser.add_argument("--file-edges", type=int, default=0, metavar="N",
+                        help="also PageRank from an edge file of N synthetic edges, ours against igraph's Read_Ncol")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest size, for CI: checks it runs (a small synthetic graph, not Higgs)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.subjects, args.repeat, args.no_networkx, args.big, args.file_edges = 10_000, 1, True, False, 20_000
 
-    figures: dict[str, Any] = {"quality": quality(args.pairs)}
+    # without the shared data (a fresh CI machine), the smoke run skips the quality part
+    figures: dict[str, Any] = {"quality": quality(args.pairs, 600 if args.smoke else None)
+                               if args.pairs.exists() or not args.smoke else None}
     if args.quality_only:
         print(json.dumps(figures))
         return 0
     figures["scoring"] = scoring(args.subjects)
-    (src, dst, w, n), load_s = timed(higgs)
-    say(f"(Higgs loaded and relabelled in {load_s:.1f} s, not timed below)")
-    figures["pagerank_higgs"] = pagerank_bench("Higgs retweet + mention", src, dst, w, n, repeat=args.repeat,
-                                               with_networkx=not args.no_networkx)
+    (src, dst, w, n), load_s = timed(lambda: synthetic(50_000, 10_000) if args.smoke else higgs())
+    say(f"(graph loaded and relabelled in {load_s:.1f} s, not timed below)")
+    figures["pagerank_higgs"] = pagerank_bench("Higgs retweet + mention" if not args.smoke else "small synthetic",
+                                               src, dst, w, n, repeat=args.repeat, with_networkx=not args.no_networkx)
     if args.big:
         (src, dst, w, n), made_s = timed(lambda: synthetic(args.big_edges, args.big_edges // 5))
         say(f"(synthetic graph generated in {made_s:.1f} s)")
         figures["pagerank_synthetic"] = pagerank_bench(f"synthetic power-law, {args.big_edges:,} edges", src, dst,
                                                        w, n, repeat=1, with_networkx=False)
+    if args.file_edges:
+        figures["pagerank_file"] = pagerank_from_file(args.file_edges, args.repeat)
     import resource
 
     figures["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

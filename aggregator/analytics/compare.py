@@ -95,11 +95,18 @@ class ScoreTable:
                 versions[j][reading.algorithm_version] += 1
                 if reading.topics:
                     topics[i, j] = reading.topics
-        chosen = tuple(
-            min(seen, key=lambda v: (-seen[v], v)) if seen else spec.algorithm_version
-            for seen, spec in zip(versions, specs, strict=True)
-        )
-        return cls(tuple(subject_ids), tuple(specs), raw, topics, chosen)
+        return cls(tuple(subject_ids), tuple(specs), raw, topics, common_versions(versions, specs))
+
+
+def common_versions(counts: Sequence[Mapping[str, int]], specs: Sequence[IndexSpec]) -> tuple[str, ...]:
+    """Each index's most common algorithm version among its readings (ties: the smallest name).
+
+    ``counts[j]`` counts index ``j``'s readings by version; an index with none keeps its spec's.
+    """
+    return tuple(
+        min(seen, key=lambda v: (-seen[v], v)) if seen else spec.algorithm_version
+        for seen, spec in zip(counts, specs, strict=True)
+    )
 
 
 @dataclass(frozen=True)

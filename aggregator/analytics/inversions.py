@@ -22,6 +22,10 @@ index pair:
    m = ``_SEED`` rows with the most extreme ``w``; all pairs between them are scored. Any
    scored pairs will do: the k-th best strength among them bounds the pair's true k-th from
    below (or ``min_gap`` if fewer than k reach it). Better seeds only make step 4 cheaper.
+   When the corners give fewer than k pairs (a few thousand subjects: pools of a few hundred
+   rows), the seed is the m most X-leaning and m most Y-leaning of all the pair's shared rows
+   instead (one ``np.argpartition``): a floor of ``min_gap`` would widen the pools to most
+   rows and score ~10^8 pairs, more than a million subjects cost.
 3. *Shared floor*. The k-th best among the distinct subject pairs of all the seeds, ``T``,
    bounds the answer's k-th from below: only pairs at least ``T`` strong can be in it. Where
    a pool's cut does not reach ``lo + T`` (or ``hi - T``), that pool is rebuilt at it (one
@@ -33,7 +37,8 @@ index pair:
    left out is weaker than ``t``. Every bound is loosened by ``1e-9·t + 1e-12·max|value|``,
    far more than the rounding of the few subtractions involved, so rounding may only add
    candidates, never lose one.
-5. If the corners are still too large (a low ``t``: few inversions reach ``min_gap`` while
+5. If the corners are still too large (more candidate pairs than 64 a subject, at least 2^18
+   and at most 2^25: a budget that grows with n; a low ``t``: few inversions reach ``min_gap`` while
    many subjects sit in both corners, which skewed real scores do not produce), that index
    pair falls back to a widening search on its shared rows: a seed of the m largest and m
    smallest ``w`` (``np.argpartition``, O(n)) growing fourfold until the corners above are
@@ -72,8 +77,12 @@ _POOL_MIN = 256
 _SAMPLE = 1 << 14
 #: Candidate pairs scored per block (bounds the memory of one step to a few tens of MB).
 _BLOCK = 1 << 21
-#: Beyond this many candidate pairs, widen the seed rather than score them all.
+#: Beyond this many candidate pairs, widen the seed rather than score them all ...
 _MAX_CANDIDATE_PAIRS = 1 << 25
+#: ... or beyond this many per subject, whichever is fewer (so that no size costs more than a larger one).
+_CANDIDATES_PER_SUBJECT = 64
+#: (but always allow this many: a few thousand subjects are scored in one go)
+_MIN_CANDIDATE_PAIRS = 1 << 18
 #: The smallest positive float: "strength ≥ this" is "strength > 0", subnormal gaps included.
 _SMALLEST = float(np.nextafter(0.0, 1.0))
 
@@ -260,8 +269,18 @@ def _seed(
 ) -> tuple[FloatArray, IntArray, IntArray]:
     """The best pairs (strengths and rows, strongest first) among the most X-leaning and most Y-leaning corner rows."""
     u, v = cx.values, cy.values
-    return _best_pairs(u, v, _extreme_rows(high, u, v, _SEED, largest=True),
-                       _extreme_rows(low, u, v, _SEED, largest=False), k, min_gap)
+    found = _best_pairs(u, v, _extreme_rows(high, u, v, _SEED, largest=True),
+                        _extreme_rows(low, u, v, _SEED, largest=False), k, min_gap)
+    if found[0].size >= k:
+        return found
+    # Too few pairs to bound the k-th: the corners are small (pools of a few hundred rows, a few
+    # thousand subjects), and a floor of min_gap would widen the pools to most rows and score
+    # millions of pairs. The most X-leaning and Y-leaning of all shared rows seed it instead
+    # (one pass over the pair's rows, only here, so the cost still grows with n).
+    rows = np.flatnonzero(~np.isnan(u) & ~np.isnan(v))
+    leaning, against = _extremes(u[rows] - v[rows], min(rows.size, _SEED))
+    wider = _best_pairs(u, v, rows[leaning], rows[against], k, min_gap)
+    return wider if _floor(wider[0], k, min_gap) > _floor(found[0], k, min_gap) else found
 
 
 def _extreme_rows(rows: IntArray, u: FloatArray, v: FloatArray, m: int, *, largest: bool) -> IntArray:
@@ -294,7 +313,7 @@ def _pair_top(
     w_high, w_low = (u_high - v_high)[keep_high], (u_low - v_low)[keep_low]
     high, low = high[keep_high], low[keep_low]
     high, low = high[w_high >= w_low.min() + 2 * loose], low[w_low <= w_high.max() - 2 * loose]
-    if high.size * low.size > _MAX_CANDIDATE_PAIRS:  # a weak floor: the widening search on the shared rows
+    if high.size * low.size > _candidate_cap(u.size):  # a weak floor: the widening search on the shared rows
         rows = np.flatnonzero(~np.isnan(u) & ~np.isnan(v))
         a_idx, b_idx = _widening_search(u[rows], v[rows], k, min_gap)
         a_idx, b_idx = rows[a_idx], rows[b_idx]
@@ -323,10 +342,15 @@ def _widening_search(u: FloatArray, v: FloatArray, k: int, min_gap: float) -> tu
         high = high[(u[high] >= u_lo + loose) & (v[high] <= v_hi - loose)]
         low = np.flatnonzero(w <= w_hi - 2 * loose)
         low = low[(u[low] <= u_hi - loose) & (v[low] >= v_lo + loose)]
-        if high.size * low.size <= _MAX_CANDIDATE_PAIRS or m >= n:
+        if high.size * low.size <= _candidate_cap(n) or m >= n:
             _, a_idx, b_idx = _best_pairs(u, v, high, low, k, floor)
             return a_idx, b_idx
         m = min(n, m * 4)  # a weak floor leaves too many candidates: seed wider to raise it
+
+
+def _candidate_cap(n: int) -> int:
+    """How many candidate pairs an index pair may score at once, for ``n`` subjects."""
+    return min(_MAX_CANDIDATE_PAIRS, max(_MIN_CANDIDATE_PAIRS, _CANDIDATES_PER_SUBJECT * n))
 
 
 def _extremes(w: FloatArray, m: int) -> tuple[IntArray, IntArray]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+import numpy as np
+
+from aggregator.analytics._arrays import FloatArray
 from aggregator.analytics.compare import Comparison
 from aggregator.analytics.people import PeopleAgreement
-from aggregator.models import Failure, Reading, Run, Subject
+from aggregator.models import Failure, Reading, Run, Subject, Subjects
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,34 @@ class IndexTiming:
     p95: float | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class Components:
+    """One index's components over a run's subjects: ``values[i, k]`` is component ``names[k]``
+    of subject row ``i`` (NaN where the index gave none)."""
+
+    names: tuple[str, ...]
+    values: FloatArray
+
+    @staticmethod
+    def of_readings(readings: Iterable[Reading], subject_ids: Sequence[str]) -> dict[str, Components]:
+        """Each index's components from readings at hand (the store reads them as columns)."""
+        row = {sid: i for i, sid in enumerate(subject_ids)}
+        found: dict[str, list[Reading]] = {}
+        for reading in readings:
+            if reading.components and reading.subject_id in row:
+                found.setdefault(reading.index, []).append(reading)
+        out = {}
+        for index, given in found.items():
+            names = tuple(sorted({name for r in given for name in r.components}))
+            column = {name: k for k, name in enumerate(names)}
+            values = np.full((len(subject_ids), len(names)), np.nan)
+            for reading in given:
+                for name, value in reading.components.items():
+                    values[row[reading.subject_id], column[name]] = value
+            out[index] = Components(names, values)
+        return out
+
+
 @dataclass(frozen=True)
 class RunOutcome:
     """A run's comparison with everything a report needs to explain it.
@@ -33,7 +64,7 @@ class RunOutcome:
     """
 
     run: Run
-    subjects: tuple[Subject, ...]
+    subjects: Sequence[Subject]
     comparison: Comparison
     failures: tuple[Failure, ...]
     #: how many roster entries were left out because they opted out (never named anywhere)
@@ -41,8 +72,8 @@ class RunOutcome:
     title: str = "Influence report"
     #: how many of them had stored history that this run erased (they had opted out since the last run)
     forgotten: int = 0
-    #: the run's readings as stored (components, topics, raw text); empty when not at hand
-    readings: tuple[Reading, ...] = ()
+    #: index name -> its components over ``subjects`` (indices that gave any); empty when not at hand
+    components: Mapping[str, Components] = field(default_factory=lambda: MappingProxyType({}))
     #: per index, how long it took to answer (empty for runs stored before it was measured)
     timing: Mapping[str, IndexTiming] = field(default_factory=lambda: MappingProxyType({}))
     #: subject id -> its consensus over the last runs up to this one, oldest first (NaN where
@@ -52,7 +83,8 @@ class RunOutcome:
     people: PeopleAgreement | None = None
 
     def __post_init__(self) -> None:
-        if tuple(s.id for s in self.subjects) != self.comparison.table.subject_ids:
+        ids = self.subjects.ids if isinstance(self.subjects, Subjects) else tuple(s.id for s in self.subjects)
+        if ids != self.comparison.table.subject_ids:
             raise ValueError("RunOutcome.subjects must be aligned with comparison.table.subject_ids")
 
     @property

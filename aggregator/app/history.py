@@ -25,9 +25,12 @@ from aggregator.analytics.compare import (
     DEFAULT_DISAGREEMENT_THRESHOLD,
     MIN_INDICES_FOR_CONSENSUS,
     ScoreTable,
+    common_versions,
     compare_table,
 )
-from aggregator.analytics.outcome import IndexTiming, RunOutcome
+from aggregator.analytics.normalize import normalize
+from aggregator.analytics.outcome import Components, IndexTiming, RunOutcome
+from aggregator.collection._columns import RosterRows
 from aggregator.collection.store import Store
 from aggregator.errors import StoreError
 from aggregator.models import Run
@@ -86,49 +89,39 @@ def trend(store: Store, subject_id: str, *, last: int | None = None) -> Trend:
 HISTORY_RUNS = 8
 
 
-def consensus_history(store: Store, run_id: str, *, last: int = HISTORY_RUNS) -> dict[str, tuple[float, ...]]:
-    """Each subject's consensus over the last ``last`` runs up to ``run_id``, oldest first.
+def consensus_history(
+    store: Store, run_id: str, *, last: int = HISTORY_RUNS, tables: Mapping[str, StoredRun] | None = None,
+) -> dict[str, tuple[float, ...]]:
+    """Each of the run's subjects' consensus over the last ``last`` runs up to ``run_id``, oldest first.
 
     The runs are the finished ones before ``run_id`` and ``run_id`` itself; NaN where a run did
     not score the subject (with two indices at least). Subjects with fewer than two scored runs
-    are left out (there is no line to draw). One query for the whole roster.
+    are left out (there is no line to draw). Each run is read as columns (``tables`` gives runs
+    already read, by id), its standings ranked in numpy, and only its consensus kept.
     """
     if last < 1:
         raise ValueError(f"last must be at least 1, got {last}")
-    runs = store.runs()
-    ids = [r.id for r in runs]
+    runs = store.run_states()
+    ids = [rid for rid, _ in runs]
     here = ids.index(run_id) if run_id in ids else len(ids)
-    chosen = ([r.id for r in runs[:here] if r.finished] + [run_id])[-last:]
-    rows = store.values(chosen)
-    if not rows:
+    chosen = ([rid for rid, finished in runs[:here] if finished] + [run_id])[-last:]
+    if len(chosen) < 2:
         return {}
-    at_run = {rid: i for i, rid in enumerate(chosen)}
-    at_index: dict[str, int] = {}
-    at_subject: dict[str, int] = {}
-    where = np.array([(at_subject.setdefault(sid, len(at_subject)), at_run[rid],
-                       at_index.setdefault(index, len(at_index))) for rid, index, sid, _ in rows], dtype=np.intp)
-    values = np.array([r[3] for r in rows], dtype=np.float64)
-    better = {(rid, spec.name): spec.higher_is_better for rid in chosen for spec in store.specs(rid)}
-    standing = np.full((len(at_subject), len(chosen), len(at_index)), np.nan)
-    for rid, i in at_run.items():  # each run's cohort per index, ranked as standing_history does
-        for index, j in at_index.items():
-            mine = (where[:, 1] == i) & (where[:, 2] == j)
-            if not mine.any():
-                continue
-            own = values[mine]
-            ordered = np.sort(own)
-            less = np.searchsorted(ordered, own, side="left")
-            equal = np.searchsorted(ordered, own, side="right") - less
-            below = less if better.get((rid, index), True) else len(own) - less - equal
-            standing[where[mine, 0], i, j] = (below + equal / 2.0) / len(own) * 100.0
-    flat = standing.reshape(-1, len(at_index))
-    enough = np.sum(~np.isnan(flat), axis=1) >= MIN_INDICES_FOR_CONSENSUS
-    consensus = np.where(enough, row_nanmedian(flat), np.nan).reshape(len(at_subject), len(chosen))
-    scored_runs = np.sum(~np.isnan(consensus), axis=1)
-    return {
-        sid: tuple(float(v) for v in consensus[s])
-        for sid, s in at_subject.items() if scored_runs[s] >= 2
-    }
+    given = dict(tables or {})
+    for rid in chosen:
+        if rid not in given:
+            given[rid] = _stored(store, rid, components=False)
+    roster, subject_ids = given[run_id].roster, given[run_id].table.subject_ids
+    consensus = np.full((len(subject_ids), len(chosen)), np.nan)
+    for k, rid in enumerate(chosen):
+        table, own = given[rid].table, given[rid].roster
+        standing = normalize(table.raw, table.specs, "percentile")  # as standing_history counts it
+        enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
+        theirs = np.where(enough, row_nanmedian(standing), np.nan)
+        rows, known = roster.rows_of(own.keys)  # this run's rows of the subjects that run had
+        consensus[rows, k] = theirs[own.rows[known]]
+    kept = np.flatnonzero(np.sum(~np.isnan(consensus), axis=1) >= 2)
+    return dict(zip(map(subject_ids.__getitem__, kept.tolist()), map(tuple, consensus[kept].tolist()), strict=True))
 
 
 def subject_history(store: Store, subject_id: str, *, method: str = "percentile") -> list[HistoryPoint]:
@@ -185,24 +178,66 @@ def outcome_from_store(
     ``history`` is how many runs each subject's consensus history goes back (0: none).
     """
     run = store.run(run_id)
-    subjects = store.subjects(run_id)
-    readings = [reading for _, reading in store.readings(run_id)]
-    failures = store.failures(run_id)
-    table = ScoreTable.from_readings([s.id for s in subjects], store.specs(run_id), readings)
+    read = {run_id: _stored(store, run_id, components=True)}
     before = store.previous_run(run_id) if previous else None
+    if before:
+        read[before.id] = _stored(store, before.id, components=False)
+    failures = store.failures(run_id)
     comparison = compare_table(
-        table, method=method, failures=failures, consensus=consensus, features=features,
+        read[run_id].table, method=method, failures=failures, consensus=consensus, features=features,
         threshold=DEFAULT_DISAGREEMENT_THRESHOLD if threshold is None else threshold,
-        previous=_stored_table(store, before.id) if before else None, previous_run=before.id if before else None,
+        previous=read[before.id].table if before else None, previous_run=before.id if before else None,
     )
     return RunOutcome(
-        run=run, subjects=tuple(subjects), comparison=comparison, failures=tuple(failures),
-        opted_out=opted_out, forgotten=forgotten, title=title, readings=tuple(readings),
+        run=run, subjects=store.subject_columns(run_id), comparison=comparison, failures=tuple(failures),
+        opted_out=opted_out, forgotten=forgotten, title=title, components=MappingProxyType(read[run_id].components),
         timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
-        history=MappingProxyType(consensus_history(store, run_id, last=history) if history else {}),
+        history=MappingProxyType(consensus_history(store, run_id, last=history, tables=read) if history else {}),
     )
 
 
-def _stored_table(store: Store, run_id: str) -> ScoreTable:
-    subjects = [s.id for s in store.subjects(run_id)]
-    return ScoreTable.from_readings(subjects, store.specs(run_id), (r for _, r in store.readings(run_id)))
+@dataclass(frozen=True, eq=False)
+class StoredRun:
+    """A run read back as columns: its table, its roster's rows, its indices' components."""
+
+    table: ScoreTable
+    roster: RosterRows
+    components: Mapping[str, Components]
+
+
+def stored_table(store: Store, run_id: str) -> ScoreTable:
+    """A run's score table read from the store as columns (no Python object per reading)."""
+    return _stored(store, run_id, components=False).table
+
+
+def stored_components(store: Store, run_id: str) -> dict[str, Components]:
+    """Each of the run's indices' components over its subjects, read as columns."""
+    return dict(_stored(store, run_id, components=True).components)
+
+
+def _stored(store: Store, run_id: str, *, components: bool) -> StoredRun:
+    subject_ids, specs, roster = store.subject_ids(run_id), store.specs(run_id), store.roster_rows(run_id)
+    raw = np.full((len(subject_ids), len(specs)), np.nan)
+    topics: dict[tuple[int, int], tuple[str, ...]] = {}
+    counts: list[dict[str, int]] = []
+    found: dict[str, Components] = {}
+    for j, spec in enumerate(specs):
+        column = store.column(run_id, spec.name, roster, version=spec.algorithm_version)
+        raw[column.rows, j] = column.values
+        # most runs' readings all carry the configured version; count versions only when not
+        same = {spec.algorithm_version: len(column.values)} if len(column.values) else {}
+        counts.append(store.versions(run_id, spec.name) if column.other_versions else same)
+        if column.with_topics:
+            given = store.topics(run_id, spec.name)
+            rows, known = roster.rows_of(np.array([sid.encode() for sid, _ in given]))
+            kept = [t for (_, t), ok in zip(given, known.tolist(), strict=True) if ok]
+            topics.update(((int(i), j), t) for i, t in zip(rows.tolist(), kept, strict=True))
+        if components and column.with_components:
+            names = store.component_names(run_id, spec.name)
+            values = np.full((len(subject_ids), len(names)), np.nan)
+            for k, name in enumerate(names):
+                part = store.column(run_id, spec.name, roster, component=name)
+                values[part.rows, k] = part.values
+            found[spec.name] = Components(tuple(names), values)
+    table = ScoreTable(subject_ids, tuple(specs), raw, topics, common_versions(counts, specs))
+    return StoredRun(table, roster, found)

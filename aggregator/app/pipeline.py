@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -42,15 +42,27 @@ def new_run_id() -> str:
     return utc_now().strftime("%Y%m%d-%H%M%S-%f")
 
 
-async def run(
+@dataclass(frozen=True)
+class Collected:
+    """A finished collection: the run in the store, and who was left out of it."""
+
+    run_id: str
+    subjects: list[Subject]
+    opted_out: int
+    forgotten: int
+    #: people's judged pairs to check every index against, read before anything was fetched
+    judgments: Judgments | None = None
+
+
+async def collect_run(
     config: Config,
     store: Store,
     *,
     resume: str | None = None,
     progress: ProgressCallback | None = None,
     adapters_: Sequence[Adapter] | None = None,
-) -> RunOutcome:
-    """Collect the roster from every index into ``store`` and compare what was stored.
+) -> Collected:
+    """Collect the roster from every index into ``store`` (the first half of :func:`run`).
 
     With ``resume``, continue that run: only the pairs it has no answer for are fetched.
     """
@@ -80,12 +92,18 @@ async def run(
         store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
                                p50=tally.p50, p95=tally.p95)
     store.finish_run(current.id, utc_now())
+    return Collected(current.id, subjects, len(gone), forgotten, judgments)
+
+
+def compare_stored(config: Config, store: Store, collected: Collected) -> RunOutcome:
+    """Compare what the store holds of a collected run (the second half of :func:`run`)."""
     outcome = outcome_from_store(
-        store, current.id, method=config.report.normalizer, threshold=config.report.disagreement_threshold,
-        title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
-        features=roster_features(config, store.subjects(current.id)),
+        store, collected.run_id, method=config.report.normalizer,
+        threshold=config.report.disagreement_threshold, title=config.report.title,
+        opted_out=collected.opted_out, forgotten=collected.forgotten, consensus=config.report.consensus,
+        features=roster_features(config, collected.subjects),
     )
-    return with_people(outcome, judgments, config.validation.in_sample)
+    return with_people(outcome, collected.judgments, config.validation.in_sample)
 
 
 def read_judgments(config: Config, roster: Sequence[Subject], gone: Sequence[Subject] = ()) -> Judgments | None:
@@ -119,6 +137,22 @@ def check_inputs(active: Sequence[Adapter], roster: Sequence[Subject]) -> None:
     problems = [p for adapter in active if isinstance(adapter, CheckedAdapter) for p in adapter.check_inputs(roster)]
     if problems:
         raise ConfigError(problems)
+
+
+async def run(
+    config: Config,
+    store: Store,
+    *,
+    resume: str | None = None,
+    progress: ProgressCallback | None = None,
+    adapters_: Sequence[Adapter] | None = None,
+) -> RunOutcome:
+    """Collect the roster from every index into ``store`` and compare what was stored.
+
+    With ``resume``, continue that run: only the pairs it has no answer for are fetched.
+    """
+    collected = await collect_run(config, store, resume=resume, progress=progress, adapters_=adapters_)
+    return compare_stored(config, store, collected)
 
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:

@@ -15,11 +15,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 from urllib.parse import quote, quote_plus
 
+import numpy as np
+
+from aggregator.collection._columns import RosterRows, StoredColumn, parse_ints, split_ids
 from aggregator.errors import StoreError
 from aggregator.models import (
     Failure,
@@ -30,6 +34,7 @@ from aggregator.models import (
     RunCounts,
     Scale,
     Subject,
+    Subjects,
 )
 
 MIGRATIONS: tuple[str, ...] = (
@@ -448,6 +453,11 @@ class Store:
         ).fetchall()
         return [self._run_from_row(row) for row in rows]
 
+    def run_states(self) -> list[tuple[str, bool]]:
+        """Every run's id and whether it finished, oldest first (without counting its rows)."""
+        rows = self._db.execute("SELECT id, finished_at IS NOT NULL FROM runs ORDER BY started_at, id").fetchall()
+        return [(r[0], bool(r[1])) for r in rows]
+
     def _run_from_row(self, row: tuple[str, str, str | None, str]) -> Run:
         run_id = row[0]
         count = self._count
@@ -573,22 +583,95 @@ class Store:
             out.append((run_id, index, float(value), int(below), int(equal), int(scored)))
         return out
 
-    def values(self, run_ids: Sequence[str]) -> list[tuple[str, str, str, float]]:
-        """``(run_id, index, subject_id, value)`` of every reading of the given runs, in one query."""
-        if not run_ids:
-            return []
-        marks = ",".join("?" * len(run_ids))
+    # -- reading columns (numpy; no Python object per row: see _columns) ------------------
+
+    def subject_ids(self, run_id: str) -> tuple[str, ...]:
+        """The run's subject ids in roster order (no :class:`Subject` built for each)."""
+        text = self._db.execute(
+            "SELECT json_group_array(subject_id) FROM "
+            "(SELECT subject_id FROM run_subjects WHERE run_id = ? ORDER BY position)", (run_id,),
+        ).fetchone()[0]
+        return tuple(json.loads(text))
+
+    def subject_columns(self, run_id: str) -> Subjects:
+        """The run's roster as columns, in roster order; a :class:`Subject` is built only when asked for."""
+        ids, names, handles, synthetic = self._db.execute(
+            "SELECT json_group_array(id), json_group_array(name), json_group_array(handles), "
+            "json_group_array(synthetic) FROM (SELECT s.id, s.name, s.handles, s.synthetic FROM run_subjects r "
+            "JOIN subjects s ON s.id = r.subject_id WHERE r.run_id = ? ORDER BY r.position)", (run_id,),
+        ).fetchone()
+        return Subjects(json.loads(ids), json.loads(names), json.loads(handles), json.loads(synthetic))
+
+    def roster_rows(self, run_id: str) -> RosterRows:
+        """The run's roster sorted as SQLite sorts subject ids, each with its row in the roster."""
+        ids, rows = self._db.execute(
+            "SELECT group_concat(subject_id, char(10)), group_concat(position) FROM "
+            "(SELECT subject_id, position FROM run_subjects WHERE run_id = ? ORDER BY subject_id)", (run_id,),
+        ).fetchone()
+        return RosterRows.of(split_ids(ids), parse_ints(rows))
+
+    def column(self, run_id: str, index: str, roster: RosterRows, *, component: str | None = None,
+               version: str = "") -> StoredColumn:
+        """One index's stored values in a run (or one of its components), by row of ``roster``.
+
+        Ids and values are read in the same order (the readings' primary key: subject id), ids
+        as one text and values straight into an array; rows come from ``roster``. The column
+        also counts the readings scored by an algorithm version other than ``version`` and
+        those that carry topics or components, so that reading those is skipped when none do.
+        """
+        if component is None:
+            source, value, args = "readings r", "r.value", [run_id, index]
+            where = "r.run_id = ? AND r.index_name = ?"
+        else:
+            source, value, args = "readings r, json_each(r.components) j", "j.value", [run_id, index, component]
+            where = "r.run_id = ? AND r.index_name = ? AND j.key = ?"
+        ids = self._db.execute(
+            f"SELECT group_concat(sid, char(10)) FROM (SELECT r.subject_id AS sid FROM {source} WHERE {where} "
+            "ORDER BY r.subject_id)", args,
+        ).fetchone()[0]
+        cursor = self._db.execute(
+            f"SELECT {value}, (r.algorithm_version != ?) + 2 * (r.topics != '[]') + 4 * (r.components != '{{}}') "
+            f"FROM {source} WHERE {where} ORDER BY r.subject_id", [version, *args],
+        )
+        # (value, flags) of every reading into one array: no tuple is kept per row
+        found = np.fromiter(chain.from_iterable(cursor), dtype=np.float64).reshape(-1, 2)
+        keys = split_ids(ids)
+        if len(keys) != len(found):
+            raise StoreError(f"{self.path}: run {run_id!r}, index {index!r}: a subject id holds a line break")
+        rows, known = roster.rows_of(keys)
+        flags = found[:, 1].astype(np.int8)
+        other_versions, with_topics, with_components = (int(np.count_nonzero(flags & bit)) for bit in (1, 2, 4))
+        return StoredColumn(rows, found[known, 0], other_versions, with_topics, with_components)
+
+    def component_names(self, run_id: str, index: str) -> list[str]:
+        """The components any of the index's readings in the run carries, sorted."""
         rows = self._db.execute(
-            f"SELECT run_id, index_name, subject_id, value FROM readings WHERE run_id IN ({marks})", list(run_ids),
+            "SELECT DISTINCT j.key FROM readings r, json_each(r.components) j "
+            "WHERE r.run_id = ? AND r.index_name = ? AND r.components != '{}' ORDER BY j.key", (run_id, index),
         ).fetchall()
-        return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+        return [r[0] for r in rows]
+
+    def topics(self, run_id: str, index: str) -> list[tuple[str, tuple[str, ...]]]:
+        """``(subject_id, topics)`` of the index's readings in the run that name any topic."""
+        rows = self._db.execute(
+            "SELECT subject_id, topics FROM readings WHERE run_id = ? AND index_name = ? AND topics != '[]' "
+            "ORDER BY subject_id", (run_id, index),
+        ).fetchall()
+        return [(r[0], tuple(json.loads(r[1]))) for r in rows]
+
+    def versions(self, run_id: str, index: str) -> dict[str, int]:
+        """How many of the index's readings in the run each algorithm version scored."""
+        rows = self._db.execute(
+            "SELECT algorithm_version, count(*) FROM readings WHERE run_id = ? AND index_name = ? "
+            "GROUP BY algorithm_version", (run_id, index),
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
 
     def previous_run(self, run_id: str) -> Run | None:
         """The finished run before ``run_id`` (for changes since last time)."""
-        runs = [r for r in self.runs() if r.finished]
-        ids = [r.id for r in runs]
+        ids = [rid for rid, finished in self.run_states() if finished]
         here = ids.index(run_id) if run_id in ids else len(ids)
-        return runs[here - 1] if here > 0 else None
+        return self.run(ids[here - 1]) if here > 0 else None
 
 
 def mentions(terms: Iterable[str]) -> re.Pattern[str] | None:

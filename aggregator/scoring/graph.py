@@ -155,6 +155,9 @@ def read_edges(path: Path) -> Edges:
         raise ConfigError(f"cannot read the edge file: {exc.strerror or type(exc).__name__}", source=source) from None
     except (EOFError, gzip.BadGzipFile) as exc:
         raise ConfigError(f"not a readable gzip file: {exc}", source=source) from None
+    fast = _integer_edges(raw)
+    if fast is not None:
+        return fast
     if b"#" in raw:  # comment lines count as blank, so line numbers stay right
         raw = b"\n".join(b"" if line.lstrip().startswith(b"#") else line for line in raw.split(b"\n"))
     counts = _fields_per_line(raw)
@@ -188,17 +191,96 @@ def read_edges(path: Path) -> Edges:
     return Edges(nodes=nodes, source=labels[:m], target=labels[m:], weight=weight)
 
 
-def _fields_per_line(raw: bytes) -> IntArray:
-    """How many whitespace-separated fields each line holds (as ``bytes.split`` sees them), vectorized."""
-    buf = np.frombuffer(raw, dtype=np.uint8)
+#: bytes an all-integer edge file holds: digits and blanks (anything else takes the general path)
+_INTEGER_FILE = np.zeros(256, dtype=np.bool_)
+_INTEGER_FILE[[*b"0123456789 \t\r\n"]] = True
+#: the fast path reads the file this many bytes at a time (cut at line ends), so that its masks
+#: and counts stay a few times this size, whatever the file's
+_BLOCK_BYTES = 1 << 24
+#: longer digit runs might not fit an int64: the general path reads them
+_MAX_DIGITS = 18
+
+
+def _integer_edges(raw: bytes) -> Edges | None:
+    """An edge file of canonical non-negative integers parsed in C, block by block; None if not one.
+
+    Most real edge lists (Higgs, SNAP) are integers: they are read with ``np.fromstring`` and
+    relabelled by a table over the id range, with no Python object per token, so memory
+    stays proportional to the edges. Anything else (comments, text ids, decimal weights,
+    leading zeros, a bad line) returns None, and the general path reads it (and names the
+    bad line).
+    """
+    view = memoryview(raw)
+    parts: list[IntArray] = []
+    width = 0
+    start = 0
+    while start < len(raw):
+        end = raw.rfind(b"\n", start, start + _BLOCK_BYTES) + 1 if start + _BLOCK_BYTES < len(raw) else len(raw)
+        if end <= start:
+            return None  # a line longer than a block: not an edge list this path knows
+        block = view[start:end]
+        buf = np.frombuffer(block, dtype=np.uint8)
+        if not _INTEGER_FILE[buf].all():
+            return None
+        counts, starts, ends = _fields(buf)
+        widths = np.unique(counts[counts > 0])
+        if widths.size > 1 or (widths.size and (int(widths[0]) not in (2, 3) or width not in (0, int(widths[0])))):
+            return None
+        width = int(widths[0]) if widths.size else width
+        first = np.flatnonzero(starts)
+        after = np.minimum(first + 1, buf.size - 1)
+        leading_zero = (buf[first] == ord("0")) & (first + 1 < buf.size) & ~_blank(buf[after])
+        if first.size and (int((np.flatnonzero(ends) - first).max()) >= _MAX_DIGITS or leading_zero.any()):
+            return None  # long numbers, or leading zeros: ids kept as text by the general path
+        numbers = np.fromstring(bytes(block), dtype=np.int64, sep=" ")
+        if numbers.size != first.size:
+            return None
+        parts.append(numbers)
+        start = end
+    if not width:
+        return None
+    table = np.concatenate(parts).reshape(-1, width)
+    ids = table[:, :2]
+    nodes, labels = _relabel(ids)
+    weight = table[:, 2].astype(np.float64) if width == 3 else np.ones(len(table))
+    return Edges(nodes=nodes, source=labels[:, 0].copy(), target=labels[:, 1].copy(), weight=weight)
+
+
+def _relabel(ids: IntArray) -> tuple[NDArray[np.str_], IntArray]:
+    """Distinct integer ids (ascending, as text) and each id's index: a table over the id range when it is dense."""
+    top = int(ids.max())
+    if top <= 4 * ids.size:
+        present = np.zeros(top + 1, dtype=np.bool_)
+        present[ids.ravel()] = True
+        index = np.cumsum(present) - 1
+        labels: IntArray = index[ids]
+        return np.flatnonzero(present).astype(np.str_), labels
+    distinct, inverse = np.unique(ids, return_inverse=True)
+    return distinct.astype(np.str_), inverse.reshape(ids.shape).astype(np.int64)
+
+
+def _blank(buf: NDArray[np.uint8]) -> NDArray[np.bool_]:
+    blank: NDArray[np.bool_] = (buf == ord("\n")) | (buf == ord(" ")) | (buf == ord("\t")) | (buf == ord("\r")) | (
+        buf == 11) | (buf == 12)
+    return blank
+
+
+def _fields(buf: NDArray[np.uint8]) -> tuple[IntArray, NDArray[np.bool_], NDArray[np.bool_]]:
+    """Fields per line, and masks of each field's first and last byte."""
     newline = buf == ord("\n")
-    blank = newline | (buf == ord(" ")) | (buf == ord("\t")) | (buf == ord("\r")) | (buf == 11) | (buf == 12)
+    blank = _blank(buf)
     starts = ~blank
     starts[1:] &= blank[:-1]  # a field starts where a non-blank byte follows a blank one
+    ends = ~blank
+    ends[:-1] &= blank[1:]
     line_of = np.cumsum(newline)[starts]
-    lines = int(newline.sum()) + 1
-    result: IntArray = np.bincount(line_of, minlength=lines).astype(np.int64)
-    return result
+    counts: IntArray = np.bincount(line_of, minlength=int(newline.sum()) + 1).astype(np.int64)
+    return counts, starts, ends
+
+
+def _fields_per_line(raw: bytes) -> IntArray:
+    """How many whitespace-separated fields each line holds (as ``bytes.split`` sees them), vectorized."""
+    return _fields(np.frombuffer(raw, dtype=np.uint8))[0]
 
 
 def _is_weight(token: bytes) -> bool:

@@ -11,8 +11,8 @@ from numpy.typing import NDArray
 
 from aggregator.analytics.compare import Comparison, row_nanmedian
 from aggregator.analytics.normalize import normalize
-from aggregator.analytics.outcome import RunOutcome
-from aggregator.models import IndexSpec, Reading, Subject
+from aggregator.analytics.outcome import Components, RunOutcome
+from aggregator.models import IndexSpec, Subject
 from reports.sections._common import View, Wording, half_up, index_label, join, opt_int
 
 #: How many of the widest flagged disagreements the report lists.
@@ -52,20 +52,10 @@ class LoneTopicRow(View):
     topic: str
 
 
-def _component_percentiles(
-    readings: Sequence[Reading], subject_ids: Sequence[str], index: str
-) -> tuple[tuple[str, ...], NDArray[np.float64]]:
-    """An index's components as percentiles within the cohort: names, ``[subjects × components]``."""
-    row = {sid: i for i, sid in enumerate(subject_ids)}
-    found = [r for r in readings if r.index == index and r.components and r.subject_id in row]
-    names = tuple(sorted({name for r in found for name in r.components}))
-    values = np.full((len(subject_ids), len(names)), np.nan)
-    column = {name: j for j, name in enumerate(names)}
-    for reading in found:
-        for name, value in reading.components.items():
-            values[row[reading.subject_id], column[name]] = value
-    specs = [IndexSpec(name=f"c{j}") for j in range(len(names))]
-    return names, normalize(values, specs, "percentile") if names else values
+def _component_percentiles(components: Components) -> NDArray[np.float64]:
+    """An index's components as percentiles within the cohort, ``[subjects × components]``."""
+    specs = [IndexSpec(name=f"c{j}") for j in range(len(components.names))]
+    return normalize(components.values, specs, "percentile") if components.names else components.values
 
 
 def explanations(
@@ -78,7 +68,7 @@ def explanations(
     highest when above.
     """
     comparison = outcome.comparison
-    if not outcome.readings or not rows:
+    if not outcome.components or not rows:
         return {}
     table = comparison.table
     cache: dict[int, tuple[tuple[str, ...], NDArray[np.float64]]] = {}
@@ -88,7 +78,8 @@ def explanations(
         if d < 0:
             continue
         if d not in cache:
-            cache[d] = _component_percentiles(outcome.readings, table.subject_ids, table.specs[d].name)
+            given = outcome.components.get(table.specs[d].name, Components((), np.empty((0, 0))))
+            cache[d] = given.names, _component_percentiles(given)
         names, pct = cache[d]
         mine = pct[i] if names else np.zeros(0)
         known = [k for k in range(len(names)) if not np.isnan(mine[k])]

@@ -121,6 +121,13 @@ def test_realistic_table_equals_the_exhaustive_search(k, min_gap):
         assert found_in_both_orders(normalized, k, min_gap, tuning) == expected
 
 
+def test_small_corners_seed_from_the_most_leaning_rows_and_stay_exact():
+    # at a couple of thousand subjects the pools are a few hundred rows and their corners too
+    # small to bound the 100th pair: the seed then comes from the most leaning shared rows
+    normalized = skewed_table(2500, seed=3)
+    assert found_in_both_orders(normalized, 100, 25.0) == brute_force(normalized, 100, 25.0)
+
+
 def test_widening_search_is_still_exact():
     # a tiny seed and candidate budget force the widening search, and its fourfold growth, on a table of real size
     rng = np.random.default_rng(7)

@@ -9,6 +9,7 @@ import math
 
 from adapters.sandbox.population import load_judgments
 from aggregator.app import demo
+from aggregator.collection.store import Store
 
 
 def test_the_demo_report_shows_each_index_against_the_shipped_judgments(tmp_path):
@@ -29,7 +30,9 @@ def test_the_demo_report_shows_each_index_against_the_shipped_judgments(tmp_path
     pairs = [(w, b if w == a else a) for a, b, w in written if a in in_run and b in in_run]
     specs = {spec.name: spec for spec in outcome.comparison.table.specs}
     scores: dict[str, dict[str, float]] = {name: {} for name in specs}
-    for reading in outcome.readings:
+    with Store(tmp_path / "history.sqlite") as store:
+        stored = [reading for _, reading in store.readings(outcome.run.id)]
+    for reading in stored:
         scores[reading.index][reading.subject_id] = reading.value * (1 if specs[reading.index].higher_is_better else -1)
     expected = {}
     for name, score in scores.items():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from aggregator.errors import ConfigError
+from aggregator.scoring import graph
 from aggregator.scoring.graph import pagerank, percentiles, read_edges
 
 
@@ -97,6 +98,25 @@ def test_integer_ids_sort_as_numbers_but_leading_zeros_stay_text(tmp_path):
     assert read_edges(tmp_path / "a.txt").nodes.tolist() == ["9", "10", "100"]
     (tmp_path / "b.txt").write_text("010 9\n9 100\n")
     assert read_edges(tmp_path / "b.txt").nodes.tolist() == ["010", "100", "9"]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("top", [50, 10**12])  # dense ids (a table relabels them) and sparse ones
+def test_integer_files_read_in_blocks_as_the_general_path_reads_them(tmp_path, monkeypatch, weighted, top):
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, top, (300, 3))
+    rows[:, 2] = rng.integers(0, 9, 300)
+    lines = [" ".join(map(str, r[: 3 if weighted else 2])) + ("\t\r" if i % 7 == 0 else "") for i, r in enumerate(rows)]
+    text = "\n".join(lines[:100]) + "\n\n" + "\n".join(lines[100:])  # a blank line, CRLF and tab tails
+    (tmp_path / "fast.txt").write_text(text)
+    (tmp_path / "general.txt").write_text("# the general path\n" + text)
+    monkeypatch.setattr(graph, "_BLOCK_BYTES", 64)  # many blocks, cut at line ends
+    assert graph._integer_edges((tmp_path / "fast.txt").read_bytes()) is not None  # it takes the fast path
+    fast, general = read_edges(tmp_path / "fast.txt"), read_edges(tmp_path / "general.txt")
+    assert fast.nodes.tolist() == general.nodes.tolist()
+    for name in ("source", "target", "weight"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(general, name))
+    assert graph._integer_edges((tmp_path / "general.txt").read_bytes()) is None  # the comment sent it there
 
 
 @pytest.mark.parametrize(("text", "expected"), [

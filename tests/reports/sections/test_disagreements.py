@@ -37,6 +37,7 @@ def test_the_dissenters_components_explain_its_score(build_outcome):
     Kred puts dee far above the others (90 vs 12.5), and outreach is the component up there."""
     from dataclasses import replace
 
+    from aggregator.analytics.outcome import Components
     from aggregator.models import Reading
 
     outcome = build_outcome()
@@ -46,7 +47,8 @@ def test_the_dissenters_components_explain_its_score(build_outcome):
                 components={"outreach": v, "engagement": 6 - v})
         for sid, v in outreach.items()
     )
-    view = build_view(replace(outcome, readings=readings))
+    found = Components.of_readings(readings, outcome.comparison.table.subject_ids)
+    view = build_view(replace(outcome, components=found))
     dee, xss, bob = view.disagreements
     assert dee.explanation == (
         "Of Kred's components, outreach is highest for them (at the 90th percentile); engagement at the 10th."
@@ -58,6 +60,7 @@ def test_the_dissenters_components_explain_its_score(build_outcome):
 def test_components_that_do_not_pull_the_same_way_explain_nothing(build_outcome):
     from dataclasses import replace
 
+    from aggregator.analytics.outcome import Components
     from aggregator.models import Reading
 
     outcome = build_outcome()
@@ -67,4 +70,5 @@ def test_components_that_do_not_pull_the_same_way_explain_nothing(build_outcome)
                 components={"a": v, "b": v})
         for sid, v in {"ada": 5, "bob": 4, "cy": 3, "dee": 1, "eve": 2}.items()
     )
-    assert build_view(replace(outcome, readings=readings)).disagreements[0].explanation is None
+    found = Components.of_readings(readings, outcome.comparison.table.subject_ids)
+    assert build_view(replace(outcome, components=found)).disagreements[0].explanation is None
