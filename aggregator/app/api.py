@@ -7,6 +7,7 @@ This is the app layer: it may import the built-in plugins, always lazily, so tha
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from pathlib import Path
 
 from aggregator.analytics.outcome import RunOutcome
@@ -15,6 +16,7 @@ from aggregator.app.pipeline import run as run_pipeline
 from aggregator.collection.collect import ProgressCallback
 from aggregator.collection.store import Store
 from aggregator.errors import DeliveryError
+from aggregator.models import FailureKind
 
 _KIND_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "json", ".eml": "email"}
 
@@ -73,9 +75,12 @@ class Aggregator:
     def __init__(self, config: Config | str | Path) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
 
-    async def run(self, *, resume: str | None = None, progress: ProgressCallback | None = None) -> RunResult:
+    async def run(self, *, resume: str | None = None, retry: Collection[FailureKind] = (),
+                  progress: ProgressCallback | None = None) -> RunResult:
+        """Collect, store and compare; with ``resume``, continue that run (asking again for the
+        pairs whose failure is of a kind in ``retry``, final or not)."""
         with Store(self.config.store.path) as store:
-            outcome = await run_pipeline(self.config, store, resume=resume, progress=progress)
+            outcome = await run_pipeline(self.config, store, resume=resume, retry=retry, progress=progress)
         return RunResult(outcome)
 
 

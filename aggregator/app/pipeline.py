@@ -7,7 +7,7 @@ store is pure computation on what the store holds (invariant 5: stored before us
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import partial
 
 from aggregator.analytics.outcome import RunOutcome
@@ -19,7 +19,7 @@ from aggregator.collection.resume import pending
 from aggregator.collection.roster import OptOut, load_roster
 from aggregator.collection.store import Store
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import Run, Subject, utc_now
+from aggregator.models import FailureKind, Run, Subject, utc_now
 from aggregator.plugins import Adapter, adapters
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,14 @@ async def run(
     store: Store,
     *,
     resume: str | None = None,
+    retry: Collection[FailureKind] = (),
     progress: ProgressCallback | None = None,
     adapters_: Sequence[Adapter] | None = None,
 ) -> RunOutcome:
     """Collect the roster from every index into ``store`` and compare what was stored.
 
-    With ``resume``, continue that run: only the pairs it has no answer for are fetched.
+    With ``resume``, continue that run: only the pairs it has no answer for are fetched, and
+    those whose failure is of a kind in ``retry``, final or not.
     """
     roster = load_roster(config.roster.path)
     subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
@@ -62,7 +64,7 @@ async def run(
         _check_resumable(store, current, active)
         erased = {s.id for s in gone}
         subjects = [s for s in store.subjects(current.id) if s.id not in erased]
-    todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id))
+    todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id, retry=retry))
     limits = {name: index.limits for name, index in config.enabled_indices.items()}
     tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress,
                             limits=limits)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from aggregator.cli import sandbox, scorer, stored
 from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
 from aggregator.errors import AggregatorError, ConfigError
+from aggregator.models import FailureKind
 
 if TYPE_CHECKING:
     from aggregator.app.api import RunResult
@@ -74,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
                                           "compare them and write the report.")
     run.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
     run.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run, fetching only what it lacks")
+    run.add_argument("--retry", metavar="KIND[,KIND]", type=_failure_kinds, default=frozenset(),
+                     help="with --resume: also ask again for pairs that failed with these kinds, final or not "
+                          f"({', '.join(k.value for k in FailureKind)})")
     run.add_argument("--out", type=Path, help="report file (default: [report] out in the config); "
                                               "the format follows the suffix: .html, .txt, .json")
     run.add_argument("--format", metavar="KIND",
@@ -145,12 +149,14 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from aggregator.app.config import load_config
 
+    if args.retry and not args.resume:
+        raise ConfigError("--retry asks again within a run: give the run with --resume RUN_ID (see `aggregator runs`)")
     config = load_config(args.config)
     if args.slot:
         from aggregator.cli.deliver import run_slot
 
         return run_slot(config, args.slot)
-    result = _collect(config, resume=args.resume, quiet=args.quiet)
+    result = _collect(config, resume=args.resume, retry=args.retry, quiet=args.quiet)
     path = result.write(args.out or config.report.out, args.format)
     print(f"report: {path}")
     sent = EXIT_OK
@@ -168,12 +174,12 @@ def _schedule(args: argparse.Namespace) -> int:
     return schedule_command(load_config(args.config))
 
 
-def _collect(config: Config, *, resume: str | None, quiet: bool) -> RunResult:
+def _collect(config: Config, *, resume: str | None, retry: frozenset[FailureKind], quiet: bool) -> RunResult:
     from aggregator.app.api import Aggregator
     from aggregator.cli.progress import ProgressDisplay
 
     with ProgressDisplay(enabled=not quiet) as display:
-        result = asyncio.run(Aggregator(config).run(resume=resume, progress=display.update))
+        result = asyncio.run(Aggregator(config).run(resume=resume, retry=retry, progress=display.update))
     _summarize(result)
     return result
 
@@ -184,6 +190,17 @@ def _summarize(result: RunResult) -> None:
         kinds = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items()))
         _err(f"{index.index:>14}: {index.scored}/{index.asked} scored" + (f" ({kinds})" if kinds else ""))
     _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
+
+
+def _failure_kinds(text: str) -> frozenset[FailureKind]:
+    """``--retry``'s value: failure kinds separated by commas."""
+    known = {kind.value: kind for kind in FailureKind}
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or repr(text)} is not a failure kind; "
+                                         f"known: {', '.join(known)}")
+    return frozenset(known[name] for name in names)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -427,9 +427,10 @@ class Store:
             for r in rows
         ]
 
-    def answered(self, run_id: str) -> set[tuple[str, str]]:
-        """(index, subject) pairs that need no new fetch: a reading, or a final failure."""
-        final = [kind.value for kind in FailureKind if kind.is_final]
+    def answered(self, run_id: str, *, retry: Collection[FailureKind] = ()) -> set[tuple[str, str]]:
+        """(index, subject) pairs that need no new fetch: a reading, or a final failure whose
+        kind is not in ``retry`` (``--retry not_found`` asks again even what was final)."""
+        final = [kind.value for kind in FailureKind if kind.is_final and kind not in retry]
         marks = ",".join("?" * len(final))
         rows = self._db.execute(
             "SELECT index_name, subject_id FROM readings WHERE run_id = ? UNION "
