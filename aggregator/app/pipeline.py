@@ -7,8 +7,8 @@ store is pure computation on what the store holds (invariant 5: stored before us
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
-from functools import partial
+from collections.abc import Awaitable, Collection, Sequence
+from typing import TypeVar
 
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.app.activity import roster_features
@@ -17,12 +17,13 @@ from aggregator.app.history import outcome_from_store
 from aggregator.collection.collect import ProgressCallback, collect
 from aggregator.collection.resume import pending
 from aggregator.collection.roster import OptOut, load_roster
-from aggregator.collection.store import Store
-from aggregator.errors import ConfigError, Problem
+from aggregator.collection.store import Store, Writer
+from aggregator.errors import ConfigError, Problem, StoreUnusableError
 from aggregator.models import FailureKind, Run, Subject, utc_now
 from aggregator.plugins import Adapter, adapters
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def build_adapters(config: Config) -> list[Adapter]:
@@ -66,8 +67,14 @@ async def run(
         subjects = [s for s in store.subjects(current.id) if s.id not in erased]
     todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id, retry=retry))
     limits = {name: index.limits for name, index in config.enabled_indices.items()}
-    tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress,
-                            limits=limits)
+    try:
+        with store.writer(current.id) as sink:
+            tallies = await _flushing(sink, collect(active, subjects, sink, todo=todo, progress=progress,
+                                                    limits=limits))
+    except StoreUnusableError as exc:
+        if not exc.resumable:
+            raise
+        raise StoreUnusableError(f"{exc} — this run is {current.id}", resumable=True) from None
     for tally in tallies:
         store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
                                p50=tally.p50, p95=tally.p95)
@@ -77,6 +84,23 @@ async def run(
         title=config.report.title, opted_out=len(gone), forgotten=forgotten, consensus=config.report.consensus,
         features=roster_features(config, store.subjects(current.id)),
     )
+
+
+async def _flushing(sink: Writer, work: Awaitable[T]) -> T:
+    """Await ``work`` while committing the sink's group every few tens of milliseconds, so that
+    answers never wait long in memory when a vendor is slow."""
+    import asyncio
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(sink.seconds)
+            sink.flush_if_due()
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        return await work
+    finally:
+        ticker.cancel()
 
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:

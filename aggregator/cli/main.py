@@ -2,7 +2,8 @@
 
 Exit codes: 0 all went well; 1 the run finished but some fetches failed (auth, timeouts,
 server errors, bad payloads — the report's "index health" shows them; an index simply not
-knowing a subject is coverage, not a failure); 2 bad input or config; 130 interrupted.
+knowing a subject is coverage, not a failure); 2 bad input or config; 3 the history database
+cannot be used (damaged, disk full, read-only); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator.cli import sandbox, scorer, stored
-from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
-from aggregator.errors import AggregatorError, ConfigError
+from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_STORE
+from aggregator.errors import AggregatorError, ConfigError, StoreUnusableError
 from aggregator.models import FailureKind
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except StoreUnusableError as exc:
+        _err(f"store error: {exc}")
+        return EXIT_STORE
     except AggregatorError as exc:
         _err(f"error: {exc}")
         return EXIT_BAD_INPUT
@@ -50,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="aggregator",
         description="Collect influence scores from several indices, compare them, and report where they disagree.",
         epilog="Exit codes: 0 ok; 1 the run finished with failed fetches (shown in the report); "
-               "2 bad input or config; 130 interrupted.",
+               "2 bad input or config; 3 the history database cannot be used; 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
