@@ -44,6 +44,7 @@ and aiohttp's exception text (and repr) holds the full URL, so it is never used.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
@@ -66,7 +67,7 @@ from yarl import URL
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
-from aggregator.ratelimit import RateLimit, SlidingWindowLimiter
+from aggregator.ratelimit import RateLimit, SlidingWindowLimiter, WindowLedger
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +318,20 @@ class HttpAdapter(Generic[C]):
     async def gather(self, call: Call, subjects: Sequence[Subject]) -> Iterable[Reading | Failure]:
         return [self.parse(await call(self.request_for(subject)), subject) for subject in subjects]
 
+    def share_windows(self, ledger: WindowLedger) -> None:
+        """Keep this index's rate windows in ``ledger`` (the store), shared with every process
+        using it on the same API key: a restart or a second run starts from the vendor's count."""
+        if self._limiter is not None:
+            self._limiter = SlidingWindowLimiter(self._limiter.limit, ledger, f"{self.name}:{self.key_digest}")
+
+    @property
+    def key_digest(self) -> str:
+        """Who the vendor counts: the base URL and the config's secrets, digested (never the key)."""
+        secrets = sorted((name, value.get_secret_value()) for name, value in vars(self.config).items()
+                         if isinstance(value, SecretStr))
+        text = json.dumps([self.config.base_url, secrets])
+        return hashlib.blake2b(text.encode(), digest_size=12, person=b"ratewindow").hexdigest()
+
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (the vendor says its quota is nearly used up)."""
         if self._limiter is not None and seconds > 0:
@@ -454,20 +469,24 @@ class HttpAdapter(Generic[C]):
         where = public_url(request.url)
         if self._pacer is not None:
             await self._pacer.wait()
-        if self._limiter is not None:
-            await self._limiter.acquire()
+        limiter = self._limiter
+        ticket = await limiter.acquire() if limiter is not None else None
         self.asked.update(s.id for s in asking)  # sent now, no longer "not asked"
         self.stats["request/count"] += 1
         sent = time.monotonic()
-        with map_errors(where):
-            async with session.request(
-                request.method, request.url, params=dict(request.params), headers=dict(request.headers)
-            ) as response:
-                status = response.status
-                self.stats[f"http/status/{status}"] += 1
-                body = await self._read_body(response, where)
-                content_type = response.content_type
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        try:
+            with map_errors(where):
+                async with session.request(
+                    request.method, request.url, params=dict(request.params), headers=dict(request.headers)
+                ) as response:
+                    status = response.status
+                    self.stats[f"http/status/{status}"] += 1
+                    body = await self._read_body(response, where)
+                    content_type = response.content_type
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        finally:  # the vendor counted it when it arrived: before now, whatever became of it
+            if limiter is not None:
+                limiter.release(ticket)
         self.latencies.append(time.monotonic() - sent)
         kind = self.classify(status, body)
         if kind is None:

@@ -57,6 +57,10 @@ async def run(
     subjects, gone = OptOut.load(config.roster.opt_out).split(roster)
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
+    for adapter in active:  # vendors count per key, across processes: so do we (the HTTP helper)
+        share = getattr(adapter, "share_windows", None)
+        if callable(share):
+            share(store)
     if resume is None:
         current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
         store.start_run(current, subjects, [a.spec for a in active])

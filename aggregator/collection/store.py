@@ -40,6 +40,7 @@ from aggregator.models import (
     Scale,
     Subject,
 )
+from aggregator.ratelimit import RateLimit
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -122,6 +123,17 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE run_indices ADD COLUMN requests INTEGER;
     ALTER TABLE run_indices ADD COLUMN p50 REAL;
     ALTER TABLE run_indices ADD COLUMN p95 REAL;
+    """,
+    # 4: vendors' rate-limit windows, shared by every process using the store: one row per
+    # request in a window, counted from its answer once it has one. ``scope`` is the index
+    # and a digest of its API key, never the key.
+    """
+    CREATE TABLE rate_windows (
+        scope TEXT NOT NULL,
+        period REAL NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX rate_windows_by_scope ON rate_windows (scope, period, at);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -385,10 +397,13 @@ class Store:
                 self._db.executemany(_FAILURE_ROW, [
                     (run_id, f.index, f.subject_id, f.kind.value, f.attempts, f.message, f.at.isoformat())
                     for f in failures])
-            if readings:  # after the failures: a reading wins over a failure of the same group
+            # after the failures: a reading wins over a failure of the same group (most runs have
+            # few failures; looking first spares a delete per reading when there are none)
+            if readings and self._db.execute("SELECT 1 FROM failures WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
                 self._db.executemany(
                     "DELETE FROM failures WHERE run_id = ? AND index_name = ? AND subject_id = ?",
                     [(run_id, r.index, r.subject_id) for r in readings])
+            if readings:
                 self._db.executemany(_READING_ROW, [
                     (run_id, r.index, r.subject_id, r.value, r.raw, r.scale.lo, r.scale.hi, r.algorithm_version,
                      json.dumps(r.components, sort_keys=True) if r.components else "{}",
@@ -428,6 +443,24 @@ class Store:
                     removed[key] += cursor.rowcount
                 self._db.execute("DELETE FROM subjects WHERE id = ?", (sid,))
         return removed
+
+    def claim(self, scope: str, limit: RateLimit, now: float) -> tuple[int | None, float]:
+        """Take a place in ``scope``'s window of ``limit`` at ``now`` (epoch seconds), for every
+        process using this file: ``(ticket, 0)``, or ``(None, seconds until a place frees)``."""
+        with self._transaction():
+            self._db.execute("DELETE FROM rate_windows WHERE scope = ? AND period = ? AND at <= ?",
+                             (scope, limit.period, now - limit.period))
+            held, oldest = self._db.execute("SELECT count(*), min(at) FROM rate_windows WHERE scope = ? AND period = ?",
+                                            (scope, limit.period)).fetchone()
+            if held >= limit.count:
+                return None, float(oldest) + limit.period - now
+            cursor = self._db.execute("INSERT INTO rate_windows (scope, period, at) VALUES (?, ?, ?)",
+                                      (scope, limit.period, now))
+        return cursor.lastrowid, 0.0
+
+    def settle(self, ticket: int, at: float) -> None:
+        """The request holding ``ticket`` was answered at ``at``: it counts from then."""
+        self._db.execute("UPDATE rate_windows SET at = max(at, ?) WHERE rowid = ?", (at, ticket))
 
     def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
                        state: DeliveryState = "claimed") -> bool:

@@ -88,6 +88,7 @@ async def test_not_asked_is_counted_exactly_when_the_breaker_trips():
     seen_by_vendor = {ticker for tickers in asked for ticker in tickers}
     not_asked = [f for f in failed if f.attempts == 0]
     assert 3 <= len(seen_by_vendor) < 40
-    assert tallies[0].not_asked == len(not_asked) == 40 - len(seen_by_vendor)
+    # never "not asked" for a subject the vendor saw; at most the one request in flight was cut off
+    assert 40 - len(seen_by_vendor) - 1 <= tallies[0].not_asked == len(not_asked) <= 40 - len(seen_by_vendor)
     assert all("not asked: the index was marked down" in f.message for f in not_asked)
     assert {f.subject_id for f in not_asked}.isdisjoint({f"s{t[1:]}" for t in seen_by_vendor})

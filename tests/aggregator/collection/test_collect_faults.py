@@ -34,8 +34,8 @@ def configure(sandbox, tmp_path, subjects, *, timeout=0.3, attempts=12, options=
     data = sandbox.config(roster=roster, store=tmp_path / "history.sqlite", report=tmp_path / "r.html")
     for name, table in data["indices"].items():
         table.update({"rate_limit": "1000/s", "concurrency": 16, **index})
-        table["options"].update(timeout_seconds=timeout, max_attempts=attempts, backoff_seconds=0.005,
-                                backoff_max_seconds=0.05, **(options or {}).get(name, {}))
+        table["options"].update({"timeout_seconds": timeout, "max_attempts": attempts, "backoff_seconds": 0.005,
+                                 "backoff_max_seconds": 0.05, **(options or {}).get(name, {})})
     return config_from_dict(data, base_dir=tmp_path)
 
 
@@ -61,12 +61,13 @@ async def test_fault_matrix_every_fault_at_10_percent_on_every_vendor_then_resum
             resumed, left = pairs(store, outcome.run.id)
             await run(config, store, resume=outcome.run.id, retry={FailureKind.OUT_OF_RANGE})
             retried, still = pairs(store, outcome.run.id)
-        clean_config = configure(sandbox, tmp_path / "clean", 500)  # the true answers
+        clean_config = configure(sandbox, tmp_path / "clean", 500, timeout=10)  # the true answers
         with Store(clean_config.store.path) as store:
             clean_run = await run(clean_config, store)
             truth, gaps = pairs(store, clean_run.run.id)
 
     everyone = {(index, f"p{i}") for index in VENDORS for i in range(500)}
+    assert {f.kind for f in gaps.values()} == {FailureKind.NOT_FOUND}  # the healthy run: coverage gaps only
     assert outcome.run.finished
     assert set(readings) | set(failures) == everyone  # every subject has an answer for every index ...
     assert not set(readings) & set(failures)  # ... exactly one
@@ -102,9 +103,11 @@ async def test_a_vendor_refusing_the_key_is_marked_down_and_the_others_carry_on(
     assert len(klout_failures) == 200 and {f.kind for f in klout_failures} == {FailureKind.AUTH}
     # the breaker's five, plus what the 16 workers had in flight or waiting to be handed over
     assert asked <= 5 + 2 * 16
-    # "not asked" is exact: each subject's one request (identity, refused, not retried) reached the vendor
+    # "not asked" is never said of a subject the vendor saw (each subject is one request here:
+    # identity, refused, not retried); requests cut off in flight are "asked, but cut off"
     down = [f for f in klout_failures if f.attempts == 0]
-    assert len(down) == 200 - asked
+    cut = [f for f in klout_failures if "asked, but its answer was cut off" in f.message]
+    assert 200 - asked - len(cut) <= len(down) <= 200 - asked
     assert all("not asked: the index was marked down for this run after 5 failed requests in a row" in f.message
                for f in down)
     assert "wrong-key" not in " ".join(f.message for f in klout_failures)
@@ -114,7 +117,8 @@ async def test_a_vendor_refusing_the_key_is_marked_down_and_the_others_carry_on(
 async def test_a_vendor_that_never_answers_costs_one_breaker_not_a_timeout_per_subject(tmp_path):
     down = {"peerindex": Faults(shares={"timeout": 1.0})}
     async with launch(["peerindex", "kred"], faults=down, limits={"peerindex": "2000/s", "kred": "2000/s"}) as sandbox:
-        config = configure(sandbox, tmp_path, 300, timeout=0.1, attempts=2, breaker_after=8)
+        config = configure(sandbox, tmp_path, 300, timeout=0.1, attempts=2, breaker_after=8,
+                           options={"kred": {"timeout_seconds": 10}})  # kred is healthy, even on a busy machine
         with Store(config.store.path) as store:
             outcome = await run(config, store)
             readings, failures = pairs(store, outcome.run.id)
@@ -123,7 +127,9 @@ async def test_a_vendor_that_never_answers_costs_one_breaker_not_a_timeout_per_s
     assert len(peerindex) == 300 and {f.kind for f in peerindex} == {FailureKind.TIMEOUT}
     assert asked <= (8 + 2 * 16) * 2  # 300 subjects would have cost 600 timed-out requests
     assert not FailureKind.TIMEOUT.is_final  # a resumed run asks again
-    assert sum(1 for index, _ in readings if index == "kred") > 100
+    kred = {pair: f for pair, f in failures.items() if pair[0] == "kred"}
+    assert {f.kind for f in kred.values()} <= {FailureKind.NOT_FOUND}  # unaffected: coverage gaps only
+    assert sum(1 for index, _ in readings if index == "kred") + len(kred) == 300
 
 
 async def test_the_deadline_fails_what_is_left_as_timeouts(tmp_path):
@@ -136,7 +142,9 @@ async def test_the_deadline_fails_what_is_left_as_timeouts(tmp_path):
             readings, failures = pairs(store, outcome.run.id)
     kred_read = [pair for pair in readings if pair[0] == "kred"]
     late = [f for (index, _), f in failures.items() if index == "kred" and f.kind is FailureKind.TIMEOUT]
-    assert 0 < len(kred_read) < 400 and late
+    # what was fetched by the deadline is kept (how much depends on the machine), the rest times out
+    assert len(kred_read) + len([p for p in failures if p[0] == "kred"]) == 400
+    assert late and len(kred_read) < 400
     assert all("deadline of 0.4s passed" in f.message for f in late)
     # one request (a batch of 10) in flight at concurrency 1: at most 10 were asked and cut off
     assert [f.attempts for f in late].count(0) >= len(late) - 10
@@ -158,14 +166,14 @@ async def test_breaker_counts_only_failures_in_a_row_that_say_the_vendor_is_unwe
     assert "after 4 failed requests in a row (last: v: timeout (fake))" in by_id["s29"].message
 
 
-async def test_near_each_vendors_limit_nothing_is_refused(tmp_path):
-    # The sandbox enforces a strict sliding window: a limiter that starts with a full bucket lets
-    # a burst through (48 at once, then 48 more within the first second) and is refused here.
-    # 80% of the limit, not 100%: the vendors share this test's event loop, so when it stalls,
-    # requests already sent are timed late (bench/collect.py runs them apart, at 100%).
+async def test_at_the_vendors_limit_at_concurrency_32_nothing_is_refused(tmp_path):
+    # The sandbox enforces a strict sliding window of 60 a second per key, timed when a request
+    # arrives. The adapters are set to exactly that, 32 requests in flight: a limiter that starts
+    # with a full bucket, or counts a request from when it was sent, lets a window straddle more
+    # than 60 arrivals when the event loop (shared here with the vendors) stalls.
     limits = dict.fromkeys(VENDORS, "60/s")
     async with launch(VENDORS, faults=Faults(latency=0.005), limits=limits) as sandbox:
-        config = configure(sandbox, tmp_path, 120, rate_limit="48/s", concurrency=8,
+        config = configure(sandbox, tmp_path, 120, rate_limit="60/s", concurrency=32, timeout=5,
                            options={"klout": {"api_version": 1, "batch_size": 1}, "kred": {"batch_size": 1},
                                     "empireavenue": {"batch_size": 1}})
         with Store(config.store.path) as store:
