@@ -42,37 +42,22 @@ def one_clear_line(done: subprocess.CompletedProcess[str], path: Path, *words: s
 
 
 @pytest.fixture
-def big_project(write) -> Path:
-    """A files-adapter project of PEOPLE subjects, one index."""
+def big_project(project, write) -> Path:
+    """The small project with PEOPLE subjects, every one of them scored by klout."""
     write("roster.csv", "id,name,twitter\n" + "".join(f"p{i},Person {i},h{i}\n" for i in range(PEOPLE)))
     write("exports/klout.csv", "screen_name,score\n" + "".join(f"h{i},{1 + i % 99}.5\n" for i in range(PEOPLE)))
-    return write("config.toml", """
-        [store]
-        path = "history.sqlite"
-        [roster]
-        path = "roster.csv"
-        [report]
-        out = "report.txt"
-        [indices.klout]
-        adapter = "files"
-        [indices.klout.options]
-        path = "exports/klout.csv"
-        match = "handle:twitter"
-        key_column = "screen_name"
-        value_column = "score"
-        scale = [1, 100]
-    """)
+    return project
 
 
 def test_a_damaged_page_in_the_middle_is_one_line_and_exit_3(big_project):
-    assert cli("run", "-c", str(big_project), "--quiet").returncode == 0
+    assert cli("run", "-c", str(big_project), "--quiet").returncode in (0, 1)
     path = big_project.parent / "history.sqlite"
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size, pages = db.execute("PRAGMA page_size").fetchone()[0], db.execute("PRAGMA page_count").fetchone()[0]
-    with path.open("r+b") as file:  # scribble over a page in the middle of the file
-        file.seek(page_size * (pages // 2))
-        file.write(b"\xa5" * page_size)
+    with path.open("r+b") as file:  # scribble over the pages in the middle third of the file
+        file.seek(page_size * (pages // 3))
+        file.write(b"\xa5" * page_size * (pages // 3))
     line = one_clear_line(cli("history", "p1500", "--store", str(path)), path, "damaged", ".recover")
     assert "malformed" in line
     one_clear_line(cli("run", "-c", str(big_project), "--quiet"), path, "damaged")
@@ -84,19 +69,20 @@ def test_a_full_disk_while_collecting_stops_the_run_and_resume_completes_it(big_
     with Store(path) as store:  # the run is started; its readings will not fit
         store.start_run(Run(id="r1", started_at=datetime.now(UTC), config_digest=config.digest),
                         [Subject(id=f"p{i}", name=f"Person {i}", handles={"twitter": f"h{i}"}) for i in range(PEOPLE)],
-                        [IndexSpec(name="klout")])
-    room = path.stat().st_size + 64 * 1024  # closing checkpointed the log into the file
+                        [IndexSpec(name=name) for name in ("klout", "kred", "peerindex")])
+    room = path.stat().st_size + 400 * 1024  # closing checkpointed the log into the file
     full = cli("run", "-c", str(big_project), "--resume", "r1", "--quiet", limit_bytes=room)
     one_clear_line(full, path, "the disk is full", "intact", "--resume", "this run is r1")
     with Store(path) as store:
-        kept = len(store.readings("r1"))
+        kept = len(store.readings("r1", index="klout"))
         assert store._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     assert 0 < kept < PEOPLE  # what was committed before the disk filled stays
     done = cli("run", "-c", str(big_project), "--resume", "r1", "--quiet")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 0, done.stderr  # kred and peerindex know few of them: coverage, not failures
     with Store(path) as store:
-        readings = store.readings("r1")
-        assert len(readings) == PEOPLE == len({r.subject_id for _, r in readings}) and not store.failures("r1")
+        readings = store.readings("r1", index="klout")
+        assert len(readings) == PEOPLE == len({r.subject_id for _, r in readings})
+        assert {f.kind.value for f in store.failures("r1")} == {"not_found"}
 
 
 async def test_another_process_holding_the_write_lock_is_waited_for_never_a_failure(project, caplog):
