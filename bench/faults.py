@@ -2,7 +2,8 @@
 
     python bench/faults.py [--subjects 2000] [--mixes 0.1,0.3] [--quota 200] [--concurrency 32]
 
-The four sandbox vendors run on 127.0.0.1 in this process. For each fault mix (a share of
+The four sandbox vendors run on 127.0.0.1 in this process, knowing ``--subjects`` people (the
+packaged real accounts, resampled beyond them). For each fault mix (a share of
 replies, split evenly over the faults that pass: 5xx, a reply that never comes, a reset
 connection, a body cut short, a body half missing, a maintenance page, and Kred's "still
 computing"), ``--subjects`` subjects are collected from the four vendors into a fresh SQLite
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.sandbox.launch import launch
+from adapters.sandbox.population import sample_population
 from adapters.sandbox.servers import Faults
 from adapters.sandbox.servers._faults import applies
 from aggregator.app.config import Config, config_from_dict
@@ -85,7 +87,8 @@ async def collect_once(config: Config, resume: str | None = None) -> tuple[str, 
 
 async def fault_mixes(subjects: int, mixes: list[float], folder: Path) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    async with launch(VENDORS, limits=dict.fromkeys(VENDORS, "5000/s"), seed=7) as sandbox:
+    async with launch(VENDORS, limits=dict.fromkeys(VENDORS, "5000/s"), seed=7,
+                      population=sample_population(subjects)) as sandbox:
         _, healthy_s, truth, gaps = await collect_once(configure(sandbox, folder / "healthy", subjects))
         results["healthy_s"] = round(healthy_s, 2)
         results["pairs"] = len(truth) + len(gaps)
@@ -113,7 +116,8 @@ async def fault_mixes(subjects: int, mixes: list[float], folder: Path) -> dict[s
 
 
 async def refusals(subjects: int, quota: int, concurrency: int, folder: Path) -> dict[str, Any]:
-    async with launch(VENDORS, limits=dict.fromkeys(VENDORS, f"{quota}/s"), faults=Faults(latency=0.005)) as sandbox:
+    async with launch(VENDORS, limits=dict.fromkeys(VENDORS, f"{quota}/s"), faults=Faults(latency=0.005),
+                      population=sample_population(subjects)) as sandbox:
         config = configure(sandbox, folder / "quota", subjects, rate_limit=f"{quota}/s", concurrency=concurrency,
                            options=ONE_REQUEST_EACH)
         _, seconds, readings, failures = await collect_once(config)
