@@ -14,7 +14,7 @@ from aggregator.app.config import load_config
 from aggregator.app.history import outcome_from_store
 from aggregator.app.pipeline import run
 from aggregator.collection.collect import _quantile
-from aggregator.collection.store import Store
+from aggregator.collection.store import SCHEMA_VERSION, Store
 from aggregator.errors import StoreError
 from aggregator.models import IndexSpec, Run, Subject
 from aggregator.testing import FakeAdapter
@@ -47,10 +47,11 @@ def test_a_version_2_file_gains_the_columns_and_its_runs_have_no_timing(tmp_path
     with closing(sqlite3.connect(path)) as db:  # back to what schema 2 had
         for column in ("seconds", "requests", "p50", "p95"):
             db.execute(f"ALTER TABLE run_indices DROP COLUMN {column}")
+        db.execute("DROP TABLE rate_windows")  # schema 4
         db.execute("PRAGMA user_version = 2")
         db.commit()
     with Store(path) as store:
-        assert store.schema_version == 3
+        assert store.schema_version == SCHEMA_VERSION
         assert store.index_timing("r1") == {}
         assert outcome_from_store(store, "r1").timing == {}
 

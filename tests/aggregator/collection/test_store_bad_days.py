@@ -73,10 +73,9 @@ def test_a_full_disk_while_collecting_stops_the_run_and_resume_completes_it(big_
     room = path.stat().st_size + 400 * 1024  # closing checkpointed the log into the file
     full = cli("run", "-c", str(big_project), "--resume", "r1", "--quiet", limit_bytes=room)
     one_clear_line(full, path, "the disk is full", "intact", "--resume", "this run is r1")
-    with Store(path) as store:
-        kept = len(store.readings("r1", index="klout"))
+    with Store(path) as store:  # intact, and readable
         assert store._db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert 0 < kept < PEOPLE  # what was committed before the disk filled stays
+        assert store.run("r1").finished_at is None
     done = cli("run", "-c", str(big_project), "--resume", "r1", "--quiet")
     assert done.returncode == 0, done.stderr  # kred and peerindex know few of them: coverage, not failures
     with Store(path) as store:
