@@ -18,12 +18,16 @@ if the vendor needs more options), and override these hooks, marked ``@override`
     answer for a batch (a Config with a ``batch_size`` field): ``subjects`` holds up to
     ``batch_size`` subjects, and ``await call(request)`` waits for the rate limit, retries,
     maps errors and returns the decoded JSON. The default is ``parse(call(request_for(s)), s)``.
-    An ``AdapterError`` fails the whole group with its kind.
+    An ``AdapterError`` fails the whole group with its kind; when that kind is a bad payload,
+    a server error or an adapter error, a group of several is then asked again in halves, down
+    to single subjects, so one subject the vendor chokes on fails alone (unless the vendor
+    looks down: ``breaker_after`` failed requests in a row).
 
 Retry policy, tuned by class attributes rather than code: only ``RetriableAdapterError`` is
 retried, i.e. a status in ``retry_statuses`` (or one ``classify`` calls ``rate_limited``, or a
 403 with ``Retry-After``: vendors behind Mashery answer "over rate" with a 403, GitHub too), a
-timeout or a broken connection, at most ``max_attempts`` times in all. Waits grow exponentially
+timeout, a broken connection, or a success whose body is not JSON (a maintenance page, a body
+cut short: a bad payload, but a passing one), at most ``max_attempts`` times in all. Waits grow exponentially
 from ``backoff_base`` with jitter up to ``backoff_max``; a ``Retry-After`` (seconds or
 HTTP-date) is waited out, up to ``backoff_max``, and also pauses the rate limiter so every
 worker backs off. A config may override the three (``max_attempts``, ``backoff_seconds``,
@@ -43,6 +47,7 @@ the configured origin: the request carries the key, and another host's reply is 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
 import json
 import logging
@@ -67,10 +72,13 @@ from yarl import URL
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 from aggregator.models import UNSAFE_TEXT, Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
-from aggregator.ratelimit import RateLimit, SlidingWindowLimiter
+from aggregator.ratelimit import RateLimit, SlidingWindowLimiter, WindowLedger
 
 logger = logging.getLogger(__name__)
 
+#: kinds that fail a batch's request and are worth splitting it over: one subject may be what
+#: the vendor chokes on (auth, rate limits and timeouts are about the vendor, not a subject)
+SPLIT_KINDS = frozenset({FailureKind.BAD_PAYLOAD, FailureKind.SERVER_ERROR, FailureKind.ADAPTER_ERROR})
 _STATUS_KINDS = {401: FailureKind.AUTH, 403: FailureKind.AUTH, 404: FailureKind.NOT_FOUND,
                  408: FailureKind.TIMEOUT, 429: FailureKind.RATE_LIMITED}
 
@@ -283,6 +291,11 @@ class HttpAdapter(Generic[C]):
         self.batch_size: int = max(1, int(getattr(config, "batch_size", 1)))
         #: scrapy-style counters (``request/count``, ``http/status/503``, ``retry/reason/timeout``)
         self.stats: Counter[str] = Counter()
+        #: requests (after their retries) that failed in a row, of the kinds that say the vendor
+        #: is unwell: the collector's circuit breaker counts these, not failed subjects
+        self.failed_in_a_row = 0
+        #: ids of the subjects this fetch sent a request for (so "not asked" is said exactly)
+        self.asked: set[str] = set()
         #: seconds each answered HTTP attempt took, from sending to the body read (retries
         #: included, waits for the rate limit not); the collector reads the ones of its fetch
         self.latencies: list[float] = []
@@ -310,12 +323,27 @@ class HttpAdapter(Generic[C]):
     async def gather(self, call: Call, subjects: Sequence[Subject]) -> Iterable[Reading | Failure]:
         return [self.parse(await call(self.request_for(subject)), subject) for subject in subjects]
 
+    def share_windows(self, ledger: WindowLedger) -> None:
+        """Keep this index's rate windows in ``ledger`` (the store), shared with every process
+        using it on the same API key: a restart or a second run starts from the vendor's count."""
+        if self._limiter is not None:
+            self._limiter = SlidingWindowLimiter(self._limiter.limit, ledger, f"{self.name}:{self.key_digest}")
+
+    @property
+    def key_digest(self) -> str:
+        """Who the vendor counts: the base URL and the config's secrets, digested (never the key)."""
+        secrets = sorted((name, value.get_secret_value()) for name, value in vars(self.config).items()
+                         if isinstance(value, SecretStr))
+        text = json.dumps([self.config.base_url, secrets])
+        return hashlib.blake2b(text.encode(), digest_size=12, person=b"ratewindow").hexdigest()
+
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (the vendor says its quota is nearly used up)."""
         if self._limiter is not None and seconds > 0:
             self._limiter.delay(seconds)
 
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncGenerator[Reading | Failure, None]:
+        self.asked = set()
         timeout = aiohttp.ClientTimeout(total=self.config.timeout_seconds, connect=self.config.connect_timeout_seconds)
         size = self.batch_size
         groups = [subjects[i:i + size] for i in range(0, len(subjects), size)]
@@ -350,6 +378,24 @@ class HttpAdapter(Generic[C]):
                         worker.exception()
 
     async def _fetch_group(self, session: aiohttp.ClientSession, group: Sequence[Subject]) -> list[Reading | Failure]:
+        """One request's results (a batch's), splitting a batch whose reply stays bad in halves
+        so the subject the vendor chokes on fails alone and the others get their readings."""
+        results, trouble = await self._ask(session, group)
+        if trouble is None or trouble not in SPLIT_KINDS or len(group) < 2 or self._looks_down:
+            return results
+        self.stats["batch/split"] += 1
+        half = len(group) // 2
+        return [*await self._fetch_group(session, group[:half]), *await self._fetch_group(session, group[half:])]
+
+    @property
+    def _looks_down(self) -> bool:
+        """The collector's breaker is about to trip: splitting would only ask a dead vendor more."""
+        after = self.limits.breaker_after
+        return after is not None and self.failed_in_a_row >= after
+
+    async def _ask(self, session: aiohttp.ClientSession, group: Sequence[Subject]
+                   ) -> tuple[list[Reading | Failure], FailureKind | None]:
+        """The group's results, and the kind that failed the whole request (None if it was answered)."""
         attempts = answers = 0
 
         async def call(request: HttpRequest) -> Any:
@@ -357,28 +403,37 @@ class HttpAdapter(Generic[C]):
             async for attempt in self._retrying():
                 with attempt:
                     attempts += 1
-                    payload = await self._attempt(session, request)
+                    payload = await self._attempt(session, request, asking=group)
             answers += 1
             return payload
 
         try:
             found = list(await self.gather(call, group))
         except AdapterError as exc:
-            if isinstance(exc, RetriableAdapterError):
+            retried = isinstance(exc, RetriableAdapterError)
+            if retried:
                 self.stats["retry/max_reached"] += 1
-            return [self._failure(s, exc.kind, str(exc), attempts) for s in group]
+            self._count_request(failed=retried or exc.kind.is_vendor_trouble)
+            return [self._failure(s, exc.kind, str(exc), attempts) for s in group], exc.kind
         except Exception as exc:
+            self._count_request(failed=True)
             if not answers:  # a bug in a hook or here; its text may hold the URL, so only its type
                 return [self._failure(s, FailureKind.ADAPTER_ERROR, f"failed ({type(exc).__name__})", attempts)
-                        for s in group]
+                        for s in group], FailureKind.ADAPTER_ERROR
             # the payload surprised a hook: that group fails, not the run
             message = f"unexpected payload ({type(exc).__name__}: {str(exc)[:200]})"
-            return [self._failure(s, FailureKind.BAD_PAYLOAD, message, attempts) for s in group]
+            return [self._failure(s, FailureKind.BAD_PAYLOAD, message, attempts) for s in group], \
+                FailureKind.BAD_PAYLOAD
+        self._count_request(failed=False)
         by_id: dict[str, Reading | Failure] = {}
         for result in found:
             if result.subject_id is not None:
                 by_id.setdefault(result.subject_id, result)
-        return [self._finish(s, by_id.get(s.id), attempts) for s in group]
+        return [self._finish(s, by_id.get(s.id), attempts) for s in group], None
+
+    def _count_request(self, *, failed: bool) -> None:
+        """Requests (after their retries) that failed in a row: what the collector's breaker counts."""
+        self.failed_in_a_row = self.failed_in_a_row + 1 if failed else 0
 
     def _finish(self, subject: Subject, result: Reading | Failure | None, attempts: int) -> Reading | Failure:
         if result is None:
@@ -420,23 +475,29 @@ class HttpAdapter(Generic[C]):
         logger.debug("%s: %s; attempt %d of %d in %.2fs",
                      self.name, error, state.attempt_number + 1, self._attempts, wait)
 
-    async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest) -> Any:
+    async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest,
+                       asking: Sequence[Subject] = ()) -> Any:
         where = public_url(request.url)
         if self._pacer is not None:
             await self._pacer.wait()
-        if self._limiter is not None:
-            await self._limiter.acquire()
+        limiter = self._limiter
+        ticket = await limiter.acquire() if limiter is not None else None
+        self.asked.update(s.id for s in asking)  # sent now, no longer "not asked"
         self.stats["request/count"] += 1
         sent = time.monotonic()
-        with map_errors(where):
-            async with session.request(
-                request.method, request.url, params=dict(request.params), headers=dict(request.headers)
-            ) as response:
-                status = response.status
-                self.stats[f"http/status/{status}"] += 1
-                body = await self._read_body(response, where)
-                content_type = response.content_type
-                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        try:
+            with map_errors(where):
+                async with session.request(
+                    request.method, request.url, params=dict(request.params), headers=dict(request.headers)
+                ) as response:
+                    status = response.status
+                    self.stats[f"http/status/{status}"] += 1
+                    body = await self._read_body(response, where)
+                    content_type = response.content_type
+                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        finally:  # the vendor counted it when it arrived: before now, whatever became of it
+            if limiter is not None:
+                limiter.release(ticket)
         self.latencies.append(time.monotonic() - sent)
         kind = self.classify(status, body)
         if kind is None:
@@ -531,8 +592,10 @@ def _padded(rate: RateLimit, margin: float) -> RateLimit:
 
 
 def _decode_json(body: bytes, content_type: str, where: str) -> Any:
+    """The decoded body; one that is not JSON (a maintenance page, a body cut short) is how a
+    flaky vendor fails for a few seconds, so it is retried like a 5xx."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
         got = "malformed JSON" if "json" in content_type else f"expected JSON, got {content_type[:80]}"
-        raise FatalAdapterError(f"{got} ({len(body)} bytes) from {where}", kind=FailureKind.BAD_PAYLOAD) from exc
+        raise RetriableAdapterError(f"{got} ({len(body)} bytes) from {where}", kind=FailureKind.BAD_PAYLOAD) from exc

@@ -28,7 +28,8 @@ price is out of range.
 Assumptions where the notes say UNCONFIRMED: an error is ``{"error": ...}``, ``{"errors": ...}``
 or ``{"meta": {"error": ...}}``, with any status: one that mentions a limit is a rate limit,
 one about the key, token or authentication is auth; a 403 that mentions a limit is a rate
-limit (retried), any other 401/403 auth; a person without an EA ticker in the roster is
+limit (retried), any other 401/403 auth; an error saying "no such ticker" (or user, or "not
+found"), whatever its status, is not_found for the whole batch; a person without an EA ticker in the roster is
 asked for by their Twitter name, upper-cased (many EA tickers were the Twitter name).
 """
 
@@ -48,6 +49,8 @@ from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import reading_or_failure
 
 AUTH_WORDS = ("key", "token", "auth", "login", "password")
+#: how the vendor words "none of these tickers exist"
+NOT_FOUND_WORDS = ("no such ticker", "not found", "no such user")
 
 
 class EmpireAvenueConfig(HttpConfig):
@@ -142,10 +145,13 @@ def error_text(body: bytes | Any) -> str:
 
 
 def _raise_error(payload: Any) -> None:
-    """A reply that carries an error instead of data becomes the matching AdapterError."""
+    """A reply that carries an error instead of data becomes the matching AdapterError; one
+    saying it has no such ticker is coverage (not_found), not a fault."""
     text = "" if not isinstance(payload, dict) or isinstance(payload.get("data"), list) else error_text(payload)
     if text:
         lowered = text.lower()
+        if any(words in lowered for words in NOT_FOUND_WORDS):
+            raise FatalAdapterError(f"Empire Avenue says {text!r}", kind=FailureKind.NOT_FOUND)
         kind = FailureKind.RATE_LIMITED if "limit" in lowered else (
             FailureKind.AUTH if any(word in lowered for word in AUTH_WORDS) else FailureKind.BAD_PAYLOAD)
         raise FatalAdapterError(f"Empire Avenue says {text!r}", kind=kind)

@@ -26,8 +26,9 @@ Assumptions where the notes say UNCONFIRMED: an unknown screen name is a 404 wha
 a 403 whose body says "Over Qps" or "Over Rate" is Mashery's rate limit (retried, honouring
 ``Retry-After``) and any other 401/403 is auth; the score reply may also come in the user
 object's shape (``score`` as an object); v1's ``kscore`` is a number or a decimal string, users
-come back in any order, and 202 ("queued for scoring") means not scored yet; if fetching topics
-fails, the score is kept without topics.
+come back in any order, and 202 ("queued for scoring") means not scored yet; a reply whose own
+``status`` is 404 ("No such users") says none of the batch is scored (not_found); if fetching
+topics fails, the score is kept without topics (v1 and v2 alike).
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ class KloutAdapter(HttpAdapter[KloutConfig]):
             return results
         users = ",".join(wanted)
         scores = v1_users(await call(self._get("klout.json", users=users)))
-        topics = v1_users(await call(self._get("users/topics.json", users=users))) if self.config.topics else {}
+        topics = await self._v1_topics(call, users) if self.config.topics and scores else {}
         for name, group in wanted.items():
             for subject in group:
                 user = scores.get(name)
@@ -133,6 +134,15 @@ class KloutAdapter(HttpAdapter[KloutConfig]):
                 found = topics.get(name, {}).get("topics") or ()
                 results.append(settle(self.name, subject, partial(v1_reading, self.spec, subject.id, user, found)))
         return results
+
+
+    async def _v1_topics(self, call: Call, users: str) -> dict[str, dict[str, Any]]:
+        """The batch's topics; if that call fails, the scores are kept without topics (as in v2)."""
+        try:
+            return v1_users(await call(self._get("users/topics.json", users=users)))
+        except AdapterError:
+            self.stats["topics/failed"] += 1
+            return {}
 
 
 def v2_reading(spec: IndexSpec, subject_id: str, payload: Any) -> Reading | Failure:
@@ -148,6 +158,8 @@ def v2_reading(spec: IndexSpec, subject_id: str, payload: Any) -> Reading | Fail
 def v1_users(payload: Any) -> dict[str, dict[str, Any]]:
     """A v1 ``{"status": 200, "users": [...]}`` reply, by lower-cased screen name."""
     status = payload.get("status", 200) if isinstance(payload, dict) else 200
+    if str(status) == "404":  # {"status": 404, "error": "No such users"}: coverage, not a fault
+        return {}
     if str(status) not in {"200", "202"}:
         raise FatalAdapterError(f"reply says status {str(status)[:10]!r}")
     users = member(payload, "users")

@@ -6,6 +6,7 @@
     ├── ConfigError                 bad config, roster or input file: fix it and rerun (exit 2)
     │   └── PluginNotFoundError     an adapter or renderer name nobody installed
     ├── StoreError                  the history database cannot be used as asked
+    │   └── StoreUnusableError      ... at all: damaged, full, read-only, locked (exit 3)
     ├── DeliveryError               a report could not be written or sent (exit 4)
     │   └── RetriableDeliveryError  nothing was sent and trying later may work (refused
     │                               connection, TLS failure, an SMTP 4xx)
@@ -64,7 +65,20 @@ class PluginNotFoundError(ConfigError):
 
 
 class StoreError(AggregatorError):
-    """The history database is missing, newer than this version, or asked for a run it lacks."""
+    """The history database cannot be used as asked: a run or subject it lacks (exit 2)."""
+
+
+class StoreUnusableError(StoreError):
+    """The history database itself cannot be used: damaged, disk full, read-only, locked, not
+    openable, or newer than this version (exit 3). The message says what to do.
+
+    ``resumable``: what was stored is intact, and the run can be continued once the cause is
+    gone (a full disk).
+    """
+
+    def __init__(self, message: str, *, resumable: bool = False) -> None:
+        super().__init__(message)
+        self.resumable = resumable
 
 
 class DeliveryError(AggregatorError):

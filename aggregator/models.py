@@ -182,8 +182,20 @@ class FailureKind(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        """Asking again would give the same answer, so a resumed run does not ask again."""
-        return self in {FailureKind.NOT_FOUND, FailureKind.OUT_OF_RANGE, FailureKind.BAD_PAYLOAD}
+        """A healthy vendor would answer the same again, so a resumed run does not ask again.
+
+        Only a well-formed reply can say that: "no such user" (not_found) or a value outside
+        the documented scale (out_of_range). A bad payload is how a flaky vendor fails for a
+        few seconds (a maintenance page, a body cut short), so a resumed run asks again.
+        """
+        return self in {FailureKind.NOT_FOUND, FailureKind.OUT_OF_RANGE}
+
+    @property
+    def is_vendor_trouble(self) -> bool:
+        """The vendor itself is unwell (these count towards the circuit breaker); the other
+        kinds are about one subject."""
+        return self in {FailureKind.AUTH, FailureKind.RATE_LIMITED, FailureKind.TIMEOUT,
+                        FailureKind.SERVER_ERROR, FailureKind.ADAPTER_ERROR}
 
 
 class Reading(_Frozen):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from aggregator.analytics.outcome import RunOutcome
@@ -17,6 +18,7 @@ from aggregator.atomic import write_atomic
 from aggregator.collection.collect import ProgressCallback
 from aggregator.collection.store import Store
 from aggregator.errors import AggregatorError, ConfigError, DeliveryError, Problem
+from aggregator.models import FailureKind
 
 _KIND_BY_SUFFIX = {".html": "html", ".htm": "html", ".txt": "text", ".json": "json", ".eml": "email"}
 #: ``--out -``: the report goes to standard output
@@ -106,9 +108,12 @@ class Aggregator:
     def __init__(self, config: Config | str | Path) -> None:
         self.config = config if isinstance(config, Config) else load_config(config)
 
-    async def run(self, *, resume: str | None = None, progress: ProgressCallback | None = None) -> RunResult:
+    async def run(self, *, resume: str | None = None, retry: Collection[FailureKind] = (),
+                  progress: ProgressCallback | None = None) -> RunResult:
+        """Collect, store and compare; with ``resume``, continue that run (asking again for the
+        pairs whose failure is of a kind in ``retry``, final or not)."""
         with Store(self.config.store.path) as store:
-            outcome = await run_pipeline(self.config, store, resume=resume, progress=progress)
+            outcome = await run_pipeline(self.config, store, resume=resume, retry=retry, progress=progress)
         return RunResult(outcome)
 
 

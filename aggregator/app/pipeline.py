@@ -7,10 +7,10 @@ store is pure computation on what the store holds (invariant 5: stored before us
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Collection, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.analytics.people import people_agreement
@@ -21,12 +21,13 @@ from aggregator.collection.collect import ProgressCallback, collect
 from aggregator.collection.judgments import Judgments, load_judgments
 from aggregator.collection.resume import pending
 from aggregator.collection.roster import OptOut, load_roster
-from aggregator.collection.store import Store
-from aggregator.errors import ConfigError, Problem
-from aggregator.models import Run, Subject, utc_now
+from aggregator.collection.store import Store, Writer
+from aggregator.errors import ConfigError, Problem, StoreUnusableError
+from aggregator.models import FailureKind, Run, Subject, utc_now
 from aggregator.plugins import Adapter, CheckedAdapter, adapters
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def build_adapters(config: Config) -> list[Adapter]:
@@ -59,12 +60,14 @@ async def collect_run(
     store: Store,
     *,
     resume: str | None = None,
+    retry: Collection[FailureKind] = (),
     progress: ProgressCallback | None = None,
     adapters_: Sequence[Adapter] | None = None,
 ) -> Collected:
     """Collect the roster from every index into ``store`` (the first half of :func:`run`).
 
-    With ``resume``, continue that run: only the pairs it has no answer for are fetched.
+    With ``resume``, continue that run: only the pairs it has no answer for are fetched, and
+    those whose failure is of a kind in ``retry``, final or not.
     """
     roster = load_roster(config.roster.path)
     opt_out = OptOut.load(config.roster.opt_out)
@@ -76,6 +79,10 @@ async def collect_run(
     forgotten = _forget_opted_out(store, gone)
     active = list(adapters_) if adapters_ is not None else build_adapters(config)
     check_inputs(active, roster)
+    for adapter in active:  # vendors count per key, across processes: so do we (the HTTP helper)
+        share = getattr(adapter, "share_windows", None)
+        if callable(share):
+            share(store)
     if resume is None:
         current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
         store.start_run(current, subjects, [a.spec for a in active])
@@ -84,10 +91,16 @@ async def collect_run(
         _check_resumable(store, current, active)
         erased = {s.id for s in gone}
         subjects = [s for s in store.subjects(current.id) if s.id not in erased]
-    todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id))
+    todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id, retry=retry))
     limits = {name: index.limits for name, index in config.enabled_indices.items()}
-    tallies = await collect(active, subjects, partial(store.add, current.id), todo=todo, progress=progress,
-                            limits=limits)
+    try:
+        with store.writer(current.id) as sink:
+            tallies = await _flushing(sink, collect(active, subjects, sink, todo=todo, progress=progress,
+                                                    limits=limits))
+    except StoreUnusableError as exc:
+        if not exc.resumable:
+            raise
+        raise StoreUnusableError(f"{exc} — this run is {current.id}", resumable=True) from None
     for tally in tallies:
         store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
                                p50=tally.p50, p95=tally.p95)
@@ -144,15 +157,34 @@ async def run(
     store: Store,
     *,
     resume: str | None = None,
+    retry: Collection[FailureKind] = (),
     progress: ProgressCallback | None = None,
     adapters_: Sequence[Adapter] | None = None,
 ) -> RunOutcome:
     """Collect the roster from every index into ``store`` and compare what was stored.
 
-    With ``resume``, continue that run: only the pairs it has no answer for are fetched.
+    With ``resume``, continue that run: only the pairs it has no answer for are fetched, and
+    those whose failure is of a kind in ``retry``, final or not.
     """
-    collected = await collect_run(config, store, resume=resume, progress=progress, adapters_=adapters_)
+    collected = await collect_run(config, store, resume=resume, retry=retry, progress=progress, adapters_=adapters_)
     return compare_stored(config, store, collected)
+
+
+async def _flushing(sink: Writer, work: Awaitable[T]) -> T:
+    """Await ``work`` while committing the sink's group every few tens of milliseconds, so that
+    answers never wait long in memory when a vendor is slow."""
+    import asyncio
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(sink.seconds)
+            sink.flush_if_due()
+
+    ticker = asyncio.ensure_future(tick())
+    try:
+        return await work
+    finally:
+        ticker.cancel()
 
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:

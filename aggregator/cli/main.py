@@ -2,8 +2,9 @@
 
 Exit codes: 0 all went well; 1 the run finished but some fetches failed (auth, timeouts,
 server errors, bad payloads — the report's "index health" shows them; an index simply not
-knowing a subject is coverage, not a failure); 2 bad input or config; 4 a report was not
-delivered (not written, or not accepted by the mail server); 130 interrupted.
+knowing a subject is coverage, not a failure); 2 bad input or config; 3 the history database
+cannot be used (damaged, disk full, read-only); 4 a report was not delivered (not written, or not
+accepted by the mail server); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -17,8 +18,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aggregator.cli import deliveries, sandbox, scorer, stored
-from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_DELIVERY, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
-from aggregator.errors import AggregatorError, ConfigError, DeliveryError
+from aggregator.cli.exits import (
+    EXIT_BAD_INPUT,
+    EXIT_DELIVERY,
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STORE,
+)
+from aggregator.errors import AggregatorError, ConfigError, DeliveryError, StoreUnusableError
+from aggregator.models import FailureKind
 
 if TYPE_CHECKING:
     from aggregator.app.api import RunResult
@@ -35,6 +44,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except StoreUnusableError as exc:
+        _err(f"store error: {exc}")
+        return EXIT_STORE
     except DeliveryError as exc:
         _err(f"error: {exc}")
         return EXIT_DELIVERY
@@ -57,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="aggregator",
         description="Collect influence scores from several indices, compare them, and report where they disagree.",
         epilog="Exit codes: 0 ok; 1 the run finished with failed fetches (shown in the report); "
-               "2 bad input or config; 4 a report was not delivered; 130 interrupted.",
+               "2 bad input or config; 3 the history database cannot be used; 4 a report was not delivered; "
+               "130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -82,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
                                           "compare them and write the report.")
     run.add_argument("-c", "--config", type=Path, required=True, help="the TOML config file")
     run.add_argument("--resume", metavar="RUN_ID", help="continue an interrupted run, fetching only what it lacks")
+    run.add_argument("--retry", metavar="KIND[,KIND]", type=_failure_kinds, default=frozenset(),
+                     help="with --resume: also ask again for pairs that failed with these kinds, final or not "
+                          f"({', '.join(k.value for k in FailureKind)})")
     run.add_argument("--out", type=Path, help="report file (default: [report] out in the config), or - for "
                                               "standard output; the format follows the suffix: .html, .txt, .json")
     run.add_argument("--format", metavar="KIND",
@@ -169,6 +185,8 @@ def _run(args: argparse.Namespace) -> int:
     from aggregator.app.api import STDOUT, output_kind
     from aggregator.app.config import load_config
 
+    if args.retry and not args.resume:
+        raise ConfigError("--retry asks again within a run: give the run with --resume RUN_ID (see `aggregator runs`)")
     config = load_config(args.config)
     if args.judgments:
         config = config.with_judgments(args.judgments.resolve())
@@ -179,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_slot(config, args.slot, resend=args.resend)
     out = _check_outputs(config, args)  # every flag and output, before the first request
-    result = _collect(config, resume=args.resume, quiet=args.quiet)
+    result = _collect(config, resume=args.resume, retry=args.retry, quiet=args.quiet)
     if str(out) == STDOUT:
         _to_stdout(result.render(output_kind(out, args.format)))
         _err("report: written to standard output")
@@ -226,12 +244,12 @@ def _schedule(args: argparse.Namespace) -> int:
     return schedule_command(load_config(args.config))
 
 
-def _collect(config: Config, *, resume: str | None, quiet: bool) -> RunResult:
+def _collect(config: Config, *, resume: str | None, retry: frozenset[FailureKind], quiet: bool) -> RunResult:
     from aggregator.app.api import Aggregator
     from aggregator.cli.progress import ProgressDisplay
 
     with ProgressDisplay(enabled=not quiet) as display:
-        result = asyncio.run(Aggregator(config).run(resume=resume, progress=display.update))
+        result = asyncio.run(Aggregator(config).run(resume=resume, retry=retry, progress=display.update))
     _summarize(result)
     return result
 
@@ -242,6 +260,17 @@ def _summarize(result: RunResult) -> None:
         kinds = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items()))
         _err(f"{index.index:>14}: {index.scored}/{index.asked} scored" + (f" ({kinds})" if kinds else ""))
     _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
+
+
+def _failure_kinds(text: str) -> frozenset[FailureKind]:
+    """``--retry``'s value: failure kinds separated by commas."""
+    known = {kind.value: kind for kind in FailureKind}
+    names = [name.strip().lower() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown) or repr(text)} is not a failure kind; "
+                                         f"known: {', '.join(known)}")
+    return frozenset(known[name] for name in names)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -61,7 +61,7 @@ def _history(args: argparse.Namespace) -> int:
     from aggregator.app.history import subject_history
     from aggregator.collection.store import Store
 
-    with Store(store_path(args)) as store:
+    with Store(store_path(args), read_only=True) as store:  # a read-only file can still be read
         points = subject_history(store, args.subject)
     if args.json:
         print(json.dumps([
@@ -85,7 +85,7 @@ def _history(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     from aggregator.collection.store import Store
 
-    with Store(store_path(args)) as store:
+    with Store(store_path(args), read_only=True) as store:
         for run in store.runs():
             state = "finished" if run.finished else "UNFINISHED (resume with aggregator run --resume ID)"
             print(f"{run.id}  {run.started_at:%Y-%m-%d %H:%M}  {run.counts.subjects} subjects  "

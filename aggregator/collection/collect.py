@@ -7,11 +7,19 @@ exactly one Reading or Failure.
 
 Two guards per index, from its ``Limits`` (given to :func:`collect`, else the adapter's own
 ``limits`` attribute, as the HTTP helper keeps, else the defaults): a circuit breaker — after
-``breaker_after`` failures in a row of the kinds that say the vendor is unwell (auth, rate
-limit, timeout, server error, adapter error) the index is marked down for the run, its fetch is
-stopped and each remaining subject gets one Failure, not one timeout after another — and a
-deadline: what is not fetched ``deadline_seconds`` after the index started fails as a timeout.
-Neither kind of Failure is final, so a resumed run asks again.
+``breaker_after`` failed requests in a row of the kinds that say the vendor is unwell (auth,
+rate limit, timeout, server error, adapter error) the index is marked down for the run, its
+fetch is stopped and each remaining subject gets one Failure, not one timeout after another —
+and a deadline: what is not fetched ``deadline_seconds`` after the index started fails as a
+timeout. Neither kind of Failure is final, so a resumed run asks again.
+
+Requests, not subjects: an adapter that keeps ``failed_in_a_row`` (the HTTP helper does; one
+batch of 100 is one request) is counted by it; for any other adapter each failed subject counts
+as one request. An adapter that keeps ``asked`` (the ids it sent a request for) lets the
+breaker's Failures say exactly which subjects were never asked.
+
+The sink's own errors (the store's: a full disk, a damaged file) are not the adapter's: they
+stop the collection and reach the caller as they are.
 """
 
 from __future__ import annotations
@@ -24,10 +32,6 @@ from dataclasses import dataclass
 
 from aggregator.models import Failure, FailureKind, Reading, Subject
 from aggregator.plugins import Adapter, Limits
-
-#: failure kinds that say the vendor itself is unwell (the others are about one subject)
-BREAKER_KINDS = frozenset({FailureKind.AUTH, FailureKind.RATE_LIMITED, FailureKind.TIMEOUT,
-                           FailureKind.SERVER_ERROR, FailureKind.ADAPTER_ERROR})
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,16 @@ class Tally:
     #: median and 95th percentile of those attempts' durations, in seconds
     p50: float | None = None
     p95: float | None = None
+    #: subjects never asked because the index was marked down or ran out of time
+    not_asked: int = 0
+
+
+class _SinkError(Exception):
+    """The sink (the store) raised: carried past the adapter's error handling, then re-raised."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 async def collect(
@@ -87,12 +101,26 @@ async def collect(
         wanted = [by_id[sid] for sid in ids if sid in by_id]
         own = getattr(adapter, "limits", None)
         chosen = (limits or {}).get(adapter.name) or (own if isinstance(own, Limits) else Limits())
-        jobs.append(_drain(adapter, wanted, sink, progress, chosen))
-    return list(await asyncio.gather(*jobs))
+        jobs.append(asyncio.ensure_future(_drain(adapter, wanted, sink, progress, chosen)))
+    try:
+        return list(await asyncio.gather(*jobs))
+    except BaseException:  # the sink failed (or we were cancelled): stop every index, not just one
+        for job in jobs:
+            job.cancel()
+        await asyncio.gather(*jobs, return_exceptions=True)
+        raise
 
 
 async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
                  progress: ProgressCallback | None, limits: Limits) -> Tally:
+    try:
+        return await _drain_index(adapter, subjects, sink, progress, limits)
+    except _SinkError as exc:
+        raise exc.error from None
+
+
+async def _drain_index(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
+                       progress: ProgressCallback | None, limits: Limits) -> Tally:
     import asyncio
 
     name = adapter.name
@@ -103,10 +131,14 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
     readings = failures = in_a_row = 0
     whole_index: Failure | None = None
     tripped: Failure | None = None
+    counted = _requests_failed_in_a_row(adapter) is not None
 
     def deliver(item: Reading | Failure) -> None:
         nonlocal readings, failures, whole_index, in_a_row, tripped
-        sink(item)
+        try:
+            sink(item)
+        except Exception as exc:
+            raise _SinkError(exc) from exc
         if item.subject_id is None:  # about the whole index: its subjects get their own below
             whole_index = item if isinstance(item, Failure) else whole_index
             return
@@ -115,7 +147,10 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
             readings += 1
         else:
             failures += 1
-        in_a_row = in_a_row + 1 if isinstance(item, Failure) and item.kind in BREAKER_KINDS else 0
+        if counted:
+            in_a_row = _requests_failed_in_a_row(adapter) or 0
+        else:
+            in_a_row = in_a_row + 1 if isinstance(item, Failure) and item.kind.is_vendor_trouble else 0
         if tripped is None and limits.breaker_after is not None and in_a_row >= limits.breaker_after:
             assert isinstance(item, Failure)
             tripped = item
@@ -136,6 +171,8 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
                         deliver(checked)
                     if tripped is not None:
                         break  # closing the stream stops the adapter's requests in flight
+        except _SinkError:
+            raise
         except Exception as exc:
             if isinstance(exc, TimeoutError) and deadline.expired():
                 kind = FailureKind.TIMEOUT
@@ -147,20 +184,47 @@ async def _drain(adapter: Adapter, subjects: Sequence[Subject], sink: Sink,
                 log.error("adapter %r raised %s; its remaining subjects are marked as failed",
                           name, type(exc).__name__)
                 reason = f"{name}: the adapter stopped with {type(exc).__name__}"
+        asked = _asked(adapter)
+        left = [s.id for s in subjects if s.id in waiting]
+        cut = {sid for sid in left if asked is not None and sid in asked}
         if tripped is not None:
             kind = tripped.kind
-            reason = (f"{name}: not asked: the index was marked down for this run after "
-                      f"{limits.breaker_after} failures in a row (last: {tripped.message[:1500]})")
-            log.warning("index %r marked down after %d failures in a row (%s); %d subject(s) not asked",
-                        name, in_a_row, tripped.kind.value, len(waiting))
+            why = (f"the index was marked down for this run after {limits.breaker_after} failed requests "
+                   f"in a row (last: {tripped.message[:1500]})")
+            reason = f"{name}: not asked: {why}"
+            log.warning("index %r marked down after %d failed requests in a row (%s); %d subject(s) not asked, "
+                        "%d asked but cut off", name, in_a_row, tripped.kind.value, len(left) - len(cut), len(cut))
         elif whole_index is not None:
             kind, reason = whole_index.kind, whole_index.message
-        for sid in [s.id for s in subjects if s.id in waiting]:
-            deliver(Failure(index=name, subject_id=sid, kind=kind, attempts=0, message=reason))
+            why = reason
+        else:
+            why = reason.removeprefix(f"{name}: ")
+        not_asked = 0
+        for sid in left:
+            if sid in cut:  # its request was in flight when the index was stopped
+                deliver(Failure(index=name, subject_id=sid, kind=kind, attempts=1,
+                                message=f"{name}: asked, but its answer was cut off: {why}"))
+            else:
+                not_asked += 1
+                deliver(Failure(index=name, subject_id=sid, kind=kind, attempts=0, message=reason))
+    else:
+        not_asked = 0
     seconds = time.monotonic() - started
     durations = sorted(timed[timed_before:]) if timed is not None else []
     return Tally(name, len(subjects), readings, failures, seconds, len(durations),
-                 _quantile(durations, 0.5), _quantile(durations, 0.95))
+                 _quantile(durations, 0.5), _quantile(durations, 0.95), not_asked)
+
+
+def _requests_failed_in_a_row(adapter: Adapter) -> int | None:
+    """How many of the adapter's requests failed in a row, if it counts them (the HTTP helper does)."""
+    found = getattr(adapter, "failed_in_a_row", None)
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
+
+
+def _asked(adapter: Adapter) -> set[str] | None:
+    """The ids the adapter sent a request for in this fetch, if it keeps them."""
+    found = getattr(adapter, "asked", None)
+    return found if isinstance(found, set) else None
 
 
 def _latencies(adapter: Adapter) -> list[float] | None:

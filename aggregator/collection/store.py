@@ -1,30 +1,41 @@
 """SQLite history: runs, the subjects and indices of each run, readings, failures, deliveries.
 
 One file (or ``:memory:``). The schema version lives in ``PRAGMA user_version`` and every
-change to it is a numbered migration in ``MIGRATIONS``, applied in order on open. Every
-reading and failure is committed as it arrives (WAL mode), so a run that dies loses nothing
-it had fetched and can be resumed. The store keeps numbers, never rendered reports.
+change to it is a numbered migration in ``MIGRATIONS``, applied in order on open. Readings and
+failures are committed in small groups as they arrive (:meth:`Store.writer`: every 1,000 or
+every 50 ms, WAL mode), so a run that dies loses at most one group, which a resumed run asks
+again. The store keeps numbers, never rendered reports.
+
+Bad days: every SQLite error leaves as a :class:`StoreError` that says, in one line naming the
+file, what happened and what to do (:func:`store_error`); another process holding the write
+lock is waited for, with a message after a few seconds, never reported as a failure; a result
+for a subject that ``forget`` erased while the run was collecting is dropped (forgetting
+wins). ``Store(path, read_only=True)`` reads a file that cannot be written.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 from urllib.parse import quote, quote_plus
 
 import numpy as np
 
 from aggregator.collection._columns import RosterRows, StoredColumn, parse_ints, split_ids
-from aggregator.errors import StoreError
+from aggregator.errors import StoreError, StoreUnusableError
 from aggregator.models import (
     Failure,
     FailureKind,
@@ -36,6 +47,7 @@ from aggregator.models import (
     Subject,
     Subjects,
 )
+from aggregator.ratelimit import RateLimit
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -126,8 +138,120 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
     UPDATE deliveries SET lease_until = claimed_at WHERE state = 'claimed';
     """,
+    # 5: vendors' rate-limit windows, shared by every process using the store: one row per
+    # request in a window, counted from its answer once it has one. ``scope`` is the index
+    # and a digest of its API key, never the key.
+    """
+    CREATE TABLE rate_windows (
+        scope TEXT NOT NULL,
+        period REAL NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX rate_windows_by_scope ON rate_windows (scope, period, at);
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+#: a group of results is committed when it holds this many, or its first is this old
+GROUP_SIZE = 1000
+GROUP_SECONDS = 0.05
+#: how long to wait for another process's write lock before saying so (then every minute)
+LOCK_NOTICE_SECONDS = 3.0
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_READING_ROW = (
+    "INSERT OR REPLACE INTO readings SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? "
+    "WHERE EXISTS (SELECT 1 FROM run_subjects WHERE run_id = ?1 AND subject_id = ?3)"
+)
+_FAILURE_ROW = (
+    "INSERT OR REPLACE INTO failures SELECT ?, ?, ?, ?, ?, ?, ? "
+    "WHERE ?3 IS NULL OR EXISTS (SELECT 1 FROM run_subjects WHERE run_id = ?1 AND subject_id = ?3)"
+)
+
+
+def store_error(path: str, exc: sqlite3.Error) -> StoreUnusableError:
+    """One line naming the file, what went wrong and what to do (never a traceback)."""
+    detail = str(exc)
+    lowered = detail.lower()
+    if "not a database" in lowered or "encrypted" in lowered:
+        return StoreUnusableError(
+            f"{path}: cannot open: this is not a history database ({detail}): point [store] path at "
+            f"the right file, or, if it was one, restore it from a backup")
+    if "malformed" in lowered:
+        return StoreUnusableError(
+            f"{path}: the history database is damaged ({detail}); nothing more was written to it. "
+            f"Restore it from a backup, or save what SQLite can still read with "
+            f"`sqlite3 {path} .recover | sqlite3 recovered.sqlite` and point [store] path at the new file")
+    name = getattr(exc, "sqlite_errorname", "")
+    if "full" in lowered or "disk i/o error" in lowered or name.startswith("SQLITE_IOERR_WRITE"):
+        return StoreUnusableError(
+            f"{path}: could not write ({detail}): the disk is full, or the file reached its size limit; "
+            f"SQLite commits whole groups or nothing, so the history database is intact "
+            f"and keeps everything committed so far: free some space, then continue the run with "
+            f"`aggregator run -c CONFIG --resume RUN_ID` (see `aggregator runs`)", resumable=True)
+    if "readonly" in lowered or "read-only" in lowered:
+        return StoreUnusableError(
+            f"{path}: the history database cannot be written (a read-only file, folder or disk); "
+            f"`aggregator runs` and `aggregator history` can still read it: make it writable, or point "
+            f"[store] path at a writable place to collect")
+    if "unable to open" in lowered:
+        return StoreUnusableError(f"{path}: cannot open the history database ({detail}): check that its folder "
+                          f"exists and that you may read and write there")
+    if "locked" in lowered or "busy" in lowered:
+        return StoreUnusableError(f"{path}: another process holds the history database's lock ({detail}); "
+                          f"wait for it to finish, or stop it, and run again", resumable=True)
+    return StoreUnusableError(f"{path}: the history database failed: {detail}")
+
+
+def _mapped(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLite's errors in a Store method into a StoreError that explains itself."""
+
+    @functools.wraps(method)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as exc:
+            store = args[0]
+            raise store_error(store.path if isinstance(store, Store) else "history database", exc) from None
+
+    return call
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
+class _Connection(sqlite3.Connection):
+    """A connection that waits for another process's write lock however long it is held.
+
+    Only a statement that takes the lock is waited on (``BEGIN IMMEDIATE``, or one written
+    outside a transaction): failing on the lock changes nothing, so asking again is safe.
+    """
+
+    path = ""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self._waiting(super().execute, sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return self._waiting(super().executemany, sql, parameters)
+
+    def _waiting(self, run: Callable[[str, Any], sqlite3.Cursor], sql: str, parameters: Any) -> sqlite3.Cursor:
+        started = time.monotonic()
+        told = 0.0
+        while True:
+            try:
+                return run(sql, parameters)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc) or (self.in_transaction and not sql.startswith("BEGIN")):
+                    raise
+                waited = time.monotonic() - started
+                if waited - told >= (LOCK_NOTICE_SECONDS if not told else 60.0):
+                    told = waited
+                    log.warning("%s: another process holds the history database's write lock; waiting for it "
+                                "(%.0fs so far; nothing is lost meanwhile)", self.path, waited)
 
 DeliveryState = Literal["claimed", "sent", "failed", "skipped"]
 
@@ -164,24 +288,49 @@ class Delivery:
 class Store:
     """The history database. Use as a context manager, or call :meth:`close`.
 
+    ``read_only``: open for reading only (``runs``, ``history``), so a file that cannot be
+    written can still be read; it must already be at this version's schema.
+
     >>> with Store(":memory:") as store:
     ...     store.schema_version == SCHEMA_VERSION
     True
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
         try:
-            if self.path != ":memory:":
-                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None)
+            if read_only:
+                if not Path(self.path).is_file():
+                    raise StoreUnusableError(f"{self.path}: no history database there")
+                target = Path(self.path).resolve().as_uri() + "?mode=ro"
+                self._db = sqlite3.connect(target, uri=True, isolation_level=None, timeout=1.0, factory=_Connection)
+            else:
+                if self.path != ":memory:":
+                    Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=1.0, factory=_Connection)
+            assert isinstance(self._db, _Connection)
+            self._db.path = self.path
             self._db.execute("PRAGMA foreign_keys = ON")
+            if read_only:
+                self._check_readable()
+                return
             if self.path != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open the history database: {exc}") from None
+        except sqlite3.Error as exc:
+            raise store_error(self.path, exc) from None
+        except OSError as exc:
+            raise StoreUnusableError(
+                f"{self.path}: cannot create the history database's folder ({exc.strerror})") from None
+
+    def _check_readable(self) -> None:
+        current = self.schema_version
+        if current != SCHEMA_VERSION:
+            raise StoreUnusableError(f"{self.path} has schema {current}, this version reads {SCHEMA_VERSION}: "
+                             f"open it once with write access to upgrade it" if current < SCHEMA_VERSION else
+                             f"{self.path} was written by a newer influence-aggregator (schema {current}); "
+                             f"upgrade to read it")
 
     def __enter__(self) -> Store:
         return self
@@ -200,7 +349,7 @@ class Store:
     def _migrate(self) -> None:
         current = self.schema_version
         if current > SCHEMA_VERSION:
-            raise StoreError(
+            raise StoreUnusableError(
                 f"{self.path} was written by a newer influence-aggregator (schema {current}, "
                 f"this version knows up to {SCHEMA_VERSION}); upgrade to read it"
             )
@@ -213,11 +362,13 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN")
+        # IMMEDIATE: take the write lock now (waiting for it), not midway through the writes
+        self._db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLite itself rolls back on some errors (a full disk)
+                self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
 
@@ -246,27 +397,39 @@ class Store:
 
     def add(self, run_id: str, item: Reading | Failure) -> None:
         """Commit one result now; a reading replaces an earlier failure of the same pair."""
+        self.write(run_id, [item])
+
+    def writer(self, run_id: str) -> Writer:
+        """A sink for :func:`~aggregator.collection.collect.collect` that commits in groups.
+
+        Use as a context manager: what is left is committed on the way out (on Ctrl-C too).
+        """
+        return Writer(self, run_id)
+
+    def write(self, run_id: str, items: Sequence[Reading | Failure]) -> None:
+        """Commit results in one transaction; a reading replaces an earlier failure of its pair.
+
+        A result for a subject no longer in the run (``forget`` erased it meanwhile) is dropped.
+        """
+        readings = [item for item in items if isinstance(item, Reading)]
+        failures = [item for item in items if isinstance(item, Failure)]
         with self._transaction():
-            if isinstance(item, Reading):
-                self._db.execute(
+            if failures:
+                self._db.executemany(_FAILURE_ROW, [
+                    (run_id, f.index, f.subject_id, f.kind.value, f.attempts, f.message, f.at.isoformat())
+                    for f in failures])
+            # after the failures: a reading wins over a failure of the same group (most runs have
+            # few failures; looking first spares a delete per reading when there are none)
+            if readings and self._db.execute("SELECT 1 FROM failures WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
+                self._db.executemany(
                     "DELETE FROM failures WHERE run_id = ? AND index_name = ? AND subject_id = ?",
-                    (run_id, item.index, item.subject_id),
-                )
-                self._db.execute(
-                    "INSERT OR REPLACE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        run_id, item.index, item.subject_id, item.value, item.raw,
-                        item.scale.lo, item.scale.hi, item.algorithm_version,
-                        json.dumps(item.components, sort_keys=True), json.dumps(list(item.topics)),
-                        item.fetched_at.isoformat(),
-                    ),
-                )
-            else:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (run_id, item.index, item.subject_id, item.kind.value, item.attempts,
-                     item.message, item.at.isoformat()),
-                )
+                    [(run_id, r.index, r.subject_id) for r in readings])
+            if readings:
+                self._db.executemany(_READING_ROW, [
+                    (run_id, r.index, r.subject_id, r.value, r.raw, r.scale.lo, r.scale.hi, r.algorithm_version,
+                     json.dumps(r.components, sort_keys=True) if r.components else "{}",
+                     json.dumps(list(r.topics)) if r.topics else "[]", r.fetched_at.isoformat())
+                    for r in readings])
 
     def add_index_timing(self, run_id: str, name: str, *, seconds: float, requests: int = 0,
                          p50: float | None = None, p95: float | None = None) -> None:
@@ -322,6 +485,24 @@ class Store:
                 rows = self._db.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
                 changed = [(pattern.sub("[erased]", text), rowid) for rowid, text in rows if pattern.search(text)]
                 self._db.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", changed)
+
+    def claim(self, scope: str, limit: RateLimit, now: float) -> tuple[int | None, float]:
+        """Take a place in ``scope``'s window of ``limit`` at ``now`` (epoch seconds), for every
+        process using this file: ``(ticket, 0)``, or ``(None, seconds until a place frees)``."""
+        with self._transaction():
+            self._db.execute("DELETE FROM rate_windows WHERE scope = ? AND period = ? AND at <= ?",
+                             (scope, limit.period, now - limit.period))
+            held, oldest = self._db.execute("SELECT count(*), min(at) FROM rate_windows WHERE scope = ? AND period = ?",
+                                            (scope, limit.period)).fetchone()
+            if held >= limit.count:
+                return None, float(oldest) + limit.period - now
+            cursor = self._db.execute("INSERT INTO rate_windows (scope, period, at) VALUES (?, ?, ?)",
+                                      (scope, limit.period, now))
+        return cursor.lastrowid, 0.0
+
+    def settle(self, ticket: int, at: float) -> None:
+        """The request holding ``ticket`` was answered at ``at``: it counts from then."""
+        self._db.execute("UPDATE rate_windows SET at = max(at, ?) WHERE rowid = ?", (at, ticket))
 
     def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
                        lease_until: datetime | None = None, state: DeliveryState = "claimed") -> bool:
@@ -525,9 +706,10 @@ class Store:
             for r in rows
         ]
 
-    def answered(self, run_id: str) -> set[tuple[str, str]]:
-        """(index, subject) pairs that need no new fetch: a reading, or a final failure."""
-        final = [kind.value for kind in FailureKind if kind.is_final]
+    def answered(self, run_id: str, *, retry: Collection[FailureKind] = ()) -> set[tuple[str, str]]:
+        """(index, subject) pairs that need no new fetch: a reading, or a final failure whose
+        kind is not in ``retry`` (``--retry not_found`` asks again even what was final)."""
+        final = [kind.value for kind in FailureKind if kind.is_final and kind not in retry]
         marks = ",".join("?" * len(final))
         rows = self._db.execute(
             "SELECT index_name, subject_id FROM readings WHERE run_id = ? UNION "
@@ -682,6 +864,50 @@ def mentions(terms: Iterable[str]) -> re.Pattern[str] | None:
         return None
     words = "|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True))
     return re.compile(rf"(?:(?<!\w)|(?<=%40))(?:{words})(?!\w)", re.IGNORECASE)
+
+
+# every public method of the store speaks of SQLite's errors in words (see store_error)
+for _name, _method in list(vars(Store).items()):
+    if not _name.startswith("_") and inspect.isfunction(_method):
+        setattr(Store, _name, _mapped(_method))
+
+
+class Writer:
+    """Collects results and commits them in groups: by count or by age, whichever comes first.
+
+    A crash loses at most the group not yet committed; a resumed run asks for it again.
+    """
+
+    def __init__(self, store: Store, run_id: str, *, size: int = GROUP_SIZE, seconds: float = GROUP_SECONDS) -> None:
+        self.store, self.run_id, self.size, self.seconds = store, run_id, size, seconds
+        self._items: list[Reading | Failure] = []
+        self._since = 0.0
+
+    def __call__(self, item: Reading | Failure) -> None:
+        if not self._items:
+            self._since = time.monotonic()
+        self._items.append(item)
+        if len(self._items) >= self.size:
+            self.flush()
+        else:
+            self.flush_if_due()
+
+    def flush_if_due(self) -> None:
+        """Commit the group if its first result is older than ``seconds``."""
+        if self._items and time.monotonic() - self._since >= self.seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        items, self._items = self._items, []
+        if items:
+            self.store.write(self.run_id, items)
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None or not issubclass(kind, StoreUnusableError):  # after a store error, writing again fails again
+            self.flush()
 
 
 def _utc(moment: datetime) -> str:

@@ -178,12 +178,14 @@ async def test_a_vendor_that_never_answers_times_out_after_its_attempts(name, tm
 
 @pytest.mark.parametrize("fault", ["malformed", "html"])
 @pytest.mark.parametrize("name", HTTP)
-async def test_malformed_json_and_html_with_200_are_bad_payloads_asked_once(name, fault, tmp_path, caplog):
+async def test_malformed_json_and_html_with_200_are_retried_then_bad_payloads_asked_again_on_resume(
+        name, fault, tmp_path, caplog):
     outcome = await run_case(name, tmp_path, caplog, faults=Faults(shares={fault: 1.0}), known=3, unknown=0)
     failures = [r for sid, r in outcome.results.items() if sid != "stranger"]
-    assert {(f.kind, f.attempts) for f in failures if isinstance(f, Failure)} == {(FailureKind.BAD_PAYLOAD, 1)}
+    assert {(f.kind, f.attempts) for f in failures if isinstance(f, Failure)} == {(FailureKind.BAD_PAYLOAD, 3)}
     assert len(failures) == 3
-    assert outcome.adapter.stats["retry/count"] == 0
+    assert outcome.adapter.stats["retry/reason/bad_payload"] > 0
+    assert not FailureKind.BAD_PAYLOAD.is_final
 
 
 @pytest.mark.parametrize("name", HTTP)

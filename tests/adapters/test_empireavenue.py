@@ -87,8 +87,8 @@ async def test_batches_of_up_to_100_tickers_with_gaps_and_per_row_failures(repla
     (403, '{"meta": {"limit": "150", "requests": 150, "error": "Rate limit exceeded"}}', FailureKind.RATE_LIMITED, 4),
     (200, '{"meta": {"error": "Rate limit exceeded"}}', FailureKind.RATE_LIMITED, 1),
     (200, '{"errors": "bad access_token"}', FailureKind.AUTH, 1),
-    (200, "<html>maintenance</html>", FailureKind.BAD_PAYLOAD, 1),
-    (200, '{"meta": {}, "data": [{"ticker": "AVIDBE', FailureKind.BAD_PAYLOAD, 1),
+    (200, "<html>maintenance</html>", FailureKind.BAD_PAYLOAD, 4),  # passing trouble: retried
+    (200, '{"meta": {}, "data": [{"ticker": "AVIDBE', FailureKind.BAD_PAYLOAD, 4),
     (500, '{"meta": {"error": "The service is temporarily unavailable"}}', FailureKind.SERVER_ERROR, 4),
 ])
 async def test_error_replies(replay, status, body, kind, attempts):
@@ -124,3 +124,9 @@ def test_config_and_default_limit():
         EmpireAvenueConfig()
     with pytest.raises(ValidationError):
         EmpireAvenueConfig(api_key=SecretStr(KEY), batch_size=101)
+
+
+async def test_a_reply_saying_no_such_ticker_is_coverage_whatever_its_status(replay):
+    replay.answer("/profile/info", '{"meta": {"error": "No such ticker"}}')
+    failure = (await fetch(make(replay)))["beaver"]
+    assert isinstance(failure, Failure) and (failure.kind, failure.attempts) == (FailureKind.NOT_FOUND, 1)

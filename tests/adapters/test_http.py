@@ -143,8 +143,8 @@ CASES = [  # handle, expected failure kind (None: a reading), attempts = request
     ("down", FailureKind.SERVER_ERROR, 3),
     ("sleepy", FailureKind.TIMEOUT, 3),
     ("dropper", FailureKind.SERVER_ERROR, 3),
-    ("html", FailureKind.BAD_PAYLOAD, 1),
-    ("garbled", FailureKind.BAD_PAYLOAD, 1),
+    ("html", FailureKind.BAD_PAYLOAD, 3),  # a 200 that is not JSON is passing trouble: retried
+    ("garbled", FailureKind.BAD_PAYLOAD, 3),
     ("weird", FailureKind.BAD_PAYLOAD, 1),
     ("huge", FailureKind.OUT_OF_RANGE, 1),
     ("bad", FailureKind.BAD_PAYLOAD, 1),  # a 400 is asked exactly once
@@ -171,7 +171,7 @@ async def test_messages_say_what_and_where_but_not_the_query(vendor: Vendor) -> 
     messages = {r.message for r in results if isinstance(r, Failure)}
     assert f"fake: HTTP 404 from {vendor.url}/score/ghost (1 attempt)" in messages
     assert f"fake: HTTP 500 from {vendor.url}/score/down (3 attempts)" in messages
-    assert f"fake: expected JSON, got text/html (37 bytes) from {vendor.url}/score/html (1 attempt)" in messages
+    assert f"fake: expected JSON, got text/html (37 bytes) from {vendor.url}/score/html (3 attempts)" in messages
     assert f"fake: timed out after 0.3s at {vendor.url}/score/sleepy (3 attempts)" in messages
 
 

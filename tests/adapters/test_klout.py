@@ -236,3 +236,23 @@ def test_config_defaults_limits_and_bounds():
         KloutConfig(api_key=SecretStr(KEY), batch_size=6)
     with pytest.raises(ValidationError):
         KloutConfig()  # the key is required
+
+
+async def test_v1_failed_topics_keep_every_score_of_the_batch(replay):
+    subjects = [Subject(id=f"s{i}", name="S", handles={"twitter": f"user{i}"}) for i in range(3)]
+    replay.answer("/1/klout.json", '{"status": 200, "users": [{"twitter_screen_name": "user0", "kscore": 12},'
+                                   ' {"twitter_screen_name": "user2", "kscore": 40}]}')
+    replay.answer("/1/users/topics.json", "<h1>Service Unavailable</h1>", status=503, content_type="text/html")
+    adapter = make(replay, version=1, batch_size=3, topics=True)
+    results = await fetch(adapter, subjects)
+    assert {sid: (r.value, r.topics) for sid, r in results.items() if isinstance(r, Reading)} == {
+        "s0": (12.0, ()), "s2": (40.0, ())}
+    assert results["s1"].kind is FailureKind.NOT_FOUND
+    assert adapter.stats["topics/failed"] == 1
+
+
+async def test_v1_a_reply_saying_no_such_users_is_coverage_not_a_fault(replay):
+    replay.answer("/1/klout.json", '{"status": 404, "error": "No such users"}')
+    subjects = [Subject(id=f"s{i}", name="S", handles={"twitter": f"user{i}"}) for i in range(2)]
+    results = await fetch(make(replay, version=1, batch_size=2), subjects)
+    assert {(r.kind, r.attempts) for r in results.values()} == {(FailureKind.NOT_FOUND, 1)}

@@ -98,8 +98,8 @@ async def test_one_bad_row_fails_its_subject_only(replay, influence, kind):
 @pytest.mark.parametrize(("status", "body", "kind", "attempts"), [
     (401, '{"status": "error", "message": "Invalid or missing app_id/app_key"}', FailureKind.AUTH, 1),
     (200, '{"status": "error", "message": "Something broke"}', FailureKind.BAD_PAYLOAD, 1),
-    (200, "<html>down</html>", FailureKind.BAD_PAYLOAD, 1),
-    (200, '{"data": [{"influence": 5', FailureKind.BAD_PAYLOAD, 1),
+    (200, "<html>down</html>", FailureKind.BAD_PAYLOAD, 4),  # not JSON: passing trouble, retried
+    (200, '{"data": [{"influence": 5', FailureKind.BAD_PAYLOAD, 4),
     (200, '{"status": "complete"}', FailureKind.BAD_PAYLOAD, 1),
     (502, "bad gateway", FailureKind.SERVER_ERROR, 4),
 ])

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from aggregator.collection.store import Store
+
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aggregator", *args], capture_output=True, text=True, cwd=cwd,
@@ -114,3 +116,23 @@ def test_demo_refuses_a_zero_roster(tmp_path):
     done = cli("demo", "--dir", str(tmp_path), "--subjects", "0")
     assert done.returncode == 2
     assert "--subjects must be at least 1" in done.stderr
+
+
+def test_retry_asks_again_for_the_kinds_named_and_needs_a_run(project):
+    assert "not a failure kind; known: auth, rate_limited" in cli("run", "-c", str(project), "--retry", "bogus").stderr
+    alone = cli("run", "-c", str(project), "--retry", "not_found")
+    assert alone.returncode == 2 and "--retry asks again within a run: give the run with --resume" in alone.stderr
+    assert cli("run", "-c", str(project), "--quiet").returncode == 0
+    run_id = cli("runs", "-c", str(project)).stdout.split()[0]
+
+    def gaps() -> dict:
+        with Store(project.parent / "history.sqlite", read_only=True) as store:
+            return {(f.index, f.subject_id): f.at for f in store.failures(run_id)}
+
+    before = gaps()
+    plain = cli("run", "-c", str(project), "--resume", run_id, "--quiet")  # not_found is final: not asked
+    assert plain.returncode == 0 and gaps() == before
+    again = cli("run", "-c", str(project), "--resume", run_id, "--retry", "not_found", "--quiet")
+    assert again.returncode == 0 and "peerindex: 3/4 scored (1 not_found)" in again.stderr
+    after = gaps()
+    assert after.keys() == before.keys() and all(after[pair] > before[pair] for pair in before)  # asked again

@@ -94,3 +94,21 @@ def test_not_a_database_is_a_store_error(tmp_path):
     path.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(StoreError, match="cannot open"):
         Store(path)
+
+
+def test_results_are_committed_in_groups_and_a_crash_loses_at_most_the_last(tmp_path):
+    path = tmp_path / "h.sqlite"
+    many = [Subject(id=f"s{i}", name="S") for i in range(7)]
+    with Store(path) as store:
+        store.start_run(_run("r1"), many, SPECS)
+        writer = store.writer("r1")
+        writer.size = 3
+        for subject in many:
+            writer(Reading(index="kred", subject_id=subject.id, value=1))
+        # the process dies here: the writer is never closed, its last group never committed
+    with Store(path) as store:
+        assert {r.subject_id for _, r in store.readings("r1")} == {f"s{i}" for i in range(6)}
+        assert ("kred", "s6") not in store.answered("r1")  # a resumed run asks for it again
+        with store.writer("r1") as sink:  # a writer that is closed commits what it holds
+            sink(Reading(index="kred", subject_id="s6", value=1))
+        assert len(store.readings("r1")) == 7
