@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -71,16 +71,35 @@ class Digest:
     sections: tuple[SectionInfo, ...]
     disputes: tuple[str, ...]
     standing: tuple[StandingRow, ...]
-    standing_more: int
     index_columns: bool
     disagreements: tuple[Disagreement, ...]
-    disagreements_more: int
     indices: tuple[IndexView, ...]
     indices_more: int
     inversions: tuple[InversionRow, ...] = ()
     movers: tuple[MoverRow, ...] = ()
     #: whether the agreement matrix fits (few enough indices)
     matrix: bool = False
+    #: what the attached page holds beyond what the email shows, one line per section (None: nothing);
+    #: each promises only rows the attachment lists
+    more: dict[str, str] = field(default_factory=dict)
+
+
+def more_line(shown: int, listed: int, total: int, noun: str, order: str) -> str | None:
+    """What lies beyond the ``shown`` rows: ``listed`` in the attached page, ``total`` in all.
+
+    >>> more_line(3, 20, 2635, "pairs", "strongest")
+    '…and 17 more pairs in the attached report, which lists the 20 strongest of all 2,635.'
+    >>> more_line(20, 20, 2635, "pairs", "strongest")
+    '2,635 in all; the attached report lists these 20, the strongest.'
+    >>> more_line(5, 5, 5, "pairs", "strongest") is None
+    True
+    """
+    if listed > shown:
+        tail = f", which lists the {listed:,} {order} of all {total:,}" if total > listed else ""
+        return f"…and {listed - shown:,} more {noun} in the attached report{tail}."
+    if total > listed:
+        return f"{total:,} in all; the attached report lists these {listed:,}, the {order}."
+    return None
 
 
 def _safe(text: str) -> str:
@@ -95,22 +114,43 @@ def attachment_name(view: ReportView) -> str:
 def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject: str | None = None) -> Digest:
     rows, disputes, indices = level
     shown_disputes = view.disagreements[:disputes]
+    inversions = min(max(disputes - 2, 1) if disputes else 0, len(view.inversions.rows) if view.inversions else 0)
+    movers = min(disputes, len(view.changes.movers) if view.changes else 0)
+    index_columns = len(view.indices) <= MAX_INDEX_COLUMNS and rows > 3
     return Digest(
         subject=subject or view.meta.title,
         attachment_name=attachment_name(view),
         sections=view.sections,
         disputes=view.headline.disputes if disputes else view.headline.disputes[:1],
         standing=view.standing[:rows],
-        standing_more=max(len(view.standing) - rows, 0),
-        index_columns=len(view.indices) <= MAX_INDEX_COLUMNS and rows > 3,
+        index_columns=index_columns,
         disagreements=shown_disputes,
-        disagreements_more=max(view.flagged_total - len(shown_disputes), 0),
         indices=view.indices[:indices],
         indices_more=max(len(view.indices) - indices, 0),
-        inversions=view.inversions.rows[: max(disputes - 2, 1) if disputes else 0] if view.inversions else (),
-        movers=view.changes.movers[:disputes] if view.changes else (),
+        inversions=view.inversions.rows[:inversions] if view.inversions else (),
+        movers=view.changes.movers[:movers] if view.changes else (),
         matrix=view.agreement is not None and len(view.indices) <= MAX_INDEX_COLUMNS and rows > 0,
+        more=_more_lines(view, rows, len(shown_disputes), inversions, movers, index_columns=index_columns),
     )
+
+
+def _more_lines(
+    view: ReportView, rows: int, disputes: int, inversions: int, movers: int, *, index_columns: bool
+) -> dict[str, str]:
+    with_figures = "" if index_columns else ", with each index's figures"
+    lines = {
+        "standing": more_line(min(rows, len(view.standing)), len(view.standing), len(view.standing),
+                              f"subjects{with_figures}", "highest"),
+        "disagreements": more_line(disputes, len(view.disagreements), view.flagged_total,
+                                   "disputed subjects", "widest"),
+    }
+    if view.inversions is not None:
+        lines["inversions"] = more_line(inversions, len(view.inversions.rows), view.inversions.total,
+                                        "pairs", "strongest")
+    if view.changes is not None:
+        lines["changes"] = more_line(movers, len(view.changes.movers), view.changes.movers_total,
+                                     "movers", "biggest")
+    return {key: line for key, line in lines.items() if line is not None}
 
 
 @cache
@@ -194,9 +234,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     else:
                         spread = "-" if r.spread is None else str(r.spread)
                         para(f"{r.name}: consensus {consensus}; spread {spread}", "      ", f"{rank:>4}. ")
-                if d.standing_more:
-                    with_figures = "" if d.index_columns else ", with each index's figures"
-                    para(f"...and {d.standing_more:,} more in the attached report{with_figures}.")
+                if "standing" in d.more:
+                    para(d.more["standing"])
             else:
                 para(f"All {meta.subjects:,} subjects are in the attached report.")
         elif section.id == "disagreements":
@@ -209,15 +248,16 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     para(f"{x.name}: spread {x.spread}. {x.sentence}", "    ", "  - ")
                     if x.explanation is not None:
                         para(x.explanation, "    ")
-                if d.disagreements_more:
-                    para(f"...and {d.disagreements_more:,} more in the attached report.")
+                if "disagreements" in d.more:
+                    para(d.more["disagreements"])
             else:
                 para(f"No subject's standings are more than {meta.threshold_text} points apart.")
         elif section.id == "inversions" and view.inversions is not None:
+            para(view.inversions.summary)
             for inv in d.inversions:
                 para(inv.sentence, "    ", "  - ")
-            if view.inversions.total > len(d.inversions):
-                para(f"...and {view.inversions.total - len(d.inversions):,} more pairs in the attached report.")
+            if "inversions" in d.more:
+                para(d.more["inversions"])
         elif section.id == "agreement" and view.agreement is not None:
             for sentence in view.agreement.sentences:
                 para(sentence)
@@ -246,8 +286,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     after = "-" if m.after is None else str(m.after)
                     first = f"  - {spark.ljust(column)}  " if column else "  - "
                     para(f"{m.name}: {before} -> {after} ({m.change:+.1f})", " " * len(first), first)
-                if view.changes.movers_total > len(d.movers):
-                    para(f"...and {view.changes.movers_total - len(d.movers):,} more movers in the attached report.")
+                if "changes" in d.more:
+                    para(d.more["changes"])
             else:
                 para(f"Nobody's consensus moved by {view.changes.threshold_text} points or more.")
         elif section.id == "health":

@@ -99,7 +99,11 @@ class ReportView(View):
     #: how many subjects are flagged in all (the list holds at most MAX_DISAGREEMENTS)
     flagged_total: int
     failures: tuple[FailureRow, ...]
+    #: every subject an index did not score: coverage gaps ("not found") and faults together
     failures_total: int
+    #: of those, the coverage gaps (the index does not know the subject) and the faults (errors)
+    not_found_total: int
+    faults_total: int
     #: failures left out of the list (beyond MAX_FAILURES)
     failures_more: int
     method: MethodView
@@ -248,6 +252,8 @@ def build_view(outcome: RunOutcome) -> ReportView:
         flagged_total=int(np.sum(comparison.flagged)),
         failures=tuple(listed),
         failures_total=len(outcome.failures),
+        not_found_total=sum(index.not_found for index in indices),
+        faults_total=sum(index.faults for index in indices),
         failures_more=len(outcome.failures) - len(listed),
         method=method_view(comparison.method, f"{comparison.threshold:g}"),
         inversions=inversions,

@@ -34,7 +34,7 @@ from aggregator.analytics.consensus import (
     consensus_of,
     leave_one_out,
 )
-from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion, top_inversions
+from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion, count_inversions, top_inversions
 from aggregator.analytics.normalize import normalize, oriented_ranks
 from aggregator.analytics.shifts import MOVER_THRESHOLD, RunView, Shifts, compute_shifts
 from aggregator.analytics.topics import Topics, topic_overlap
@@ -151,6 +151,9 @@ class Comparison:
     standing: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     #: the strongest pairwise inversions, strongest first (see :mod:`aggregator.analytics.inversions`)
     inversions: tuple[Inversion, ...] = ()
+    #: how many subject pairs each pair of indices orders oppositely by at least ``threshold``
+    #: (the rule ``inversions`` lists the strongest of), ``[indices × indices]``, symmetric
+    inversion_counts: NDArray[np.int64] | None = None
     agreement: Agreement | None = None
     #: present when activity features were given for the subjects
     fingerprint: Fingerprint | None = None
@@ -214,6 +217,7 @@ def compare_table(
         threshold=threshold, health=index_health(table, failures),
         consensus_method=consensus, consensus_iqr=rows.iqr, standing=standing,
         inversions=top_inversions(normalized, top, threshold),
+        inversion_counts=count_inversions(normalized, threshold),
         agreement=agreement(names, ranks, standing),
         fingerprint=fingerprint(names, ranks, features) if features else None,
         robustness=robustness(names, rows.consensus, rows.without),

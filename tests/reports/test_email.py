@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html as html_module
 import re
 from collections import Counter
 from dataclasses import replace
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from aggregator.errors import DeliveryError
 from aggregator.models import IndexSpec, Scale, Subject
-from reports.email import MAX_HTML_BYTES, MAX_STYLE_BYTES, EmailRenderer, build_email
+from reports.email import MAX_HTML_BYTES, MAX_STYLE_BYTES, EmailRenderer, build_email, digest
 from reports.mail import compose
 from reports.model import build_view
 
@@ -152,7 +153,7 @@ def test_html_part_stays_within_budget_for_any_roster(n, k, name_length):
     page = parse(parts.html)
     text = " ".join(page.text)
     if n > 10:
-        assert "more in the attached report" in text
+        assert re.search(r"…and [\d,]+ more [^.]* in the attached report", text)
     assert parts.attachment.count(b"<tr") >= n  # everyone is in the attachment
 
 
@@ -234,3 +235,33 @@ def test_fuzzed_subjects_and_names_never_add_a_header_or_recipient(subject, name
     except DeliveryError:
         return
     _assert_exactly(message)
+
+
+def _attached_rows(attachment: bytes, table: str) -> int:
+    """Rows of one table of the attached page (group headings aside)."""
+    html = attachment.decode("utf-8")
+    start = html.index(f'id="{table}"')
+    body = html[start:html.index("</table>", start)]
+    return body.count("<tr") - body.count('<tr class="group"') - 1  # less the header row
+
+
+@pytest.mark.parametrize(("n", "k"), [(300, 5), (2_000, 4)])
+def test_every_more_in_the_attachment_promise_holds(n, k):
+    """Each "…and N more" line counts rows the attached page really lists, and "lists the M" is M rows."""
+    view = build_view(big_outcome(n, k))
+    parts = build_email(view)
+    tables = {"standing": "standing-table", "disagreements": "disagreements-table",
+              "inversions": "inversions-table", "changes": "movers-table"}
+    d = digest(view)
+    shown = {"standing": len(d.standing), "disagreements": len(d.disagreements),
+             "inversions": len(d.inversions), "changes": len(d.movers)}
+    assert d.more  # this roster has more than the email shows
+    for section, line in d.more.items():
+        listed = _attached_rows(parts.attachment, tables[section])
+        assert line in " ".join(parts.text.split()) and html_module.escape(line, quote=False) in parts.html
+        more = re.match(r"…and ([\d,]+) more", line)
+        if more:
+            assert shown[section] + int(more.group(1).replace(",", "")) == listed, line
+        lists = re.search(r"lists (?:the|these) ([\d,]+)", line)
+        if lists:
+            assert int(lists.group(1).replace(",", "")) == listed, line

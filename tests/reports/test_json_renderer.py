@@ -24,7 +24,8 @@ def test_keys_come_in_a_stable_order(outcome):
     text = JsonRenderer().render(build_view(outcome))
     assert list(json.loads(text)) == [
         "meta", "sections", "headline", "summary", "indices", "standing", "disagreements", "flagged_total",
-        "failures", "failures_total", "failures_more", "method", "inversions", "agreement", "changes",
+        "failures", "failures_total", "not_found_total", "faults_total", "failures_more", "method", "inversions",
+        "agreement", "changes",
         "lone_topics", "history_runs",
     ]
     assert text == JsonRenderer().render(build_view(outcome))

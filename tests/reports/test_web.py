@@ -101,7 +101,7 @@ def test_has_the_sections_and_they_are_linked(page):
 def test_every_header_cell_has_a_scope(page):
     header_cells = [attributes for tag, attributes in page.tags if tag == "th"]
     assert header_cells
-    assert all(attributes.get("scope") in {"col", "row"} for attributes in header_cells)
+    assert all(attributes.get("scope") in {"col", "row", "rowgroup"} for attributes in header_cells)
 
 
 def test_standing_table_has_one_row_per_subject_named_in_a_row_header(page, outcome):

@@ -28,3 +28,17 @@ def test_inversion_rows_say_what_the_standings_say(outcome):
 
 def _id(view, name: str) -> str:
     return next(r.subject_id for r in view.standing if r.name == name)
+
+
+def test_the_count_is_every_pair_meeting_the_rule_and_the_list_is_grouped_by_subject(outcome):
+    needs(outcome, "inversions")
+    view = build_view(outcome)
+    inv = view.inversions
+    counts = outcome.comparison.inversion_counts
+    assert inv.total == int(counts.sum()) // 2 == sum(p.count for p in inv.by_pair)
+    assert inv.summary.startswith(f"{inv.total:,} pair")
+    assert [p.count for p in inv.by_pair] == sorted((p.count for p in inv.by_pair), reverse=True)
+    grouped = [r for g in inv.groups for r in g.rows]
+    assert sorted(grouped, key=inv.rows.index) == list(inv.rows)  # every listed row, once
+    for g in inv.groups:
+        assert all(g.subject in (r.above, r.below) for r in g.rows)
