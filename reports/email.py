@@ -2,9 +2,11 @@
 
 :func:`build_email` turns a view into the parts of one message:
 
-- an HTML part laid out with tables, 600 px wide, every style inlined by css-inline (only the
-  dark-mode rules stay in a ``<style>`` block), no scripts, SVG, web fonts, flex, grid,
-  positioning, ``data:`` images or background images;
+- an HTML part laid out with tables, fluid from 320 to 600 px wide without media queries (every
+  table narrow enough for a phone; Outlook for Windows gets a fixed 600 px table in a conditional
+  comment), every style inlined by css-inline (only the dark-mode rules stay in a ``<style>``
+  block), no scripts, SVG, web fonts, flex, grid, positioning, ``data:`` images or background
+  images;
 - a text/plain alternative carrying every name and figure the HTML shows;
 - each mover's consensus over past runs as block characters (``▂▄·▇ 41→78``) in both parts,
   since mail clients strip SVG;
@@ -262,14 +264,13 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
             for sentence in view.agreement.sentences:
                 para(sentence)
             if d.matrix:
-                para("Kendall's tau-b for each pair of indices (1: same order; below 0: opposite):")
-                for row in view.agreement.rows:
-                    cells = ", ".join(
-                        f"{col} " + ("-" if c.level == "self" else "n/a" if c.kendall is None else f"{c.kendall:.2f}")
-                        for col, c in zip(view.agreement.columns, row.cells, strict=True)
-                    )
-                    flag = " (outlier)" if row.index == view.agreement.outlier else ""
-                    para(f"{row.index}{flag}: {cells}", "    ", "  - ")
+                para("Kendall's tau-b for each pair of indices (1: same order; 0: no relation; below 0: opposite):")
+                outlier = view.agreement.outlier
+                for i, row in enumerate(view.agreement.rows):
+                    for other, c in list(zip(view.agreement.columns, row.cells, strict=True))[i + 1:]:
+                        names = " and ".join(f"{name} (outlier)" if name == outlier else name
+                                             for name in (row.index, other))
+                        para(f"{names}: {'n/a' if c.kendall is None else f'{c.kendall:.2f}'}", "    ", "  - ")
         elif section.id == "changes" and view.changes is not None:
             for shift in view.changes.indices:
                 if shift.event:

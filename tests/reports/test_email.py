@@ -78,7 +78,7 @@ def parts():
     return build_email(build_view(make_outcome()))
 
 
-def test_html_part_is_a_table_layout_600px_with_alt_text_and_scopes(parts):
+def test_html_part_is_a_fluid_table_layout_with_alt_text_and_scopes(parts):
     page = parse(parts.html)
     assert ("html", {"lang": "en", "dir": "ltr"}) in page.tags
     tables = [a for tag, a in page.tags if tag == "table"]
@@ -86,7 +86,9 @@ def test_html_part_is_a_table_layout_600px_with_alt_text_and_scopes(parts):
     data = [a for a in tables if a.get("role") != "presentation"]
     assert len(layout) == 2 and len(data) >= 3  # standing, disagreements, health (+ agreement)
     assert all(a.get("class") == "data" for a in data)
-    assert any(a.get("width") == "600" for a in layout)
+    # fluid: as wide as the screen up to 600 px (Outlook's own 600 px table is in a conditional comment)
+    assert any(a.get("width") == "100%" and a.get("class") == "main" for a in layout)
+    assert "<!--[if mso]><table role=\"presentation\" width=\"600\"" in parts.html
     assert all(a.get("scope") in {"col", "row"} for tag, a in page.tags if tag == "th")
     images = [a for tag, a in page.tags if tag == "img"]
     assert images and all(a.get("alt") for a in images)
@@ -105,7 +107,7 @@ def test_css_is_inlined_and_only_dark_mode_stays_in_style(parts):
     assert sum(len(s.encode()) for s in styles) <= MAX_STYLE_BYTES
     assert all(s.strip().startswith("@media (prefers-color-scheme:dark)") for s in styles)
     # inlined, classes kept for the dark-mode rules
-    assert re.search(r'<table class="main"[^>]* style="width:600px;max-width:600px;', parts.html)
+    assert re.search(r'<table class="main"[^>]* style="width:100%;max-width:600px;', parts.html)
 
 
 def test_still_reads_with_every_style_stripped(parts):
@@ -115,7 +117,7 @@ def test_still_reads_with_every_style_stripped(parts):
     text = " ".join(page.text)
     for needle in ("Ada Lovelace", "87.5", "Dee Falcon", "80.0", "Index health", "What this means"):
         assert needle in text
-    assert ("table", {"class": "main", "role": "presentation", "width": "600", "cellpadding": "0",
+    assert ("table", {"class": "main", "role": "presentation", "width": "100%", "cellpadding": "0",
                       "cellspacing": "0", "border": "0"}) in page.tags
 
 
@@ -265,3 +267,17 @@ def test_every_more_in_the_attachment_promise_holds(n, k):
         lists = re.search(r"lists (?:the|these) ([\d,]+)", line)
         if lists:
             assert int(lists.group(1).replace(",", "")) == listed, line
+
+
+def test_the_attached_page_says_it_is_utf8_so_accented_names_survive(build_outcome):
+    from email import message_from_bytes
+    from email.policy import default
+
+    outcome = build_outcome()
+    subjects = tuple(s.model_copy(update={"name": "Zoë Ångström"}) if s.id == "ada" else s for s in outcome.subjects)
+    message = message_from_bytes(EmailRenderer().render(build_view(replace(outcome, subjects=subjects))),
+                                 policy=default)
+    attached = next(p for p in message.walk() if p.get_filename() == "report-run-2024-05-01.html")
+    assert attached["Content-Type"].content_type == "text/html"
+    assert attached.get_content_charset() == "utf-8"
+    assert "Zoë Ångström" in attached.get_payload(decode=True).decode(attached.get_content_charset())
