@@ -25,7 +25,7 @@ def _npm_root() -> Path | None:
     npm = shutil.which("npm")
     if npm is None:
         return None
-    done = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run([npm, "root", "-g"], capture_output=True, text=True, check=False)
     return Path(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
 
 
@@ -68,7 +68,7 @@ def nu_errors(*paths: Path) -> list[str]:
     """The Nu HTML checker's errors (warnings aside) for each file, one line each."""
     jar = vnu_jar()
     assert jar is not None, VNU_MISSING
-    done = subprocess.run(  # noqa: S603 - our own files, the jar found above
+    done = subprocess.run(
         [shutil.which("java") or "java", "-jar", str(jar), "--errors-only", "--format", "gnu", *map(str, paths)],
         capture_output=True, text=True, check=False, timeout=300,
     )
