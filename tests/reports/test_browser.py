@@ -50,8 +50,10 @@ MEASURE = """(() => {
     const box = el.getBoundingClientRect();
     if (box.height) bottom = Math.max(bottom, box.bottom + scrollY + parseFloat(getComputedStyle(el).marginBottom));
   }
-  const body = parseFloat(getComputedStyle(document.body).marginBottom) + parseFloat(getComputedStyle(document.body).paddingBottom);
-  return {height: root.scrollHeight, content: Math.ceil(bottom + body), width: root.scrollWidth, screen: root.clientWidth};
+  const style = getComputedStyle(document.body);
+  const below = parseFloat(style.marginBottom) + parseFloat(style.paddingBottom);
+  return {height: root.scrollHeight, content: Math.ceil(bottom + below),
+          width: root.scrollWidth, screen: root.clientWidth};
 })()"""
 
 
