@@ -54,6 +54,9 @@ LEVELS: tuple[tuple[int, int, int], ...] = (
     (1, 1, 4),
     (0, 0, 2),
 )
+#: the attached page's cap (bytes) unless the caller gives one (``report.email_attachment_max_mb``); past
+#: it the email attaches a shortened page (:mod:`reports.shortlist`) and says where the full one is
+DEFAULT_MAX_ATTACHMENT_BYTES = 10_000_000
 #: beyond this many indices the standing table shows consensus and spread, not every index
 MAX_INDEX_COLUMNS = 6
 TEMPLATE = "email.html.j2"
@@ -70,6 +73,8 @@ class Digest:
 
     subject: str
     attachment_name: str
+    #: what the attachment is: the full report, or a shortened one and where the full one is
+    attachment_note: str
     sections: tuple[SectionInfo, ...]
     disputes: tuple[str, ...]
     standing: tuple[StandingRow, ...]
@@ -113,7 +118,12 @@ def attachment_name(view: ReportView) -> str:
     return f"report-{stem[:80]}.html"
 
 
-def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject: str | None = None) -> Digest:
+def digest(
+    view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject: str | None = None,
+    attached: ReportView | None = None,
+) -> Digest:
+    """The top of each section for the email; ``attached`` is the view the attached page shows (``view``'s own)."""
+    attached = attached or view
     rows, disputes, indices = level
     shown_disputes = view.disagreements[:disputes]
     inversions = min(max(disputes - 2, 1) if disputes else 0, len(view.inversions.rows) if view.inversions else 0)
@@ -122,6 +132,12 @@ def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject
     return Digest(
         subject=subject or view.meta.title,
         attachment_name=attachment_name(view),
+        attachment_note=(
+            f"A shortened report is attached as {attachment_name(view)} (opens in any browser, offline). "
+            f"{attached.meta.shortlist}" if attached.meta.shortlist else
+            f"The full report, with every subject, is attached as {attachment_name(view)} (opens in any "
+            "browser, offline)."
+        ),
         sections=view.sections,
         disputes=view.headline.disputes if disputes else view.headline.disputes[:1],
         standing=view.standing[:rows],
@@ -132,7 +148,7 @@ def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject
         inversions=view.inversions.rows[:inversions] if view.inversions else (),
         movers=view.changes.movers[:movers] if view.changes else (),
         matrix=view.agreement is not None and len(view.indices) <= MAX_INDEX_COLUMNS and rows > 0,
-        more=_more_lines(view, rows, len(shown_disputes), inversions, movers, index_columns=index_columns),
+        more=_more_lines(attached, rows, len(shown_disputes), inversions, movers, index_columns=index_columns),
     )
 
 
@@ -140,9 +156,12 @@ def _more_lines(
     view: ReportView, rows: int, disputes: int, inversions: int, movers: int, *, index_columns: bool
 ) -> dict[str, str]:
     with_figures = "" if index_columns else ", with each index's figures"
+    shown = min(rows, len(view.standing))
     lines = {
-        "standing": more_line(min(rows, len(view.standing)), len(view.standing), len(view.standing),
-                              f"subjects{with_figures}", "highest"),
+        "standing": more_line(shown, len(view.standing), len(view.standing), f"subjects{with_figures}", "highest")
+        if view.meta.shortlist is None else
+        f"…and {len(view.standing) - shown:,} more of the {view.meta.subjects:,} subjects in the attached report "
+        "(the top and bottom, the most disputed and the biggest movers).",
         "disagreements": more_line(disputes, len(view.disagreements), view.flagged_total,
                                    "disputed subjects", "widest"),
     }
@@ -204,7 +223,7 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
     erased = f"; history of {meta.forgotten:,} erased" if meta.forgotten else ""
     opted = f" ({meta.opted_out:,} opted out, not shown{erased})" if meta.opted_out else ""
     para(f"{meta.started_text} · {meta.subjects:,} subjects{opted} · {meta.indices} indices: {labels}")
-    para(f"The full report, with every subject, is attached as {d.attachment_name} (opens in any browser, offline).")
+    para(d.attachment_note)
     for n, section in enumerate(d.sections, start=1):
         heading(f"{n}. {section.title}")
         para(f"What this means: {section.meaning}")
@@ -306,13 +325,32 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
     return _safe("\n".join(out) + "\n")
 
 
-def build_email(view: ReportView, *, subject: str | None = None) -> EmailParts:
-    """The parts of the report email: HTML within budget, text, chart, attachment."""
+def build_email(
+    view: ReportView, *, subject: str | None = None, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    full_report: str | None = None,
+) -> EmailParts:
+    """The parts of the report email: HTML within budget, text, chart, attachment.
+
+    The attachment is the full web page unless it is over ``max_attachment_bytes``; then it is a
+    shortened page (:func:`reports.shortlist.shortlist_view`) that says where the full one is
+    (``full_report``, where the run wrote it, when the caller knows).
+    """
     from reports.web import HtmlRenderer
 
+    page = HtmlRenderer().render(view).encode("utf-8")
+    attached = view
+    if len(page) > max_attachment_bytes:
+        from reports.shortlist import shortlist_view
+
+        where = f"at {full_report}" if full_report else "where this run wrote its report"
+        attached = shortlist_view(view, (
+            f"The full report ({len(page) / 1e6:.1f} MB) is over the {max_attachment_bytes / 1e6:g} MB this "
+            f"email may carry; it is {where}."
+        ))
+        page = HtmlRenderer().render(attached).encode("utf-8")
     chart = chart_image(view) if view.disagreements else None
     for level in LEVELS:
-        d = digest(view, level, subject=subject)
+        d = digest(view, level, subject=subject, attached=attached)
         html = render_html(view, d, chart)
         if len(html.encode("utf-8")) <= MAX_HTML_BYTES:
             break
@@ -324,7 +362,7 @@ def build_email(view: ReportView, *, subject: str | None = None) -> EmailParts:
         text=render_text(view, d, chart),
         images=(chart,) if chart is not None else (),
         attachment_name=d.attachment_name,
-        attachment=HtmlRenderer().render(view).encode("utf-8"),
+        attachment=page,
     )
 
 

@@ -77,6 +77,8 @@ class Meta(View):
     standing_label: str
     threshold: float
     threshold_text: str
+    #: set when the standing lists only some subjects (see :mod:`reports.shortlist`): which, and where the rest are
+    shortlist: str | None = None
 
 
 class SectionInfo(View):

@@ -176,6 +176,9 @@ class ReportConfig(_Section):
     subject: Annotated[str | None, Field(min_length=1, max_length=200)] = None
     #: after downtime, send one catch-up report for the latest missed slot (older ones are logged)
     catch_up: bool = True
+    #: the most the email's attached page may weigh (MB); past it the email attaches a shortened
+    #: page (top and bottom, disputed, movers) and says where the full report was written
+    email_attachment_max_mb: Annotated[float, Field(gt=0, le=1000)] = 10.0
 
     _resolve = field_validator("out")(resolve_path)
     _one_line = field_validator("title", "subject")(lambda v: v if v is None else _header_text(v))

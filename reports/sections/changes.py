@@ -43,6 +43,7 @@ SPARK_BLOCKS, SPARK_GAP = "▁▂▃▄▅▆▇█", "·"
 
 class MoverRow(View):
     name: str
+    subject_id: str = ""
     before: float | None
     after: float | None
     change: float
@@ -134,7 +135,8 @@ def changes_view(
         # consensus can move by a different amount, so it is given as its own figure
         span = f"; consensus {before:.1f} → {now:.1f}" if before is not None and now is not None else ""
         movers.append(MoverRow(
-            name=subjects[i].name, before=before, after=now, change=float(np.sign(change) * rounded),
+            name=subjects[i].name, subject_id=subjects[i].id, before=before, after=now,
+            change=float(np.sign(change) * rounded),
             sentence=f"{subjects[i].name} moved {direction} {rounded:.1f} points in the typical index{span}.",
             trend=sparkline(history.get(subjects[i].id, ())),
         ))

@@ -247,14 +247,17 @@ def _attached_rows(attachment: bytes, table: str) -> int:
     return body.count("<tr") - body.count('<tr class="group"') - 1  # less the header row
 
 
-@pytest.mark.parametrize(("n", "k"), [(300, 5), (2_000, 4)])
-def test_every_more_in_the_attachment_promise_holds(n, k):
-    """Each "…and N more" line counts rows the attached page really lists, and "lists the M" is M rows."""
+@pytest.mark.parametrize(("n", "k", "cap"), [(300, 5, None), (2_000, 4, None), (2_000, 4, 300_000)])
+def test_every_more_in_the_attachment_promise_holds(n, k, cap):
+    """Each "…and N more" line counts rows the attached page really lists, and "lists the M" is M rows
+    (also when the page is over the cap and the email attaches a shortened one)."""
+    from reports.shortlist import shortlist_view
+
     view = build_view(big_outcome(n, k))
-    parts = build_email(view)
+    parts = build_email(view, **({"max_attachment_bytes": cap} if cap else {}))
     tables = {"standing": "standing-table", "disagreements": "disagreements-table",
               "inversions": "inversions-table", "changes": "movers-table"}
-    d = digest(view)
+    d = digest(view, attached=shortlist_view(view, "") if cap else None)
     shown = {"standing": len(d.standing), "disagreements": len(d.disagreements),
              "inversions": len(d.inversions), "changes": len(d.movers)}
     assert d.more  # this roster has more than the email shows
@@ -281,3 +284,20 @@ def test_the_attached_page_says_it_is_utf8_so_accented_names_survive(build_outco
     assert attached["Content-Type"].content_type == "text/html"
     assert attached.get_content_charset() == "utf-8"
     assert "Zoë Ångström" in attached.get_payload(decode=True).decode(attached.get_content_charset())
+
+
+def test_a_page_over_the_cap_is_attached_shortened_and_the_email_says_where_the_full_one_is():
+    view = build_view(big_outcome(3_000, 5))
+    full = build_email(view)
+    assert len(full.attachment) > 1_000_000
+    capped = build_email(view, max_attachment_bytes=1_000_000, full_report="/srv/reports/report.html")
+    assert len(capped.attachment) <= 1_000_000
+    page = capped.attachment.decode("utf-8")
+    assert page.count("<tr") < view.meta.subjects
+    top, bottom = view.standing[0], view.standing[-1]
+    assert top.name in page and bottom.name in page
+    assert all(d.name in page for d in view.disagreements)
+    for part in (" ".join(capped.text.split()), capped.html):
+        assert "A shortened report is attached" in part
+        assert "is over the 1 MB this email may carry; it is at /srv/reports/report.html." in part
+    assert "This copy lists" in page and "of the 3,000 subjects" in page
