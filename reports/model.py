@@ -230,7 +230,10 @@ def build_view(outcome: RunOutcome) -> ReportView:
     explained = explanations(outcome, [position[d.subject_id] for d in disagreements], labels, wording)
     if explained:
         disagreements = [
-            d.model_copy(update={"explanation": explained.get(position[d.subject_id])}) for d in disagreements
+            d.model_copy(update=dict(zip(("explanation", "components"), explained[position[d.subject_id]],
+                                         strict=True)))
+            if position[d.subject_id] in explained else d
+            for d in disagreements
         ]
     problems = problem_lines(indices, outcome.failures)
     summary = summary_lines(comparison, subjects, disagreements, problems, wording)
