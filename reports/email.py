@@ -229,6 +229,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
         para(f"What this means: {section.meaning}")
         out.append("")
         if section.id == "headline":
+            if view.headline.story:
+                para(view.headline.story)
             para(view.headline.leaders)
             if view.headline.disputes:
                 out.append("Most striking disagreements:")

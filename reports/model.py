@@ -31,11 +31,11 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from aggregator.analytics.outcome import RunOutcome
-from reports.sections._common import SummaryLine, View, Wording, half_up, index_label
+from reports.sections._common import SummaryLine, View, Wording, half_up, index_label, points_text
 from reports.sections.agreement import AgreementView, agreement_view
 from reports.sections.changes import ChangesView, changes_view
 from reports.sections.disagreements import Disagreement, LoneTopicRow, disagreement_rows, explanations, lone_topics
-from reports.sections.headline import Headline, headline_view, summary_lines
+from reports.sections.headline import Headline, headline_view, story_line, summary_lines
 from reports.sections.health import (
     FailureRow,
     IndexView,
@@ -200,7 +200,7 @@ def _meta(outcome: RunOutcome, wording: Wording) -> Meta:
         subjects=len(outcome.subjects), indices=len(comparison.table.specs),
         opted_out=outcome.opted_out, forgotten=int(getattr(outcome, "forgotten", 0)),
         method=comparison.method, standing_label=wording.label,
-        threshold=comparison.threshold, threshold_text=f"{comparison.threshold:g}",
+        threshold=comparison.threshold, threshold_text=points_text(comparison.threshold),
     )
 
 
@@ -249,7 +249,7 @@ def build_view(outcome: RunOutcome) -> ReportView:
     return ReportView(
         meta=_meta(outcome, wording),
         sections=_sections(present),
-        headline=headline_view(summary, disagreements, problems, events),
+        headline=headline_view(summary, disagreements, problems, events, story_line(comparison, len(subjects))),
         summary=tuple(summary),
         indices=indices,
         standing=rows,
@@ -260,7 +260,7 @@ def build_view(outcome: RunOutcome) -> ReportView:
         not_found_total=sum(index.not_found for index in indices),
         faults_total=sum(index.faults for index in indices),
         failures_more=len(outcome.failures) - len(listed),
-        method=method_view(comparison.method, f"{comparison.threshold:g}"),
+        method=method_view(comparison.method, points_text(comparison.threshold), comparison.threshold_rule),
         inversions=inversions,
         agreement=agreement,
         changes=changes,

@@ -27,7 +27,7 @@ it (secrets live in the environment, never in the file) < command-line flags.
     title = "Weekly influence report"
     normalizer = "percentile"          # or range, robust_z, quantile_map (quantile_map:INDEX)
     consensus = "median"               # or trimmed_mean, borda
-    disagreement_threshold = 25        # percentile points of spread that flag a subject
+    disagreement_threshold = 25        # points of spread that flag a subject (default: unusual for the roster)
 
 Several reports, each on its own schedule and to its own recipients, are ``[[report]]``
 entries instead of the one ``[report]`` table (same keys, plus the delivery ones)::
@@ -71,7 +71,6 @@ from pydantic import (
     model_validator,
 )
 
-from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import IndexName
 from aggregator.plugins import DEFAULT_BREAKER_AFTER, DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
@@ -164,7 +163,8 @@ class ReportConfig(_Section):
     out: Path = Path(DEFAULT_REPORT)
     title: Annotated[str, Field(min_length=1, max_length=200)] = "Influence report"
     normalizer: str = "percentile"
-    disagreement_threshold: Annotated[float, Field(gt=0, le=100)] = DEFAULT_DISAGREEMENT_THRESHOLD
+    #: spread (points) that flags a subject; None: the spread unusual for this roster (analytics.disputes)
+    disagreement_threshold: Annotated[float, Field(gt=0, le=100)] | None = None
     consensus: str = "median"
     #: the report's key in the delivery log (``--slot NAME``); unique among ``[[report]]``
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] = "report"

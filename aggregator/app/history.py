@@ -22,7 +22,6 @@ import numpy as np
 
 from aggregator.analytics._arrays import FloatArray, row_nanmedian
 from aggregator.analytics.compare import (
-    DEFAULT_DISAGREEMENT_THRESHOLD,
     MIN_INDICES_FOR_CONSENSUS,
     ScoreTable,
     compare_table,
@@ -192,7 +191,7 @@ def outcome_from_store(
     before = store.previous_run(run_id) if previous else None
     comparison = compare_table(
         table, method=method, failures=failures, consensus=consensus, features=features,
-        threshold=DEFAULT_DISAGREEMENT_THRESHOLD if threshold is None else threshold,
+        threshold=threshold,  # None: the roster's own (aggregator.analytics.disputes)
         previous=_stored_table(store, before.id) if before else None, previous_run=before.id if before else None,
     )
     return RunOutcome(

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from aggregator.analytics.compare import Comparison
 from aggregator.models import Subject
-from reports.sections._common import View, Wording, half_up, plural
+from reports.sections._common import View, Wording, half_up, plural, points_text
 
 #: how many inversions the report lists
 MAX_INVERSIONS = 20
@@ -80,7 +80,7 @@ def inversions_view(
     total = sum(p.count for p in by_pair) if by_pair else len(found)
     return InversionsView(
         rows=tuple(rows), groups=_groups(rows), total=total, by_pair=by_pair,
-        summary=_summary(total, by_pair, len(rows), f"{comparison.threshold:g}", wording),
+        summary=_summary(total, by_pair, len(rows), points_text(comparison.threshold), wording),
     )
 
 
