@@ -51,6 +51,16 @@ class MoverRow(View):
     trend: Sparkline | None = None
 
 
+class ShiftFigures(View):
+    """An index's change between runs as numbers at full precision (the row's texts round them)."""
+
+    median_change: float | None
+    median_relative_change_pct: float | None
+    median_before: float | None
+    median_after: float | None
+    rank_correlation: float | None
+
+
 class IndexShiftRow(View):
     index: str
     compared: int
@@ -64,6 +74,8 @@ class IndexShiftRow(View):
     version: str
     event: bool
     sentence: str
+    #: the same figures as numbers, unrounded, for programs (None: not measured)
+    figures: ShiftFigures
 
 
 class ChangesView(View):
@@ -194,4 +206,10 @@ def _shift_row(label: str, shift: IndexShift) -> IndexShiftRow:
     return IndexShiftRow(
         index=label, compared=shift.n, median_shift=median, median_relative=relative, medians=medians,
         rank_corr=corr, version=version, event=shift.is_event, sentence=sentence,
+        figures=ShiftFigures(
+            median_change=opt_float(shift.median_shift),
+            median_relative_change_pct=opt_float(shift.median_relative_change),
+            median_before=opt_float(shift.median_before), median_after=opt_float(shift.median_after),
+            rank_correlation=opt_float(shift.rank_corr),
+        ),
     )

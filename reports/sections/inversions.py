@@ -15,6 +15,13 @@ from reports.sections._common import View, Wording, half_up, plural, points_text
 MAX_INVERSIONS = 20
 
 
+class StandingPair(View):
+    """Two subjects' standings under one index, named rather than by position."""
+
+    above: int
+    below: int
+
+
 class InversionRow(View):
     """Index ``by`` puts ``above`` over ``below``; index ``against`` says the opposite."""
 
@@ -22,9 +29,9 @@ class InversionRow(View):
     below: str
     by: str
     against: str
-    #: standings under each index, rounded: (above, below)
-    by_standings: tuple[int, int]
-    against_standings: tuple[int, int]
+    #: the two subjects' standings under each index, rounded
+    by_standings: StandingPair
+    against_standings: StandingPair
     sentence: str
 
 
@@ -74,7 +81,8 @@ def inversions_view(
         )
         rows.append(InversionRow(
             above=a, below=b, by=labels[inv.by], against=labels[inv.against],
-            by_standings=by, against_standings=against, sentence=sentence,
+            by_standings=StandingPair(above=by[0], below=by[1]),
+            against_standings=StandingPair(above=against[0], below=against[1]), sentence=sentence,
         ))
     by_pair = _pair_counts(comparison, labels)
     total = sum(p.count for p in by_pair) if by_pair else len(found)

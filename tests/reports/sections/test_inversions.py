@@ -15,13 +15,15 @@ def test_inversion_rows_say_what_the_standings_say(outcome):
     for inv in view.inversions.rows:
         above, below = row(view, _id(view, inv.above)), row(view, _id(view, inv.below))
         by, against = labels.index(inv.by), labels.index(inv.against)
-        assert inv.by_standings == (above.cells[by].standing, below.cells[by].standing)
-        assert inv.against_standings == (above.cells[against].standing, below.cells[against].standing)
-        assert inv.by_standings[0] > inv.by_standings[1] and inv.against_standings[0] < inv.against_standings[1]
+        assert (inv.by_standings.above, inv.by_standings.below) == (above.cells[by].standing, below.cells[by].standing)
+        assert (inv.against_standings.above, inv.against_standings.below) == (
+            above.cells[against].standing, below.cells[against].standing)
+        assert inv.by_standings.above > inv.by_standings.below
+        assert inv.against_standings.above < inv.against_standings.below
         assert inv.sentence == (
-            f"{inv.by} puts {inv.above} above {inv.below} ({inv.by_standings[0]} vs {inv.by_standings[1]}); "
+            f"{inv.by} puts {inv.above} above {inv.below} ({inv.by_standings.above} vs {inv.by_standings.below}); "
             f"{inv.against} puts {inv.below} above {inv.above} "
-            f"({inv.against_standings[1]} vs {inv.against_standings[0]})."
+            f"({inv.against_standings.below} vs {inv.against_standings.above})."
         )
     assert "inversions" in [s.id for s in view.sections]
 
