@@ -10,7 +10,7 @@
 - a text/plain alternative carrying every name and figure the HTML shows;
 - each mover's consensus over past runs as block characters (``▂▄·▇ 41→78``) in both parts,
   since mail clients strip SVG;
-- the slope chart as a PNG, attached inline by Content-ID, with alt text;
+- the disputed subjects' dot rows as a PNG, attached inline by Content-ID, with alt text;
 - the full web report as an attached file.
 
 The HTML part stays at most :data:`MAX_HTML_BYTES` after inlining, whatever the roster: the
@@ -183,15 +183,16 @@ def _inliner() -> css_inline.CSSInliner:
 
 
 def chart_image(view: ReportView) -> InlineImage | None:
-    from reports.charts import slope_chart, slope_png
+    from reports.charts import dot_chart, dot_png
 
-    chart = slope_chart(view)
+    chart = dot_chart(view)
     if chart is None:
         return None
-    png = slope_png(chart)
-    cid = f"slope-{hashlib.sha256(png).hexdigest()[:20]}@influence-aggregator"
+    png = dot_png(chart)
+    cid = f"dots-{hashlib.sha256(png).hexdigest()[:20]}@influence-aggregator"
     alt = f"Chart: {chart.title}. The table below has the same numbers."
-    return InlineImage(cid=cid, png=png, width=560, height=261, alt=alt)
+    rows = len(chart.rows)
+    return InlineImage(cid=cid, png=png, width=560, height=round(560 * (rows * 0.42 + 0.45) / 5.6), alt=alt)
 
 
 def render_html(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
