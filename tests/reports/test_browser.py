@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.app import demo
 from reports._chromium import chromium_path, open_page
 from reports.model import build_view
 from reports.web import HtmlRenderer
@@ -55,12 +54,6 @@ MEASURE = """(() => {
   return {height: root.scrollHeight, content: Math.ceil(bottom + below),
           width: root.scrollWidth, screen: root.clientWidth};
 })()"""
-
-
-@pytest.fixture(scope="module")
-def demo_page(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    return asyncio.run(demo.run_demo(folder, subjects=300, seed=1)).report_path
 
 
 @pytest.fixture(scope="module")
@@ -176,12 +169,20 @@ async def test_hostile_names_stay_text_in_the_browser(outcome, tmp_path):
         assert page.report.requests == [path.as_uri()]
 
 
-async def test_the_page_fits_every_screen_light_and_dark(demo_page):
+async def test_the_page_fits_every_screen_light_and_dark(demo_page, tmp_path):
     async with open_page(demo_page.as_uri()) as page:
         for width in WIDTHS:
             for dark in (False, True):
                 await _fits(page, width, dark)
         assert page.report.problems == []
+        for width, height, dark, name in ((1280, 1400, True, "report-web-dark.png"),
+                                          (375, 800, False, "report-web-phone.png")):
+            await page.view_as(width, height, dark=dark)
+            await page.evaluate("window.scrollTo(0, document.getElementById('disagreements').offsetTop - 8)"
+                                if width < 600 else "window.scrollTo(0, 0)")
+            assert (await page.screenshot(tmp_path / name)).startswith(b"\x89PNG")
+            if _shots():
+                await page.screenshot(_shots() / name)
 
 
 async def test_without_script_nothing_that_needs_it_shows(demo_page, tmp_path):
