@@ -107,7 +107,7 @@ def story_line(comparison: Comparison, n_subjects: int) -> str:
         else f"the {plural(comparable, 'subject')} that two or more indices scored"
     )
     if n_flagged:
-        unusual = " further than is usual on this roster" if comparison.threshold_rule == "unusual" else ""
+        unusual = ", further than is usual on this roster" if comparison.threshold_rule == "unusual" else ""
         text = f"{n_flagged:,} of {of} are disputed: their standings are more than {threshold} points apart{unusual}."
     else:
         text = f"No subject is disputed: no one's standings are more than {threshold} points apart ({of} compared)."

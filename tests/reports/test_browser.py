@@ -174,6 +174,10 @@ async def test_the_page_fits_every_screen_light_and_dark(demo_page, tmp_path):
         for width in WIDTHS:
             for dark in (False, True):
                 await _fits(page, width, dark)
+        # a table wider than its box says there is more to the side
+        await page.view_as(375)
+        wide = "document.getElementById('standing-table').closest('.scroll').hasAttribute('data-more')"
+        assert await page.evaluate(wide) is True
         assert page.report.problems == []
         for width, height, dark, name in ((1280, 1400, True, "report-web-dark.png"),
                                           (375, 800, False, "report-web-phone.png")):

@@ -68,5 +68,5 @@ def test_by_default_the_disputed_are_the_few_whose_spread_is_unusual_for_the_ros
     story = view.headline.story
     assert story.startswith("The indices' overall agreement is ")
     assert f"{int(roster.flagged.sum())} of 400 subjects are disputed" in story
-    assert "further than is usual on this roster" in story
+    assert "points apart, further than is usual on this roster." in story
     assert "read off this roster" in view.method.paragraphs[-1]
