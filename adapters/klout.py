@@ -75,7 +75,10 @@ class KloutConfig(HttpConfig):
 
 class KloutAdapter(HttpAdapter[KloutConfig]):
     spec = IndexSpec(name="klout", label="Klout", scale=Scale(lo=1, hi=100),
-                     measures="The ability to drive action (reactions to what a person shares) on social networks")
+                     measures="The ability to drive action (reactions to what a person shares) on social networks",
+                     # the score's own changes and its bucket's bounds explain nothing about it
+                     restates_score=("day_change", "week_change", "month_change", "bucket_low", "bucket_high",
+                                     "slope", "delta_1day", "delta_5day"))
     Config = KloutConfig
     default_rate = "10/s"
     rate_limit_words = (b"over qps", b"over rate")

@@ -158,6 +158,9 @@ class IndexSpec(_Frozen):
     higher_is_better: bool = True
     algorithm_version: str = "1"
     measures: str = ""
+    #: components that restate the score (the score itself, its bounds or its changes): they
+    #: explain nothing about it, so the report never names them as a reason for a disagreement
+    restates_score: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:

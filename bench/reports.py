@@ -1,9 +1,13 @@
-"""Reports at 100, 1,000 and 10,000 subjects: web page time and size, first paint in headless
-Chromium, the email's HTML size (<= 90 KB always), and css-inline against premailer on the
-same email document.
+"""Reports at 1,000, 10,000 and 100,000 subjects: web page time and size, first paint, time to
+interactive and one sort in headless Chromium, the email's HTML size (<= 90 KB always), and
+css-inline against premailer on the same email document.
 
     python bench/reports.py                 # all three sizes
-    python bench/reports.py --sizes 100     # one
+    python bench/reports.py --sizes 1000    # one
+
+Time to interactive is the page's load event (its script runs last, inline); the sort is one
+click on the Consensus header until the next frame, layout included. Its baseline, in the same
+page: sorting the same keys as a plain array (the floor any DOM sort pays).
 
 Baselines in the same run: premailer (``pip install '.[bench]'``) inlining the same document as
 css-inline; the JSON renderer on the same view (the floor for turning a view into bytes); and
@@ -91,6 +95,40 @@ async def paint_ms(path: Path, repeat: int = 3) -> float | None:
     return statistics.median(samples)
 
 
+#: seconds a page may take to become interactive before the measurement gives up on it
+INTERACTIVE_TIMEOUT = 300.0
+
+SORT = """(() => { const t = performance.now();
+  document.querySelectorAll('#standing-table thead button')[2].click(); document.body.offsetHeight;
+  return new Promise(r => requestAnimationFrame(() => r(performance.now() - t))); })()"""
+ARRAY_SORT = """(() => { const keys = [...document.querySelectorAll('#standing-table tbody tr')]
+  .map((row, n) => [parseFloat(row.cells[2].textContent), n]); const t = performance.now();
+  keys.sort((a, b) => (a[0] - b[0]) || (a[1] - b[1])); return performance.now() - t; })()"""
+
+
+async def interactive(path: Path) -> dict[str, float | None]:
+    """Load (time to interactive), one sort and the array-sort floor, in ms; None past the timeout."""
+    from reports._chromium import chromium_path, open_page
+
+    empty: dict[str, float | None] = {"interactive_ms": None, "sort_ms": None, "array_sort_ms": None}
+    if chromium_path() is None:
+        return empty
+
+    async def measure() -> dict[str, float | None]:
+        async with open_page(path.as_uri(), width=1280, height=900) as page:
+            loaded = await page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+            sort = await page.evaluate(SORT)
+            floor = await page.evaluate(ARRAY_SORT)
+            assert not page.report.problems, page.report.problems
+            return {"interactive_ms": None if loaded is None else round(loaded),
+                    "sort_ms": round(sort), "array_sort_ms": round(floor, 1)}
+
+    try:
+        return await asyncio.wait_for(measure(), INTERACTIVE_TIMEOUT)
+    except (TimeoutError, RuntimeError):
+        return empty
+
+
 def inliner_ratio(html: str) -> dict[str, float | None]:
     import css_inline
 
@@ -124,7 +162,7 @@ def inliner_ratio(html: str) -> dict[str, float | None]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
     if args.smoke:
@@ -136,7 +174,7 @@ def main() -> None:
     blank_paint = asyncio.run(paint_ms(blank, repeat))
     results = []
     print(f"{'subjects':>9} {'view s':>7} {'web s':>6} {'json s':>7} {'web KB':>8} {'paint ms':>9} "
-          f"{'email s':>8} {'email KB':>9}")
+          f"{'TTI ms':>8} {'sort ms':>8} {'floor ms':>8} {'email s':>8} {'email KB':>9}")
     for n in args.sizes:
         data = outcome(n)
         view_s, view = timed(lambda data=data: build_view(data), repeat=repeat)
@@ -144,7 +182,8 @@ def main() -> None:
         json_s, _ = timed(lambda view=view: JsonRenderer().render(view), repeat=repeat)
         page = folder / f"report-{n}.html"
         page.write_text(html, encoding="utf-8")
-        paint = asyncio.run(paint_ms(page, repeat))
+        paint = asyncio.run(paint_ms(page, min(repeat, 1 if n > 10_000 else 3)))
+        browser = asyncio.run(interactive(page))
         build_email(view)  # warm matplotlib
         email_s, parts = timed(lambda view=view: build_email(view), repeat=repeat)
         email_bytes = len(parts.html.encode())
@@ -153,12 +192,15 @@ def main() -> None:
             "subjects": n, "view_s": round(view_s, 3), "web_render_s": round(web_s, 3),
             "json_render_s": round(json_s, 3), "web_vs_json": round(web_s / json_s, 2),
             "web_bytes": len(html.encode()), "first_paint_ms": None if paint is None else round(paint),
-            "email_build_s": round(email_s, 3), "email_html_bytes": email_bytes,
+            "email_build_s": round(email_s, 3), "email_html_bytes": email_bytes, **browser,
+            "sort_vs_array_sort": None if not browser["sort_ms"] or not browser["array_sort_ms"]
+            else round(browser["sort_ms"] / max(browser["array_sort_ms"], 0.1), 1),
         }
         results.append(row)
         paint_text = "-" if paint is None else f"{paint:.0f}"
+        tti, sort, floor = (("-" if v is None else f"{v:.0f}") for v in browser.values())
         print(f"{n:>9,} {view_s:>7.3f} {web_s:>6.3f} {json_s:>7.3f} {row['web_bytes'] / 1000:>8.0f} "
-              f"{paint_text:>9} {email_s:>8.3f} {email_bytes / 1000:>9.1f}")
+              f"{paint_text:>9} {tti:>8} {sort:>8} {floor:>8} {email_s:>8.3f} {email_bytes / 1000:>9.1f}")
     # the inliners on the same document: the email template for the largest roster, before inlining
     view = build_view(outcome(max(args.sizes)))
     raw_email = environment().get_template("email.html.j2").render(view=view, d=digest(view), chart=None)

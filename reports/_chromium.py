@@ -125,6 +125,14 @@ class Page:
             raise RuntimeError(f"script failed: {result['exceptionDetails'].get('text')}")
         return result.get("result", {}).get("value")
 
+    async def view_as(self, width: int, height: int = 900, *, dark: bool = False) -> None:
+        """Resize the viewport and pick the colour scheme, as another screen would show the page."""
+        await self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
+                        deviceScaleFactor=1, mobile=False)
+        await self.send("Emulation.setEmulatedMedia",
+                        features=[{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}])
+        await self.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
     async def first_contentful_paint_ms(self) -> float:
         """The browser's own first-contentful-paint time, ms after navigation started."""
         deadline = time.monotonic() + 30.0

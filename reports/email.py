@@ -2,13 +2,15 @@
 
 :func:`build_email` turns a view into the parts of one message:
 
-- an HTML part laid out with tables, 600 px wide, every style inlined by css-inline (only the
-  dark-mode rules stay in a ``<style>`` block), no scripts, SVG, web fonts, flex, grid,
-  positioning, ``data:`` images or background images;
+- an HTML part laid out with tables, fluid from 320 to 600 px wide without media queries (every
+  table narrow enough for a phone; Outlook for Windows gets a fixed 600 px table in a conditional
+  comment), every style inlined by css-inline (only the dark-mode rules stay in a ``<style>``
+  block), no scripts, SVG, web fonts, flex, grid, positioning, ``data:`` images or background
+  images;
 - a text/plain alternative carrying every name and figure the HTML shows;
 - each mover's consensus over past runs as block characters (``▂▄·▇ 41→78``) in both parts,
   since mail clients strip SVG;
-- the slope chart as a PNG, attached inline by Content-ID, with alt text;
+- the disputed subjects' dot rows as a PNG, attached inline by Content-ID, with alt text;
 - the full web report as an attached file.
 
 The HTML part stays at most :data:`MAX_HTML_BYTES` after inlining, whatever the roster: the
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -52,6 +54,9 @@ LEVELS: tuple[tuple[int, int, int], ...] = (
     (1, 1, 4),
     (0, 0, 2),
 )
+#: the attached page's cap (bytes) unless the caller gives one (``report.email_attachment_max_mb``); past
+#: it the email attaches a shortened page (:mod:`reports.shortlist`) and says where the full one is
+DEFAULT_MAX_ATTACHMENT_BYTES = 10_000_000
 #: beyond this many indices the standing table shows consensus and spread, not every index
 MAX_INDEX_COLUMNS = 6
 TEMPLATE = "email.html.j2"
@@ -68,19 +73,40 @@ class Digest:
 
     subject: str
     attachment_name: str
+    #: what the attachment is: the full report, or a shortened one and where the full one is
+    attachment_note: str
     sections: tuple[SectionInfo, ...]
     disputes: tuple[str, ...]
     standing: tuple[StandingRow, ...]
-    standing_more: int
     index_columns: bool
     disagreements: tuple[Disagreement, ...]
-    disagreements_more: int
     indices: tuple[IndexView, ...]
     indices_more: int
     inversions: tuple[InversionRow, ...] = ()
     movers: tuple[MoverRow, ...] = ()
     #: whether the agreement matrix fits (few enough indices)
     matrix: bool = False
+    #: what the attached page holds beyond what the email shows, one line per section (None: nothing);
+    #: each promises only rows the attachment lists
+    more: dict[str, str] = field(default_factory=dict)
+
+
+def more_line(shown: int, listed: int, total: int, noun: str, order: str) -> str | None:
+    """What lies beyond the ``shown`` rows: ``listed`` in the attached page, ``total`` in all.
+
+    >>> more_line(3, 20, 2635, "pairs", "strongest")
+    '…and 17 more pairs in the attached report, which lists the 20 strongest of all 2,635.'
+    >>> more_line(20, 20, 2635, "pairs", "strongest")
+    '2,635 in all; the attached report lists these 20, the strongest.'
+    >>> more_line(5, 5, 5, "pairs", "strongest") is None
+    True
+    """
+    if listed > shown:
+        tail = f", which lists the {listed:,} {order} of all {total:,}" if total > listed else ""
+        return f"…and {listed - shown:,} more {noun} in the attached report{tail}."
+    if total > listed:
+        return f"{total:,} in all; the attached report lists these {listed:,}, the {order}."
+    return None
 
 
 def _safe(text: str) -> str:
@@ -92,25 +118,60 @@ def attachment_name(view: ReportView) -> str:
     return f"report-{stem[:80]}.html"
 
 
-def digest(view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject: str | None = None) -> Digest:
+def digest(
+    view: ReportView, level: tuple[int, int, int] = LEVELS[0], *, subject: str | None = None,
+    attached: ReportView | None = None,
+) -> Digest:
+    """The top of each section for the email; ``attached`` is the view the attached page shows (``view``'s own)."""
+    attached = attached or view
     rows, disputes, indices = level
     shown_disputes = view.disagreements[:disputes]
+    inversions = min(max(disputes - 2, 1) if disputes else 0, len(view.inversions.rows) if view.inversions else 0)
+    movers = min(disputes, len(view.changes.movers) if view.changes else 0)
+    index_columns = len(view.indices) <= MAX_INDEX_COLUMNS and rows > 3
     return Digest(
         subject=subject or view.meta.title,
         attachment_name=attachment_name(view),
+        attachment_note=(
+            f"A shortened report is attached as {attachment_name(view)} (opens in any browser, offline). "
+            f"{attached.meta.shortlist}" if attached.meta.shortlist else
+            f"The full report, with every subject, is attached as {attachment_name(view)} (opens in any "
+            "browser, offline)."
+        ),
         sections=view.sections,
         disputes=view.headline.disputes if disputes else view.headline.disputes[:1],
         standing=view.standing[:rows],
-        standing_more=max(len(view.standing) - rows, 0),
-        index_columns=len(view.indices) <= MAX_INDEX_COLUMNS and rows > 3,
+        index_columns=index_columns,
         disagreements=shown_disputes,
-        disagreements_more=max(view.flagged_total - len(shown_disputes), 0),
         indices=view.indices[:indices],
         indices_more=max(len(view.indices) - indices, 0),
-        inversions=view.inversions.rows[: max(disputes - 2, 1) if disputes else 0] if view.inversions else (),
-        movers=view.changes.movers[:disputes] if view.changes else (),
+        inversions=view.inversions.rows[:inversions] if view.inversions else (),
+        movers=view.changes.movers[:movers] if view.changes else (),
         matrix=view.agreement is not None and len(view.indices) <= MAX_INDEX_COLUMNS and rows > 0,
+        more=_more_lines(attached, rows, len(shown_disputes), inversions, movers, index_columns=index_columns),
     )
+
+
+def _more_lines(
+    view: ReportView, rows: int, disputes: int, inversions: int, movers: int, *, index_columns: bool
+) -> dict[str, str]:
+    with_figures = "" if index_columns else ", with each index's figures"
+    shown = min(rows, len(view.standing))
+    lines = {
+        "standing": more_line(shown, len(view.standing), len(view.standing), f"subjects{with_figures}", "highest")
+        if view.meta.shortlist is None else
+        f"…and {len(view.standing) - shown:,} more of the {view.meta.subjects:,} subjects in the attached report "
+        "(the top and bottom, the most disputed and the biggest movers).",
+        "disagreements": more_line(disputes, len(view.disagreements), view.flagged_total,
+                                   "disputed subjects", "widest"),
+    }
+    if view.inversions is not None:
+        lines["inversions"] = more_line(inversions, len(view.inversions.rows), view.inversions.total,
+                                        "pairs", "strongest")
+    if view.changes is not None:
+        lines["changes"] = more_line(movers, len(view.changes.movers), view.changes.movers_total,
+                                     "movers", "biggest")
+    return {key: line for key, line in lines.items() if line is not None}
 
 
 @cache
@@ -122,15 +183,16 @@ def _inliner() -> css_inline.CSSInliner:
 
 
 def chart_image(view: ReportView) -> InlineImage | None:
-    from reports.charts import slope_chart, slope_png
+    from reports.charts import dot_chart, dot_png
 
-    chart = slope_chart(view)
+    chart = dot_chart(view)
     if chart is None:
         return None
-    png = slope_png(chart)
-    cid = f"slope-{hashlib.sha256(png).hexdigest()[:20]}@influence-aggregator"
+    png = dot_png(chart)
+    cid = f"dots-{hashlib.sha256(png).hexdigest()[:20]}@influence-aggregator"
     alt = f"Chart: {chart.title}. The table below has the same numbers."
-    return InlineImage(cid=cid, png=png, width=560, height=261, alt=alt)
+    rows = len(chart.rows)
+    return InlineImage(cid=cid, png=png, width=560, height=round(560 * (rows * 0.42 + 0.45) / 5.6), alt=alt)
 
 
 def render_html(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
@@ -162,12 +224,14 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
     erased = f"; history of {meta.forgotten:,} erased" if meta.forgotten else ""
     opted = f" ({meta.opted_out:,} opted out, not shown{erased})" if meta.opted_out else ""
     para(f"{meta.started_text} · {meta.subjects:,} subjects{opted} · {meta.indices} indices: {labels}")
-    para(f"The full report, with every subject, is attached as {d.attachment_name} (opens in any browser, offline).")
+    para(d.attachment_note)
     for n, section in enumerate(d.sections, start=1):
         heading(f"{n}. {section.title}")
         para(f"What this means: {section.meaning}")
         out.append("")
         if section.id == "headline":
+            if view.headline.story:
+                para(view.headline.story)
             para(view.headline.leaders)
             if view.headline.disputes:
                 out.append("Most striking disagreements:")
@@ -194,9 +258,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     else:
                         spread = "-" if r.spread is None else str(r.spread)
                         para(f"{r.name}: consensus {consensus}; spread {spread}", "      ", f"{rank:>4}. ")
-                if d.standing_more:
-                    with_figures = "" if d.index_columns else ", with each index's figures"
-                    para(f"...and {d.standing_more:,} more in the attached report{with_figures}.")
+                if "standing" in d.more:
+                    para(d.more["standing"])
             else:
                 para(f"All {meta.subjects:,} subjects are in the attached report.")
         elif section.id == "disagreements":
@@ -209,27 +272,27 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     para(f"{x.name}: spread {x.spread}. {x.sentence}", "    ", "  - ")
                     if x.explanation is not None:
                         para(x.explanation, "    ")
-                if d.disagreements_more:
-                    para(f"...and {d.disagreements_more:,} more in the attached report.")
+                if "disagreements" in d.more:
+                    para(d.more["disagreements"])
             else:
                 para(f"No subject's standings are more than {meta.threshold_text} points apart.")
         elif section.id == "inversions" and view.inversions is not None:
+            para(view.inversions.summary)
             for inv in d.inversions:
                 para(inv.sentence, "    ", "  - ")
-            if view.inversions.total > len(d.inversions):
-                para(f"...and {view.inversions.total - len(d.inversions):,} more pairs in the attached report.")
+            if "inversions" in d.more:
+                para(d.more["inversions"])
         elif section.id == "agreement" and view.agreement is not None:
             for sentence in view.agreement.sentences:
                 para(sentence)
             if d.matrix:
-                para("Kendall's tau-b for each pair of indices (1: same order; below 0: opposite):")
-                for row in view.agreement.rows:
-                    cells = ", ".join(
-                        f"{col} " + ("-" if c.level == "self" else "n/a" if c.kendall is None else f"{c.kendall:.2f}")
-                        for col, c in zip(view.agreement.columns, row.cells, strict=True)
-                    )
-                    flag = " (outlier)" if row.index == view.agreement.outlier else ""
-                    para(f"{row.index}{flag}: {cells}", "    ", "  - ")
+                para("Kendall's tau-b for each pair of indices (1: same order; 0: no relation; below 0: opposite):")
+                outlier = view.agreement.outlier
+                for i, row in enumerate(view.agreement.rows):
+                    for other, c in list(zip(view.agreement.columns, row.cells, strict=True))[i + 1:]:
+                        names = " and ".join(f"{name} (outlier)" if name == outlier else name
+                                             for name in (row.index, other))
+                        para(f"{names}: {'n/a' if c.kendall is None else f'{c.kendall:.2f}'}", "    ", "  - ")
         elif section.id == "people" and view.people is not None:
             for sentence in view.people.sentences:
                 para(sentence)
@@ -252,8 +315,8 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
                     after = "-" if m.after is None else str(m.after)
                     first = f"  - {spark.ljust(column)}  " if column else "  - "
                     para(f"{m.name}: {before} -> {after} ({m.change:+.1f})", " " * len(first), first)
-                if view.changes.movers_total > len(d.movers):
-                    para(f"...and {view.changes.movers_total - len(d.movers):,} more movers in the attached report.")
+                if "changes" in d.more:
+                    para(d.more["changes"])
             else:
                 para(f"Nobody's consensus moved by {view.changes.threshold_text} points or more.")
         elif section.id == "health":
@@ -271,13 +334,32 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
     return _safe("\n".join(out) + "\n")
 
 
-def build_email(view: ReportView, *, subject: str | None = None) -> EmailParts:
-    """The parts of the report email: HTML within budget, text, chart, attachment."""
+def build_email(
+    view: ReportView, *, subject: str | None = None, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+    full_report: str | None = None,
+) -> EmailParts:
+    """The parts of the report email: HTML within budget, text, chart, attachment.
+
+    The attachment is the full web page unless it is over ``max_attachment_bytes``; then it is a
+    shortened page (:func:`reports.shortlist.shortlist_view`) that says where the full one is
+    (``full_report``, where the run wrote it, when the caller knows).
+    """
     from reports.web import HtmlRenderer
 
+    page = HtmlRenderer().render(view).encode("utf-8")
+    attached = view
+    if len(page) > max_attachment_bytes:
+        from reports.shortlist import shortlist_view
+
+        where = f"at {full_report}" if full_report else "where this run wrote its report"
+        attached = shortlist_view(view, (
+            f"The full report ({len(page) / 1e6:.1f} MB) is over the {max_attachment_bytes / 1e6:g} MB this "
+            f"email may carry; it is {where}."
+        ))
+        page = HtmlRenderer().render(attached).encode("utf-8")
     chart = chart_image(view) if view.disagreements else None
     for level in LEVELS:
-        d = digest(view, level, subject=subject)
+        d = digest(view, level, subject=subject, attached=attached)
         html = render_html(view, d, chart)
         if len(html.encode("utf-8")) <= MAX_HTML_BYTES:
             break
@@ -289,7 +371,7 @@ def build_email(view: ReportView, *, subject: str | None = None) -> EmailParts:
         text=render_text(view, d, chart),
         images=(chart,) if chart is not None else (),
         attachment_name=d.attachment_name,
-        attachment=HtmlRenderer().render(view).encode("utf-8"),
+        attachment=page,
     )
 
 

@@ -130,7 +130,9 @@ def compose(
     for image in parts.images:
         html_part.add_related(image.png, "image", "png", cid=f"<{image.cid}>", disposition="inline",
                               filename=image.cid.split("@")[0] + ".png")
-    message.add_attachment(parts.attachment, maintype="text", subtype="html", filename=parts.attachment_name)
+    # the page is UTF-8: say so, or mail readers show every accented name as "?"
+    message.add_attachment(parts.attachment, maintype="text", subtype="html", filename=parts.attachment_name,
+                           params={"charset": "utf-8"})
     _check_headers(message, title, from_, to)
     return message
 

@@ -31,11 +31,11 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from aggregator.analytics.outcome import RunOutcome
-from reports.sections._common import SummaryLine, View, Wording, half_up, index_label
+from reports.sections._common import SummaryLine, View, Wording, half_up, index_label, points_text
 from reports.sections.agreement import AgreementView, agreement_view
 from reports.sections.changes import ChangesView, changes_view
 from reports.sections.disagreements import Disagreement, LoneTopicRow, disagreement_rows, explanations, lone_topics
-from reports.sections.headline import Headline, headline_view, summary_lines
+from reports.sections.headline import Headline, headline_view, story_line, summary_lines
 from reports.sections.health import (
     FailureRow,
     IndexView,
@@ -78,6 +78,8 @@ class Meta(View):
     standing_label: str
     threshold: float
     threshold_text: str
+    #: set when the standing lists only some subjects (see :mod:`reports.shortlist`): which, and where the rest are
+    shortlist: str | None = None
 
 
 class SectionInfo(View):
@@ -100,7 +102,11 @@ class ReportView(View):
     #: how many subjects are flagged in all (the list holds at most MAX_DISAGREEMENTS)
     flagged_total: int
     failures: tuple[FailureRow, ...]
+    #: every subject an index did not score: coverage gaps ("not found") and faults together
     failures_total: int
+    #: of those, the coverage gaps (the index does not know the subject) and the faults (errors)
+    not_found_total: int
+    faults_total: int
     #: failures left out of the list (beyond MAX_FAILURES)
     failures_more: int
     method: MethodView
@@ -203,7 +209,7 @@ def _meta(outcome: RunOutcome, wording: Wording) -> Meta:
         subjects=len(outcome.subjects), indices=len(comparison.table.specs),
         opted_out=outcome.opted_out, forgotten=int(getattr(outcome, "forgotten", 0)),
         method=comparison.method, standing_label=wording.label,
-        threshold=comparison.threshold, threshold_text=f"{comparison.threshold:g}",
+        threshold=comparison.threshold, threshold_text=points_text(comparison.threshold),
     )
 
 
@@ -233,7 +239,10 @@ def build_view(outcome: RunOutcome) -> ReportView:
     explained = explanations(outcome, [position[d.subject_id] for d in disagreements], labels, wording)
     if explained:
         disagreements = [
-            d.model_copy(update={"explanation": explained.get(position[d.subject_id])}) for d in disagreements
+            d.model_copy(update=dict(zip(("explanation", "components"), explained[position[d.subject_id]],
+                                         strict=True)))
+            if position[d.subject_id] in explained else d
+            for d in disagreements
         ]
     problems = problem_lines(indices, outcome.failures)
     summary = summary_lines(comparison, subjects, disagreements, problems, wording)
@@ -252,7 +261,7 @@ def build_view(outcome: RunOutcome) -> ReportView:
     return ReportView(
         meta=_meta(outcome, wording),
         sections=_sections(present),
-        headline=headline_view(summary, disagreements, problems, events),
+        headline=headline_view(summary, disagreements, problems, events, story_line(comparison, len(subjects))),
         summary=tuple(summary),
         indices=indices,
         standing=rows,
@@ -260,8 +269,10 @@ def build_view(outcome: RunOutcome) -> ReportView:
         flagged_total=int(np.sum(comparison.flagged)),
         failures=tuple(listed),
         failures_total=len(outcome.failures),
+        not_found_total=sum(index.not_found for index in indices),
+        faults_total=sum(index.faults for index in indices),
         failures_more=len(outcome.failures) - len(listed),
-        method=method_view(comparison.method, f"{comparison.threshold:g}"),
+        method=method_view(comparison.method, points_text(comparison.threshold), comparison.threshold_rule),
         inversions=inversions,
         agreement=agreement,
         changes=changes,

@@ -226,7 +226,9 @@ class TextRenderer:
                 out += _wrap(f"{index.label}: {_fit(message, MESSAGE_WIDTH * 2)}", "  e.g. ")
         if view.failures:
             shown = view.failures[:TOP_FAILURES]
-            out += _heading(f"Failures ({len(shown)} of {view.failures_total:,} listed)")
+            out += _heading(f"Not scored, and why ({view.not_found_total:,} not found, {view.faults_total:,} "
+                            f"fault{'' if view.faults_total == 1 else 's'}; {len(shown)} of "
+                            f"{view.failures_total:,} listed)")
             out += _table(
                 ["Index", "Subject", "Kind", "Message"],
                 [

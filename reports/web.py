@@ -56,6 +56,6 @@ class HtmlRenderer:
     media_type = "text/html; charset=utf-8"
 
     def render(self, view: ReportView) -> str:
-        from reports.charts import slope_chart
+        from reports.charts import dot_chart
 
-        return environment().get_template(TEMPLATE).render(view=view, slope=slope_chart(view))
+        return environment().get_template(TEMPLATE).render(view=view, chart=dot_chart(view))

@@ -34,7 +34,8 @@ from aggregator.analytics.consensus import (
     consensus_of,
     leave_one_out,
 )
-from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion, top_inversions
+from aggregator.analytics.disputes import unusual_spread
+from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion, count_inversions, top_inversions
 from aggregator.analytics.normalize import normalize, oriented_ranks
 from aggregator.analytics.shifts import MOVER_THRESHOLD, RunView, Shifts, compute_shifts
 from aggregator.analytics.topics import Topics, topic_overlap
@@ -152,12 +153,18 @@ class Comparison:
     health: tuple[IndexHealth, ...]
     #: how the consensus aggregates: "median", "trimmed_mean" or "borda"
     consensus_method: str = "median"
+    #: "fixed" (the threshold given) or "unusual" (read off this roster: see
+    #: :mod:`aggregator.analytics.disputes`)
+    threshold_rule: str = "fixed"
     #: interquartile range of the normalized scores behind each consensus; NaN with fewer than 2
     consensus_iqr: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: percentile standing within each index's cohort, whatever ``method`` is (the same array when it is)
     standing: FloatArray = field(default_factory=lambda: np.zeros((0, 0)))
     #: the strongest pairwise inversions, strongest first (see :mod:`aggregator.analytics.inversions`)
     inversions: tuple[Inversion, ...] = ()
+    #: how many subject pairs each pair of indices orders oppositely by at least ``threshold``
+    #: (the rule ``inversions`` lists the strongest of), ``[indices × indices]``, symmetric
+    inversion_counts: NDArray[np.int64] | None = None
     agreement: Agreement | None = None
     #: present when activity features were given for the subjects
     fingerprint: Fingerprint | None = None
@@ -193,7 +200,7 @@ def compare_table(
     table: ScoreTable,
     *,
     method: str = "percentile",
-    threshold: float = DEFAULT_DISAGREEMENT_THRESHOLD,
+    threshold: float | None = DEFAULT_DISAGREEMENT_THRESHOLD,
     failures: Iterable[Failure] = (),
     consensus: str = "median",
     previous: ScoreTable | None = None,
@@ -215,12 +222,16 @@ def compare_table(
     normalized = standing if method == "percentile" else normalize(table.raw, table.specs, method, ranks=ranks)
     rows = _row_figures(normalized, standing, consensus)
     names = table.index_names
+    rule = "fixed" if threshold is not None else "unusual"
+    if threshold is None:  # the roster's own: spreads its ordinary disagreement rarely reaches
+        threshold = unusual_spread(rows.spread, rows.n_indices, DEFAULT_DISAGREEMENT_THRESHOLD)
     return Comparison(
         table=table, method=method, normalized=normalized, consensus=rows.consensus,
         n_indices=rows.n_indices, spread=rows.spread, dissenter=rows.dissenter, dissent_gap=rows.dissent_gap,
-        threshold=threshold, health=index_health(table, failures),
+        threshold=threshold, threshold_rule=rule, health=index_health(table, failures),
         consensus_method=consensus, consensus_iqr=rows.iqr, standing=standing,
         inversions=top_inversions(normalized, top, threshold),
+        inversion_counts=count_inversions(normalized, threshold),
         agreement=agreement(names, ranks, standing),
         fingerprint=fingerprint(names, ranks, features) if features else None,
         robustness=robustness(names, rows.consensus, rows.without),

@@ -58,6 +58,7 @@ table's as they are, a C-ordered table's through a copy made for the passes and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -394,3 +395,98 @@ def _best_pairs(
     # strongest first, ties by the pair's rows (positions ascend with rows), as top_inversions sorts
     order = np.lexsort((np.maximum(a_all, b_all), np.minimum(a_all, b_all), -s))[:k]
     return s[order], a_all[order], b_all[order]
+
+
+# -- counting every inversion, without listing them -----------------------------------------------
+
+
+def count_inversions(normalized: FloatArray, min_gap: float = 0.0) -> IntArray:
+    """How many subject pairs each pair of indices orders oppositely, both by at least ``min_gap`` (> 0).
+
+    ``counts[x, y]`` (= ``counts[y, x]``) is the number of subject pairs (a, b) with
+    ``normalized[a, x] - normalized[b, x] ≥ t`` and ``normalized[b, y] - normalized[a, y] ≥ t``,
+    ``t`` the larger of ``min_gap`` and the smallest positive float: the rule
+    :func:`top_inversions` lists the strongest of. A pair of subjects two index pairs disagree
+    on counts under each. O(n log² n) per index pair in vectorized passes (see
+    :func:`_dominance_count`), never one row per pair, so a million subjects are counted too.
+    """
+    k = normalized.shape[1]
+    counts = np.zeros((k, k), dtype=np.int64)
+    t = max(min_gap, _SMALLEST)
+    for x, y in combinations(range(k), 2):
+        u, v = normalized[:, x], normalized[:, y]
+        both = ~(np.isnan(u) | np.isnan(v))
+        u, v = u[both], v[both]
+        # each unordered pair once: as (a, b) with a the subject x puts above
+        counts[x, y] = counts[y, x] = _dominance_count(u, v, t)
+    return counts
+
+
+def _dominance_count(u: FloatArray, v: FloatArray, t: float) -> int:
+    """The number of (a, b) with ``u[b] ≤ u[a] - t`` and ``v[b] ≥ v[a] + t``.
+
+    With the rows sorted by ``u``, the b that qualify on ``u`` for a given a are a prefix of
+    that order, ``[0, p)``. A prefix is the union of at most log₂ n aligned blocks (one per
+    set bit of ``p``); for each block size the rows are sorted by ``v`` within their blocks
+    once (each level by merging the one below), and every query with that bit set counts its
+    block's ``v ≥ v[a] + t`` with two binary searches, all queries of a level at once.
+    """
+    n = u.size
+    if n < 2:
+        return 0
+    order = np.argsort(u, kind="stable")
+    u_sorted, v_by_u = u[order], v[order]
+    # rows b with u[a] - u[b] ≥ t: a prefix of u's order (the gap shrinks as u[b] grows)
+    prefix = _first_failing(u_sorted, np.searchsorted(u_sorted, u - t, side="right"),
+                            lambda x, rows: u[rows] - x >= t)
+    levels_v = np.sort(v)
+    v_rank = np.searchsorted(levels_v, v_by_u, side="left")  # equal values share a rank
+    # the rank from which v[b] - v[a] ≥ t holds
+    need = _first_failing(levels_v, np.searchsorted(levels_v, v + t, side="left"),
+                          lambda x, rows: x - v[rows] < t)
+    # v ranks in u's order, padded to a power of two; level L holds them sorted within blocks of
+    # 2**L, each level made from the one below by merging pairs of sorted runs (stable sort:
+    # timsort merges two runs in one pass). Padding sits past n, where no prefix reaches.
+    size = 1 << max(int(n - 1).bit_length(), 0)
+    blocks = np.full(size, -1, dtype=np.int64)
+    blocks[:n] = v_rank
+    width = np.int64(n + 1)
+    total = 0
+    for level in range(size.bit_length()):
+        step = 1 << level
+        if level:
+            blocks = np.sort(blocks.reshape(size >> level, step), axis=1, kind="stable").reshape(size)
+        asking = (prefix & step) != 0
+        if not asking.any():
+            continue
+        keys = blocks + np.repeat(np.arange(size >> level, dtype=np.int64) * width, step)
+        block = prefix[asking] >> (level + 1) << 1  # the block this bit adds to the prefix
+        # the block's rows with v ≥ v[a] + t: from the first such rank to the block's end; the
+        # searches come sorted (the total is all we need), which keeps them in cache
+        firsts = np.searchsorted(keys, np.sort(block * width + need[asking]), side="left")
+        total += int(np.sum((block + 1) * step) - np.sum(firsts))
+    return total
+
+
+def _first_failing(
+    ordered: FloatArray, guess: IntArray, holds: Callable[[FloatArray, IntArray], BoolArray]
+) -> IntArray:
+    """For each row, the first position of ``ordered`` where ``holds(value, row)`` stops being true.
+
+    ``holds`` must be true on a prefix of ``ordered`` for each row. ``guess`` (a binary search
+    on ``u - t`` or ``v + t``) may be off by a rounding at the boundary, where ``u[a] - u[b] ≥ t``
+    and ``u[b] ≤ u[a] - t`` disagree; each step moves the wrong ones past a whole tie group,
+    and a rounding reaches at most one or two groups.
+    """
+    n = ordered.size
+    found = guess.copy()
+    rows = np.arange(found.size, dtype=np.int64)
+    while True:
+        back = found > 0
+        back[back] = ~holds(ordered[found[back] - 1], rows[back])
+        ahead = found < n
+        ahead[ahead] = holds(ordered[found[ahead]], rows[ahead])
+        if not (back.any() or ahead.any()):
+            return found
+        found[back] = np.searchsorted(ordered, ordered[found[back] - 1], side="left")
+        found[ahead] = np.searchsorted(ordered, ordered[found[ahead]], side="right")

@@ -79,6 +79,12 @@ class IndexShift:
     version_after: str
     #: the scores moved en masse while the order held: a rescaling, not a change in anyone's influence
     recalibrated: bool
+    #: median raw score of the subjects scored in both runs, in the previous run and in this one
+    median_before: float = float("nan")
+    median_after: float = float("nan")
+    #: the median over those subjects of each one's own change, in percent of their previous score
+    #: (NaN when no previous score is non-zero): what the typical subject gained or lost
+    median_relative_change: float = float("nan")
 
     @property
     def version_changed(self) -> bool:
@@ -146,10 +152,11 @@ def compute_shifts(
             index_shifts.append(IndexShift(spec.name, 0, np.nan, np.nan, np.nan, version, version, False))
             continue
         change = raw_change[:, j]
-        np.subtract(now.raw[:, j], _align(before.raw[:, p], back), out=change)
+        previous = _align(before.raw[:, p], back)
+        np.subtract(now.raw[:, j], previous, out=change)
         np.subtract(now.standing[:, j], _align(before.standing[:, p], back), out=standing_change[:, j])
         index_shifts.append(
-            _index_shift(spec, now.versions[j], before.versions[p], change,
+            _index_shift(spec, now.versions[j], before.versions[p], change, previous,
                          now.ranks[j], _realign(before.ranks[p], forward, n_rows),
                          # the previous run's median, in raw units whichever way the index runs
                          column_median(before.ranks[p]) * (1.0 if spec.higher_is_better else -1.0))
@@ -189,10 +196,13 @@ def _realign(ranked: Ranked, forward: IntArray | None, n_rows: int) -> Ranked:
 
 
 def _index_shift(
-    spec: IndexSpec, version_now: str, version_before: str, change: FloatArray,
+    spec: IndexSpec, version_now: str, version_before: str, change: FloatArray, previous: FloatArray,
     ranks_now: Ranked, ranks_before: Ranked, median_before: float,
 ) -> IndexShift:
-    moved = change[~np.isnan(change)]  # subjects scored in both runs
+    both = ~np.isnan(change)  # subjects scored in both runs
+    was = previous[both]
+    relative = change[both][was != 0] / np.abs(was[was != 0]) * 100.0
+    moved = change[both]
     n = int(moved.size)
     median_shift = median_in_place(moved)
     if spec.scale.lo is not None and spec.scale.hi is not None:
@@ -208,4 +218,6 @@ def _index_shift(
     return IndexShift(
         index=spec.name, n=n, median_shift=median_shift, median_shift_pct=shift_pct, rank_corr=rho,
         version_before=version_before, version_after=version_now, recalibrated=bool(recalibrated),
+        median_before=median_in_place(was.copy()), median_after=median_in_place(was + change[both]),
+        median_relative_change=median_in_place(relative),
     )

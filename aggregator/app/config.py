@@ -27,7 +27,7 @@ it (secrets live in the environment, never in the file) < command-line flags.
     title = "Weekly influence report"
     normalizer = "percentile"          # or range, robust_z, quantile_map (quantile_map:INDEX)
     consensus = "median"               # or trimmed_mean, borda
-    disagreement_threshold = 25        # percentile points of spread that flag a subject
+    disagreement_threshold = 25        # points of spread that flag a subject (default: unusual for the roster)
 
     [validation]                       # optional: check every index against people's judgments
     judgments = "judgments.csv"        # pairs judged by people: a,b,winner[,judge] (ids or handles)
@@ -77,7 +77,6 @@ from pydantic import (
     model_validator,
 )
 
-from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD
 from aggregator.errors import ConfigError, Problem
 from aggregator.models import IndexName
 from aggregator.plugins import DEFAULT_BREAKER_AFTER, DEFAULT_CONCURRENCY, Limits, adapters, resolve_path
@@ -181,7 +180,8 @@ class ReportConfig(_Section):
     out: Path = Path(DEFAULT_REPORT)
     title: Annotated[str, Field(min_length=1, max_length=200)] = "Influence report"
     normalizer: str = "percentile"
-    disagreement_threshold: Annotated[float, Field(gt=0, le=100)] = DEFAULT_DISAGREEMENT_THRESHOLD
+    #: spread (points) that flags a subject; None: the spread unusual for this roster (analytics.disputes)
+    disagreement_threshold: Annotated[float, Field(gt=0, le=100)] | None = None
     consensus: str = "median"
     #: the report's key in the delivery log (``--slot NAME``); unique among ``[[report]]``
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_\-]{0,63}$")] = "report"
@@ -199,6 +199,9 @@ class ReportConfig(_Section):
     #: seconds a process holds a slot without renewing its claim; after that (it died) another
     #: process may take the slot over
     lease_seconds: Annotated[float, Field(ge=1, le=3600)] = 120
+    #: the most the email's attached page may weigh (MB); past it the email attaches a shortened
+    #: page (top and bottom, disputed, movers) and says where the full report was written
+    email_attachment_max_mb: Annotated[float, Field(gt=0, le=1000)] = 10.0
 
     _resolve = field_validator("out")(resolve_path)
     _one_line = field_validator("title", "subject")(lambda v: v if v is None else _header_text(v))

@@ -22,7 +22,6 @@ import numpy as np
 
 from aggregator.analytics._arrays import FloatArray, row_nanmedian
 from aggregator.analytics.compare import (
-    DEFAULT_DISAGREEMENT_THRESHOLD,
     MIN_INDICES_FOR_CONSENSUS,
     ScoreTable,
     common_versions,
@@ -185,7 +184,7 @@ def outcome_from_store(
     failures = store.failures(run_id)
     comparison = compare_table(
         read[run_id].table, method=method, failures=failures, consensus=consensus, features=features,
-        threshold=DEFAULT_DISAGREEMENT_THRESHOLD if threshold is None else threshold,
+        threshold=threshold,  # None: the roster's own (aggregator.analytics.disputes)
         previous=read[before.id].table if before else None, previous_run=before.id if before else None,
     )
     return RunOutcome(

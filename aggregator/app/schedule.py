@@ -547,7 +547,8 @@ def compose_email(config: Config, report: ReportConfig, outcome: Any, slot: Slot
     assert config.smtp is not None
     sender = config.smtp.sender
     msgid = message_id(report.name, slot.key if slot else outcome.run.id, parse_address(sender, "smtp.sender"))
-    parts = build_email(build_view(outcome), subject=report.email_subject)
+    parts = build_email(build_view(outcome), subject=report.email_subject,
+                        max_attachment_bytes=int(report.email_attachment_max_mb * 1e6), full_report=str(report.out))
     return compose(parts, sender=sender, recipients=report.recipients, msgid=msgid)
 
 

@@ -257,8 +257,12 @@ def _collect(config: Config, *, resume: str | None, retry: frozenset[FailureKind
 def _summarize(result: RunResult) -> None:
     health = result.outcome.comparison.health
     for index in health:
-        kinds = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items()))
-        _err(f"{index.index:>14}: {index.scored}/{index.asked} scored" + (f" ({kinds})" if kinds else ""))
+        # the report's words: "not found" is a coverage gap, a "fault" is an error
+        missing = sum(n for kind, n in index.failures.items() if kind.is_coverage_gap)
+        faults = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items())
+                           if not kind.is_coverage_gap)
+        _err(f"{index.index:>14}: {index.scored}/{index.asked} scored"
+             + (f"; {missing} not found" if missing else "") + f"; faults: {faults or 'none'}")
     _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
 
 

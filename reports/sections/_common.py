@@ -87,3 +87,8 @@ class Wording:
 
     def bare(self, standing: int) -> str:
         return f"at the {ordinal(standing)}" if self.percentile else f"at {standing}"
+
+
+def points_text(value: float) -> str:
+    """A threshold in points as it reads: one decimal at most (``48.8``, ``25``)."""
+    return f"{float(half_up(np.array([value]), 1)[0]):g}"

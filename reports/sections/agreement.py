@@ -54,7 +54,7 @@ def _level(value: float | None) -> str:
     return f"a{min(int(value * 5), 4)}"
 
 
-def _strength(alpha: float) -> str:
+def strength(alpha: float) -> str:
     if alpha >= 0.8:
         return "strong"
     if alpha >= 0.667:
@@ -89,7 +89,7 @@ def agreement_view(comparison: Comparison, labels: Sequence[str]) -> AgreementVi
     if alpha is not None:
         sentences.append(
             f"Overall agreement (Krippendorff's alpha on the {k} indices' percentiles): {alpha:.2f}, "
-            f"{_strength(alpha)}; 1 would mean every index gives everyone the same standing."
+            f"{strength(alpha)}; 1 would mean every index gives everyone the same standing."
         )
     outlier = labels[agreement.outlier] if 0 <= agreement.outlier < k else None
     if outlier is not None:

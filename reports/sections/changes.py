@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from aggregator.analytics.compare import Comparison
+from aggregator.analytics.shifts import IndexShift
 from aggregator.models import Subject
 from reports.sections._common import SummaryLine, View, Wording, half_up, index_label, opt_float
 
@@ -42,6 +43,7 @@ SPARK_BLOCKS, SPARK_GAP = "▁▂▃▄▅▆▇█", "·"
 
 class MoverRow(View):
     name: str
+    subject_id: str = ""
     before: float | None
     after: float | None
     change: float
@@ -49,14 +51,31 @@ class MoverRow(View):
     trend: Sparkline | None = None
 
 
+class ShiftFigures(View):
+    """An index's change between runs as numbers at full precision (the row's texts round them)."""
+
+    median_change: float | None
+    median_relative_change_pct: float | None
+    median_before: float | None
+    median_after: float | None
+    rank_correlation: float | None
+
+
 class IndexShiftRow(View):
     index: str
     compared: int
+    #: the median of the subjects' raw changes, in the index's own points (``−12.32``)
     median_shift: str
+    #: the median of the subjects' own changes in percent of their previous score (``−46.4%``)
+    median_relative: str
+    #: the median score before and now (``27.68 → 14.90``)
+    medians: str
     rank_corr: str
     version: str
     event: bool
     sentence: str
+    #: the same figures as numbers, unrounded, for programs (None: not measured)
+    figures: ShiftFigures
 
 
 class ChangesView(View):
@@ -128,7 +147,8 @@ def changes_view(
         # consensus can move by a different amount, so it is given as its own figure
         span = f"; consensus {before:.1f} → {now:.1f}" if before is not None and now is not None else ""
         movers.append(MoverRow(
-            name=subjects[i].name, before=before, after=now, change=float(np.sign(change) * rounded),
+            name=subjects[i].name, subject_id=subjects[i].id, before=before, after=now,
+            change=float(np.sign(change) * rounded),
             sentence=f"{subjects[i].name} moved {direction} {rounded:.1f} points in the typical index{span}.",
             trend=sparkline(history.get(subjects[i].id, ())),
         ))
@@ -137,30 +157,59 @@ def changes_view(
     label_of = dict(zip(comparison.table.index_names, labels, strict=True))
     for shift in shifts.indices:
         label = label_of.get(shift.index, index_label(shift.index))
-        median = "—" if not np.isfinite(shift.median_shift) else _signed(shift.median_shift, 2)
-        pct = "" if not np.isfinite(shift.median_shift_pct) else f" ({_signed(shift.median_shift_pct)}%)"
-        corr = "—" if not np.isfinite(shift.rank_corr) else f"{shift.rank_corr:.2f}"
-        version = (
-            f"{shift.version_before} → {shift.version_after}" if shift.version_changed else shift.version_after
-        )
-        parts = []
-        if shift.recalibrated:
-            parts.append(
-                f"{label} rescaled: median {median}{pct} in its own units, relative standing unchanged "
-                f"(rank correlation with the last run {corr}). Nobody's influence changed with it."
-            )
-        if shift.version_changed:
-            parts.append(f"{label} changed its algorithm (version {shift.version_before} → {shift.version_after}).")
-        sentence = " ".join(parts) or (
-            f"{label}: median raw change {median}{pct}; rank correlation with the last run {corr}."
-        )
-        rows.append(IndexShiftRow(
-            index=label, compared=shift.n, median_shift=median + pct, rank_corr=corr, version=version,
-            event=shift.is_event, sentence=sentence,
-        ))
-        events.extend(SummaryLine(text=text) for text in parts)
+        row = _shift_row(label, shift)
+        rows.append(row)
+        if shift.is_event:
+            events.append(SummaryLine(text=row.sentence))
     view = ChangesView(
         previous_run=shifts.previous_run, movers=tuple(movers), movers_total=len(shifts.movers),
         threshold_text=f"{shifts.mover_threshold:g}", indices=tuple(rows), new_subjects=int(np.sum(shifts.new)),
     )
     return view, events
+
+
+def _figure(value: float, text: str) -> str:
+    return text if np.isfinite(value) else "—"
+
+
+def _shift_row(label: str, shift: IndexShift) -> IndexShiftRow:
+    """One index's change in figures and in a sentence that names each figure for what it is.
+
+    The median change is in the index's own points; the relative figure is the median of each
+    subject's own change in percent of their previous score (a share of the scale's width would
+    read as a change and understate it: −12 points is −12 % of a 1-100 scale but −46 % of a
+    typical score of 28).
+    """
+    median = _figure(shift.median_shift, _signed(shift.median_shift, 2))
+    relative = _figure(shift.median_relative_change, f"{_signed(shift.median_relative_change)}%")
+    medians = (
+        f"{shift.median_before:.2f} → {shift.median_after:.2f}"
+        if np.isfinite(shift.median_before) and np.isfinite(shift.median_after) else "—"
+    )
+    corr = _figure(shift.rank_corr, f"{shift.rank_corr:.2f}")
+    version = f"{shift.version_before} → {shift.version_after}" if shift.version_changed else shift.version_after
+    parts = []
+    if shift.recalibrated:
+        way = "fell" if shift.median_shift < 0 else "rose"
+        parts.append(
+            f"{label} rescaled: its scores {way} by a median of {abs(shift.median_shift):.2f} points in its "
+            f"own units (median score {medians}), and the median subject's score {way} by "
+            f"{abs(shift.median_relative_change):.1f}%. Relative standing held (rank correlation with the last "
+            f"run {corr}): nobody's influence changed with it."
+        )
+    if shift.version_changed:
+        parts.append(f"{label} changed its algorithm (version {shift.version_before} → {shift.version_after}).")
+    sentence = " ".join(parts) or (
+        f"{label}: median change {median} points, median change per subject {relative}; "
+        f"rank correlation with the last run {corr}."
+    )
+    return IndexShiftRow(
+        index=label, compared=shift.n, median_shift=median, median_relative=relative, medians=medians,
+        rank_corr=corr, version=version, event=shift.is_event, sentence=sentence,
+        figures=ShiftFigures(
+            median_change=opt_float(shift.median_shift),
+            median_relative_change_pct=opt_float(shift.median_relative_change),
+            median_before=opt_float(shift.median_before), median_after=opt_float(shift.median_after),
+            rank_correlation=opt_float(shift.rank_corr),
+        ),
+    )

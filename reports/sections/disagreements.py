@@ -19,6 +19,8 @@ from reports.sections._common import View, Wording, half_up, index_label, join, 
 MAX_DISAGREEMENTS = 20
 #: A dissenting score is explained by its components only if it has at least this many.
 MIN_COMPONENTS = 2
+#: Most components an explanation names; the rest are in its detail.
+MAX_NAMED_COMPONENTS = 3
 #: how many lone topic claims the report lists
 MAX_LONE_TOPICS = 20
 
@@ -44,6 +46,8 @@ class Disagreement(View):
     sentence: str
     #: which of the dissenting index's own components explains its score, when it has components
     explanation: str | None = None
+    #: every component's standing behind the explanation, for the detail
+    components: str | None = None
 
 
 class LoneTopicRow(View):
@@ -60,19 +64,21 @@ def _component_percentiles(components: Components) -> NDArray[np.float64]:
 
 def explanations(
     outcome: RunOutcome, rows: Sequence[int], labels: Sequence[str], wording: Wording
-) -> dict[int, str]:
-    """For each disputed row whose dissenting index has components, the component behind it.
+) -> dict[int, tuple[str, str]]:
+    """For each disputed row whose dissenting index has components: the few behind it, and all of them.
 
     Descriptive, not causal: among the dissenter's own components (each as a standing in the
-    cohort), the one lowest for this subject when the index rates them below the others,
-    highest when above.
+    cohort), those on the same side of the other indices' middle as the index itself, the
+    farthest first, at most :data:`MAX_NAMED_COMPONENTS` of them; components the index's spec
+    says restate the score (its changes, its bounds) are left out, since they explain nothing.
+    The second text gives every component's standing, for the detail.
     """
     comparison = outcome.comparison
     if not outcome.components or not rows:
         return {}
     table = comparison.table
     cache: dict[int, tuple[tuple[str, ...], NDArray[np.float64]]] = {}
-    out: dict[int, str] = {}
+    out: dict[int, tuple[str, str]] = {}
     for i in rows:
         d = int(comparison.dissenter[i])
         if d < 0:
@@ -82,25 +88,29 @@ def explanations(
             cache[d] = given.names, _component_percentiles(given)
         names, pct = cache[d]
         mine = pct[i] if names else np.zeros(0)
-        known = [k for k in range(len(names)) if not np.isnan(mine[k])]
+        restating = set(table.specs[d].restates_score)
+        known = [k for k in range(len(names)) if not np.isnan(mine[k]) and names[k] not in restating]
         if len(known) < MIN_COMPONENTS:
             continue
         others = comparison.normalized[i].copy()
         others[d] = np.nan
         middle = float(row_nanmedian(others[None, :])[0])
         below = comparison.normalized[i, d] < middle
-        pick = min(known, key=lambda k: mine[k]) if below else max(known, key=lambda k: mine[k])
-        if (mine[pick] >= middle) if below else (mine[pick] <= middle):
+        pulling = sorted((k for k in known if (mine[k] < middle if below else mine[k] > middle)),
+                         key=lambda k: mine[k] if below else -mine[k])[:MAX_NAMED_COMPONENTS]
+        if not pulling:
             continue  # no component pulls the way the index does: nothing to point at
         rounded = half_up(mine, 0)
-        rest = [
-            f"{index_label(names[k]).lower()} {wording.bare(int(rounded[k]))}" for k in known if k != pick
+        named = [
+            f"{index_label(names[k]).lower()} ({(wording.at if n == 0 else wording.bare)(int(rounded[k]))})"
+            for n, k in enumerate(pulling)
         ]
-        text = (
-            f"Of {labels[d]}'s components, {index_label(names[pick]).lower()} is "
-            f"{'lowest' if below else 'highest'} for them ({wording.at(int(rounded[pick]))})"
-        )
-        out[i] = text + (f"; {join(rest)}." if rest else ".")
+        verb = "is" if len(named) == 1 else "are"
+        text = f"Of {labels[d]}'s components, {join(named)} {verb} {'low' if below else 'high'} for them too."
+        detail = f"All {labels[d]}'s components: " + join(
+            [f"{index_label(names[k]).lower()} {wording.bare(int(rounded[k]))}" for k in known]
+        ) + "."
+        out[i] = (text, detail)
     return out
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from aggregator.analytics.compare import Comparison
 from aggregator.models import Subject
-from reports.sections._common import SummaryLine, View, Wording, half_up, join, plural
+from reports.sections._common import SummaryLine, View, Wording, half_up, join, plural, points_text
+from reports.sections.agreement import strength
 from reports.sections.disagreements import Disagreement
 
 #: How many leaders the summary names.
@@ -19,8 +20,11 @@ SUMMARY_LEADERS = 3
 
 
 class Headline(View):
-    """The ten-second read: who leads, the most striking disagreements, index events."""
+    """The ten-second read: the story (agreement and disputes), who leads, the most striking disagreements,
+    index events."""
 
+    #: how much the indices agree overall and how many subjects are disputed
+    story: str
     leaders: str
     #: up to three sentences, most striking first
     disputes: tuple[str, ...]
@@ -35,7 +39,6 @@ def summary_lines(
     problems: Sequence[SummaryLine],
     wording: Wording,
 ) -> list[SummaryLine]:
-    threshold = f"{comparison.threshold:g}"
     consensus = half_up(comparison.consensus, 1)
     leaders = [
         f"{subjects[i].name} ({consensus[i]:.1f})" for i in comparison.leaders(SUMMARY_LEADERS)
@@ -53,25 +56,9 @@ def summary_lines(
         lines = [
             SummaryLine(text="No subject was scored by enough indices (two) to have a consensus.")
         ]
-    comparable = int(np.sum(~np.isnan(comparison.spread)))
-    n_flagged = int(np.sum(comparison.flagged))
-    if comparable:
-        of = (
-            plural(comparable, "subject")
-            if comparable == len(subjects)
-            else f"the {plural(comparable, 'subject')} that two or more indices scored"
-        )
-        if n_flagged:
-            text = (
-                f"The indices disagree sharply on {n_flagged:,} of {of}: standings more than "
-                f"{threshold} points apart."
-            )
-        else:
-            text = (
-                "The indices broadly agree: no subject's standings are more than "
-                f"{threshold} points apart ({of} compared)."
-            )
-        lines.append(SummaryLine(text=text))
+    story = story_line(comparison, len(subjects))
+    if story:
+        lines.append(SummaryLine(text=story))
     if disagreements:
         top = disagreements[0]
         lines.append(
@@ -85,13 +72,43 @@ def summary_lines(
 
 def headline_view(
     summary: Sequence[SummaryLine], disagreements: Sequence[Disagreement], problems: Sequence[SummaryLine],
-    events: Sequence[SummaryLine],
+    events: Sequence[SummaryLine], story: str = "",
 ) -> Headline:
     disputes = tuple(
         f"{d.name} (spread {d.spread:.1f} points): {d.sentence}" for d in disagreements[:3]
     )
     return Headline(
+        story=story,
         leaders=summary[0].text,
         disputes=disputes,
         events=tuple(events) + tuple(problems or [SummaryLine(text="Every index answered without faults.")]),
     )
+
+
+def agreement_words(comparison: Comparison) -> str:
+    """How much the indices agree overall, as the sentence that opens the disputes line ("" unknown)."""
+    agreement = getattr(comparison, "agreement", None)
+    alpha = float(agreement.alpha) if agreement is not None else float("nan")
+    if not np.isfinite(alpha):
+        return ""
+    return f"The indices' overall agreement is {strength(alpha)} (Krippendorff's alpha {alpha:.2f}). "
+
+
+def story_line(comparison: Comparison, n_subjects: int) -> str:
+    """The run's story in one line: how much the indices agree, and how many subjects are disputed."""
+    threshold = points_text(comparison.threshold)
+    comparable = int(np.sum(~np.isnan(comparison.spread)))
+    if not comparable:
+        return ""
+    n_flagged = int(np.sum(comparison.flagged))
+    of = (
+        plural(comparable, "subject")
+        if comparable == n_subjects
+        else f"the {plural(comparable, 'subject')} that two or more indices scored"
+    )
+    if n_flagged:
+        unusual = ", further than is usual on this roster" if comparison.threshold_rule == "unusual" else ""
+        text = f"{n_flagged:,} of {of} are disputed: their standings are more than {threshold} points apart{unusual}."
+    else:
+        text = f"No subject is disputed: no one's standings are more than {threshold} points apart ({of} compared)."
+    return agreement_words(comparison) + text

@@ -13,7 +13,7 @@ class MethodView(View):
     paragraphs: tuple[str, ...]
 
 
-def method_view(method: str, threshold: str) -> MethodView:
+def method_view(method: str, threshold: str, rule: str = "fixed") -> MethodView:
     if method == "percentile":
         title = "Relative standing (percentiles)"
         how = (
@@ -53,4 +53,15 @@ def method_view(method: str, threshold: str) -> MethodView:
         "three or more indices, the index farthest from the others' median is marked as the "
         "odd one out."
     )
+    if rule == "unusual":
+        spread += (
+            f" The {threshold} points are read off this roster, so that a flag marks the few whose "
+            "indices disagree unusually, not everyone indices that agree only moderately put some "
+            "way apart. How far a subject's standings typically scatter around their consensus is "
+            "measured on the whole roster (the median spread, allowing for how many indices scored "
+            "each subject); a subject is disputed when their spread is wider than that ordinary "
+            "scatter would give in 99 cases out of 100. Where the indices agree closely the bar "
+            "is lower; where they agree little, only the extreme cases are flagged. A fixed "
+            "number can be set instead (disagreement_threshold in the config)."
+        )
     return MethodView(name=method, title=title, paragraphs=(how, consensus, spread))

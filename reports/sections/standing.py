@@ -23,6 +23,8 @@ class Cell(View):
     bar: int
     #: the raw value as text, up to 2 decimals, no trailing zeros
     raw: str | None
+    #: the raw value as the index gave it, unrounded (None: not scored)
+    raw_value: float | None = None
     dissenter: bool
 
 
@@ -88,6 +90,7 @@ def standing_rows(
 
     order = np.argsort(-np.nan_to_num(comparison.consensus, nan=-np.inf), kind="stable")
     columns = range(standing.shape[1])
+    raw_values = comparison.table.raw
     rows = []
     for rank, i in zip(_ranks(order, comparison.consensus), order.tolist(), strict=True):
         subject = subjects[i]
@@ -99,7 +102,7 @@ def standing_rows(
                 cells=tuple(
                     Cell(
                         standing=opt_int(standing[i, j]), bar=int(bars[i, j]),
-                        raw=raws[i][j], dissenter=bool(dissent[i, j]),
+                        raw=raws[i][j], raw_value=opt_float(raw_values[i, j]), dissenter=bool(dissent[i, j]),
                     )
                     for j in columns
                 ),

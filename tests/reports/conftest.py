@@ -187,3 +187,14 @@ def starttls_server(test_ca) -> Iterator[SmtpServer]:
 def plain_server(test_ca) -> Iterator[SmtpServer]:
     """No TLS at all (a local relay)."""
     yield from _serve("plain", test_ca)
+
+
+@pytest.fixture(scope="session")
+def demo_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's two runs (300 subjects; Klout rescales between them) and its web report."""
+    import asyncio
+
+    from aggregator.app import demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    return asyncio.run(demo.run_demo(folder, subjects=300, seed=1)).report_path

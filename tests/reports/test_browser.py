@@ -1,9 +1,12 @@
-"""The web report as a person sees it: the demo's page opened in headless Chromium.
+"""The web report and the email as a person sees them: the demo's opened in headless Chromium.
 
 Fails on any console error, uncaught exception or failed request; checks that sorting works
-from the keyboard, that the filter and the per-subject detail work, and saves a screenshot
-(into ``$REPORT_SCREENSHOTS`` when set, as the README's is made). Skipped, with the reason,
-where no Chromium is installed; CI installs Debian's.
+from the keyboard, that the filter and the per-subject detail work; that at 375, 768, 1280 and
+1440 px (the email from 320 px), light and dark, no page is taller than its content or wider
+than the screen and axe-core finds no WCAG 2 A/AA violation; and that the Nu HTML checker finds
+no error. Saves screenshots (into ``$REPORT_SCREENSHOTS`` when set, as the README's are made).
+Skipped, with the reason, where no Chromium (or axe-core, or Java and vnu-jar) is installed;
+CI installs them.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.app import demo
 from reports._chromium import chromium_path, open_page
 from reports.model import build_view
 from reports.web import HtmlRenderer
+
+from .checkers import AXE_MISSING, VNU_MISSING, axe_script, axe_violations, nu_errors, vnu_jar
 
 ROWS = "#standing-table tbody tr"
 
@@ -28,10 +32,60 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+#: the screens the pages must fit: phone, tablet, laptop, desktop
+WIDTHS = (375, 768, 1280, 1440)
+#: the email from the narrowest phone up, past its 600 px
+EMAIL_WIDTHS = (320, 375, 600, 768)
+needs_axe = pytest.mark.skipif(axe_script() is None, reason=AXE_MISSING)
+needs_vnu = pytest.mark.skipif(vnu_jar() is None, reason=VNU_MISSING)
+
+#: the page's full height and width against its content's: the bottom of the last laid-out
+#: element (dialogs and scripts aside) and the viewport's width
+MEASURE = """(() => {
+  const root = document.documentElement;
+  let bottom = 0;
+  for (const el of document.body.children) {
+    if (el.tagName === "SCRIPT" || el.tagName === "DIALOG") continue;
+    const box = el.getBoundingClientRect();
+    if (box.height) bottom = Math.max(bottom, box.bottom + scrollY + parseFloat(getComputedStyle(el).marginBottom));
+  }
+  const style = getComputedStyle(document.body);
+  const below = parseFloat(style.marginBottom) + parseFloat(style.paddingBottom);
+  return {height: root.scrollHeight, content: Math.ceil(bottom + below),
+          width: root.scrollWidth, screen: root.clientWidth};
+})()"""
+
+
 @pytest.fixture(scope="module")
-def demo_page(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("demo")
-    return asyncio.run(demo.run_demo(folder, subjects=300, seed=1)).report_path
+def email_page(demo_page, tmp_path_factory) -> tuple[Path, int]:
+    """The demo email's HTML part as a file, its cid: images served from files beside it; and their count."""
+    import re
+
+    from aggregator.app.history import outcome_from_store
+    from aggregator.collection.store import Store
+    from reports.email import build_email
+
+    with Store(demo_page.parent / "history.sqlite") as store:
+        outcome = outcome_from_store(store, store.runs()[-1].id, title="Influence report (demo data)")
+    parts = build_email(build_view(outcome))
+    folder = tmp_path_factory.mktemp("email")
+    html = parts.html
+    for n, image in enumerate(parts.images):
+        (folder / f"image{n}.png").write_bytes(image.png)
+        html = html.replace(f"cid:{image.cid}", f"image{n}.png")
+    assert not re.search(r'src="cid:', html)
+    path = folder / "email.html"
+    path.write_text(html, encoding="utf-8")
+    return path, len(parts.images)
+
+
+async def _fits(page, width: int, dark: bool) -> dict[str, float]:
+    await page.view_as(width, dark=dark)
+    measured = await page.evaluate(MEASURE)
+    where = f"at {width} px, {'dark' if dark else 'light'}: {measured}"
+    assert measured["height"] <= measured["content"] + 1, f"taller than its content {where}"
+    assert measured["width"] <= measured["screen"], f"wider than the screen {where}"
+    return measured
 
 
 def _shots() -> Path | None:
@@ -115,30 +169,77 @@ async def test_hostile_names_stay_text_in_the_browser(outcome, tmp_path):
         assert page.report.requests == [path.as_uri()]
 
 
-async def test_the_email_renders_clean_at_600px(demo_page, tmp_path):
-    """The email's HTML part in a browser, its cid: images served from files beside it."""
-    import re
+async def test_the_page_fits_every_screen_light_and_dark(demo_page, tmp_path):
+    async with open_page(demo_page.as_uri()) as page:
+        for width in WIDTHS:
+            for dark in (False, True):
+                await _fits(page, width, dark)
+        # a table wider than its box says there is more to the side
+        await page.view_as(375)
+        wide = "document.getElementById('standing-table').closest('.scroll').hasAttribute('data-more')"
+        assert await page.evaluate(wide) is True
+        assert page.report.problems == []
+        for width, height, dark, name in ((1280, 1400, True, "report-web-dark.png"),
+                                          (375, 800, False, "report-web-phone.png")):
+            await page.view_as(width, height, dark=dark)
+            await page.evaluate("window.scrollTo(0, document.getElementById('disagreements').offsetTop - 8)"
+                                if width < 600 else "window.scrollTo(0, 0)")
+            assert (await page.screenshot(tmp_path / name)).startswith(b"\x89PNG")
+            if _shots():
+                await page.screenshot(_shots() / name)
 
-    from aggregator.app.history import outcome_from_store
-    from aggregator.collection.store import Store
-    from reports.email import build_email
 
-    with Store(demo_page.parent / "history.sqlite") as store:
-        outcome = outcome_from_store(store, store.runs()[-1].id, title="Influence report (demo data)")
-    parts = build_email(build_view(outcome))
-    html = parts.html
-    for n, image in enumerate(parts.images):
-        (tmp_path / f"image{n}.png").write_bytes(image.png)
-        html = html.replace(f"cid:{image.cid}", f"image{n}.png")
-    assert not re.search(r'src="cid:', html)
-    path = tmp_path / "email.html"
-    path.write_text(html, encoding="utf-8")
-    async with open_page(path.as_uri(), width=700, height=900) as page:
+async def test_without_script_nothing_that_needs_it_shows(demo_page, tmp_path):
+    html = demo_page.read_text(encoding="utf-8")
+    start = html.index("<script>")
+    path = tmp_path / "no-script.html"
+    path.write_text(html[:start] + html[html.index("</script>", start) + len("</script>"):], encoding="utf-8")
+    async with open_page(path.as_uri(), width=375) as page:
+        assert await page.evaluate("getComputedStyle(document.getElementById('tools')).display") == "none"
+        assert await page.evaluate("document.querySelectorAll('#standing-table tbody tr').length") == 300
+        await _fits(page, 375, False)
+
+
+@needs_axe
+async def test_axe_finds_no_wcag_violation_on_the_page_light_or_dark(demo_page):
+    async with open_page(demo_page.as_uri()) as page:
+        for width in WIDTHS:
+            for dark in (False, True):
+                await page.view_as(width, dark=dark)
+                assert await axe_violations(page) == [], f"at {width} px, {'dark' if dark else 'light'}"
+
+
+async def test_the_email_fits_any_width_from_320px(email_page, tmp_path):
+    path, images = email_page
+    async with open_page(path.as_uri(), width=700) as page:
+        for width in EMAIL_WIDTHS:
+            for dark in (False, True):
+                await _fits(page, width, dark)
+                main = await page.evaluate("document.querySelector('table.main').getBoundingClientRect().width")
+                assert main <= 600, f"{main} px at {width}"
+                assert main >= min(width, 600) - 2, f"{main} px at {width}: it should fill a narrow screen"
+        await page.view_as(700)
         assert await page.evaluate("document.querySelector('table.main').getBoundingClientRect().width") == 600
         assert await page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
         assert page.report.problems == []
-        assert len(page.report.requests) == 1 + len(parts.images)
-        height = int(await page.evaluate("document.documentElement.scrollHeight"))
-        await page.screenshot(tmp_path / "report-email.png", full_height=height)
-        if _shots():
-            await page.screenshot(_shots() / "report-email.png", full_height=min(height, 3000))
+        assert len(page.report.requests) == 1 + images
+        for width, name in ((700, "report-email.png"), (375, "report-email-phone.png")):
+            await page.view_as(width)
+            height = int(await page.evaluate("document.documentElement.scrollHeight"))
+            await page.screenshot(tmp_path / name, full_height=height)
+            if _shots():
+                await page.screenshot(_shots() / name, full_height=min(height, 3000))
+
+
+@needs_axe
+async def test_axe_finds_no_wcag_violation_in_the_email_light_or_dark(email_page):
+    async with open_page(email_page[0].as_uri()) as page:
+        for width in (375, 700):
+            for dark in (False, True):
+                await page.view_as(width, dark=dark)
+                assert await axe_violations(page) == [], f"at {width} px, {'dark' if dark else 'light'}"
+
+
+@needs_vnu
+def test_the_nu_checker_finds_no_error_in_the_page_or_the_email(demo_page, email_page):
+    assert nu_errors(demo_page, email_page[0]) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import html as html_module
 import re
 from collections import Counter
 from dataclasses import replace
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 
 from aggregator.errors import DeliveryError
 from aggregator.models import IndexSpec, Scale, Subject
-from reports.email import MAX_HTML_BYTES, MAX_STYLE_BYTES, EmailRenderer, build_email
+from reports.email import MAX_HTML_BYTES, MAX_STYLE_BYTES, EmailRenderer, build_email, digest
 from reports.mail import compose
 from reports.model import build_view
 
@@ -77,7 +78,7 @@ def parts():
     return build_email(build_view(make_outcome()))
 
 
-def test_html_part_is_a_table_layout_600px_with_alt_text_and_scopes(parts):
+def test_html_part_is_a_fluid_table_layout_with_alt_text_and_scopes(parts):
     page = parse(parts.html)
     assert ("html", {"lang": "en", "dir": "ltr"}) in page.tags
     tables = [a for tag, a in page.tags if tag == "table"]
@@ -85,7 +86,9 @@ def test_html_part_is_a_table_layout_600px_with_alt_text_and_scopes(parts):
     data = [a for a in tables if a.get("role") != "presentation"]
     assert len(layout) == 2 and len(data) >= 3  # standing, disagreements, health (+ agreement)
     assert all(a.get("class") == "data" for a in data)
-    assert any(a.get("width") == "600" for a in layout)
+    # fluid: as wide as the screen up to 600 px (Outlook's own 600 px table is in a conditional comment)
+    assert any(a.get("width") == "100%" and a.get("class") == "main" for a in layout)
+    assert "<!--[if mso]><table role=\"presentation\" width=\"600\"" in parts.html
     assert all(a.get("scope") in {"col", "row"} for tag, a in page.tags if tag == "th")
     images = [a for tag, a in page.tags if tag == "img"]
     assert images and all(a.get("alt") for a in images)
@@ -104,7 +107,7 @@ def test_css_is_inlined_and_only_dark_mode_stays_in_style(parts):
     assert sum(len(s.encode()) for s in styles) <= MAX_STYLE_BYTES
     assert all(s.strip().startswith("@media (prefers-color-scheme:dark)") for s in styles)
     # inlined, classes kept for the dark-mode rules
-    assert re.search(r'<table class="main"[^>]* style="width:600px;max-width:600px;', parts.html)
+    assert re.search(r'<table class="main"[^>]* style="width:100%;max-width:600px;', parts.html)
 
 
 def test_still_reads_with_every_style_stripped(parts):
@@ -114,7 +117,7 @@ def test_still_reads_with_every_style_stripped(parts):
     text = " ".join(page.text)
     for needle in ("Ada Lovelace", "87.5", "Dee Falcon", "80.0", "Index health", "What this means"):
         assert needle in text
-    assert ("table", {"class": "main", "role": "presentation", "width": "600", "cellpadding": "0",
+    assert ("table", {"class": "main", "role": "presentation", "width": "100%", "cellpadding": "0",
                       "cellspacing": "0", "border": "0"}) in page.tags
 
 
@@ -152,7 +155,7 @@ def test_html_part_stays_within_budget_for_any_roster(n, k, name_length):
     page = parse(parts.html)
     text = " ".join(page.text)
     if n > 10:
-        assert "more in the attached report" in text
+        assert re.search(r"…and [\d,]+ more [^.]* in the attached report", text)
     assert parts.attachment.count(b"<tr") >= n  # everyone is in the attachment
 
 
@@ -234,3 +237,67 @@ def test_fuzzed_subjects_and_names_never_add_a_header_or_recipient(subject, name
     except DeliveryError:
         return
     _assert_exactly(message)
+
+
+def _attached_rows(attachment: bytes, table: str) -> int:
+    """Rows of one table of the attached page (group headings aside)."""
+    html = attachment.decode("utf-8")
+    start = html.index(f'id="{table}"')
+    body = html[start:html.index("</table>", start)]
+    return body.count("<tr") - body.count('<tr class="group"') - 1  # less the header row
+
+
+@pytest.mark.parametrize(("n", "k", "cap"), [(300, 5, None), (2_000, 4, None), (2_000, 4, 300_000)])
+def test_every_more_in_the_attachment_promise_holds(n, k, cap):
+    """Each "…and N more" line counts rows the attached page really lists, and "lists the M" is M rows
+    (also when the page is over the cap and the email attaches a shortened one)."""
+    from reports.shortlist import shortlist_view
+
+    view = build_view(big_outcome(n, k))
+    parts = build_email(view, **({"max_attachment_bytes": cap} if cap else {}))
+    tables = {"standing": "standing-table", "disagreements": "disagreements-table",
+              "inversions": "inversions-table", "changes": "movers-table"}
+    d = digest(view, attached=shortlist_view(view, "") if cap else None)
+    shown = {"standing": len(d.standing), "disagreements": len(d.disagreements),
+             "inversions": len(d.inversions), "changes": len(d.movers)}
+    assert d.more  # this roster has more than the email shows
+    for section, line in d.more.items():
+        listed = _attached_rows(parts.attachment, tables[section])
+        assert line in " ".join(parts.text.split()) and html_module.escape(line, quote=False) in parts.html
+        more = re.match(r"…and ([\d,]+) more", line)
+        if more:
+            assert shown[section] + int(more.group(1).replace(",", "")) == listed, line
+        lists = re.search(r"lists (?:the|these) ([\d,]+)", line)
+        if lists:
+            assert int(lists.group(1).replace(",", "")) == listed, line
+
+
+def test_the_attached_page_says_it_is_utf8_so_accented_names_survive(build_outcome):
+    from email import message_from_bytes
+    from email.policy import default
+
+    outcome = build_outcome()
+    subjects = tuple(s.model_copy(update={"name": "Zoë Ångström"}) if s.id == "ada" else s for s in outcome.subjects)
+    message = message_from_bytes(EmailRenderer().render(build_view(replace(outcome, subjects=subjects))),
+                                 policy=default)
+    attached = next(p for p in message.walk() if p.get_filename() == "report-run-2024-05-01.html")
+    assert attached["Content-Type"].content_type == "text/html"
+    assert attached.get_content_charset() == "utf-8"
+    assert "Zoë Ångström" in attached.get_payload(decode=True).decode(attached.get_content_charset())
+
+
+def test_a_page_over_the_cap_is_attached_shortened_and_the_email_says_where_the_full_one_is():
+    view = build_view(big_outcome(3_000, 5))
+    full = build_email(view)
+    assert len(full.attachment) > 1_000_000
+    capped = build_email(view, max_attachment_bytes=1_000_000, full_report="/srv/reports/report.html")
+    assert len(capped.attachment) <= 1_000_000
+    page = capped.attachment.decode("utf-8")
+    assert page.count("<tr") < view.meta.subjects
+    top, bottom = view.standing[0], view.standing[-1]
+    assert top.name in page and bottom.name in page
+    assert all(d.name in page for d in view.disagreements)
+    for part in (" ".join(capped.text.split()), capped.html):
+        assert "A shortened report is attached" in part
+        assert "is over the 1 MB this email may carry; it is at /srv/reports/report.html." in part
+    assert "This copy lists" in page and "of the 3,000 subjects" in page

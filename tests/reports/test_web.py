@@ -101,7 +101,7 @@ def test_has_the_sections_and_they_are_linked(page):
 def test_every_header_cell_has_a_scope(page):
     header_cells = [attributes for tag, attributes in page.tags if tag == "th"]
     assert header_cells
-    assert all(attributes.get("scope") in {"col", "row"} for attributes in header_cells)
+    assert all(attributes.get("scope") in {"col", "row", "rowgroup"} for attributes in header_cells)
 
 
 def test_standing_table_has_one_row_per_subject_named_in_a_row_header(page, outcome):
@@ -240,12 +240,13 @@ def test_headline_names_leaders_disputes_and_events(html):
 
 def test_the_chart_is_inline_svg_with_a_text_equivalent(page, html):
     svgs = [a for tag, a in page.tags if tag == "svg"]
-    assert len(svgs) == 1
-    assert svgs[0]["role"] == "img"
-    assert svgs[0]["aria-labelledby"] == "slope-title slope-desc"
+    assert len(svgs) == 2 and all(svg["role"] == "img" for svg in svgs)
+    assert svgs[0]["aria-labelledby"] == "dots-title dots-desc"
+    assert svgs[1]["aria-labelledby"] == "spread-title spread-desc"
     text = "".join(page.text)
     assert "Dee Falcon: Klout 10, Kred 90, Peerindex 13, Empire Avenue 38 (odd one out: Kred)" in text
     assert "The table below has the same numbers." in text
+    assert "Spread of every subject's standings (5 subjects)" in text
 
 
 def _luminance(hex_colour: str) -> float:

@@ -34,7 +34,7 @@ def test_run_with_only_coverage_gaps_exits_0_and_writes_report(project):
     done = cli("run", "-c", str(project), "--quiet")
     assert done.returncode == 0, done.stderr
     assert (project.parent / "report.html").exists()
-    assert "peerindex: 3/4 scored (1 not_found)" in done.stderr
+    assert "peerindex: 3/4 scored; 1 not found; faults: none" in done.stderr
 
 
 def test_run_with_failed_fetches_exits_1(project):

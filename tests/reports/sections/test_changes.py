@@ -25,6 +25,11 @@ def test_a_rescaled_index_is_one_event_and_nobody_moves(build_outcome):
     assert view.changes.previous_run == "run-2024-04-24"
     assert view.changes.movers == ()
     klout = view.changes.indices[0]
-    assert klout.event and klout.sentence.startswith("Klout rescaled: median")
+    # every raw score is 0.8 of what it was: each subject lost 20 % of their score; the
+    # fixture's Klout scores 75 at the median, so the median fell from 75 to 60 (15 points)
+    assert klout.event and klout.sentence.startswith("Klout rescaled: its scores fell by a median of 15.00 points")
+    assert "(median score 75.00 → 60.00)" in klout.sentence
+    assert "the median subject's score fell by 20.0%" in klout.sentence
+    assert (klout.median_shift, klout.median_relative) == ("−15.00", "−20.0%")
     assert any(e.text.startswith("Klout rescaled") for e in view.headline.events)
     assert [s.id for s in view.sections].index("changes") == [s.id for s in view.sections].index("health") - 1

@@ -50,9 +50,8 @@ def test_the_dissenters_components_explain_its_score(build_outcome):
     found = Components.of_readings(readings, outcome.comparison.table.subject_ids)
     view = build_view(replace(outcome, components=found))
     dee, xss, bob = view.disagreements
-    assert dee.explanation == (
-        "Of Kred's components, outreach is highest for them (at the 90th percentile); engagement at the 10th."
-    )
+    assert dee.explanation == "Of Kred's components, outreach (at the 90th percentile) is high for them too."
+    assert dee.components == "All Kred's components: engagement at the 10th and outreach at the 90th."
     assert bob.explanation is None  # Empire Avenue, bob's odd one out, has no components
     assert xss.explanation is None  # two indices: no odd one out to explain
 
@@ -72,3 +71,37 @@ def test_components_that_do_not_pull_the_same_way_explain_nothing(build_outcome)
     )
     found = Components.of_readings(readings, outcome.comparison.table.subject_ids)
     assert build_view(replace(outcome, components=found)).disagreements[0].explanation is None
+
+
+def test_components_that_restate_the_score_never_explain_it_and_at_most_three_are_named(build_outcome):
+    """Kred puts dee at the top (90th); of five components pulling up, the spec says two restate the
+    score: the three highest of the others are named, farthest first (ties by name), and every one is in
+    the detail."""
+    from dataclasses import replace
+
+    from aggregator.analytics.outcome import Components
+    from aggregator.models import Reading
+
+    outcome = build_outcome()
+    specs = tuple(s.model_copy(update={"restates_score": ("week_change", "bucket_high")}) if s.name == "kred" else s
+                  for s in outcome.comparison.table.specs)
+    table = replace(outcome.comparison.table, specs=specs)
+    order = {"ada": 1, "bob": 2, "cy": 3, "dee": 5, "eve": 4}
+    readings = tuple(
+        Reading(index="kred", subject_id=sid, value=500, scale=Scale(lo=1, hi=1000),
+                components={"week_change": v * 10, "bucket_high": v, "reach": v, "replies": v, "shares": v,
+                            "audience": v if sid != "dee" else 3.5})
+        for sid, v in order.items()
+    )
+    found = Components.of_readings(readings, outcome.comparison.table.subject_ids)
+    outcome = replace(outcome, components=found, comparison=replace(outcome.comparison, table=table))
+    dee = build_view(outcome).disagreements[0]
+    assert dee.name == "Dee Falcon"
+    assert "week change" not in dee.explanation and "bucket high" not in dee.explanation
+    assert dee.explanation == (
+        "Of Kred's components, reach (at the 90th percentile), replies (at the 90th) and shares (at the 90th) "
+        "are high for them too."
+    )
+    assert dee.components == (
+        "All Kred's components: audience at the 70th, reach at the 90th, replies at the 90th and shares at the 90th."
+    )
