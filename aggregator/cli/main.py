@@ -160,11 +160,17 @@ def _quiet_stdout() -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from aggregator.app import demo
+    from aggregator.app.api import check_writable, output_kind
     from aggregator.cli.progress import ProgressDisplay
 
     if args.subjects < 1:
         raise ConfigError(f"--subjects must be at least 1, got {args.subjects}")
     directory = (args.dir or demo.demo_home()).resolve()
+    for flag, path in (("--out", args.out), ("--eml", args.eml)):
+        if path is not None:
+            check_writable(path, flag)
+    if args.out is not None:
+        output_kind(args.out)
     demo.claim_folder(directory)  # never a folder holding files the demo did not create
     _err(f"demo: {args.subjects} subjects; four sandbox vendors on 127.0.0.1 and the in-house score; "
          "two snapshots (vendor algorithms v1, then v2)")

@@ -279,7 +279,7 @@ def _holder(store_path, key: str) -> str | None:
 def test_two_schedulers_and_four_timers_send_a_slot_exactly_once_when_the_winner_is_killed(project):
     """Both `schedule` processes catch up the same missed slot and four `run --slot` racers fire for it;
     whoever wins is SIGKILLed mid-send, its lease lapses, and one other process sends it: one email."""
-    inbox = Moody(rcpt_delay=60)  # the first sender hangs in RCPT, before any data: killed there
+    inbox = Moody(rcpt_delay=15)  # the first sender hangs in RCPT, before any data: killed there
     with smtp_server(inbox) as port:
         config = mailing(project, port, extra_report="lease_seconds = 2\ngrace_seconds = 600")
         config.write_text(config.read_text().replace('schedule = "30 2 * * 1"', 'schedule = "*/5 * * * *"'))

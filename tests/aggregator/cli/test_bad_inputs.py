@@ -106,6 +106,8 @@ CORPUS = [
     Case("flag-slot-unknown-report", argv=("run", "-c", "{config}", "--slot", "weekly"),
          says=("no report named 'weekly'",)),
     Case("flag-demo-into-a-users-folder", argv=("demo", "--dir", "{dir}", "--quiet"), says=("--dir", "config.toml")),
+    Case("flag-demo-out-suffix-of-another-format", argv=("demo", "--dir", "{dir}/demo", "--out", "{dir}/demo.pdf"),
+         says=("--out", "demo.pdf")),
     Case("validate-config-export-without-value-column",
          {CONFIG: edit('value_column = "influence"', 'value_column = "kred_score"')},
          argv=("validate-config", "{config}"), says=("config.toml", "indices.kred.options.value_column")),
