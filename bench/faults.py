@@ -134,7 +134,10 @@ def main() -> None:
     parser.add_argument("--mixes", default="0.1,0.3", help="fault shares, comma-separated")
     parser.add_argument("--quota", type=int, default=200, help="requests a second each vendor allows")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects, args.mixes = 40, "0.3"
     mixes = [float(x) for x in args.mixes.split(",") if x.strip()]
     with tempfile.TemporaryDirectory() as tmp:
         mixed = asyncio.run(fault_mixes(args.subjects, mixes, Path(tmp)))

@@ -38,7 +38,10 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=1_000_000)
     parser.add_argument("--indices", type=int, default=5)
     parser.add_argument("--each", type=int, default=20_000, help="readings committed one by one")
+    parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.subjects, args.each = 2_000, 500
 
     started = time.perf_counter()
     subjects = [Subject(id=f"s{i}", name=f"S {i}") for i in range(args.subjects)]
