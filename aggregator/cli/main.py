@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.cli import sandbox, scorer, stored
+from aggregator.cli import parquet, sandbox, scorer, stored
 from aggregator.cli.exits import EXIT_BAD_INPUT, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
 from aggregator.errors import AggregatorError, ConfigError
 
@@ -102,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     # each command module adds its own sub-commands
-    for register in (stored.register, sandbox.register, scorer.register):
+    for register in (stored.register, sandbox.register, scorer.register, parquet.register):
         register(commands)
     return parser
 

@@ -160,7 +160,7 @@ def test_core_modules_do_not_load_adapters_or_reports():
 def test_import_aggregator_loads_no_heavy_library():
     loaded = _loaded_after("import aggregator")
     heavy = {"numpy", "pydantic", "asyncio", "aiohttp", "scipy", "matplotlib", "pandas", "jinja2", "rich",
-             "sqlite3", "tenacity"}
+             "sqlite3", "tenacity", "pyspark", "pyarrow"}
     assert not loaded & heavy
     # the app layer arrives with the first name that needs it, still without plugins
     names = _loaded_after("import aggregator; aggregator.Aggregator")
