@@ -8,7 +8,7 @@ column (approximate quantiles: the cut only has to be the same for equal values,
 1. each row gets the running total within its (group, bucket): a window per bucket, distributed;
 2. each (group, bucket) gets the total of the buckets before it: a window over the small table
    of bucket totals (groups × buckets rows);
-3. the two are added (a broadcast join).
+3. the two are added (a join with the small table, which Spark broadcasts).
 
 Equal values of the first order column always fall in the same bucket (the bucket is a function
 of the value), so "strictly before" holds across buckets; rows with equal full order keys must
@@ -41,7 +41,7 @@ def running(
     cuts = df.groupBy(*group).agg(
         F.percentile_approx(F.col(first), [i / buckets for i in range(1, buckets)], _ACCURACY).alias("_cuts")
     )
-    bucketed = df.join(F.broadcast(cuts), list(group), "left") if group else df.crossJoin(F.broadcast(cuts))
+    bucketed = df.join(cuts, list(group), "left") if group else df.crossJoin(cuts)
     bucketed = bucketed.withColumn(
         "_bucket", F.size(F.array_distinct(F.filter("_cuts", lambda c: c < F.col(first))))
     ).drop("_cuts").persist()  # read twice below: the rows, and the bucket totals
@@ -51,7 +51,7 @@ def running(
     totals = bucketed.groupBy(*group, "_bucket").agg(combine(value).alias("_total"))
     earlier = Window.partitionBy(*group).orderBy("_bucket").rowsBetween(Window.unboundedPreceding, -1)
     offsets = totals.withColumn("_offset", combine("_total").over(earlier)).drop("_total")
-    joined = local.join(F.broadcast(offsets), [*group, "_bucket"], "left")
+    joined = local.join(offsets, [*group, "_bucket"], "left")
     result: Column
     if how == "sum":
         result = F.coalesce(F.col("_offset"), F.lit(0)) + F.coalesce(F.col("_local"), F.lit(0))

@@ -69,7 +69,7 @@ def _tie_sums(rows: DataFrame, keys: Sequence[str], prefix: str) -> DataFrame:
 def _doubled_ranks(rows: DataFrame, key: str, n: DataFrame) -> DataFrame:
     """``(a, b, key, d)``: 2 * mid-rank - (n + 1) of each distinct ``key`` within its pair's shared rows."""
     groups = rows.groupBy("a", "b", key).agg(F.count(F.lit(1)).alias("t"))
-    ranked = running(groups, ["a", "b"], [key], "t", "below").join(F.broadcast(n), ["a", "b"])
+    ranked = running(groups, ["a", "b"], [key], "t", "below").join(n, ["a", "b"])
     return ranked.select("a", "b", key, (2 * F.col("below") + F.col("t") - F.col("n")).cast("double").alias(f"d{key}"))
 
 
@@ -120,7 +120,7 @@ def _buckets(rows: DataFrame, levels: int) -> DataFrame:
     cuts = rows.groupBy("a", "b").agg(
         F.percentile_approx("x", [i / size for i in range(1, size)], 1000).alias("_cuts")
     )
-    return rows.join(F.broadcast(cuts), ["a", "b"]).withColumn(
+    return rows.join(cuts, ["a", "b"]).withColumn(
         "bucket", F.size(F.filter("_cuts", lambda c: c < F.col("x")))
     ).drop("_cuts")
 
@@ -171,7 +171,7 @@ def alphas(standing: DataFrame, k: int) -> FloatArray:
     """Alpha of all columns, then alpha without each column: ``standing`` has one array column ``s`` per row."""
     cells = standing.select(F.explode("s").alias("x")).where(F.col("x").isNotNull())
     centre = cells.agg(F.avg("x").alias("centre"))
-    rows = standing.crossJoin(F.broadcast(centre)).select(
+    rows = standing.crossJoin(centre).select(
         F.transform("s", lambda x: x - F.col("centre")).alias("x")
     )
     sums = []
