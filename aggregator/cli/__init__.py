@@ -5,6 +5,7 @@
 - ``deliver``: ``run --email/--eml/--slot``, ``demo --eml`` and the ``schedule`` loop;
 - ``sandbox``: ``sandbox``, the loopback vendor servers;
 - ``scorer``: ``scorer fit|evaluate|graph``, the in-house scorer;
+- ``parquet``: ``export`` (a run as Parquet) and ``compare --engine spark|numpy`` (docs/spark.md);
 - ``progress``: the progress bars; ``exits``: the exit codes every command shares.
 
 Each command module adds its own sub-commands with ``register(commands)``. The CLI may import

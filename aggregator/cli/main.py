@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.cli import deliveries, sandbox, scorer, stored
+from aggregator.cli import deliveries, parquet, sandbox, scorer, stored
 from aggregator.cli.exits import (
     EXIT_BAD_INPUT,
     EXIT_DELIVERY,
@@ -133,7 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     # each command module adds its own sub-commands
-    for register in (stored.register, deliveries.register, sandbox.register, scorer.register):
+    for register in (stored.register, deliveries.register, sandbox.register, scorer.register, parquet.register):
         register(commands)
     return parser
 

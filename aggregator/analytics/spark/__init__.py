@@ -1,0 +1,17 @@
+"""The comparison on Apache Spark: the same numbers as the numpy engine, for rosters past one machine.
+
+An analytics engine of its own (docs/architecture.md): it takes a run's subjects and readings as
+Spark DataFrames and the index specs, and computes what ``compare_table`` computes, with
+DataFrame operations that stay distributed: per-column ranks come from running sums over range
+buckets (``_running``), never a window over a whole column; per-subject figures are row
+expressions; Kendall's tau-b counts its discordant pairs exactly, merge-sort style
+(``agreement``). Only per-index and per-pair figures reach the driver.
+
+- ``normalize``: every normalizer (percentile, range, robust_z, quantile_map);
+- ``rows``: consensus (median, trimmed mean, Borda), IQR, spread, dissenter;
+- ``agreement``: Kendall's tau-b, Spearman's rho, their CIs, Krippendorff's alpha;
+- ``engine``: ``compare_frames``, the whole comparison.
+
+pyspark is the optional ``spark`` extra; nothing imports this package but the app module that
+selects the engine (``aggregator.app.engines``).
+"""

@@ -1,0 +1,148 @@
+"""``aggregator compare``: an exported run compared by the engine asked for, written as Parquet + JSON.
+
+Both engines write the same layout (``docs/spark.md``)::
+
+    OUT/subjects/     one row per subject: position, subject_id, normalized and standing (arrays in
+                      index order, null = missing), n_indices, consensus, consensus_iqr, spread,
+                      dissenter (index column, -1 for none), dissent_gap, flagged
+    OUT/summary.json  the run, method, indices, scored counts, the agreement matrix (NaN as null)
+
+``numpy`` reads the export into memory (the single-machine path, and the reference the Spark
+engine is checked against); ``spark`` runs :mod:`aggregator.analytics.spark` wherever the Spark
+session points. pyarrow and pyspark load only here, inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from aggregator.analytics.agreement import Agreement
+from aggregator.errors import ConfigError
+from aggregator.models import IndexSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+SUMMARY = "summary.json"
+
+
+def compare_exported(
+    engine: str, run: str, out: str, *, method: str = "percentile", consensus: str = "median",
+    threshold: float = 25.0, master: str | None = None,
+) -> dict[str, Any]:
+    """Compare the exported run at ``run`` with ``engine`` and write the results to ``out``; the summary."""
+    if engine == "numpy":
+        return _numpy(Path(run), Path(out), method=method, consensus=consensus, threshold=threshold)
+    if engine == "spark":
+        return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold)
+    raise ConfigError(f"unknown engine {engine!r}; known: numpy, spark")
+
+
+def spark_session(master: str | None = None) -> SparkSession:
+    """The running Spark session (spark-submit's), or a new one on ``master`` (default ``local[*]``)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise ConfigError("the Spark engine needs the 'spark' extra: pip install 'influence-aggregator[spark]' "
+                          "(and Java 17)") from None
+    builder = SparkSession.builder.appName("influence-aggregator compare")
+    if master or "SPARK_HOME" not in os.environ:
+        builder = builder.master(master or "local[*]")
+    if (master or "local").startswith("local"):
+        # Python workers on this machine: the interpreter that has this package and numpy/scipy
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return builder.getOrCreate()
+
+
+def summary(
+    run_id: str, specs: Sequence[IndexSpec], subjects: int, scored: Sequence[int], agreement: Agreement, *,
+    method: str, consensus: str, threshold: float,
+) -> dict[str, Any]:
+    """What ``summary.json`` holds (JSON-ready: NaN becomes null)."""
+    return {
+        "run": run_id, "method": method, "consensus": consensus, "threshold": threshold,
+        "subjects": subjects, "indices": [s.name for s in specs], "scored": [int(n) for n in scored],
+        "agreement": {
+            "kendall": _plain(agreement.kendall), "kendall_ci": _plain(agreement.kendall_ci),
+            "spearman": _plain(agreement.spearman), "spearman_ci": _plain(agreement.spearman_ci),
+            "n": agreement.n.tolist(), "alpha": _plain(agreement.alpha),
+            "alpha_without": _plain(agreement.alpha_without), "mean_kendall": _plain(agreement.mean_kendall),
+            "outlier": agreement.outlier,
+        },
+    }
+
+
+def _plain(values: Any) -> Any:
+    if isinstance(values, float):
+        return None if math.isnan(values) else values
+    return [_plain(v) for v in values] if isinstance(values, list | np.ndarray) else _plain(float(values))
+
+
+def _write_summary(out: Path, figures: dict[str, Any]) -> None:
+    (out / SUMMARY).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: float) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from aggregator.analytics.compare import compare_table
+    from aggregator.app.export import read_exported, score_table
+
+    exported = read_exported(run)
+    table = score_table(exported)
+    result = compare_table(table, method=method, consensus=consensus, threshold=threshold,
+                           failures=exported.failures)
+    assert result.agreement is not None
+
+    def rows(matrix: np.ndarray) -> pa.Array:
+        return pa.array([[None if np.isnan(v) else float(v) for v in row] for row in matrix], pa.list_(pa.float64()))
+
+    def column(values: np.ndarray) -> pa.Array:
+        return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null, as Spark writes it
+
+    (out / "subjects").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({
+        "position": pa.array(np.arange(len(table.subject_ids)), pa.int64()),
+        "subject_id": pa.array(table.subject_ids, pa.string()),
+        "normalized": rows(result.normalized), "standing": rows(result.standing),
+        "n_indices": pa.array(result.n_indices, pa.int64()), "consensus": column(result.consensus),
+        "consensus_iqr": column(result.consensus_iqr), "spread": column(result.spread),
+        "dissenter": pa.array(result.dissenter, pa.int64()), "dissent_gap": column(result.dissent_gap),
+        "flagged": pa.array(result.flagged, pa.bool_()),
+    }), out / "subjects" / "part-00000.parquet")
+    figures = summary(exported.run_id, table.specs, len(table.subject_ids), [h.scored for h in result.health],
+                      result.agreement, method=method, consensus=consensus, threshold=threshold)
+    _write_summary(out, figures)
+    return figures
+
+
+def _spark(
+    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float
+) -> dict[str, Any]:
+    from aggregator.analytics.spark.engine import compare_frames
+
+    base = run.rstrip("/")
+    meta = json.loads("\n".join(r.value for r in spark.read.text(f"{base}/run.json").collect()))
+    specs = [IndexSpec.model_validate_json(r.spec) for r in
+             spark.read.parquet(f"{base}/indices").orderBy("position").select("spec").collect()]
+    subjects = spark.read.parquet(f"{base}/subjects").select("position", "subject_id")
+    readings = spark.read.parquet(f"{base}/readings").select("index", "subject_id", "value")
+    result = compare_frames(subjects, readings, specs, method=method, consensus=consensus, threshold=threshold)
+    result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
+    figures = summary(str(meta["id"]), specs, subjects.count(), result.scored, result.agreement,
+                      method=method, consensus=consensus, threshold=threshold)
+    if "://" in out:  # object storage: the summary goes through Spark too
+        spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
+            "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")
+    else:
+        _write_summary(Path(out), figures)
+    return figures

@@ -1,0 +1,229 @@
+"""The Spark engine gives the numpy engine's numbers: every normalizer, consensus, IQR, spread, dissent,
+and the agreement matrix (Kendall's tau-b counted exactly and distributed), within 1e-9.
+
+One local Spark session (``local[2]``) serves the whole module. Tables come from hypothesis (ties,
+missing values, one to three indices, either direction, bounded or not) and from the demo's run,
+exported to Parquet and compared through ``aggregator compare`` by both engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("pyspark", reason="pyspark is the optional 'spark' extra: pip install '.[spark]'")
+pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is the optional 'spark' extra: pip install '.[spark]'")
+if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+    pytest.skip("Spark needs Java 17 (Debian: openjdk-17-jre-headless); CI installs it", allow_module_level=True)
+
+from pyspark.sql import DataFrame, SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402, N812
+
+from aggregator.analytics.compare import ScoreTable, compare_table  # noqa: E402
+from aggregator.analytics.consensus import consensus_by_rows  # noqa: E402
+from aggregator.analytics.spark import agreement as spark_agreement  # noqa: E402
+from aggregator.analytics.spark import rows  # noqa: E402
+from aggregator.analytics.spark.engine import cells_of, compare_frames  # noqa: E402
+from aggregator.app import demo  # noqa: E402
+from aggregator.app.export import export_run, read_exported, score_table  # noqa: E402
+from aggregator.cli.main import main  # noqa: E402
+from aggregator.models import IndexSpec, Scale  # noqa: E402
+
+TOLERANCE = 1e-9
+#: asked beside ``range`` on degenerate columns; hypothesis draws one normalizer per table, the demo's run
+#: is compared with quantile_map, the command's with robust_z, and every comparison checks the
+#: percentile (the standing)
+ALSO = ("robust_z", "quantile_map")
+
+
+@pytest.fixture(scope="module")
+def spark() -> Iterator[SparkSession]:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]").appName("influence-aggregator tests")
+        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1").config("spark.default.parallelism", "2")
+        # tiny tables: compiling generated code, adaptive re-planning and a job per broadcast table cost
+        # more than they save (3-5x the time of the whole module)
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
+        .config("spark.sql.adaptive.enabled", "false").config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+# -- frames from a table, and the comparison of both engines -------------------------------------------
+
+
+def frames(spark: SparkSession, table: ScoreTable) -> tuple[DataFrame, DataFrame]:
+    subjects = spark.createDataFrame(list(enumerate(table.subject_ids)), "position long, subject_id string")
+    cells = [(spec.name, table.subject_ids[i], float(table.raw[i, j]))
+             for j, spec in enumerate(table.specs) for i in range(len(table.subject_ids))
+             if not np.isnan(table.raw[i, j])]
+    readings = spark.createDataFrame(cells, "index string, subject_id string, value double")
+    return subjects, readings
+
+
+def _arrays(values: Sequence[Sequence[float | None]]) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float).reshape(len(values), -1)
+
+
+def _column(values: Sequence[float | None]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+def assert_close(got: np.ndarray, expected: np.ndarray, what: str) -> None:
+    got, expected = np.asarray(got, dtype=float), np.asarray(expected, dtype=float)
+    assert got.shape == expected.shape, what
+    assert np.array_equal(np.isnan(got), np.isnan(expected)), f"{what}: missing values differ"
+    both = ~np.isnan(expected)
+    if np.any(both):
+        assert np.max(np.abs(got[both] - expected[both])) <= TOLERANCE, f"{what}: {got} != {expected}"
+
+
+def check_same(spark: SparkSession, table: ScoreTable, method: str = "percentile", also: Sequence[str] = ()) -> None:
+    """Every per-subject and agreement figure of the Spark engine equals the numpy engine's."""
+    subjects, readings = frames(spark, table)
+    result = compare_frames(subjects, readings, table.specs, method=method, also=also)
+    consensus = {name: rows.consensus(name, F.col("normalized"), F.col("standing")).alias(name)
+                 for name in ("median", "trimmed_mean", "borda")}
+    got = [r.asDict() for r in result.subjects.select("*", *consensus.values()).orderBy("position").collect()]
+    expected = compare_table(table, method=method, also=also)
+    k = len(table.specs)
+    assert [r["subject_id"] for r in got] == list(table.subject_ids)
+    assert_close(_arrays([r["normalized"] for r in got]).reshape(-1, k), expected.normalized, "normalized")
+    assert_close(_arrays([r["standing"] for r in got]).reshape(-1, k), expected.standing, "standing")
+    for n, name in enumerate(also):
+        assert_close(_arrays([r[f"also_{n}"] for r in got]).reshape(-1, k), expected.alternatives[name], name)
+    for name in consensus:
+        reference = consensus_by_rows(name, expected.normalized, expected.standing)
+        assert_close(_column([r[name] for r in got]), reference, f"consensus {name}")
+    for name in ("consensus", "consensus_iqr", "spread", "dissent_gap"):
+        assert_close(_column([r[name] for r in got]), getattr(expected, name), name)
+    assert [r["n_indices"] for r in got] == expected.n_indices.tolist()
+    assert [r["dissenter"] for r in got] == expected.dissenter.tolist()
+    assert [r["flagged"] for r in got] == expected.flagged.tolist()
+    assert result.scored == tuple(h.scored for h in expected.health)
+    check_agreement(result.agreement, expected.agreement)
+
+
+def check_agreement(got: Any, expected: Any) -> None:
+    for name in ("kendall", "kendall_ci", "spearman", "spearman_ci", "alpha_without", "mean_kendall"):
+        assert_close(getattr(got, name), getattr(expected, name), name)
+    assert_close(np.array([got.alpha]), np.array([expected.alpha]), "alpha")
+    assert got.n.tolist() == expected.n.tolist()
+    assert got.outlier == expected.outlier
+
+
+# -- hypothesis: small tables with ties, missing values, one to three indices ---------------------------------
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> ScoreTable:
+    k = draw(st.integers(1, 3))
+    n = draw(st.integers(2, 14))
+    specs = []
+    for j in range(k):
+        bounded = draw(st.booleans())
+        specs.append(IndexSpec(name=f"i{j}", higher_is_better=draw(st.booleans()),
+                               scale=Scale(lo=0, hi=10) if bounded else Scale()))
+    # few distinct values: ties everywhere; None: the index did not score the subject
+    cell = st.one_of(st.none(), st.sampled_from([0.0, 1.0, 2.5, 2.5, 7.0, 10.0]))
+    raw = np.array([[np.nan if (v := draw(cell)) is None else v for _ in range(k)] for _ in range(n)], dtype=float)
+    return ScoreTable(tuple(f"s{i}" for i in range(n)), tuple(specs), raw)
+
+
+# each example is a whole Spark comparison (seconds): a few examples, and no shrinking (minutes); a failure
+# prints its table, which check_same's messages locate
+@settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(table=tables(), method=st.sampled_from(["percentile", "range", "robust_z", "quantile_map"]))
+def test_small_tables_with_ties_and_gaps_give_the_numpy_numbers(spark, table, method):
+    check_same(spark, table, method=method)
+
+
+def test_degenerate_columns_give_the_numpy_numbers_with_every_normalizer(spark):
+    """One value shared by all (robust_z's MAD and mean deviation 0), one subject only, a column that is
+    mostly one value (MAD 0, mean deviation not), and an empty one; every normalizer at once."""
+    nan = np.nan
+    raw = np.array([[3.0, 7.0, 1.0, nan], [3.0, nan, 1.0, nan], [3.0, nan, 1.0, nan], [3.0, nan, 9.0, nan],
+                    [nan, nan, 1.0, nan]])
+    specs = tuple(IndexSpec(name=f"i{j}", higher_is_better=j != 2) for j in range(4))
+    check_same(spark, ScoreTable(tuple(f"s{i}" for i in range(5)), specs, raw), method="range", also=ALSO)
+
+
+# -- the demo's run, exported and compared by both engines through the command --------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_export(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    done = asyncio.run(demo.run_demo(folder, subjects=300, seed=1))
+    out = folder / "run"
+    export_run([folder / "history.sqlite"], done.result.run_id, out)
+    return out
+
+
+def test_the_demo_run_gives_the_numpy_numbers(spark, demo_export):
+    table = score_table(read_exported(demo_export))
+    assert len(table.specs) >= 4 and np.isnan(table.raw).any()  # enough indices to dissent, and gaps
+    check_same(spark, table, method="quantile_map")
+
+
+def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_export):
+    """With two buckets, most discordant pairs are counted by the Arrow tasks inside a bucket (the other
+    tests run 32 buckets, where the merge levels count most): the same tau-b either way."""
+    table = score_table(read_exported(demo_export))
+    subjects, readings = frames(spark, table)
+    expected = compare_table(table).agreement
+    coarse = spark_agreement.pair_figures(cells_of(subjects, readings, table.specs), levels=1)
+    assert len(coarse) == len(table.specs) * (len(table.specs) - 1) // 2
+    for (a, b), f in coarse.items():
+        discordant = int(f["local"]) + int(f["across"] or 0)
+        assert int(f["local"]) > int(f["across"] or 0) > 0
+        tau = spark_agreement.kendall_from_counts(f["n"], f["x_pairs"], f["y_pairs"], f["xy_pairs"], discordant)
+        assert abs(tau - expected.kendall[a, b]) <= TOLERANCE
+
+
+def test_the_command_writes_the_same_results_from_both_engines(spark, demo_export, tmp_path, capsys):
+    outs = {}
+    for engine in ("numpy", "spark"):
+        outs[engine] = tmp_path / engine
+        assert main(["compare", "--engine", engine, "--run", str(demo_export), "--out", str(outs[engine]),
+                     "--method", "robust_z", "--consensus", "borda"]) == 0
+        assert json.loads(capsys.readouterr().out)["subjects"] == 300
+    summaries = {e: json.loads((o / "summary.json").read_text()) for e, o in outs.items()}
+    numpy_summary, spark_summary = summaries["numpy"], summaries["spark"]
+    assert {k: v for k, v in numpy_summary.items() if k != "agreement"} == \
+        {k: v for k, v in spark_summary.items() if k != "agreement"}
+    for name, value in numpy_summary["agreement"].items():
+        expected = np.array(value, dtype=float)
+        assert_close(np.array(spark_summary["agreement"][name], dtype=float), expected, name)
+    read = {e: pq.read_table(o / "subjects").sort_by("position").to_pylist() for e, o in outs.items()}
+    for mine, reference in zip(read["spark"], read["numpy"], strict=True):
+        assert (mine["subject_id"], mine["n_indices"], mine["dissenter"], mine["flagged"]) == \
+            (reference["subject_id"], reference["n_indices"], reference["dissenter"], reference["flagged"])
+        for name in ("normalized", "standing"):
+            assert_close(_column(mine[name]), _column(reference[name]), name)
+        for name in ("consensus", "consensus_iqr", "spread", "dissent_gap"):
+            assert_close(_column([mine[name]]), _column([reference[name]]), name)
+
+
+def test_a_folder_that_is_no_export_is_named(tmp_path, capsys):
+    assert main(["compare", "--engine", "spark", "--run", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert f"{tmp_path} is not an exported run: no run.json" in capsys.readouterr().err
