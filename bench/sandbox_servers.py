@@ -122,9 +122,12 @@ async def limits(rate: int, concurrency: int) -> dict[str, Any]:
                 async def worker() -> None:
                     nonlocal done
                     while time.perf_counter() - started < seconds:
-                        await limiter.acquire()
-                        async with session.get(url, params=params) as response:
-                            await response.read()
+                        ticket = await limiter.acquire()
+                        try:
+                            async with session.get(url, params=params) as response:
+                                await response.read()
+                        finally:  # the place is held until the answer, as the HTTP helper does
+                            limiter.release(ticket)
                         done += 1
 
                 await asyncio.gather(*(worker() for _ in range(concurrency)))
