@@ -210,7 +210,10 @@ def _robust_z(ranks: Sequence[Ranked]) -> FloatArray:
         if scale == 0.0:
             out[ranked.order, j] = 50.0
             continue
-        scratch /= scale
+        # a scale near the smallest float can overflow a deviation to ±inf: the normal CDF
+        # then gives 0 or 100, which is the right standing, so the overflow is not an error
+        with np.errstate(over="ignore"):
+            scratch /= scale
         ndtr(scratch, out=scratch)
         scratch *= 100.0
         out[ranked.order, j] = scratch
