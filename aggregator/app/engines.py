@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aggregator.analytics.agreement import Agreement
+from aggregator.atomic import write_atomic
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
 
@@ -87,7 +88,7 @@ def _plain(values: Any) -> Any:
 
 
 def _write_summary(out: Path, figures: dict[str, Any]) -> None:
-    (out / SUMMARY).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    write_atomic(out / SUMMARY, json.dumps(figures, indent=2) + "\n")
 
 
 def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: float) -> dict[str, Any]:

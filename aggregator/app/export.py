@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aggregator.analytics.compare import ScoreTable
+from aggregator.atomic import write_atomic
 from aggregator.collection.store import Store
 from aggregator.errors import ConfigError
 from aggregator.models import Failure, IndexSpec, Reading, Subject
@@ -85,11 +86,12 @@ def export_run(stores: Sequence[Path], run_id: str, directory: Path, *, overwrit
     _write(_indices_table(specs), directory / "indices", 0)
     first = runs[0]
     finished = [r.finished_at for r in runs]
-    (directory / "run.json").write_text(json.dumps({
+    # written last and whole: a folder with a run.json holds a complete export
+    write_atomic(directory / "run.json", json.dumps({
         "layout": LAYOUT_VERSION, "id": run_id, "started_at": min(r.started_at for r in runs).isoformat(),
         "finished_at": None if None in finished else max(f for f in finished if f).isoformat(),
         "config_digest": first.config_digest, "shards": [Path(p).name for p in stores],
-    }, indent=2) + "\n", encoding="utf-8")
+    }, indent=2) + "\n")
     return Exported(directory, run_id, len(seen), len(specs), counts["readings"], counts["failures"])
 
 
