@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.cli.exits import EXIT_OK
+from aggregator.cli.stored import add_store_options, store_path
 from aggregator.errors import ConfigError
 
 ENGINES = ("numpy", "spark")
@@ -25,10 +26,7 @@ def register(commands: Any) -> None:
                     "docs/spark.md. Several --store give the shards of one roster: they are written as one run.",
     )
     export.add_argument("run", metavar="RUN", help="the run id (see `aggregator runs`)")
-    where = export.add_mutually_exclusive_group()
-    where.add_argument("-c", "--config", type=Path, help="read the store named in this config")
-    where.add_argument("--store", type=Path, action="append", metavar="DB",
-                       help="a history database; repeat for each shard (default: the demo's)")
+    add_store_options(export, shards=True)
     export.add_argument("--parquet", type=Path, required=True, metavar="DIR", help="the folder to write")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export in DIR")
     export.set_defaults(handler=_export)
@@ -53,7 +51,6 @@ def register(commands: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     from aggregator.app.export import export_run
-    from aggregator.cli.stored import store_path
 
     if args.store and len(args.store) > 1:
         stores = list(args.store)

@@ -39,10 +39,15 @@ def register(commands: Any) -> None:
     forget_cmd.set_defaults(handler=_forget_command)
 
 
-def add_store_options(command: argparse.ArgumentParser) -> None:
+def add_store_options(command: argparse.ArgumentParser, *, shards: bool = False) -> None:
+    """``-c CONFIG`` or ``--store DB`` (repeatable with ``shards``: the stores of one sharded roster)."""
     where = command.add_mutually_exclusive_group()
     where.add_argument("-c", "--config", type=Path, help="read the store named in this config")
-    where.add_argument("--store", type=Path, help="the history database (default: the demo's)")
+    if shards:
+        where.add_argument("--store", type=Path, action="append", metavar="DB",
+                           help="a history database; repeat for each shard (default: the demo's)")
+    else:
+        where.add_argument("--store", type=Path, help="the history database (default: the demo's)")
 
 
 def store_path(args: argparse.Namespace) -> Path:
