@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self, overload
@@ -241,6 +241,57 @@ class Failure(_Frozen):
     #: fit for a report: no URL query, no headers, no secrets, no raw body.
     message: Annotated[str, Field(max_length=2000)]
     at: datetime = Field(default_factory=utc_now)
+
+
+class Failures(Sequence[Failure]):
+    """Failures held as columns (index, subject id, kind, attempts, message, ISO time), in order.
+
+    A run read back from the store can hold hundreds of thousands of failures (every subject an
+    index does not know); each :class:`Failure` is built when it is asked for, and the counts a
+    comparison needs are taken from the columns. Iterating builds them all.
+    """
+
+    __slots__ = ("attempts", "indices", "kinds", "messages", "subject_ids", "times")
+
+    def __init__(self, indices: Sequence[str], subject_ids: Sequence[str | None], kinds: Sequence[str],
+                 attempts: Sequence[int], messages: Sequence[str], times: Sequence[str]) -> None:
+        if not len(indices) == len(subject_ids) == len(kinds) == len(attempts) == len(messages) == len(times):
+            raise ValueError("Failures: every column must have one entry per failure")
+        self.indices, self.subject_ids, self.kinds = indices, subject_ids, kinds
+        self.attempts, self.messages, self.times = attempts, messages, times
+
+    @classmethod
+    def of(cls, failures: Iterable[Failure]) -> Failures:
+        """The same failures as columns (as they are, if they already are)."""
+        if isinstance(failures, Failures):
+            return failures
+        given = list(failures)
+        return cls([f.index for f in given], [f.subject_id for f in given], [f.kind.value for f in given],
+                   [f.attempts for f in given], [f.message for f in given], [f.at.isoformat() for f in given])
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @overload
+    def __getitem__(self, i: int) -> Failure: ...
+    @overload
+    def __getitem__(self, i: slice) -> Failures: ...
+    def __getitem__(self, i: int | slice) -> Failure | Failures:
+        if isinstance(i, slice):
+            return Failures(self.indices[i], self.subject_ids[i], self.kinds[i], self.attempts[i], self.messages[i],
+                            self.times[i])
+        return Failure(index=self.indices[i], subject_id=self.subject_ids[i], kind=FailureKind(self.kinds[i]),
+                       attempts=self.attempts[i], message=self.messages[i], at=datetime.fromisoformat(self.times[i]))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != len(self):
+            return False
+        return all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # compared by content, like a list
+
+    def __repr__(self) -> str:
+        return f"Failures({len(self)} failures)"
 
 
 class RunCounts(_Frozen):

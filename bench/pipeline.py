@@ -11,10 +11,15 @@ by the ``files`` adapter of a config as a user would write it.
 Stages, each with its seconds (wall and CPU) and its own peak resident memory (the kernel's
 high-water mark, reset before each stage through ``/proc/self/clear_refs``):
 
-- ``collect_previous``, ``collect``: ``collect_run`` (roster, files adapter, every reading
-  committed to SQLite) for the previous run and this one; not part of the goals;
+- ``collect_previous``, ``collect``: ``collect_run`` (roster, files adapter, readings committed
+  to SQLite in groups, the finished run's columnar copy written) for the previous run and this
+  one; ``--collect direct`` writes the same rows in one transaction instead;
+- ``store_one_transaction``: the baseline of the store stage, in the same run: the rows
+  ``collect`` stored, inserted in one transaction into a fresh file (no copy written);
+- ``read_rows``: both runs read from their rows (``Store._columns_from_rows``): the path of runs
+  without a columnar copy, and what finishing a run reads to write one;
 - ``read``: store -> table, as ``outcome_from_store`` reads them: this run's table, components,
-  failures and roster, and the previous run's table, all as columns;
+  failures and roster, and the previous run's table, all from the runs' columnar copies;
 - ``compare``: ``compare_table`` on them (with the previous run), the yardstick of the goals;
 - ``history``: the consensus history from the tables already read;
 - ``outcome``: ``compare_stored``, the product's call that does read + compare + history;
@@ -53,7 +58,7 @@ from aggregator.app.history import _stored, consensus_history
 from aggregator.app.pipeline import Collected, build_adapters, collect_run, compare_stored, new_run_id
 from aggregator.collection.roster import load_roster
 from aggregator.collection.store import Store
-from aggregator.models import Run, utc_now
+from aggregator.models import Failures, Run, Subject, utc_now
 from bench.analytics import make_tables  # the analytics benchmark's data
 from reports.model import build_view
 from reports.render import render
@@ -145,7 +150,7 @@ def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tu
 
     def read() -> tuple[dict[str, Any], Any, Any]:
         tables = {run_id: _stored(store, run_id, components=True), earlier: _stored(store, earlier, components=False)}
-        return tables, store.failures(run_id), store.subject_columns(run_id)
+        return tables, Failures(*tables[run_id].columns.failures), store.subject_columns(run_id)
 
     tables, failures, _ = stages.run("read", read)
     comparison = stages.run("compare", lambda: compare_table(
@@ -155,10 +160,17 @@ def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tu
 
 
 def store_directly(config: Config, store: Store, exports: list[Export]) -> Collected:
-    """What ``collect_run`` stores from these exports, written in one transaction (the write floor).
+    """What ``collect_run`` stores from these exports, written in one transaction, then the run
+    finished (which writes its columnar copy)."""
+    run, subjects = insert_at_once(config, store, exports)
+    store.finish_run(run.id, utc_now())
+    return Collected(run.id, subjects, 0, 0)
 
-    For sizes where committing every reading takes too long (the collection issue's to fix);
-    the rows are those the files adapter stores: a reading per row, ``not_found`` for the rest.
+
+def insert_at_once(config: Config, store: Store, exports: list[Export]) -> tuple[Run, list[Subject]]:
+    """The rows ``collect_run`` stores from these exports, inserted in one transaction (the write floor).
+
+    The rows are those the files adapter stores: a reading per row, ``not_found`` for the rest.
     """
     subjects = load_roster(config.roster.path)
     specs = [adapter.spec for adapter in build_adapters(config)]
@@ -181,8 +193,7 @@ def store_directly(config: Config, store: Store, exports: list[Export]) -> Colle
             (run.id, spec.name, sid, f"{spec.name}: {file} has no row for {sid!r}", at)
             for sid in ids[missed].tolist()))
     db.execute("COMMIT")
-    store.finish_run(run.id, utc_now())
-    return Collected(run.id, subjects, 0, 0)
+    return run, subjects
 
 
 def warm_up() -> None:
@@ -234,8 +245,13 @@ def main() -> None:
             else:
                 earlier = stages.run("collect_previous", lambda: store_directly(before_cfg, store, exports[0]))
                 now = stages.run("collect", lambda: store_directly(config, store, exports[1]))
+            with Store(folder / "one-transaction.sqlite") as floor:  # the store stage's baseline: same rows
+                stages.run("store_one_transaction", lambda: insert_at_once(config, floor, exports[1]))
             exports.clear()  # free the data before the timed stages
             run_id = now.run_id
+            # the path of runs with no columnar copy (unfinished, or finished before schema 6),
+            # which is also what finishing a run reads to write its copy
+            stages.run("read_rows", lambda: [store._columns_from_rows(r) for r in (run_id, earlier.run_id)])
 
             staged, history = staged_stages(stages, store, run_id, earlier.run_id)
             outcome = stages.run("outcome", lambda: compare_stored(config, store, now))
@@ -267,6 +283,9 @@ def main() -> None:
         "failures": len(outcome.failures),
         "stages": fig,
         "read_vs_compare_cpu": round(fig["read"]["cpu_s"] / compare_s, 2),
+        "read_rows_vs_compare_cpu": round(fig["read_rows"]["cpu_s"] / compare_s, 2),
+        "store_vs_one_transaction": round(fig["collect"]["s"] / fig["store_one_transaction"]["s"], 2),
+        "store_vs_one_transaction_cpu": round(fig["collect"]["cpu_s"] / fig["store_one_transaction"]["cpu_s"], 2),
         "after_collection_cpu_s": round(sum(fig[s]["cpu_s"] for s in after_collection if s in fig), 3),
         "after_collection_vs_compare_cpu": round(sum(fig[s]["cpu_s"] for s in after_collection if s in fig)
                                                  / compare_s, 2),

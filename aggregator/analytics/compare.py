@@ -40,7 +40,7 @@ from aggregator.analytics.normalize import normalize, oriented_ranks
 from aggregator.analytics.shifts import MOVER_THRESHOLD, RunView, Shifts, compute_shifts
 from aggregator.analytics.topics import Topics, topic_overlap
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale
+from aggregator.models import Failure, FailureKind, Failures, IndexSpec, Reading, Scale
 
 __all__ = [
     "CONSENSUS_METHODS", "DEFAULT_DISAGREEMENT_THRESHOLD", "MIN_INDICES_FOR_CONSENSUS", "Comparison", "IndexHealth",
@@ -316,20 +316,27 @@ def _shifts(
 
 
 def index_health(table: ScoreTable, failures: Iterable[Failure]) -> tuple[IndexHealth, ...]:
-    by_index: dict[str, list[Failure]] = {name: [] for name in table.index_names}
-    for failure in failures:
-        by_index.setdefault(failure.index, []).append(failure)
+    # counted on columns: a run read back from the store holds its failures as columns, and a
+    # Failure object per coverage gap (hundreds of thousands at a million subjects) would cost
+    # more than the whole comparison; only the faults, a few, are built to pick examples from
+    given = Failures.of(failures)
+    by_index: dict[str, list[int]] = {name: [] for name in table.index_names}
+    for k, index in enumerate(given.indices):
+        by_index.setdefault(index, []).append(k)
+    gaps = {kind.value for kind in FailureKind if kind.is_coverage_gap}
     scored = np.sum(~np.isnan(table.raw), axis=0)
     health = []
     for j, name in enumerate(table.index_names):
+        mine = by_index[name]
         # sorted, so the same run shows the same examples whatever order fetches finished in
-        found = sorted(by_index[name], key=lambda f: (f.subject_id or "", f.message))
-        examples = tuple(dict.fromkeys(f.message for f in found if not f.kind.is_coverage_gap))[:3]
+        faults = sorted((given.subject_ids[k] or "", given.messages[k]) for k in mine if given.kinds[k] not in gaps)
+        examples = tuple(dict.fromkeys(message for _, message in faults))[:3]
+        counts = Counter(given.kinds[k] for k in mine)
         health.append(
             IndexHealth(
                 index=name, scored=int(scored[j]), asked=len(table.subject_ids),
-                failures=dict(Counter(f.kind for f in found)),
-                retries=sum(max(f.attempts - 1, 0) for f in found), examples=examples,
+                failures={FailureKind(kind): n for kind, n in counts.items()},
+                retries=sum(max(given.attempts[k] - 1, 0) for k in mine), examples=examples,
             )
         )
     return tuple(health)

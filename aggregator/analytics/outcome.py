@@ -11,7 +11,7 @@ import numpy as np
 from aggregator.analytics._arrays import FloatArray
 from aggregator.analytics.compare import Comparison
 from aggregator.analytics.people import PeopleAgreement
-from aggregator.models import Failure, Reading, Run, Subject, Subjects
+from aggregator.models import Failure, FailureKind, Failures, Reading, Run, Subject, Subjects
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class RunOutcome:
     run: Run
     subjects: Sequence[Subject]
     comparison: Comparison
-    failures: tuple[Failure, ...]
+    #: a tuple, or :class:`~aggregator.models.Failures` (columns) when read back from the store
+    failures: Sequence[Failure]
     #: how many roster entries were left out because they opted out (never named anywhere)
     opted_out: int = 0
     title: str = "Influence report"
@@ -90,4 +91,4 @@ class RunOutcome:
     @property
     def has_faults(self) -> bool:
         """True if some fetch failed for a reason other than an index not knowing a subject."""
-        return any(not f.kind.is_coverage_gap for f in self.failures)
+        return any(not FailureKind(kind).is_coverage_gap for kind in set(Failures.of(self.failures).kinds))

@@ -8,7 +8,8 @@ consensus); :func:`trend` gives the same for the last N runs as arrays, for plot
 query, ranked in numpy), for the report's history lines. A subject's standing in a run is its
 mid-rank percentile among the subjects each index scored in that run,
 ``(below + equal / 2) / scored * 100``, counted by SQLite without loading the cohort; the
-consensus is their median (two indices at least), as in the report.
+consensus is their median (two indices at least), as in the report. Runs are read through
+:meth:`Store.run_columns`: a finished run from its columnar copy, no Python object per reading.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from aggregator.analytics.compare import (
 )
 from aggregator.analytics.normalize import normalize
 from aggregator.analytics.outcome import Components, IndexTiming, RunOutcome
-from aggregator.collection._columns import RosterRows
+from aggregator.collection._columns import RosterRows, RunColumns
 from aggregator.collection.store import Store
 from aggregator.errors import StoreError
-from aggregator.models import Run
+from aggregator.models import Failures, Run
 
 
 @dataclass(frozen=True)
@@ -181,14 +182,14 @@ def outcome_from_store(
     before = store.previous_run(run_id) if previous else None
     if before:
         read[before.id] = _stored(store, before.id, components=False)
-    failures = store.failures(run_id)
+    failures = Failures(*read[run_id].columns.failures)
     comparison = compare_table(
         read[run_id].table, method=method, failures=failures, consensus=consensus, features=features,
         threshold=threshold,  # None: the roster's own (aggregator.analytics.disputes)
         previous=read[before.id].table if before else None, previous_run=before.id if before else None,
     )
     return RunOutcome(
-        run=run, subjects=store.subject_columns(run_id), comparison=comparison, failures=tuple(failures),
+        run=run, subjects=store.subject_columns(run_id), comparison=comparison, failures=failures,
         opted_out=opted_out, forgotten=forgotten, title=title, components=MappingProxyType(read[run_id].components),
         timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
         history=MappingProxyType(consensus_history(store, run_id, last=history, tables=read) if history else {}),
@@ -202,6 +203,8 @@ class StoredRun:
     table: ScoreTable
     roster: RosterRows
     components: Mapping[str, Components]
+    #: everything read of the run (its subjects and failures too)
+    columns: RunColumns
 
 
 def stored_table(store: Store, run_id: str) -> ScoreTable:
@@ -215,28 +218,20 @@ def stored_components(store: Store, run_id: str) -> dict[str, Components]:
 
 
 def _stored(store: Store, run_id: str, *, components: bool) -> StoredRun:
-    subject_ids, specs, roster = store.subject_ids(run_id), store.specs(run_id), store.roster_rows(run_id)
+    columns, specs = store.run_columns(run_id), store.specs(run_id)
+    subject_ids = tuple(columns.ids)
     raw = np.full((len(subject_ids), len(specs)), np.nan)
     topics: dict[tuple[int, int], tuple[str, ...]] = {}
-    counts: list[dict[str, int]] = []
     found: dict[str, Components] = {}
     for j, spec in enumerate(specs):
-        column = store.column(run_id, spec.name, roster, version=spec.algorithm_version)
-        raw[column.rows, j] = column.values
-        # most runs' readings all carry the configured version; count versions only when not
-        same = {spec.algorithm_version: len(column.values)} if len(column.values) else {}
-        counts.append(store.versions(run_id, spec.name) if column.other_versions else same)
-        if column.with_topics:
-            given = store.topics(run_id, spec.name)
-            rows, known = roster.rows_of(np.array([sid.encode() for sid, _ in given]))
-            kept = [t for (_, t), ok in zip(given, known.tolist(), strict=True) if ok]
-            topics.update(((int(i), j), t) for i, t in zip(rows.tolist(), kept, strict=True))
-        if components and column.with_components:
-            names = store.component_names(run_id, spec.name)
-            values = np.full((len(subject_ids), len(names)), np.nan)
-            for k, name in enumerate(names):
-                part = store.column(run_id, spec.name, roster, component=name)
+        index = columns.indices[spec.name]
+        raw[index.values.rows, j] = index.values.values
+        topics.update(((row, j), named) for row, named in index.topics)
+        if components and index.components:
+            values = np.full((len(subject_ids), len(index.components)), np.nan)
+            for k, (_, part) in enumerate(index.components):
                 values[part.rows, k] = part.values
-            found[spec.name] = Components(tuple(names), values)
+            found[spec.name] = Components(tuple(name for name, _ in index.components), values)
+    counts = [columns.indices[spec.name].versions for spec in specs]
     table = ScoreTable(subject_ids, tuple(specs), raw, topics, common_versions(counts, specs))
-    return StoredRun(table, roster, found)
+    return StoredRun(table, columns.roster, found, columns)

@@ -9,10 +9,17 @@ column reads here let SQLite do the per-row work in C instead:
 - ids are read in the readings' primary-key order, which sorts them as SQLite sorts text (by
   UTF-8 bytes, as numpy compares ``bytes_``), so a run's roster sorted the same way turns them
   into row numbers with one ``searchsorted``, and no join is probed per row.
+
+Even so a reading costs about half a microsecond of CPU. So once a run has finished, the store
+keeps what these reads give as a columnar copy (:func:`to_copy`, the ``run_columns`` table):
+each array one BLOB that :func:`from_copy` maps with ``np.frombuffer``, each text column (ids,
+failures) one JSON array. The copy is built from the rows by the same reads, so it holds the
+same values bit for bit; anything that changes a run's rows drops or rewrites it.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,3 +86,81 @@ class StoredColumn:
     other_versions: int = 0
     with_topics: int = 0
     with_components: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class IndexColumns:
+    """One index of a run as stored: its values, the versions that scored them, topics, components."""
+
+    values: StoredColumn
+    #: how many readings each algorithm version scored
+    versions: dict[str, int]
+    #: ``(roster row, topics)`` of the readings that name any topic, in subject id order
+    topics: tuple[tuple[int, tuple[str, ...]], ...]
+    #: each component the index's readings carry (sorted by name) and its values by roster row
+    components: tuple[tuple[str, StoredColumn], ...]
+
+
+@dataclass(frozen=True, eq=False)
+class RunColumns:
+    """A run read back whole: roster, indices and failures, as columns.
+
+    Built from the stored rows (:meth:`Store.run_columns`), and kept as a copy once the run has
+    finished (``run_columns`` table): each array one BLOB read by ``np.frombuffer``, each text
+    column one JSON array.
+    """
+
+    #: subject ids in roster order (names and handles are not kept: a later run may change them)
+    ids: list[str]
+    roster: RosterRows
+    indices: dict[str, IndexColumns]
+    #: ``[index, subject id, kind, attempts, message, ISO time]``, ordered by index and subject id
+    failures: tuple[list[str], list[str | None], list[str], list[int], list[str], list[str]]
+
+
+#: a copy's rows: (index name, '' for the run's own; kind; payload)
+CopyRow = tuple[str, str, bytes]
+
+
+def to_copy(columns: RunColumns) -> list[CopyRow]:
+    """The rows of a run's columnar copy (see :func:`from_copy`)."""
+    keys = columns.roster.keys
+    width = keys.dtype.itemsize if len(keys) else 1
+    meta: dict[str, object] = {"width": width, "indices": list(columns.indices)}
+    rows: list[CopyRow] = [
+        ("", "ids", json.dumps(columns.ids).encode()),
+        ("", "failures", json.dumps(columns.failures).encode()),
+        ("", "roster-keys", np.ascontiguousarray(keys, dtype=f"S{width}").tobytes()),
+        ("", "roster-rows", columns.roster.rows.astype(np.int64).tobytes()),
+    ]
+    for name, index in columns.indices.items():
+        meta[name] = {"versions": index.versions, "topics": index.topics,
+                      "components": [part for part, _ in index.components]}
+        for kind, column in (("", index.values), *((f"component:{part}:", col) for part, col in index.components)):
+            rows.append((name, kind + "rows", column.rows.astype(np.int64).tobytes()))
+            rows.append((name, kind + "values", column.values.astype(np.float64).tobytes()))
+    rows.append(("", "meta", json.dumps(meta).encode()))
+    return rows
+
+
+def from_copy(stored: dict[tuple[str, str], bytes]) -> RunColumns:
+    """A run's columns from its copy's rows, keyed by (index name, kind): arrays are not copied."""
+    meta = json.loads(stored["", "meta"])
+    ids = json.loads(stored["", "ids"])
+    failures = json.loads(stored["", "failures"])
+
+    def column(name: str, kind: str) -> StoredColumn:
+        return StoredColumn(np.frombuffer(stored[name, kind + "rows"], dtype=np.int64).astype(np.intp, copy=False),
+                            np.frombuffer(stored[name, kind + "values"], dtype=np.float64))
+
+    indices = {
+        name: IndexColumns(
+            column(name, ""), meta[name]["versions"],
+            tuple((int(row), tuple(topics)) for row, topics in meta[name]["topics"]),
+            tuple((part, column(name, f"component:{part}:")) for part in meta[name]["components"]),
+        )
+        for name in meta["indices"]
+    }
+    roster = RosterRows(np.frombuffer(stored["", "roster-keys"], dtype=f"S{meta['width']}"),
+                        np.frombuffer(stored["", "roster-rows"], dtype=np.int64).astype(np.intp, copy=False))
+    return RunColumns(ids, roster, indices, tuple(failures))

@@ -6,6 +6,11 @@ failures are committed in small groups as they arrive (:meth:`Store.writer`: eve
 every 50 ms, WAL mode), so a run that dies loses at most one group, which a resumed run asks
 again. The store keeps numbers, never rendered reports.
 
+A finished run also gets a columnar copy (``run_columns``, schema 6; see :meth:`Store.run_columns`
+and ``_columns``), from which a report reads a million subjects in well under a second. A write
+to the run drops it (a resumed run writes it again when it finishes); ``forget`` rewrites the
+copies of the runs whose rows it changed, so no erased id survives in a BLOB either.
+
 Bad days: every SQLite error leaves as a :class:`StoreError` that says, in one line naming the
 file, what happened and what to do (:func:`store_error`); another process holding the write
 lock is waited for, with a message after a few seconds, never reported as a failure; a result
@@ -34,7 +39,16 @@ from urllib.parse import quote, quote_plus
 
 import numpy as np
 
-from aggregator.collection._columns import RosterRows, StoredColumn, parse_ints, split_ids
+from aggregator.collection._columns import (
+    IndexColumns,
+    RosterRows,
+    RunColumns,
+    StoredColumn,
+    from_copy,
+    parse_ints,
+    split_ids,
+    to_copy,
+)
 from aggregator.errors import StoreError, StoreUnusableError
 from aggregator.models import (
     Failure,
@@ -148,6 +162,20 @@ MIGRATIONS: tuple[str, ...] = (
         at REAL NOT NULL
     );
     CREATE INDEX rate_windows_by_scope ON rate_windows (scope, period, at);
+    """,
+    # 6: a columnar copy of each finished run (see Store.run_columns and _columns.to_copy): its
+    # roster, each index's values and components, its failures, one BLOB each, so that reading
+    # a run back costs ``np.frombuffer`` instead of a Python step per stored row. Finished runs
+    # of older files get theirs lazily, the first time they are read with write access: built
+    # here, a big file's first open would hold the write lock for minutes.
+    """
+    CREATE TABLE run_columns (
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        index_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        blob BLOB NOT NULL,
+        PRIMARY KEY (run_id, index_name, kind)
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -298,6 +326,7 @@ class Store:
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         try:
             if read_only:
                 if not Path(self.path).is_file():
@@ -414,6 +443,8 @@ class Store:
         readings = [item for item in items if isinstance(item, Reading)]
         failures = [item for item in items if isinstance(item, Failure)]
         with self._transaction():
+            # the run's rows change: its columnar copy is stale until the run finishes again
+            self._db.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
             if failures:
                 self._db.executemany(_FAILURE_ROW, [
                     (run_id, f.index, f.subject_id, f.kind.value, f.attempts, f.message, f.at.isoformat())
@@ -449,8 +480,10 @@ class Store:
             raise StoreError(f"{self.path}: run {run_id!r} has no index {name!r} to time")
 
     def finish_run(self, run_id: str, finished_at: datetime) -> Run:
+        """Mark the run finished and write its columnar copy (a resumed run's is written again)."""
         with self._transaction():
             self._db.execute("UPDATE runs SET finished_at = ? WHERE id = ?", (finished_at.isoformat(), run_id))
+            self._save_columns(run_id, self._columns_from_rows(run_id))
         return self.run(run_id)
 
     def forget(self, subject_ids: Iterable[str]) -> dict[str, int]:
@@ -464,27 +497,42 @@ class Store:
         removed = {"readings": 0, "failures": 0, "runs": 0}
         with self._transaction():
             terms: set[str] = set()
+            touched: set[str] = set()  # runs whose rows change: their columnar copies are written again
             for sid in ids:
                 row = self._db.execute("SELECT name, handles FROM subjects WHERE id = ?", (sid,)).fetchone()
                 terms |= {sid, *((row[0], *json.loads(row[1]).values()) if row else ())}
+                touched.update(r[0] for r in self._db.execute(
+                    "SELECT run_id FROM run_subjects WHERE subject_id = ?", (sid,)).fetchall())
                 for table, key in (("readings", "readings"), ("failures", "failures"), ("run_subjects", "runs")):
                     cursor = self._db.execute(f"DELETE FROM {table} WHERE subject_id = ?", (sid,))
                     removed[key] += cursor.rowcount
                 self._db.execute("DELETE FROM subjects WHERE id = ?", (sid,))
-            self._blank_mentions(terms)
+            touched |= self._blank_mentions(terms)
+            self._rewrite_columns(touched)
         return removed
 
-    def _blank_mentions(self, terms: Iterable[str]) -> None:
+    def _blank_mentions(self, terms: Iterable[str]) -> set[str]:
         """Replace every mention of ``terms`` (as written, ``@``-prefixed or URL-encoded, any case)
-        in the texts other rows keep."""
+        in the texts other rows keep; returns the runs whose rows changed."""
         pattern = mentions(terms)
         if pattern is None:
-            return
+            return set()
+        runs: set[str] = set()
         for table, columns in (("failures", ("message",)), ("readings", ("raw", "topics", "components"))):
             for column in columns:
-                rows = self._db.execute(f"SELECT rowid, {column} FROM {table} WHERE {column} IS NOT NULL").fetchall()
-                changed = [(pattern.sub("[erased]", text), rowid) for rowid, text in rows if pattern.search(text)]
-                self._db.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", changed)
+                rows = self._db.execute(
+                    f"SELECT rowid, {column}, run_id FROM {table} WHERE {column} IS NOT NULL").fetchall()
+                changed = [(pattern.sub("[erased]", text), rowid, run) for rowid, text, run in rows
+                           if pattern.search(text)]
+                self._db.executemany(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", [c[:2] for c in changed])
+                runs.update(c[2] for c in changed)
+        return runs
+
+    def _rewrite_columns(self, run_ids: Iterable[str]) -> None:
+        """Write again the columnar copies of those of ``run_ids`` that have one (their rows changed)."""
+        for run_id in sorted(run_ids):
+            if self._db.execute("SELECT 1 FROM run_columns WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
+                self._save_columns(run_id, self._columns_from_rows(run_id))
 
     def claim(self, scope: str, limit: RateLimit, now: float) -> tuple[int | None, float]:
         """Take a place in ``scope``'s window of ``limit`` at ``now`` (epoch seconds), for every
@@ -766,6 +814,54 @@ class Store:
         return out
 
     # -- reading columns (numpy; no Python object per row: see _columns) ------------------
+
+    def run_columns(self, run_id: str) -> RunColumns:
+        """The whole run as columns: from its columnar copy, or from its rows if it has none.
+
+        A finished run without a copy (stored before schema 6) gets one now, unless the file
+        is read only; an unfinished run is always read from its rows.
+        """
+        stored = {(r[0], r[1]): r[2] for r in self._db.execute(
+            "SELECT index_name, kind, blob FROM run_columns WHERE run_id = ?", (run_id,))}
+        if stored:
+            return from_copy(stored)
+        columns = self._columns_from_rows(run_id)
+        if not self.read_only and self.run(run_id).finished:
+            with self._transaction():
+                self._save_columns(run_id, columns)
+        return columns
+
+    def _save_columns(self, run_id: str, columns: RunColumns) -> None:
+        self._db.execute("DELETE FROM run_columns WHERE run_id = ?", (run_id,))
+        self._db.executemany("INSERT INTO run_columns (run_id, index_name, kind, blob) VALUES (?, ?, ?, ?)",
+                             [(run_id, *row) for row in to_copy(columns)])
+
+    def _columns_from_rows(self, run_id: str) -> RunColumns:
+        roster = self.roster_rows(run_id)
+        indices = {}
+        for spec in self.specs(run_id):
+            values = self.column(run_id, spec.name, roster, version=spec.algorithm_version)
+            # most runs' readings all carry the configured version; count versions only when not
+            same = {spec.algorithm_version: len(values.values)} if len(values.values) else {}
+            topics: tuple[tuple[int, tuple[str, ...]], ...] = ()
+            if values.with_topics:
+                given = self.topics(run_id, spec.name)
+                rows, known = roster.rows_of(np.array([sid.encode() for sid, _ in given]))
+                kept = [t for (_, t), ok in zip(given, known.tolist(), strict=True) if ok]
+                topics = tuple(zip(rows.tolist(), kept, strict=True))
+            components = tuple(
+                (name, self.column(run_id, spec.name, roster, component=name))
+                for name in (self.component_names(run_id, spec.name) if values.with_components else ())
+            )
+            versions = self.versions(run_id, spec.name) if values.other_versions else same
+            indices[spec.name] = IndexColumns(values, versions, topics, components)
+        failures = self._db.execute(
+            "SELECT json_array(json_group_array(index_name), json_group_array(subject_id), json_group_array(kind), "
+            "json_group_array(attempts), json_group_array(message), json_group_array(at)) FROM (SELECT index_name, "
+            "subject_id, kind, attempts, message, at FROM failures WHERE run_id = ? ORDER BY index_name, subject_id)",
+            (run_id,),
+        ).fetchone()[0]
+        return RunColumns(list(self.subject_ids(run_id)), roster, indices, tuple(json.loads(failures)))
 
     def subject_ids(self, run_id: str) -> tuple[str, ...]:
         """The run's subject ids in roster order (no :class:`Subject` built for each)."""
