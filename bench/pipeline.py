@@ -14,8 +14,9 @@ high-water mark, reset before each stage through ``/proc/self/clear_refs``):
 - ``collect_previous``, ``collect``: ``collect_run`` (roster, files adapter, readings committed
   to SQLite in groups, the finished run's columnar copy written) for the previous run and this
   one; ``--collect direct`` writes the same rows in one transaction instead;
-- ``store_one_transaction``: the baseline of the store stage, in the same run: the rows
-  ``collect`` stored, inserted in one transaction into a fresh file (no copy written);
+- ``store_one_transaction`` (with the files adapter): the baseline of the store stage, in the
+  same run: the rows ``collect`` stored, inserted in one transaction into a fresh file (no
+  columnar copy written);
 - ``read_rows``: both runs read from their rows (``Store._columns_from_rows``): the path of runs
   without a columnar copy, and what finishing a run reads to write one;
 - ``read``: store -> table, as ``outcome_from_store`` reads them: this run's table, components,
@@ -245,8 +246,9 @@ def main() -> None:
             else:
                 earlier = stages.run("collect_previous", lambda: store_directly(before_cfg, store, exports[0]))
                 now = stages.run("collect", lambda: store_directly(config, store, exports[1]))
-            with Store(folder / "one-transaction.sqlite") as floor:  # the store stage's baseline: same rows
-                stages.run("store_one_transaction", lambda: insert_at_once(config, floor, exports[1]))
+            if args.collect == "files":
+                with Store(folder / "one-transaction.sqlite") as floor:  # the store stage's baseline: same rows
+                    stages.run("store_one_transaction", lambda: insert_at_once(config, floor, exports[1]))
             exports.clear()  # free the data before the timed stages
             run_id = now.run_id
             # the path of runs with no columnar copy (unfinished, or finished before schema 6),
@@ -274,6 +276,10 @@ def main() -> None:
                 sizes[kind] = len(document.encode() if isinstance(document, str) else document)
     fig = stages.figures
     compare_s = fig["compare"]["cpu_s"]
+
+    def ratio(stage: str, baseline: str, figure: str) -> float | None:
+        return round(fig[stage][figure] / fig[baseline][figure], 2) if baseline in fig else None
+
     after_collection = ("outcome", "view", "web", "text", "json")
     figures = {
         "subjects": n,
@@ -284,8 +290,8 @@ def main() -> None:
         "stages": fig,
         "read_vs_compare_cpu": round(fig["read"]["cpu_s"] / compare_s, 2),
         "read_rows_vs_compare_cpu": round(fig["read_rows"]["cpu_s"] / compare_s, 2),
-        "store_vs_one_transaction": round(fig["collect"]["s"] / fig["store_one_transaction"]["s"], 2),
-        "store_vs_one_transaction_cpu": round(fig["collect"]["cpu_s"] / fig["store_one_transaction"]["cpu_s"], 2),
+        "store_vs_one_transaction": ratio("collect", "store_one_transaction", "s"),
+        "store_vs_one_transaction_cpu": ratio("collect", "store_one_transaction", "cpu_s"),
         "after_collection_cpu_s": round(sum(fig[s]["cpu_s"] for s in after_collection if s in fig), 3),
         "after_collection_vs_compare_cpu": round(sum(fig[s]["cpu_s"] for s in after_collection if s in fig)
                                                  / compare_s, 2),

@@ -4,9 +4,10 @@
 the package imported, so a child starts in milliseconds) against the sandbox vendors on
 127.0.0.1. Each chain starts a run, kills it with SIGKILL after a random delay, resumes it with
 ``aggregator run --resume RUN_ID`` and kills that too, and so on until a resume gets to the
-end; chains are added until at least 50 kills have landed mid-run. Every chain's store must then equal the store of an
-uninterrupted run — no missing row, no duplicate, one finished run — and resuming a finished
-run must not send a single request (Airbyte's acceptance tests check the same three things).
+end; chains are added until at least 50 kills have landed mid-run. Every chain's store must
+then equal the store of an uninterrupted run — no missing row, no duplicate, one finished run
+whose columnar copy holds what its rows hold — and resuming a finished run must not send a
+single request (Airbyte's acceptance tests check the same three things).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tomli_w
 import aggregator.cli
 from adapters.sandbox.launch import launch
 from adapters.sandbox.servers import Faults
+from aggregator.collection._columns import to_copy
 from aggregator.collection.store import Store
 
 VENDORS = ("klout", "peerindex", "kred", "empireavenue")
@@ -66,8 +68,17 @@ def argv(folder: Path) -> list[str]:
             *(["--resume", found] if found else [])]
 
 
+def copy_is_the_rows(folder: Path) -> bool:
+    """The finished run has a columnar copy, and it holds what its rows give when read again."""
+    with Store(folder / "history.sqlite") as store:
+        [run] = store.runs()
+        has_copy = store._db.execute("SELECT count(*) FROM run_columns WHERE run_id = ?", (run.id,)).fetchone()[0]
+        return bool(has_copy) and to_copy(store.run_columns(run.id)) == to_copy(store._columns_from_rows(run.id))
+
+
 def snapshot(folder: Path) -> dict[str, object]:
     """Everything a run stores, minus wall-clock times, as comparable sets and counts."""
+    copy = copy_is_the_rows(folder)
     db = sqlite3.connect(folder / "history.sqlite")
     try:
         readings = db.execute("SELECT index_name, subject_id, value, raw, scale_lo, scale_hi, algorithm_version, "
@@ -79,6 +90,7 @@ def snapshot(folder: Path) -> dict[str, object]:
             "runs": db.execute("SELECT count(*), count(finished_at) FROM runs").fetchone(),
             "subjects": db.execute("SELECT count(*) FROM run_subjects").fetchone(),
             "indices": db.execute("SELECT name FROM run_indices ORDER BY position").fetchall(),
+            "copy_is_the_rows": copy,
         }
     finally:
         db.close()
@@ -120,6 +132,7 @@ async def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(
         expected = snapshot(reference)
         assert expected["runs"] == (1, 1) and expected["subjects"] == (SUBJECTS,)
         assert expected["reading_rows"] > SUBJECTS and expected["failure_rows"] > 0  # coverage gaps are stored too
+        assert expected["copy_is_the_rows"]
 
         landed, folders = 0, []
         while landed < AT_LEAST:
