@@ -825,10 +825,11 @@ class Store:
             "SELECT index_name, kind, blob FROM run_columns WHERE run_id = ?", (run_id,))}
         if stored:
             return from_copy(stored)
-        columns = self._columns_from_rows(run_id)
-        if not self.read_only and self.run(run_id).finished:
-            with self._transaction():
-                self._save_columns(run_id, columns)
+        if self.read_only or not self.run(run_id).finished:
+            return self._columns_from_rows(run_id)
+        with self._transaction():  # read and written under the write lock: no write slips in between
+            columns = self._columns_from_rows(run_id)
+            self._save_columns(run_id, columns)
         return columns
 
     def _save_columns(self, run_id: str, columns: RunColumns) -> None:
