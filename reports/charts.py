@@ -22,7 +22,7 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7
 DOT_SUBJECTS = 10
 _WIDTH, _ROW, _TOP, _LEFT, _RIGHT = 720, 40, 30, 170, 20
 _NAME_CHARS = 24
-_HIST_HEIGHT, _HIST_BINS = 150, 20
+_HIST_HEIGHT = 150
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,8 @@ def dot_chart(view: ReportView) -> DotChart | None:
             for k, (j, value, s) in enumerate(known)
         )
         rows.append(DotRow(name=_short(d.name), y=_TOP + n * _ROW + _ROW / 2, dots=dots))
-    spreads = [r.spread for r in view.standing if r.spread is not None]
-    width = (right - _LEFT) / _HIST_BINS
-    counts = [0] * _HIST_BINS
-    for s in spreads:
-        counts[min(int(s // (100 / _HIST_BINS)), _HIST_BINS - 1)] += 1
+    width = (right - _LEFT) / len(view.spread_bins)
+    counts = view.spread_bins
     peak = max(counts, default=0) or 1
     plot = _HIST_HEIGHT - 40
     bars = tuple(
@@ -133,7 +130,7 @@ def dot_chart(view: ReportView) -> DotChart | None:
         description=f"Each row is one subject; each dot one index's {unit}, labelled with its name. {words}.",
         hist_height=_HIST_HEIGHT, bars=bars, threshold_x=x_of(min(view.meta.threshold, 100.0)),
         threshold_text=f"disputed above {view.meta.threshold_text}",
-        hist_title=f"Spread of every subject's standings ({len(spreads):,} subjects)",
+        hist_title=f"Spread of every subject's standings ({sum(counts):,} subjects)",
         hist_description=(
             f"How many subjects have each spread, in bins of 5 points; {flagged:,} are above "
             f"{view.meta.threshold_text} points and disputed. "

@@ -114,6 +114,11 @@ def explanations(
     return out
 
 
+def disputed_rows(comparison: Comparison) -> list[int]:
+    """The rows the disagreements list: the widest spreads among the flagged, widest first."""
+    return [int(i) for i in comparison.most_disputed(MAX_DISAGREEMENTS) if comparison.flagged[i]]
+
+
 def disagreement_rows(
     comparison: Comparison,
     subjects: Sequence[Subject],
@@ -121,7 +126,7 @@ def disagreement_rows(
     standing: NDArray[np.float64],
     wording: Wording,
 ) -> list[Disagreement]:
-    rows = [int(i) for i in comparison.most_disputed(MAX_DISAGREEMENTS) if comparison.flagged[i]]
+    rows = disputed_rows(comparison)
     if not rows:
         return []
     normalized = comparison.normalized[rows]
