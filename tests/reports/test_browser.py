@@ -243,3 +243,32 @@ async def test_axe_finds_no_wcag_violation_in_the_email_light_or_dark(email_page
 @needs_vnu
 def test_the_nu_checker_finds_no_error_in_the_page_or_the_email(demo_page, email_page):
     assert nu_errors(demo_page, email_page[0]) == []
+
+
+#: the smallest rendered size of any text in the visible dot-row chart, in CSS px: each label's font
+#: size times the scale its SVG is drawn at
+LABEL_PX = """(() => {
+  const shown = [...document.querySelectorAll('#disagreements figure.chart')]
+    .filter(f => getComputedStyle(f).display !== 'none' && f.querySelector('.track'));
+  if (shown.length !== 1) return {charts: shown.length};
+  const svg = shown[0].querySelector('svg');
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+  return {charts: 1, narrow: shown[0].classList.contains('narrow'), smallest: Math.min(...sizes),
+          labels: svg.querySelectorAll('text.dot-label').length};
+})()"""
+
+#: the smallest label the dot rows may draw on any screen, in CSS px
+MIN_LABEL_PX = 10
+
+
+async def test_the_dot_chart_labels_are_readable_on_a_phone(demo_page):
+    async with open_page(demo_page.as_uri(), width=375) as page:
+        for width in (375, 768, 1280):
+            await page.view_as(width)
+            seen = await page.evaluate(LABEL_PX)
+            assert seen["charts"] == 1, (width, seen)
+            assert seen["narrow"] is (width < 640), (width, seen)
+            assert seen["labels"] > 0
+            assert seen["smallest"] >= MIN_LABEL_PX, (width, seen)
+        assert page.report.problems == []

@@ -251,9 +251,12 @@ def test_headline_names_leaders_disputes_and_events(html):
 
 def test_the_chart_is_inline_svg_with_a_text_equivalent(page, html):
     svgs = [a for tag, a in page.tags if tag == "svg"]
-    assert len(svgs) == 2 and all(svg["role"] == "img" for svg in svgs)
+    # the dot rows twice (wide, and for a phone: the stylesheet shows one), then the spread histogram
+    assert len(svgs) == 3 and all(svg["role"] == "img" for svg in svgs)
     assert svgs[0]["aria-labelledby"] == "dots-title dots-desc"
-    assert svgs[1]["aria-labelledby"] == "spread-title spread-desc"
+    assert svgs[1]["aria-labelledby"] == "dots-n-title dots-n-desc"
+    assert svgs[2]["aria-labelledby"] == "spread-title spread-desc"
+    assert '<figure class="chart wide">' in html and '<figure class="chart narrow">' in html
     text = "".join(page.text)
     assert "Dee Falcon: Klout 10, Kred 90, Peerindex 13, Empire Avenue 38 (odd one out: Kred)" in text
     assert "The table below has the same numbers." in text
