@@ -24,7 +24,7 @@ from reports.sections._common import View, half_up, opt_float, opt_int
 #: rosters larger than this get a shortened standing and the full one as CSV
 SHORTLIST_PAST = 500
 #: rows kept at each end of a shortened standing
-SHORTLIST_ENDS = 100
+SHORTLIST_ENDS = 50
 
 
 class Cell(View):
