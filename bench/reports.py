@@ -7,11 +7,12 @@ it as web, text and JSON in Python, and writing the full standing's CSV; the ema
     python bench/reports.py --sizes 1000000 --baseline-max 0   # the page at a million
     python bench/reports.py --smoke                  # the smallest size, for CI
 
-Time to interactive is the page's load event (its script runs last, inline); the sort is one
-click on the Consensus header until the next frame, layout included; the filter is typing a
-name into the filter box until the next frame after the count of shown rows changes, less the
-filter's 120 ms debounce (a wait, not work). Past 500 subjects the page lists a shortlist and
-the full standing goes to a CSV file (reports/sections/standing.py).
+Time to interactive is the page's load event (its script runs last, inline); a sort is one
+click on the Consensus header until the next frame, layout included; a filter is typing a name
+into the filter box until the next frame after the count of shown rows changes, less the
+filter's 120 ms debounce (a wait, not work). Five of each per page: the median and the range.
+Past 500 subjects the page lists a shortlist and the full standing goes to a CSV file
+(reports/sections/standing.py).
 
 Baselines in the same run: **the full page** (every subject in the standing, as before the
 shortlist) at the same size, in the same browser, up to ``--baseline-max`` subjects (default
@@ -33,6 +34,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,38 +118,46 @@ SORT = """(() => { const t = performance.now();
 ARRAY_SORT = """(() => { const keys = [...document.querySelectorAll('#standing-table tbody tr')]
   .map((row, n) => [parseFloat(row.cells[2].textContent), n]); const t = performance.now();
   keys.sort((a, b) => (a[0] - b[0]) || (a[1] - b[1])); return performance.now() - t; })()"""
-#: type the last listed subject's name; resolve on the next frame after the count of shown rows changes
-FILTER = """(() => { const q = document.getElementById('q'), count = document.getElementById('q-count');
+#: type the name of the row at a fraction of the table; resolve on the next frame after the count of shown
+#: rows changes
+FILTER = """((at) => { const q = document.getElementById('q'), count = document.getElementById('q-count');
   const rows = document.querySelectorAll('#standing-table tbody tr');
-  const name = rows[rows.length - 1].cells[1].textContent.trim().toLowerCase();
+  const name = rows[Math.floor(at * (rows.length - 1))].cells[1].textContent.trim().toLowerCase();
   return new Promise(resolve => {
     const t = performance.now();
     new MutationObserver((_, seen) => { seen.disconnect(); document.body.offsetHeight;
       requestAnimationFrame(() => resolve([performance.now() - t - DEBOUNCE, count.textContent])); })
       .observe(count, {childList: true, characterData: true, subtree: true});
     q.value = name; q.dispatchEvent(new Event('input'));
-  }); })()""".replace("DEBOUNCE", "120")
+  }); })(AT)""".replace("DEBOUNCE", "120")
+#: sorts and filters timed in each page (the median is reported, and the spread)
+CLICKS = 5
 
 
-async def interactive(path: Path) -> dict[str, float | None]:
+async def interactive(path: Path) -> dict[str, Any]:
     """Load (time to interactive), one sort, one filter and the array-sort floor, in ms; None past the timeout."""
     from reports._chromium import chromium_path, open_page
 
-    empty: dict[str, float | None] = {"interactive_ms": None, "sort_ms": None, "filter_ms": None,
-                                      "array_sort_ms": None}
+    empty: dict[str, Any] = {"interactive_ms": None, "sort_ms": None, "sort_range_ms": None, "filter_ms": None,
+                             "filter_range_ms": None, "array_sort_ms": None}
     if chromium_path() is None:
         return empty
 
-    async def measure() -> dict[str, float | None]:
+    async def measure() -> dict[str, Any]:
         async with open_page(path.as_uri(), width=1280, height=900) as page:
             loaded = await page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
-            sort = await page.evaluate(SORT)
-            filtered, shown = await page.evaluate(FILTER)
-            assert not shown.startswith("0 of"), shown  # the filter found the name
+            sorts = [await page.evaluate(SORT) for _ in range(CLICKS)]  # each click turns the order round
+            filters = []
+            for n in range(CLICKS):
+                filtered, shown = await page.evaluate(FILTER.replace("AT", str(n / (CLICKS - 1))))
+                assert not shown.startswith("0 of"), shown  # the filter found the name
+                filters.append(max(filtered, 0.0))
             floor = await page.evaluate(ARRAY_SORT)
             assert not page.report.problems, page.report.problems
             return {"interactive_ms": None if loaded is None else round(loaded),
-                    "sort_ms": round(sort), "filter_ms": round(max(filtered, 0.0)), "array_sort_ms": round(floor, 1)}
+                    "sort_ms": round(statistics.median(sorts)), "sort_range_ms": [round(min(sorts)), round(max(sorts))],
+                    "filter_ms": round(statistics.median(filters)),
+                    "filter_range_ms": [round(min(filters)), round(max(filters))], "array_sort_ms": round(floor, 1)}
 
     try:
         return await asyncio.wait_for(measure(), INTERACTIVE_TIMEOUT)
@@ -241,8 +251,8 @@ def main() -> None:
         page.write_text(html, encoding="utf-8")
         paint = asyncio.run(paint_ms(page, min(repeat, 1 if n > 10_000 else 3)))
         browser = asyncio.run(interactive(page))
-        full: dict[str, float | None] = {"interactive_ms": None, "sort_ms": None, "filter_ms": None,
-                                         "array_sort_ms": None}
+        full: dict[str, Any] = {"interactive_ms": None, "sort_ms": None, "sort_range_ms": None, "filter_ms": None,
+                                "filter_range_ms": None, "array_sort_ms": None}
         full_bytes = None
         if len(view.standing) < n <= args.baseline_max:
             full_page = folder / f"report-{n}-full.html"

@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aggregator.analytics.outcome import RunOutcome
-from reports.sections._common import SummaryLine, View, Wording, half_up, index_label, points_text
+from reports.sections._common import SummaryLine, View, Wording, half_up, ids_of, index_label, points_text
 from reports.sections.agreement import AgreementView, agreement_view
 from reports.sections.changes import MAX_MOVERS, ChangesView, changes_view
 from reports.sections.disagreements import (
@@ -270,7 +270,7 @@ def build_view(outcome: RunOutcome, *, standing_csv: str | None = None) -> Repor
     comparison = outcome.comparison
     table = comparison.table
     subjects = outcome.subjects
-    if tuple(s.id for s in subjects) != table.subject_ids:
+    if tuple(ids_of(subjects)) != table.subject_ids:
         raise ValueError(
             "outcome.subjects must be aligned with comparison.table.subject_ids "
             f"({len(subjects)} subjects vs {len(table.subject_ids)} rows)"

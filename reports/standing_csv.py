@@ -26,7 +26,7 @@ from aggregator.analytics.outcome import RunOutcome
 from aggregator.atomic import atomic_open, write_atomic
 from reports.model import build_view
 from reports.render import load_renderer
-from reports.sections._common import half_up, index_label
+from reports.sections._common import half_up, ids_of, index_label, names_of
 from reports.sections.standing import SHORTLIST_PAST, competition_ranks, standing_order
 
 #: characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
@@ -80,15 +80,15 @@ def standing_lines(outcome: RunOutcome) -> Iterator[str]:
     ranks[ranks == 0] = np.nan
     odd_names = np.array([*_text(labels), '""'], dtype=object)  # index -1: no odd one out, an empty cell
     marked = comparison.flagged & (comparison.dissenter >= 0)
-    subjects = outcome.subjects
+    ids, names = ids_of(outcome.subjects), names_of(outcome.subjects)
     for start in range(0, len(order), BLOCK):
         rows = order[start:start + BLOCK]
-        picked = [subjects[i] for i in rows.tolist()]
+        picked = rows.tolist()
         standing = half_up(comparison.normalized[rows], 0)
         raw = table.raw[rows]
         columns = [
-            _figures(ranks[start:start + BLOCK], whole=True), _text(s.id for s in picked),
-            _text(s.name for s in picked), _figures(half_up(comparison.consensus[rows], 1)),
+            _figures(ranks[start:start + BLOCK], whole=True), _text(ids[i] for i in picked),
+            _text(names[i] for i in picked), _figures(half_up(comparison.consensus[rows], 1)),
             _figures(half_up(comparison.spread[rows], 1)), _figures(comparison.n_indices[rows], whole=True),
             np.where(comparison.flagged[rows], '"yes"', '"no"').tolist(),
             odd_names[np.where(marked[rows], comparison.dissenter[rows], -1)].tolist(),
