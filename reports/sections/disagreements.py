@@ -125,8 +125,10 @@ def disagreement_rows(
     labels: Sequence[str],
     standing: NDArray[np.float64],
     wording: Wording,
+    rows: list[int] | None = None,
 ) -> list[Disagreement]:
-    rows = disputed_rows(comparison)
+    """One row per disputed subject (``rows``, else :func:`disputed_rows`), widest spread first."""
+    rows = disputed_rows(comparison) if rows is None else rows
     if not rows:
         return []
     normalized = comparison.normalized[rows]

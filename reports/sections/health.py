@@ -230,6 +230,8 @@ def fault_examples(failures: Sequence[Failure], index: str) -> tuple[str, ...]:
 def failure_rows(
     ordered: Sequence[Failure], subjects: Sequence[Subject], labels: Mapping[str, str]
 ) -> list[FailureRow]:
+    if not ordered:
+        return []  # nothing to name: no walk over the roster
     listed = {f.subject_id for f in ordered[:MAX_FAILURES]}
     names = {sid: name for sid, name in zip(ids_of(subjects), names_of(subjects), strict=True) if sid in listed}
     rows = []

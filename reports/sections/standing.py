@@ -126,13 +126,14 @@ def standing_where(total: int, csv: str | None, *, beside: str = "this report") 
 
 def standing_rows(
     comparison: Comparison, subjects: Sequence[Subject], history: Mapping[str, tuple[float, ...]] | None = None,
-    rows: NDArray[np.intp] | None = None,
+    rows: NDArray[np.intp] | None = None, order: NDArray[np.intp] | None = None,
 ) -> list[StandingRow]:
     """The subjects in ``rows`` (default: all, highest consensus first); every number rounded once, vectorized.
 
-    ``rows`` must be in standing order (:func:`standing_order`), as :func:`shortlist_rows` gives them.
+    ``rows`` must be in standing order (:func:`standing_order`, which ``order`` is when given), as
+    :func:`shortlist_rows` gives them.
     """
-    order = standing_order(comparison)
+    order = standing_order(comparison) if order is None else order
     ranks = np.empty(len(order), dtype=np.int64)
     ranks[order] = competition_ranks(comparison.consensus[order])
     rows = order if rows is None else rows
