@@ -65,6 +65,7 @@ class DotLayout:
     left: float
     right: float
     top: float
+    #: x of 0, 25, 50, 75 and 100, with their labels
     ticks: tuple[tuple[float, str], ...]
     rows: tuple[DotRow, ...]
 
@@ -81,15 +82,9 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class DotChart:
-    width: int
-    height: int
-    left: float
-    right: float
-    top: float
-    #: x of 0, 25, 50, 75 and 100, with their labels
-    ticks: tuple[tuple[float, str], ...]
-    rows: tuple[DotRow, ...]
+class DotChart(DotLayout):
+    """The wide dot rows (its own layout), their words, the phone's layout and the spread histogram."""
+
     title: str
     description: str
     #: the spreads of the whole roster
