@@ -9,6 +9,8 @@ Config keys (``[indices.NAME.options]``)::
     key_column = "screen_name"
     value_column = "score"
     components = { reach = "true_reach" }   # optional: component name -> column
+    restates_score = ["score_change"]       # optional: components that are the score itself, its
+                                            #   bounds or its changes: never named to explain it
     topics_column = "topics"       # optional: ';'-separated in CSV, a list in JSONL
     scale = [1, 100]               # optional
     higher_is_better = true
@@ -33,13 +35,20 @@ import math
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aggregator.errors import Problem
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
-from aggregator.plugins import Limits, reading_or_failure, resolve_path, roster_network_problem, scale_pair
+from aggregator.plugins import (
+    Limits,
+    reading_or_failure,
+    resolve_path,
+    restated_components,
+    roster_network_problem,
+    scale_pair,
+)
 
 
 class FilesConfig(BaseModel):
@@ -51,6 +60,7 @@ class FilesConfig(BaseModel):
     key_column: str = "id"
     value_column: str = "score"
     components: dict[str, str] = Field(default_factory=dict)
+    restates_score: tuple[str, ...] = ()
     topics_column: str | None = None
     scale: tuple[float, float] | None = None
     higher_is_better: bool = True
@@ -60,6 +70,11 @@ class FilesConfig(BaseModel):
 
     _resolve = field_validator("path")(resolve_path)
     _scale = field_validator("scale", mode="before")(scale_pair)
+
+    @model_validator(mode="after")
+    def _restated(self) -> Self:
+        restated_components(self.restates_score, self.components)
+        return self
 
     @property
     def file_format(self) -> str:
@@ -85,6 +100,7 @@ class FilesAdapter:
         self.spec = IndexSpec(
             name=name, scale=scale, higher_is_better=config.higher_is_better,
             algorithm_version=config.algorithm_version, measures=config.measures, label=config.label,
+            restates_score=config.restates_score,
         )
 
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncIterator[Reading | Failure]:

@@ -15,6 +15,8 @@ Config keys (``[indices.NAME.options]``)::
     key_param = "api_key"         #   the query parameter's name
     value = "/data/score"         # JSON pointer to the score (number or decimal string)
     components = { reach = "/data/reach" }   # optional: name -> JSON pointer
+    restates_score = ["score_change"]        # optional: components that are the score itself, its
+                                             #   bounds or its changes: never named to explain it
     topics = "/data/topics"       # optional: an array of strings, or of objects with a "name"
     missing = "bad_payload"       # or "not_found": what a reply without the value means
     scale = [0, 100]              # optional; outside it a value is out_of_range, never clipped
@@ -40,7 +42,7 @@ from yarl import URL
 from adapters._http import HttpAdapter, HttpConfig, HttpRequest, handle, number, numbers, quote_segment, texts
 from aggregator.errors import FatalAdapterError, Problem
 from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
-from aggregator.plugins import Limits, reading_or_failure, roster_network_problem, scale_pair
+from aggregator.plugins import Limits, reading_or_failure, restated_components, roster_network_problem, scale_pair
 
 _POINTER = re.compile(r"^(/([^~]|~[01])*)*$")
 
@@ -55,6 +57,7 @@ class HttpJsonConfig(HttpConfig):
     key_param: str | None = None
     value: str
     components: dict[str, str] = Field(default_factory=dict)
+    restates_score: tuple[str, ...] = ()
     topics: str | None = None
     missing: Literal["bad_payload", "not_found"] = "bad_payload"
     scale: tuple[float, float] | None = None
@@ -90,6 +93,7 @@ class HttpJsonConfig(HttpConfig):
             raise ValueError("with api_key, give exactly one of key_header or key_param")
         if (self.key_header or self.key_param) and self.api_key is None:
             raise ValueError("key_header or key_param needs api_key")
+        restated_components(self.restates_score, self.components)
         return self
 
 
@@ -101,7 +105,8 @@ class HttpJsonAdapter(HttpAdapter[HttpJsonConfig]):
         super().__init__(name, config, limits)
         scale = Scale(lo=config.scale[0], hi=config.scale[1]) if config.scale else Scale()
         self.spec = IndexSpec.model_validate({**self.spec.model_dump(), "scale": scale, "measures": config.measures,
-                                              "higher_is_better": config.higher_is_better})
+                                              "higher_is_better": config.higher_is_better,
+                                              "restates_score": config.restates_score})
 
     @override
     def request_for(self, subject: Subject) -> HttpRequest:

@@ -73,6 +73,11 @@ class Subjects(Sequence[Subject]):
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def names(self) -> Sequence[str]:
+        """The names, in roster order, without building a Subject each."""
+        return self._names
+
     @overload
     def __getitem__(self, i: int) -> Subject: ...
     @overload

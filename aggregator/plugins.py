@@ -151,6 +151,22 @@ def scale_pair(value: Any) -> Any:
     return (scale.lo, scale.hi)
 
 
+def restated_components(restates: Sequence[str], components: Mapping[str, str]) -> None:
+    """Check a ``restates_score`` option against the same adapter's ``components`` option.
+
+    Call it from the Config's ``model_validator(mode="after")``: every name must be a declared
+    component, once; the error names what is wrong and what was expected.
+    """
+    unknown = [name for name in restates if name not in components]
+    if unknown:
+        declared = ", ".join(sorted(components)) or "none are declared"
+        raise ValueError(f"restates_score names {', '.join(map(repr, unknown))}, which "
+                         f"{'is' if len(unknown) == 1 else 'are'} not among this index's components ({declared})")
+    twice = sorted({name for name in restates if list(restates).count(name) > 1})
+    if twice:
+        raise ValueError(f"restates_score names {', '.join(map(repr, twice))} more than once")
+
+
 T = TypeVar("T")
 
 

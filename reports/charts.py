@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reports.model import ReportView
+from reports.sections.disagreements import Disagreement
 
 #: Okabe & Ito (2008), "Color Universal Design", minus yellow (too light on white): distinct with the
 #: common colour-vision deficiencies.
@@ -21,8 +23,11 @@ PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#7
 #: How many disputed subjects the dot rows show (the table lists more).
 DOT_SUBJECTS = 10
 _WIDTH, _ROW, _TOP, _LEFT, _RIGHT = 720, 40, 30, 170, 20
+#: the phone layout: a 360-wide chart (drawn near its own size on a 375 px screen, so its labels keep
+#: their size), each subject's name on a line of its own above its track
+_N_WIDTH, _N_ROW, _N_SIDE, _N_NAME, _N_TRACK = 360, 64, 14, 15, 40
 _NAME_CHARS = 24
-_HIST_HEIGHT, _HIST_BINS = 150, 20
+_HIST_HEIGHT = 150
 
 
 @dataclass(frozen=True)
@@ -33,17 +38,36 @@ class IndexDot:
     #: palette slot (CSS class ``c{n}``), the index's position
     colour: int
     dissenter: bool
-    #: the label above (-) or below (+) the line, alternating so neighbours do not collide
+    #: the label above (-) or below (+) the line, on the side where it clears its neighbours
     label_dy: float
     #: a diamond around the dot (SVG path) when this index is the odd one out
     mark: str | None = None
+    #: the label's centre: the dot's x, or slid right to clear a neighbour's label (None: the dot's x)
+    label_x: float | None = None
 
 
 @dataclass(frozen=True)
 class DotRow:
     name: str
+    #: the track's y
     y: float
     dots: tuple[IndexDot, ...]
+    #: the name's baseline in the phone layout (above the track); the wide one puts it beside the track
+    name_y: float | None = None
+
+
+@dataclass(frozen=True)
+class DotLayout:
+    """The dot rows drawn at one width: the wide chart, or the phone's."""
+
+    width: int
+    height: int
+    left: float
+    right: float
+    top: float
+    #: x of 0, 25, 50, 75 and 100, with their labels
+    ticks: tuple[tuple[float, str], ...]
+    rows: tuple[DotRow, ...]
 
 
 @dataclass(frozen=True)
@@ -58,15 +82,9 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class DotChart:
-    width: int
-    height: int
-    left: float
-    right: float
-    top: float
-    #: x of 0, 25, 50, 75 and 100, with their labels
-    ticks: tuple[tuple[float, str], ...]
-    rows: tuple[DotRow, ...]
+class DotChart(DotLayout):
+    """The wide dot rows (its own layout), their words, the phone's layout and the spread histogram."""
+
     title: str
     description: str
     #: the spreads of the whole roster
@@ -76,6 +94,8 @@ class DotChart:
     threshold_text: str
     hist_title: str
     hist_description: str
+    #: the same rows for a phone: names above the tracks, the full width for the 0-100 line
+    narrow: DotLayout | None = None
 
 
 def _diamond(x: float, y: float, r: float) -> str:
@@ -87,6 +107,56 @@ def _short(name: str) -> str:
     return name if len(name) <= _NAME_CHARS else name[: _NAME_CHARS - 1] + "…"
 
 
+def _x(value: float, left: float, right: float) -> float:
+    return round(left + value / 100.0 * (right - left), 1)
+
+
+def _label_places(xs: Sequence[float], labels: Sequence[str], char_width: float,
+                  width: float) -> list[tuple[float, float]]:
+    """Each label's centre x and offset from its track, above (-9) or below (+17), left to right:
+    above where it clears the last label above, else below where it clears the last one there,
+    else on the side whose last label ends first, slid right until it clears it (kept inside
+    ``width``). Strict alternation let close neighbours' names overprint."""
+    ends = {-9.0: float("-inf"), 17.0: float("-inf")}
+    places = []
+    for x, label in zip(xs, labels, strict=True):
+        half = len(label) * char_width / 2
+        free = [side for side, end in ends.items() if end + 3 <= x - half]
+        side = free[0] if free else min(ends, key=lambda s: ends[s])
+        centre = round(min(max(x, ends[side] + 3 + half), width - half), 1)
+        ends[side] = centre + half
+        places.append((centre, side))
+    return places
+
+
+def _dot_row(d: Disagreement, y: float, left: float, right: float, *, char_width: float, width: float,
+             name_y: float | None = None) -> DotRow:
+    """One subject's track at ``y``: each index's standing a dot, its label placed to clear its neighbours'."""
+    known = sorted(((j, s.standing, s) for j, s in enumerate(d.standings) if s.standing is not None),
+                   key=lambda item: (item[1], item[0]))
+    xs = [_x(value, left, right) for _, value, _ in known]
+    places = _label_places(xs, [s.index for _, _, s in known], char_width, width)
+    dots = tuple(
+        IndexDot(x=x, label=s.index, standing=value, colour=j % len(PALETTE), dissenter=s.dissenter,
+                 label_dy=side, label_x=centre, mark=_diamond(x, y, 7.0) if s.dissenter else None)
+        for (j, value, s), x, (centre, side) in zip(known, xs, places, strict=True)
+    )
+    return DotRow(name=_short(d.name), y=y, dots=dots, name_y=name_y)
+
+
+def _narrow(disputes: Sequence[Disagreement]) -> DotLayout:
+    left, right, top = _N_SIDE, _N_WIDTH - _N_SIDE, 24
+    rows = tuple(
+        _dot_row(d, top + n * _N_ROW + _N_TRACK, left, right, char_width=6.8, width=_N_WIDTH,
+                 name_y=top + n * _N_ROW + _N_NAME)
+        for n, d in enumerate(disputes)
+    )
+    return DotLayout(
+        width=_N_WIDTH, height=int(top + len(rows) * _N_ROW + 4), left=left, right=right, top=top,
+        ticks=tuple((_x(v, left, right), str(v)) for v in (0, 25, 50, 75, 100)), rows=rows,
+    )
+
+
 def dot_chart(view: ReportView) -> DotChart | None:
     """The dot rows of the most disputed subjects and the roster's spread histogram, or None."""
     disputes = view.disagreements[:DOT_SUBJECTS]
@@ -95,24 +165,12 @@ def dot_chart(view: ReportView) -> DotChart | None:
     right = _WIDTH - _RIGHT
 
     def x_of(value: float) -> float:
-        return round(_LEFT + value / 100.0 * (right - _LEFT), 1)
+        return _x(value, _LEFT, right)
 
-    rows = []
-    for n, d in enumerate(disputes):
-        known = sorted(((j, s.standing, s) for j, s in enumerate(d.standings) if s.standing is not None),
-                       key=lambda item: (item[1], item[0]))
-        dots = tuple(
-            IndexDot(x=x_of(value), label=s.index, standing=value, colour=j % len(PALETTE),
-                     dissenter=s.dissenter, label_dy=-9.0 if k % 2 == 0 else 17.0,
-                     mark=_diamond(x_of(value), _TOP + n * _ROW + _ROW / 2, 7.0) if s.dissenter else None)
-            for k, (j, value, s) in enumerate(known)
-        )
-        rows.append(DotRow(name=_short(d.name), y=_TOP + n * _ROW + _ROW / 2, dots=dots))
-    spreads = [r.spread for r in view.standing if r.spread is not None]
-    width = (right - _LEFT) / _HIST_BINS
-    counts = [0] * _HIST_BINS
-    for s in spreads:
-        counts[min(int(s // (100 / _HIST_BINS)), _HIST_BINS - 1)] += 1
+    rows = [_dot_row(d, _TOP + n * _ROW + _ROW / 2, _LEFT, right, char_width=5.8, width=_WIDTH)
+            for n, d in enumerate(disputes)]
+    width = (right - _LEFT) / len(view.spread_bins)
+    counts = view.spread_bins
     peak = max(counts, default=0) or 1
     plot = _HIST_HEIGHT - 40
     bars = tuple(
@@ -133,7 +191,8 @@ def dot_chart(view: ReportView) -> DotChart | None:
         description=f"Each row is one subject; each dot one index's {unit}, labelled with its name. {words}.",
         hist_height=_HIST_HEIGHT, bars=bars, threshold_x=x_of(min(view.meta.threshold, 100.0)),
         threshold_text=f"disputed above {view.meta.threshold_text}",
-        hist_title=f"Spread of every subject's standings ({len(spreads):,} subjects)",
+        hist_title=f"Spread of every subject's standings ({sum(counts):,} subjects)",
+        narrow=_narrow(disputes),
         hist_description=(
             f"How many subjects have each spread, in bins of 5 points; {flagged:,} are above "
             f"{view.meta.threshold_text} points and disputed. "
@@ -159,13 +218,14 @@ def dot_png(chart: DotChart, *, scale: int = 2) -> bytes:
             y = rows - 1 - n
             axes.plot([0, 100], [y, y], color="#d1d9e0", linewidth=1.2, zorder=1)
             axes.text(-3, y, row.name, ha="right", va="center", fontsize=7.5, color="#1f2328", parse_math=False)
-            for k, dot in enumerate(row.dots):
+            for dot in row.dots:
                 edge = "#1f2328" if dot.dissenter else PALETTE[dot.colour]
                 axes.plot([dot.standing], [y], marker="D" if dot.dissenter else "o",
                           markersize=6 if dot.dissenter else 5, color=PALETTE[dot.colour], markeredgecolor=edge,
                           zorder=3)
-                axes.text(dot.standing, y + (0.28 if k % 2 == 0 else -0.32), dot.label, ha="center",
-                          va="bottom" if k % 2 == 0 else "top", fontsize=5.5, color="#1f2328", parse_math=False)
+                above = dot.label_dy < 0
+                axes.text(dot.standing, y + (0.28 if above else -0.32), dot.label, ha="center",
+                          va="bottom" if above else "top", fontsize=5.5, color="#1f2328", parse_math=False)
         axes.set_xlim(-1, 101)
         axes.set_ylim(-0.7, rows - 0.3)
         axes.set_xticks([0, 25, 50, 75, 100])

@@ -28,6 +28,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports.message import EmailParts, InlineImage
@@ -36,7 +37,8 @@ from reports.sections.changes import SPARK_GAP, MoverRow
 from reports.sections.disagreements import Disagreement
 from reports.sections.health import IndexView
 from reports.sections.inversions import InversionRow
-from reports.sections.standing import StandingRow
+from reports.sections.standing import StandingRow, shortlist_note, standing_where
+from reports.standing_csv import standing_csv_name
 
 if TYPE_CHECKING:
     import css_inline
@@ -334,6 +336,23 @@ def render_text(view: ReportView, d: Digest, chart: InlineImage | None) -> str:
     return _safe("\n".join(out) + "\n")
 
 
+def _csv_named_for_mail(view: ReportView, full_report: str | None) -> ReportView:
+    """``view`` whose shortened standing says where the full one is in words a mail reader can follow.
+
+    A page attached to a message has no folder beside it, so its note names the CSV's path beside
+    ``full_report`` (or beside the report, by name) and it carries no link that would lead nowhere.
+    """
+    if view.meta.shortlist is None or (full_report is None and view.meta.standing_csv is None):
+        return view
+    total = view.meta.subjects
+    if full_report is not None:
+        where = standing_where(total, str(Path(full_report).with_name(standing_csv_name(full_report))), beside="")
+    else:
+        where = standing_where(total, view.meta.standing_csv, beside="the report")
+    note = shortlist_note(len(view.standing), total, where)
+    return view.model_copy(update={"meta": view.meta.model_copy(update={"shortlist": note, "standing_csv": None})})
+
+
 def build_email(
     view: ReportView, *, subject: str | None = None, max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
     full_report: str | None = None,
@@ -346,6 +365,7 @@ def build_email(
     """
     from reports.web import HtmlRenderer
 
+    view = _csv_named_for_mail(view, full_report)
     page = HtmlRenderer().render(view).encode("utf-8")
     attached = view
     if len(page) > max_attachment_bytes:

@@ -13,7 +13,9 @@ Rules the view keeps:
   gaps to one decimal. ``None`` means "no value" (the index did not score the subject, or too
   few indices did for a consensus).
 - Standing rows are all subjects, highest consensus first; subjects without a consensus come
-  last in roster order. Equal consensus shares a rank.
+  last in roster order. Equal consensus shares a rank. Past a size the standing is shortened and
+  the full one goes into a CSV file (:mod:`reports.sections.standing`): a view holds a Python
+  object for the subjects it shows, not for the whole roster.
 - A cell is marked as the dissenter only for a flagged subject (spread above the threshold):
   with no real disagreement there is no odd one out worth pointing at.
 - Opted-out subjects are a count, never a name or an id.
@@ -29,12 +31,20 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
+from numpy.typing import NDArray
 
 from aggregator.analytics.outcome import RunOutcome
-from reports.sections._common import SummaryLine, View, Wording, half_up, index_label, points_text
+from reports.sections._common import SummaryLine, View, Wording, half_up, ids_of, index_label, points_text
 from reports.sections.agreement import AgreementView, agreement_view
-from reports.sections.changes import ChangesView, changes_view
-from reports.sections.disagreements import Disagreement, LoneTopicRow, disagreement_rows, explanations, lone_topics
+from reports.sections.changes import MAX_MOVERS, ChangesView, changes_view
+from reports.sections.disagreements import (
+    Disagreement,
+    LoneTopicRow,
+    disagreement_rows,
+    disputed_rows,
+    explanations,
+    lone_topics,
+)
 from reports.sections.headline import Headline, headline_view, story_line, summary_lines
 from reports.sections.health import (
     FailureRow,
@@ -50,9 +60,19 @@ from reports.sections.health import (
 from reports.sections.inversions import InversionsView, inversions_view
 from reports.sections.method import MethodView, method_view
 from reports.sections.people import PeopleView, people_view
-from reports.sections.standing import StandingRow, standing_rows
+from reports.sections.standing import (
+    SHORTLIST_PAST,
+    StandingRow,
+    shortlist_note,
+    shortlist_rows,
+    standing_order,
+    standing_rows,
+    standing_where,
+)
 
 _DIST_NAME = "influence-aggregator"
+#: bins of 5 points over the spread's 0-100 range
+SPREAD_BINS = 20
 
 
 class Meta(View):
@@ -78,8 +98,12 @@ class Meta(View):
     standing_label: str
     threshold: float
     threshold_text: str
-    #: set when the standing lists only some subjects (see :mod:`reports.shortlist`): which, and where the rest are
+    #: set when the standing lists only some subjects (see :mod:`reports.sections.standing`): which, and where
+    #: the rest are
     shortlist: str | None = None
+    #: the CSV file beside the report that holds the full standing (a name relative to the report), when
+    #: the standing is shortened and the report was written to a file (:mod:`reports.standing_csv`)
+    standing_csv: str | None = None
 
 
 class SectionInfo(View):
@@ -97,7 +121,10 @@ class ReportView(View):
     headline: Headline
     summary: tuple[SummaryLine, ...]
     indices: tuple[IndexView, ...]
+    #: every subject up to :data:`~reports.sections.standing.SHORTLIST_PAST`, else a shortlist (see ``meta.shortlist``)
     standing: tuple[StandingRow, ...]
+    #: how many subjects have each spread, in bins of 5 points (0-5, ..., 95-100), over the whole roster
+    spread_bins: tuple[int, ...] = ()
     disagreements: tuple[Disagreement, ...]
     #: how many subjects are flagged in all (the list holds at most MAX_DISAGREEMENTS)
     flagged_total: int
@@ -213,18 +240,42 @@ def _meta(outcome: RunOutcome, wording: Wording) -> Meta:
     )
 
 
-def build_view(outcome: RunOutcome) -> ReportView:
-    """Everything a renderer needs from a finished run, rounded, labelled and ordered."""
+def _standing_shown(
+    outcome: RunOutcome, order: NDArray[np.intp], disputed: list[int], standing_csv: str | None
+) -> tuple[NDArray[np.intp] | None, str | None]:
+    """The rows the standing shows (None: all) and, when it is shortened, the note that says so."""
+    total = len(outcome.subjects)
+    if total <= SHORTLIST_PAST:
+        return None, None
+    shifts = getattr(outcome.comparison, "shifts", None)
+    movers = [] if shifts is None else [int(i) for i in shifts.movers[:MAX_MOVERS]]
+    shown = shortlist_rows(order, [*disputed, *movers])
+    return shown, shortlist_note(len(shown), total, standing_where(total, standing_csv))
+
+
+def _spread_bins(spread: NDArray[np.float64]) -> tuple[int, ...]:
+    """How many subjects have each spread, in bins of 5 points; the last bin holds 100 too."""
+    known = spread[~np.isnan(spread)]
+    counts = np.bincount(np.clip((known // 5).astype(np.int64), 0, SPREAD_BINS - 1), minlength=SPREAD_BINS)
+    return tuple(int(c) for c in counts)
+
+
+def build_view(outcome: RunOutcome, *, standing_csv: str | None = None) -> ReportView:
+    """Everything a renderer needs from a finished run, rounded, labelled and ordered.
+
+    Past :data:`~reports.sections.standing.SHORTLIST_PAST` subjects the standing is shortened;
+    ``standing_csv`` names the CSV file beside the report that holds all of it, when the caller
+    writes one (:func:`reports.standing_csv.write_report`).
+    """
     comparison = outcome.comparison
     table = comparison.table
     subjects = outcome.subjects
-    if tuple(s.id for s in subjects) != table.subject_ids:
+    if tuple(ids_of(subjects)) != table.subject_ids:
         raise ValueError(
             "outcome.subjects must be aligned with comparison.table.subject_ids "
             f"({len(subjects)} subjects vs {len(table.subject_ids)} rows)"
         )
     wording = Wording(comparison.method)
-    position = {sid: i for i, sid in enumerate(table.subject_ids)}
     labels = [spec.label or index_label(spec.name) for spec in table.specs]
     ordered = in_report_order(outcome.failures, subjects, table.index_names)
     indices = tuple(
@@ -235,21 +286,23 @@ def build_view(outcome: RunOutcome) -> ReportView:
         for j, spec in enumerate(table.specs)
     )
     standing = half_up(comparison.normalized, 0)
-    disagreements = disagreement_rows(comparison, subjects, labels, standing, wording)
-    explained = explanations(outcome, [position[d.subject_id] for d in disagreements], labels, wording)
+    disputed = disputed_rows(comparison)
+    disagreements = disagreement_rows(comparison, subjects, labels, standing, wording, disputed)
+    explained = explanations(outcome, disputed, labels, wording)
     if explained:
         disagreements = [
-            d.model_copy(update=dict(zip(("explanation", "components"), explained[position[d.subject_id]],
-                                         strict=True)))
-            if position[d.subject_id] in explained else d
-            for d in disagreements
+            d.model_copy(update=dict(zip(("explanation", "components"), explained[i], strict=True)))
+            if i in explained else d
+            for i, d in zip(disputed, disagreements, strict=True)
         ]
     problems = problem_lines(indices, outcome.failures)
     summary = summary_lines(comparison, subjects, disagreements, problems, wording)
     listed = failure_rows(ordered, subjects, dict(zip(table.index_names, labels, strict=True)))
     inversions = inversions_view(comparison, subjects, labels, wording)
     agreement = agreement_view(comparison, labels)
-    rows = tuple(standing_rows(comparison, subjects, outcome.history))
+    order = standing_order(comparison)
+    shown, note = _standing_shown(outcome, order, disputed, standing_csv)
+    rows = tuple(standing_rows(comparison, subjects, outcome.history, shown, order))
     history = {row.subject_id: row.history for row in rows if row.history}
     changes, events = changes_view(comparison, subjects, labels, wording, history)
     present = {"headline", "standing", "disagreements", "health", "method"}
@@ -259,12 +312,14 @@ def build_view(outcome: RunOutcome) -> ReportView:
     if people is not None:
         present.add("people")
     return ReportView(
-        meta=_meta(outcome, wording),
+        meta=_meta(outcome, wording).model_copy(update={"shortlist": note,
+                                                         "standing_csv": standing_csv if note else None}),
         sections=_sections(present),
         headline=headline_view(summary, disagreements, problems, events, story_line(comparison, len(subjects))),
         summary=tuple(summary),
         indices=indices,
         standing=rows,
+        spread_bins=_spread_bins(comparison.spread),
         disagreements=tuple(disagreements),
         flagged_total=int(np.sum(comparison.flagged)),
         failures=tuple(listed),
@@ -277,6 +332,6 @@ def build_view(outcome: RunOutcome) -> ReportView:
         agreement=agreement,
         changes=changes,
         lone_topics=tuple(lone_topics(comparison, subjects, labels)),
-        history_runs=max((len(r.history) for r in rows), default=0),
+        history_runs=max(map(len, outcome.history.values()), default=0),
         people=people,
     )

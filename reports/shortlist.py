@@ -1,17 +1,15 @@
-"""A report that lists only the subjects worth reading when the whole roster is too much to carry.
+"""A report whose standing lists only the subjects worth reading, made from a view already built.
 
-:func:`shortlist_view` keeps the standing's top and bottom rows, the disagreements and the
-movers the report lists, in standing order, and says so in the page; every other section is
-unchanged (their figures are about the whole roster). The email attaches it when the full page
-is over its size cap (``report.email_attachment_max_mb``).
+Past :data:`~reports.sections.standing.SHORTLIST_PAST` subjects :func:`~reports.model.build_view`
+shortens the standing itself (see :mod:`reports.sections.standing`). :func:`shortlist_view` does
+the same to a view that holds every row; the email attaches it when even the page is over its
+size cap (``report.email_attachment_max_mb``).
 """
 
 from __future__ import annotations
 
 from reports.model import ReportView
-
-#: rows kept at each end of the standing
-SHORTLIST_ENDS = 100
+from reports.sections.standing import SHORTLIST_ENDS, shortlist_note
 
 
 def shortlist_view(view: ReportView, where: str, *, ends: int = SHORTLIST_ENDS) -> ReportView:
@@ -26,9 +24,5 @@ def shortlist_view(view: ReportView, where: str, *, ends: int = SHORTLIST_ENDS) 
     rows = tuple(row for row in view.standing if row.subject_id in keep)
     if len(rows) == len(view.standing):
         return view
-    note = (
-        f"This copy lists {len(rows):,} of the {len(view.standing):,} subjects: the top and bottom "
-        f"{ends:,} by consensus, the most disputed and the biggest movers; every figure about the "
-        f"whole roster still counts all {len(view.standing):,}. {where}"
-    )
+    note = shortlist_note(len(rows), view.meta.subjects, where, ends=ends)
     return view.model_copy(update={"standing": rows, "meta": view.meta.model_copy(update={"shortlist": note})})

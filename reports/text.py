@@ -108,8 +108,10 @@ class TextRenderer:
 
     def _standing(self, view: ReportView) -> list[str]:
         rows = view.standing[:TOP_ROWS]
-        shown = f"top {len(rows)} of {len(view.standing):,}" if rows else "no subjects"
+        shown = f"top {len(rows)} of {view.meta.subjects:,}" if rows else "no subjects"
         out = _heading(f"Standing ({shown})")
+        if view.meta.shortlist:
+            out += [*_wrap(view.meta.shortlist, ""), ""]
         out += _wrap(
             f"Each index shows the {view.meta.standing_label}, the raw score in brackets; "
             "* marks the odd one out for a disputed subject.", ""

@@ -14,7 +14,6 @@ from pathlib import Path
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.app.config import Config, load_config
 from aggregator.app.pipeline import run as run_pipeline
-from aggregator.atomic import write_atomic
 from aggregator.collection.collect import ProgressCallback
 from aggregator.collection.store import Store
 from aggregator.errors import AggregatorError, ConfigError, DeliveryError, Problem
@@ -87,11 +86,19 @@ class RunResult:
         return render(self.outcome, kind)
 
     def write(self, path: str | Path, kind: str | None = None) -> Path:
-        """Write the report; the format follows the file name unless ``kind`` is given."""
+        """Write the report; the format follows the file name unless ``kind`` is given.
+
+        Past a roster size the report's standing is shortened and the full standing is written
+        beside it as ``<name>.standing.csv`` (:mod:`reports.standing_csv`).
+        """
+        from reports.standing_csv import write_report
+
         path = Path(path)
-        document = self.render(output_kind(path, kind))
+        chosen = output_kind(path, kind)
         try:
-            write_atomic(path, document)  # whole or not at all: a kill or a full disk keeps the old report
+            # whole or not at all: a kill or a full disk keeps the old report; past a size the full
+            # standing goes beside it as CSV
+            write_report(self.outcome, path, chosen)
         except OSError as exc:
             raise DeliveryError(f"cannot write the report to {path}: {exc.strerror}") from None
         return path

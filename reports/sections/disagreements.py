@@ -114,14 +114,21 @@ def explanations(
     return out
 
 
+def disputed_rows(comparison: Comparison) -> list[int]:
+    """The rows the disagreements list: the widest spreads among the flagged, widest first."""
+    return [int(i) for i in comparison.most_disputed(MAX_DISAGREEMENTS) if comparison.flagged[i]]
+
+
 def disagreement_rows(
     comparison: Comparison,
     subjects: Sequence[Subject],
     labels: Sequence[str],
     standing: NDArray[np.float64],
     wording: Wording,
+    rows: list[int] | None = None,
 ) -> list[Disagreement]:
-    rows = [int(i) for i in comparison.most_disputed(MAX_DISAGREEMENTS) if comparison.flagged[i]]
+    """One row per disputed subject (``rows``, else :func:`disputed_rows`), widest spread first."""
+    rows = disputed_rows(comparison) if rows is None else rows
     if not rows:
         return []
     normalized = comparison.normalized[rows]

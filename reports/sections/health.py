@@ -12,7 +12,7 @@ import numpy as np
 from aggregator.analytics.compare import Comparison, IndexHealth
 from aggregator.analytics.outcome import IndexTiming
 from aggregator.models import Failure, FailureKind, IndexSpec, Subject
-from reports.sections._common import SummaryLine, View, half_up, index_label, plural
+from reports.sections._common import SummaryLine, View, half_up, ids_of, index_label, names_of, plural
 
 #: How many failures the report lists; the rest are counted.
 MAX_FAILURES = 200
@@ -201,11 +201,14 @@ def in_report_order(
     Failures arrive in whatever order the fetches finished; sorting them keeps the report the
     same for the same run.
     """
-    position = {s.id: n for n, s in enumerate(subjects)}
+    if not failures:
+        return []
+    failing = {f.subject_id for f in failures}
+    position = {sid: n for n, sid in enumerate(ids_of(subjects)) if sid in failing}
     column = {name: j for j, name in enumerate(index_names)}
 
     def key(f: Failure) -> tuple[int, str, bool, int, int, str]:
-        subject = -1 if f.subject_id is None else position.get(f.subject_id, len(position))
+        subject = -1 if f.subject_id is None else position.get(f.subject_id, len(subjects))  # off-roster: last
         return (
             column.get(f.index, len(column)), f.index, f.kind.is_coverage_gap,
             _KIND_ORDER[f.kind], subject, f.message,
@@ -227,7 +230,10 @@ def fault_examples(failures: Sequence[Failure], index: str) -> tuple[str, ...]:
 def failure_rows(
     ordered: Sequence[Failure], subjects: Sequence[Subject], labels: Mapping[str, str]
 ) -> list[FailureRow]:
-    names = {s.id: s.name for s in subjects}
+    if not ordered:
+        return []  # nothing to name: no walk over the roster
+    listed = {f.subject_id for f in ordered[:MAX_FAILURES]}
+    names = {sid: name for sid, name in zip(ids_of(subjects), names_of(subjects), strict=True) if sid in listed}
     rows = []
     for f in ordered[:MAX_FAILURES]:
         if f.subject_id is None:

@@ -1,10 +1,18 @@
-"""Relative standing: every subject, highest consensus first, with each index's standing and raw
+"""Relative standing: the subjects, highest consensus first, with each index's standing and raw
 score.
+
+Up to :data:`SHORTLIST_PAST` subjects the standing lists them all. Past it, it lists the top and
+the bottom :data:`SHORTLIST_ENDS` by consensus, the disputed subjects and the movers the report
+lists, in standing order (:func:`shortlist_rows`, chosen on the arrays, so no Python object is
+made for a subject that is not shown), and the full standing goes beside the report as a CSV
+file (:mod:`reports.standing_csv`). The size comes from measurement (``bench/reports.py``, see
+bench/RESULTS.md): the page must sort and filter within 200 ms, and in Chromium on the shared
+machine a table of a few hundred rows does, 1,000 rows took 0.3-0.7 s and 10,000 took 10-21 s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +20,11 @@ from numpy.typing import NDArray
 from aggregator.analytics.compare import Comparison
 from aggregator.models import Subject
 from reports.sections._common import View, half_up, opt_float, opt_int
+
+#: rosters larger than this get a shortened standing and the full one as CSV
+SHORTLIST_PAST = 500
+#: rows kept at each end of a shortened standing
+SHORTLIST_ENDS = 50
 
 
 class Cell(View):
@@ -56,57 +69,104 @@ def raw_text(value: float) -> str | None:
     return "0" if text == "-0" else text
 
 
-def _ranks(order: NDArray[np.intp], consensus: NDArray[np.float64]) -> list[int | None]:
-    """Competition ranks ("1, 2, 2, 4") along ``order``; None where there is no consensus."""
-    ranks: list[int | None] = []
-    previous = np.nan
-    rank = 0
-    for position, row in enumerate(order, start=1):
-        value = consensus[row]
-        if np.isnan(value):
-            ranks.append(None)
-            continue
-        if value != previous:
-            rank, previous = position, value
-        ranks.append(rank)
-    return ranks
+def standing_order(comparison: Comparison) -> NDArray[np.intp]:
+    """Rows by consensus, highest first; rows without a consensus last, in roster order."""
+    return np.argsort(-np.nan_to_num(comparison.consensus, nan=-np.inf), kind="stable")
+
+
+def competition_ranks(sorted_consensus: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Competition ranks ("1, 2, 2, 4") of values sorted highest first; 0 where there is no value.
+
+    >>> competition_ranks(np.array([90.0, 80.0, 80.0, 70.0, np.nan])).tolist()
+    [1, 2, 2, 4, 0]
+    """
+    n = len(sorted_consensus)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = sorted_consensus[1:] != sorted_consensus[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(n), 0)) + 1
+    return np.where(np.isnan(sorted_consensus), 0, first).astype(np.int64)
+
+
+def shortlist_rows(order: NDArray[np.intp], also: Iterable[int], *, ends: int = SHORTLIST_ENDS) -> NDArray[np.intp]:
+    """The rows of ``order`` (the standing order) a shortened standing shows: both ends and ``also``.
+
+    >>> shortlist_rows(np.array([4, 0, 3, 1, 2]), [3], ends=1).tolist()
+    [4, 3, 2]
+    """
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[:ends]] = True
+    keep[order[len(order) - ends:]] = True
+    keep[np.fromiter(also, dtype=np.intp)] = True
+    return order[keep[order]]
+
+
+def shortlist_note(shown: int, total: int, where: str, *, ends: int = SHORTLIST_ENDS) -> str:
+    """What a shortened standing holds, and ``where`` the full one is."""
+    return (
+        f"This copy lists {shown:,} of the {total:,} subjects: the top and bottom {ends:,} by consensus, "
+        f"the most disputed and the biggest movers; every figure about the whole roster still counts all "
+        f"{total:,}. {where}"
+    )
+
+
+def _rounded(points: Sequence[float]) -> tuple[int | None, ...]:
+    return tuple(opt_int(v) for v in half_up(np.array(points, dtype=np.float64), 0)) if points else ()
+
+
+def standing_where(total: int, csv: str | None, *, beside: str = "this report") -> str:
+    """Where the full standing of a shortened one is: the CSV file ``csv`` (beside ``beside``, when
+    given), or where it will be when the report is written to a file."""
+    if csv is None:
+        return (f"The full standing of all {total:,} goes beside the report as a CSV file when the report is "
+                "written to a file.")
+    return f"The full standing of all {total:,} is in the CSV file {csv}{f', beside {beside}' if beside else ''}."
 
 
 def standing_rows(
     comparison: Comparison, subjects: Sequence[Subject], history: Mapping[str, tuple[float, ...]] | None = None,
+    rows: NDArray[np.intp] | None = None, order: NDArray[np.intp] | None = None,
 ) -> list[StandingRow]:
-    """All subjects, highest consensus first; every number rounded once, vectorized."""
-    past = {sid: tuple(opt_int(v) for v in half_up(np.array(points, dtype=np.float64), 0))
-            for sid, points in (history or {}).items()}
-    standing = half_up(comparison.normalized, 0)
-    bars = np.clip(np.nan_to_num(standing, nan=0.0), 0, 100).astype(np.int64)
-    consensus = half_up(comparison.consensus, 1)
-    spread = half_up(comparison.spread, 1)
-    flagged = comparison.flagged
-    dissent = np.zeros(standing.shape, dtype=bool)
-    marked = np.flatnonzero(flagged & (comparison.dissenter >= 0))
-    dissent[marked, comparison.dissenter[marked]] = True
-    raws = [[raw_text(v) for v in row] for row in comparison.table.raw.tolist()]
+    """The subjects in ``rows`` (default: all, highest consensus first); every number rounded once, vectorized.
 
-    order = np.argsort(-np.nan_to_num(comparison.consensus, nan=-np.inf), kind="stable")
+    ``rows`` must be in standing order (:func:`standing_order`, which ``order`` is when given), as
+    :func:`shortlist_rows` gives them.
+    """
+    order = standing_order(comparison) if order is None else order
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = competition_ranks(comparison.consensus[order])
+    rows = order if rows is None else rows
+    history = history or {}
+    standing = half_up(comparison.normalized[rows], 0)
+    bars = np.clip(np.nan_to_num(standing, nan=0.0), 0, 100).astype(np.int64)
+    consensus = half_up(comparison.consensus[rows], 1)
+    spread = half_up(comparison.spread[rows], 1)
+    flagged = comparison.flagged[rows]
+    dissenter = comparison.dissenter[rows]
+    dissent = np.zeros(standing.shape, dtype=bool)
+    marked = np.flatnonzero(flagged & (dissenter >= 0))
+    dissent[marked, dissenter[marked]] = True
+    raw_values = comparison.table.raw[rows]
+    raws = [[raw_text(v) for v in row] for row in raw_values.tolist()]
+    n_indices = comparison.n_indices[rows]
     columns = range(standing.shape[1])
-    raw_values = comparison.table.raw
-    rows = []
-    for rank, i in zip(_ranks(order, comparison.consensus), order.tolist(), strict=True):
+    out = []
+    for k, i in enumerate(rows.tolist()):
         subject = subjects[i]
-        rows.append(
+        out.append(
             StandingRow(
-                rank=rank, subject_id=subject.id, name=subject.name, synthetic=subject.synthetic,
-                consensus=opt_float(consensus[i]), n_indices=int(comparison.n_indices[i]),
-                spread=opt_float(spread[i]), flagged=bool(flagged[i]),
+                rank=int(ranks[i]) or None, subject_id=subject.id, name=subject.name, synthetic=subject.synthetic,
+                consensus=opt_float(consensus[k]), n_indices=int(n_indices[k]),
+                spread=opt_float(spread[k]), flagged=bool(flagged[k]),
                 cells=tuple(
                     Cell(
-                        standing=opt_int(standing[i, j]), bar=int(bars[i, j]),
-                        raw=raws[i][j], raw_value=opt_float(raw_values[i, j]), dissenter=bool(dissent[i, j]),
+                        standing=opt_int(standing[k, j]), bar=int(bars[k, j]),
+                        raw=raws[k][j], raw_value=opt_float(raw_values[k, j]), dissenter=bool(dissent[k, j]),
                     )
                     for j in columns
                 ),
-                history=past.get(subject.id, ()),
+                history=_rounded(history.get(subject.id, ())),
             )
         )
-    return rows
+    return out

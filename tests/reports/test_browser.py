@@ -243,3 +243,66 @@ async def test_axe_finds_no_wcag_violation_in_the_email_light_or_dark(email_page
 @needs_vnu
 def test_the_nu_checker_finds_no_error_in_the_page_or_the_email(demo_page, email_page):
     assert nu_errors(demo_page, email_page[0]) == []
+
+
+#: the smallest rendered size of any text in the visible dot-row chart, in CSS px: each label's font
+#: size times the scale its SVG is drawn at
+LABEL_PX = """(() => {
+  const shown = [...document.querySelectorAll('#disagreements figure.chart')]
+    .filter(f => getComputedStyle(f).display !== 'none' && f.querySelector('.track'));
+  if (shown.length !== 1) return {charts: shown.length};
+  const svg = shown[0].querySelector('svg');
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  const sizes = [...svg.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+  return {charts: 1, narrow: shown[0].classList.contains('narrow'), smallest: Math.min(...sizes),
+          labels: svg.querySelectorAll('text.dot-label').length};
+})()"""
+
+#: the smallest label the dot rows may draw on any screen, in CSS px
+MIN_LABEL_PX = 10
+
+
+async def test_the_dot_chart_labels_are_readable_on_a_phone(demo_page):
+    async with open_page(demo_page.as_uri(), width=375) as page:
+        for width in (375, 768, 1280):
+            await page.view_as(width)
+            seen = await page.evaluate(LABEL_PX)
+            assert seen["charts"] == 1, (width, seen)
+            assert seen["narrow"] is (width < 640), (width, seen)
+            assert seen["labels"] > 0
+            assert seen["smallest"] >= MIN_LABEL_PX, (width, seen)
+        assert page.report.problems == []
+
+
+async def test_a_shortened_page_filters_its_rows_and_links_the_csv_beside_it(tmp_path):
+    """Past the shortlist size: the filter works across the listed rows (top, bottom, disputed,
+    movers), and the CSV link points at the file written beside the page."""
+    import numpy as np
+
+    from aggregator.models import IndexSpec, Scale, Subject
+    from reports.standing_csv import write_report
+
+    from .conftest import make_outcome
+
+    rng = np.random.default_rng(11)
+    n = 2_000
+    specs = tuple(IndexSpec(name=f"index{j}", scale=Scale(lo=0, hi=100)) for j in range(4))
+    subjects = tuple(Subject(id=f"s{i}", name=f"Person {i:04d}") for i in range(n))
+    outcome = make_outcome(rng.uniform(0, 100, (n, 4)), subjects, specs, ())
+    page_path = tmp_path / "report.html"
+    write_report(outcome, page_path, "html")
+    listed = build_view(outcome).standing
+    async with open_page(page_path.as_uri(), width=375) as page:
+        assert await page.evaluate(f"document.querySelectorAll('{ROWS}').length") == len(listed)
+        link = await page.evaluate("document.querySelector('#standing a[download]').href")
+        assert link == (tmp_path / "report.standing.csv").as_uri()
+        assert (tmp_path / "report.standing.csv").is_file()
+        bottom = listed[-1].name
+        await page.evaluate(f"(() => {{ const q = document.getElementById('q'); q.value = {json.dumps(bottom)}; "
+                            "q.dispatchEvent(new Event('input')); })()")
+        await asyncio.sleep(0.4)  # the filter waits 120 ms for typing to pause
+        shown = await page.evaluate(f"[...document.querySelectorAll('{ROWS}')].filter(r => !r.hidden)"
+                                    ".map(r => r.cells[1].textContent.trim())")
+        assert shown == [bottom]
+        await _fits(page, 375, False)
+        assert page.report.problems == []

@@ -19,6 +19,7 @@ from aggregator.models import IndexSpec, Scale, Subject
 from reports.email import MAX_HTML_BYTES, MAX_STYLE_BYTES, EmailRenderer, build_email, digest
 from reports.mail import compose
 from reports.model import build_view
+from reports.sections.standing import SHORTLIST_PAST
 
 from .conftest import make_outcome
 
@@ -149,14 +150,19 @@ def test_outside_text_is_escaped_and_control_characters_never_reach_the_message(
     (1, 2, 5), (50, 4, 12), (10_000, 5, 30), (2_000, 12, 500), (300, 40, 60),
 ])
 def test_html_part_stays_within_budget_for_any_roster(n, k, name_length):
-    parts = build_email(build_view(big_outcome(n, k, name_length=name_length)))
+    view = build_view(big_outcome(n, k, name_length=name_length))
+    parts = build_email(view)
     size = len(parts.html.encode("utf-8"))
     assert size <= MAX_HTML_BYTES, size
     page = parse(parts.html)
     text = " ".join(page.text)
     if n > 10:
         assert re.search(r"…and [\d,]+ more [^.]* in the attached report", text)
-    assert parts.attachment.count(b"<tr") >= n  # everyone is in the attachment
+    assert parts.attachment.count(b"<tr") >= len(view.standing)  # every row the view lists is in the attachment
+    # up to the shortlist size that is everyone; past it the attachment says where the rest are
+    assert (len(view.standing) == n) == (n <= SHORTLIST_PAST)
+    if n > SHORTLIST_PAST:
+        assert f"The full standing of all {n:,} goes beside the report as a CSV file" in " ".join(parts.text.split())
 
 
 def test_the_attachment_is_the_full_web_report(parts):
@@ -287,11 +293,11 @@ def test_the_attached_page_says_it_is_utf8_so_accented_names_survive(build_outco
 
 
 def test_a_page_over_the_cap_is_attached_shortened_and_the_email_says_where_the_full_one_is():
-    view = build_view(big_outcome(3_000, 5))
+    view = build_view(big_outcome(SHORTLIST_PAST, 5, name_length=400))
     full = build_email(view)
-    assert len(full.attachment) > 1_000_000
-    capped = build_email(view, max_attachment_bytes=1_000_000, full_report="/srv/reports/report.html")
-    assert len(capped.attachment) <= 1_000_000
+    assert len(full.attachment) > 500_000
+    capped = build_email(view, max_attachment_bytes=500_000, full_report="/srv/reports/report.html")
+    assert len(capped.attachment) <= 500_000
     page = capped.attachment.decode("utf-8")
     assert page.count("<tr") < view.meta.subjects
     top, bottom = view.standing[0], view.standing[-1]
@@ -299,5 +305,23 @@ def test_a_page_over_the_cap_is_attached_shortened_and_the_email_says_where_the_
     assert all(d.name in page for d in view.disagreements)
     for part in (" ".join(capped.text.split()), capped.html):
         assert "A shortened report is attached" in part
-        assert "is over the 1 MB this email may carry; it is at /srv/reports/report.html." in part
-    assert "This copy lists" in page and "of the 3,000 subjects" in page
+        assert "is over the 0.5 MB this email may carry; it is at /srv/reports/report.html." in part
+    assert "This copy lists" in page and f"of the {SHORTLIST_PAST:,} subjects" in page
+
+
+def test_past_the_shortlist_size_the_email_names_the_csv_beside_the_report_and_links_nothing_dead():
+    n = SHORTLIST_PAST * 4
+    view = build_view(big_outcome(n, 4), standing_csv="report.standing.csv")
+    parts = build_email(view, full_report="/srv/reports/report.html")
+    page = parts.attachment.decode("utf-8")
+    where = f"The full standing of all {n:,} is in the CSV file /srv/reports/report.standing.csv."
+    for part in (" ".join(parts.text.split()), parts.html, page):
+        assert where in html_module.unescape(part)
+    # the attached page has no folder beside it: no relative link to the CSV
+    assert 'href="report.standing.csv"' not in page
+    # the email promises the rows the attachment holds, no more
+    shown = re.search(r"…and ([\d,]+) more of the ([\d,]+) subjects in the attached report", parts.text)
+    assert shown is not None and shown.group(2) == f"{n:,}"
+    listed = page[page.index('<table id="standing-table">'):].split("</table>")[0].count("<tr") - 1
+    top = re.search(rf"Top (\d+) of {n:,} by consensus", parts.text)
+    assert top is not None and int(top.group(1)) + int(shown.group(1).replace(",", "")) == listed

@@ -23,7 +23,8 @@ def test_parses_and_holds_every_subject(outcome):
 def test_keys_come_in_a_stable_order(outcome):
     text = JsonRenderer().render(build_view(outcome))
     assert list(json.loads(text)) == [
-        "meta", "sections", "headline", "summary", "indices", "standing", "disagreements", "flagged_total",
+        "meta", "sections", "headline", "summary", "indices", "standing", "spread_bins", "disagreements",
+        "flagged_total",
         "failures", "failures_total", "not_found_total", "faults_total", "failures_more", "method", "inversions",
         "agreement", "changes",
         "lone_topics", "history_runs", "people",

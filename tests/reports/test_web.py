@@ -199,8 +199,12 @@ def test_renderer_declares_itself():
 
 
 def test_ten_thousand_subjects_by_five_indices_stay_lean(build_outcome):
-    """Per-row markup is the page's weight: keep it under 500 bytes a subject (measured: ~430)."""
+    """Past the shortlist size the page lists the ends, the disputed and the movers, whatever the roster;
+    per-row markup is the page's weight: under 500 bytes a row (measured: ~430)."""
     from aggregator.models import IndexSpec, Scale, Subject
+    from reports.sections.changes import MAX_MOVERS
+    from reports.sections.disagreements import MAX_DISAGREEMENTS
+    from reports.sections.standing import SHORTLIST_ENDS
 
     n = 10_000
     rng = np.random.default_rng(7)
@@ -217,10 +221,17 @@ def test_ten_thousand_subjects_by_five_indices_stay_lean(build_outcome):
     ])
     raw[rng.random(raw.shape) < 0.05] = np.nan
     subjects = tuple(Subject(id=f"s{i:05d}", name=f"Amber Falcon {i}") for i in range(n))
-    html = HtmlRenderer().render(build_view(build_outcome(raw, subjects, specs, ())))
+    view = build_view(build_outcome(raw, subjects, specs, ()), standing_csv="week 48.standing.csv")
+    html = HtmlRenderer().render(view)
     standing = html[html.index('<table id="standing-table">') : html.index("</table>", html.index("standing-table"))]
-    assert standing.count("<tr") == n + 1  # one row per subject, one header row
-    assert len(html.encode()) < 500 * n
+    shown = len(view.standing)
+    assert 2 * SHORTLIST_ENDS <= shown <= 2 * SHORTLIST_ENDS + MAX_DISAGREEMENTS + MAX_MOVERS
+    assert standing.count("<tr") == shown + 1  # one row per listed subject, one header row
+    assert all(d.name + "</th>" in standing for d in view.disagreements)
+    assert view.standing[-1].rank is None or view.standing[-1].rank > n - SHORTLIST_ENDS  # the bottom is there
+    assert f"This copy lists {shown:,} of the {n:,} subjects" in html
+    assert 'href="week%2048.standing.csv" download>' in html  # relative, beside the page
+    assert len(html.encode()) < 500 * shown + 100_000
 
 
 def test_every_section_says_what_it_means_and_is_numbered(html, page, outcome):
@@ -240,9 +251,12 @@ def test_headline_names_leaders_disputes_and_events(html):
 
 def test_the_chart_is_inline_svg_with_a_text_equivalent(page, html):
     svgs = [a for tag, a in page.tags if tag == "svg"]
-    assert len(svgs) == 2 and all(svg["role"] == "img" for svg in svgs)
+    # the dot rows twice (wide, and for a phone: the stylesheet shows one), then the spread histogram
+    assert len(svgs) == 3 and all(svg["role"] == "img" for svg in svgs)
     assert svgs[0]["aria-labelledby"] == "dots-title dots-desc"
-    assert svgs[1]["aria-labelledby"] == "spread-title spread-desc"
+    assert svgs[1]["aria-labelledby"] == "dots-n-title dots-n-desc"
+    assert svgs[2]["aria-labelledby"] == "spread-title spread-desc"
+    assert '<figure class="chart wide">' in html and '<figure class="chart narrow">' in html
     text = "".join(page.text)
     assert "Dee Falcon: Klout 10, Kred 90, Peerindex 13, Empire Avenue 38 (odd one out: Kred)" in text
     assert "The table below has the same numbers." in text

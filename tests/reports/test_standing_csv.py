@@ -1,0 +1,117 @@
+"""Past the shortlist size the report's standing is shortened and the full one goes beside it as CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aggregator.app.api import RunResult
+from aggregator.models import IndexSpec, Scale, Subject
+from reports.model import build_view
+from reports.sections.standing import SHORTLIST_PAST
+from reports.standing_csv import safe_cell, write_report
+
+from .conftest import make_outcome
+
+#: names a spreadsheet would run as formulas, and other awkward text
+HOSTILE = ("=HYPERLINK(\"http://127.0.0.1/x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tTab", "\rReturn",
+           'Quote "q" inside', "Line\nbreak", "Zoë Ünïcode", "Plain")
+
+
+def roster_outcome(n: int, k: int = 3, seed: int = 5):
+    rng = np.random.default_rng(seed)
+    specs = tuple(IndexSpec(name=f"index{j}", label=f"{'-' if j == 0 else ''}Index {j}", scale=Scale(lo=0, hi=100))
+                  for j in range(k))
+    raw = rng.uniform(0, 100, (n, k))
+    raw[rng.random(raw.shape) < 0.1] = np.nan
+    subjects = tuple(Subject(id=f"id{i}", name=f"{HOSTILE[i % len(HOSTILE)]} {i}") for i in range(n))
+    return make_outcome(raw, subjects, specs, ())
+
+
+@pytest.fixture(scope="module")
+def big():
+    return roster_outcome(SHORTLIST_PAST * 3)
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_safe_cell_neutralises_every_formula_start_and_nothing_else():
+    assert [safe_cell(name) for name in HOSTILE] == [
+        "'" + name if name[0] in "=+-@\t\r" else name for name in HOSTILE
+    ]
+
+
+def test_the_csv_holds_every_subject_in_the_page_order_with_inert_names(big, tmp_path):
+    written = write_report(big, tmp_path / "report.html", "html")
+    assert written == [tmp_path / "report.html", tmp_path / "report.standing.csv"]
+    header, *rows = read_csv(tmp_path / "report.standing.csv")
+    n = len(big.subjects)
+    assert header[:8] == ["rank", "subject_id", "name", "consensus", "spread", "indices", "disputed", "odd_one_out"]
+    assert header[8:10] == ["'-Index 0 standing", "'-Index 0 raw"]  # labels are outside text too
+    assert sorted(row[1] for row in rows) == sorted(s.id for s in big.subjects)
+    by_id = {s.id: s.name for s in big.subjects}
+    for row in rows:
+        name = by_id[row[1]]
+        assert row[2] == ("'" + name if name[0] in "=+-@\t\r" else name)
+    # ranks and consensus as the page orders them, figures as plain numbers
+    ranked = [int(row[0]) for row in rows if row[0]]
+    assert ranked == sorted(ranked) and ranked[0] == 1
+    consensus = [float(row[3]) for row in rows if row[3]]
+    assert consensus == sorted(consensus, reverse=True)
+    comparison = big.comparison
+    position = {sid: i for i, sid in enumerate(comparison.table.subject_ids)}
+    for row in rows[:50]:
+        i = position[row[1]]
+        raw = comparison.table.raw[i, 0]
+        assert (row[9] == "") if np.isnan(raw) else (float(row[9]) == raw)  # raw scores unrounded
+        assert row[6] == ("yes" if comparison.flagged[i] else "no")
+    # the page lists a few of them, in the same order, and links the CSV beside it
+    view = build_view(big)
+    assert len(view.standing) < n
+    listed = [r.subject_id for r in view.standing]
+    in_csv = [row[1] for row in rows if row[1] in set(listed)]
+    assert in_csv == listed
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert '<a href="report.standing.csv" download>' in page
+    assert f"The full standing of all {n:,} is in the CSV file report.standing.csv, beside this report." in page
+
+
+def test_the_text_and_json_reports_say_the_same(big, tmp_path):
+    write_report(big, tmp_path / "week.json", "json")
+    write_report(big, tmp_path / "week.txt", "text")
+    document = json.loads((tmp_path / "week.json").read_text(encoding="utf-8"))
+    meta = document["meta"]
+    assert meta["standing_csv"] == "week.standing.csv"
+    assert len(document["standing"]) < meta["subjects"] == len(big.subjects)
+    text = " ".join((tmp_path / "week.txt").read_text(encoding="utf-8").split())
+    assert meta["shortlist"] in text
+    assert "is in the CSV file week.standing.csv, beside this report." in text
+    assert len(read_csv(tmp_path / "week.standing.csv")) == len(big.subjects) + 1
+
+
+def test_up_to_the_shortlist_size_the_page_lists_everyone_and_no_csv_is_written(tmp_path):
+    outcome = roster_outcome(SHORTLIST_PAST)
+    assert write_report(outcome, tmp_path / "report.html", "html") == [tmp_path / "report.html"]
+    assert not list(tmp_path.glob("*.csv"))
+    assert len(build_view(outcome).standing) == SHORTLIST_PAST
+    assert "standing.csv" not in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_written_to_standard_output_the_report_says_where_the_csv_would_go(big):
+    view = build_view(big)
+    assert view.meta.standing_csv is None
+    assert view.meta.shortlist is not None
+    assert "goes beside the report as a CSV file when the report is written to a file" in view.meta.shortlist
+
+
+def test_the_api_writes_the_csv_beside_the_report(big, tmp_path):
+    path = RunResult(big).write(tmp_path / "out" / "run.html")
+    assert path == tmp_path / "out" / "run.html"
+    assert len(read_csv(tmp_path / "out" / "run.standing.csv")) == len(big.subjects) + 1
