@@ -5,15 +5,16 @@ for is counted, by the Python API's result and by the summary `aggregator run` p
 from __future__ import annotations
 
 import asyncio
-import csv
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tomli_w
 
 from adapters.sandbox.launch import Sandbox, launch
+from adapters.sandbox.population import write_roster
 from adapters.sandbox.servers import Faults
 from aggregator.app.api import Aggregator
 from aggregator.app.config import config_from_dict
@@ -26,10 +27,7 @@ BREAKER_AFTER = 3
 def _config(sandbox: Sandbox, tmp_path: Path) -> dict[str, Any]:
     """peerindex (one subject per request, one attempt each, one at a time) and kred, healthy."""
     roster = tmp_path / "roster.csv"
-    with roster.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["id", "name", "twitter"])
-        writer.writerows([f"p{i}", f"Person {i}", h] for i, h in enumerate(sandbox.handles[:SUBJECTS]))
+    write_roster(sandbox.population.take(np.arange(SUBJECTS)), roster)
     data = sandbox.config(roster=roster, store=tmp_path / "history.sqlite", report=tmp_path / "r.html")
     for table in data["indices"].values():
         table.update({"rate_limit": "1000/s", "concurrency": 1, "breaker_after": BREAKER_AFTER})
