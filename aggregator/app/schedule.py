@@ -497,7 +497,9 @@ class Scheduler:
                     self._skip(job, due[:-1], f"covered by {due[-1].key}")
                     begin(job, due[-1])
         finally:
-            # a stop lets a send finish and gives back what was being prepared or waiting to retry
+            # a stop (or a delivery's bug) lets a send finish and gives back what was being
+            # prepared or waiting to retry
+            self.stop()
             results = await asyncio.gather(*running.values(), return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):
