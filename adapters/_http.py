@@ -106,7 +106,7 @@ class HttpConfig(BaseModel):
 
     @model_validator(mode="after")
     def _remember_substituted(self, info: ValidationInfo) -> HttpConfig:
-        found = (info.context or {}).get("from_env", {}) if isinstance(info.context, dict) else {}
+        found = info.context.get("from_env", {}) if isinstance(info.context, dict) else {}
         # a number (a timeout, an attempt count) is no secret, and blanking "10" would blank
         # every "10" of the vendor's replies; any text may be one (a key inside the `url`)
         self._from_env = tuple(value for option, values in found.items() for value in values
