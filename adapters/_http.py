@@ -39,9 +39,11 @@ and a burst arrives unevenly).
 
 Messages never carry a URL's query, headers or a body: vendors put API keys in query strings,
 and aiohttp's exception text (and repr) holds the full URL, so it is never used. Every text
-kept from a reply (failure messages, raw values, topics, component names) has the config's
-secrets blanked in each form a server may echo them in. A redirect is followed only within
-the configured origin: the request carries the key, and another host's reply is no reading.
+kept from a reply (failure messages, raw values, topics, component names) and every log line has
+the config's secrets blanked in each form a server may echo them in: its ``SecretStr`` options,
+and whatever ``${VAR}`` put into its other options (a key inside a ``url``), numbers aside.
+A redirect is followed only within the configured origin: the request carries the key, and
+another host's reply is no reading.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from urllib.parse import quote, quote_plus
 
 import aiohttp
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo, model_validator
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
@@ -99,6 +101,24 @@ class HttpConfig(BaseModel):
     max_attempts: int | None = Field(None, ge=1, le=20)
     backoff_seconds: float | None = Field(None, gt=0, le=60)
     backoff_max_seconds: float | None = Field(None, gt=0, le=3600)
+    #: what ``${VAR}`` put into the options (the config loader says so in the validation context)
+    _from_env: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="after")
+    def _remember_substituted(self, info: ValidationInfo) -> HttpConfig:
+        found = info.context.get("from_env", {}) if isinstance(info.context, dict) else {}
+        # a number (a timeout, an attempt count) is no secret, and blanking "10" would blank
+        # every "10" of the vendor's replies; any text may be one (a key inside the `url`)
+        self._from_env = tuple(value for option, values in found.items() for value in values
+                               if not isinstance(getattr(self, option, None), int | float))
+        return self
+
+    @property
+    def secrets(self) -> list[str]:
+        """What no message may hold: every ``SecretStr`` option, and every value ``${VAR}`` put
+        into an option that is not a number (in a ``url``'s path or query, a header, ...)."""
+        return [*(value.get_secret_value() for value in vars(self).values() if isinstance(value, SecretStr)),
+                *self._from_env]
 
 
 C = TypeVar("C", bound=HttpConfig)
@@ -473,7 +493,7 @@ class HttpAdapter(Generic[C]):
         self.stats[f"retry/reason/{kind}"] += 1
         wait = state.next_action.sleep if state.next_action else 0.0
         logger.debug("%s: %s; attempt %d of %d in %.2fs",
-                     self.name, error, state.attempt_number + 1, self._attempts, wait)
+                     self.name, self._scrub(str(error)), state.attempt_number + 1, self._attempts, wait)
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest,
                        asking: Sequence[Subject] = ()) -> Any:
@@ -529,8 +549,7 @@ class HttpAdapter(Generic[C]):
     def _scrub(self, text: str) -> str:
         """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
         replace control and bidirectional-override characters."""
-        secrets = [value.get_secret_value() for value in vars(self.config).values() if isinstance(value, SecretStr)]
-        return UNSAFE_TEXT.sub("\ufffd", scrub(text, secrets))  # and no vendor text reaches anyone raw
+        return UNSAFE_TEXT.sub("\ufffd", scrub(text, self.config.secrets))  # and no vendor text reaches anyone raw
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.app.config import Config, load_config
-from aggregator.app.pipeline import run as run_pipeline
+from aggregator.app.pipeline import collect_run, compare_stored
 from aggregator.collection.collect import ProgressCallback
 from aggregator.collection.store import Store
 from aggregator.errors import AggregatorError, ConfigError, DeliveryError, Problem
@@ -71,8 +71,12 @@ def render(outcome: RunOutcome, kind: str = "html") -> str | bytes:
 class RunResult:
     """A finished run: its comparison, and its report in any format."""
 
-    def __init__(self, outcome: RunOutcome) -> None:
+    def __init__(self, outcome: RunOutcome, not_asked: Mapping[str, int] | None = None) -> None:
         self.outcome = outcome
+        #: by index, how many subjects this collection never sent a request for, because the
+        #: index was marked down (its circuit breaker) or ran out of time; each is among the
+        #: index's faults, counted exactly (0 for an index that asked everyone)
+        self.not_asked: Mapping[str, int] = dict(not_asked or {})
 
     @property
     def run_id(self) -> str:
@@ -120,8 +124,9 @@ class Aggregator:
         """Collect, store and compare; with ``resume``, continue that run (asking again for the
         pairs whose failure is of a kind in ``retry``, final or not)."""
         with Store(self.config.store.path) as store:
-            outcome = await run_pipeline(self.config, store, resume=resume, retry=retry, progress=progress)
-        return RunResult(outcome)
+            collected = await collect_run(self.config, store, resume=resume, retry=retry, progress=progress)
+            outcome = compare_stored(self.config, store, collected)
+        return RunResult(outcome, collected.not_asked)
 
 
 def run_report(config_path: str | Path, out: str | Path | None = None, *, kind: str | None = None) -> RunResult:

@@ -61,7 +61,7 @@ import hashlib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -384,9 +384,10 @@ def config_from_dict(
 ) -> Config:
     problems: list[Problem] = []
     substituted: dict[str, str] = {}
-    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems, substituted)
+    from_env: list[tuple[tuple[str, ...], str]] = []
+    resolved = _substitute(data, environ if environ is not None else os.environ, (), problems, substituted, from_env)
     context = {"base_dir": base_dir}
-    adapter_configs = _adapter_configs(resolved.get("indices"), context, problems)
+    adapter_configs = _adapter_configs(resolved.get("indices"), context, problems, from_env)
     resolved = {**resolved, **_report_entries(resolved.get("report"), context, problems)}
     config: Config | None = None
     try:
@@ -430,8 +431,13 @@ def _report_entries(reports: Any, context: dict[str, Any], problems: list[Proble
     return {"report": entries[0], "report_entries": tuple(entries)}
 
 
-def _adapter_configs(indices: Any, context: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
-    """Validate each enabled index's options with its adapter's own Config model."""
+def _adapter_configs(indices: Any, context: dict[str, Any], problems: list[Problem],
+                     from_env: Sequence[tuple[tuple[str, ...], str]] = ()) -> dict[str, Any]:
+    """Validate each enabled index's options with its adapter's own Config model.
+
+    The validation context's ``from_env`` holds, by option name, the values ``${VAR}`` put into
+    that index's options: an adapter may treat them as secrets (the HTTP helper scrubs them
+    from every message, as it does its ``api_key``: a key may sit inside a ``url``)."""
     configs: dict[str, Any] = {}
     if not isinstance(indices, dict):
         return configs  # the main validation reports the shape problem
@@ -443,7 +449,12 @@ def _adapter_configs(indices: Any, context: dict[str, Any], problems: list[Probl
         where = f"indices.{name}"
         try:
             factory = adapters.load(index["adapter"], where=f"{where}.adapter")
-            configs[name] = factory.Config.model_validate(index.get("options", {}), context=context)
+            found: dict[str, list[str]] = {}
+            for at, value in from_env:
+                if at[:3] == ("indices", name, "options") and len(at) > 3:
+                    found.setdefault(at[3], []).append(value)
+            configs[name] = factory.Config.model_validate(index.get("options", {}),
+                                                          context={**context, "from_env": found})
         except ConfigError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:
@@ -474,16 +485,19 @@ def _may_echo(where: str, value: Any) -> bool:
 
 
 def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], problems: list[Problem],
-                substituted: dict[str, str]) -> Any:
+                substituted: dict[str, str], from_env: list[tuple[tuple[str, ...], str]]) -> Any:
     """Replace ``${VAR}`` with the environment's value; a missing variable is a problem, not ''.
 
     ``substituted`` collects what replaced what (the whole string as substituted -> as written,
-    and each variable's value -> ``${VAR}``), so errors can show the file's text instead.
+    and each variable's value -> ``${VAR}``), so errors can show the file's text instead;
+    ``from_env`` each variable's value with the key path it was put at.
     """
     if isinstance(value, dict):
-        return {k: _substitute(v, environ, (*where, str(k)), problems, substituted) for k, v in value.items()}
+        return {k: _substitute(v, environ, (*where, str(k)), problems, substituted, from_env)
+                for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, environ, (*where, str(i)), problems, substituted) for i, v in enumerate(value)]
+        return [_substitute(v, environ, (*where, str(i)), problems, substituted, from_env)
+                for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -493,6 +507,7 @@ def _substitute(value: Any, environ: Mapping[str, str], where: tuple[str, ...], 
             problems.append(Problem(".".join(where), f"environment variable {name} is not set"))
             return ""
         substituted[environ[name]] = match.group(0)
+        from_env.append((where, environ[name]))
         return environ[name]
 
     resolved = _ENV_REF.sub(lookup, value)

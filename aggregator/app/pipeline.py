@@ -7,8 +7,8 @@ store is pure computation on what the store holds (invariant 5: stored before us
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,6 +53,9 @@ class Collected:
     forgotten: int
     #: people's judged pairs to check every index against, read before anything was fetched
     judgments: Judgments | None = None
+    #: by index, the subjects this collection never sent a request for (the index was marked
+    #: down or ran out of time): their Failures are faults like the others, but nobody asked
+    not_asked: Mapping[str, int] = field(default_factory=dict)
 
 
 async def collect_run(
@@ -105,7 +108,8 @@ async def collect_run(
         store.add_index_timing(current.id, tally.index, seconds=tally.seconds, requests=tally.requests,
                                p50=tally.p50, p95=tally.p95)
     store.finish_run(current.id, utc_now())
-    return Collected(current.id, subjects, len(gone), forgotten, judgments)
+    return Collected(current.id, subjects, len(gone), forgotten, judgments,
+                     not_asked={tally.index: tally.not_asked for tally in tallies})
 
 
 def compare_stored(config: Config, store: Store, collected: Collected) -> RunOutcome:

@@ -29,6 +29,10 @@ are logged and recorded as ``skipped`` (not one report per missed slot). A repor
 ran before has nothing to catch up. SIGTERM stops the loop; a report being sent is finished
 first, one being collected (or waiting to retry) is abandoned and its claim given back.
 
+Reports are delivered side by side: one waiting to retry holds up no other report's slot.
+``run --slot NAME@TIME --resend`` sends a slot again on purpose, with a Message-ID of its own
+(mail clients drop a message whose Message-ID they have seen), and the log says it is a resend.
+
 ``aggregator run --slot NAME`` gives system cron or a systemd timer the same guarantees: it
 claims the latest due slot of report NAME the same way.
 """
@@ -41,8 +45,9 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -96,6 +101,9 @@ class Slot:
     zone: str
     #: when it is due, UTC
     due: datetime
+    #: sent again on purpose (``run --slot NAME@TIME --resend``): its email gets a Message-ID of
+    #: its own, since mail clients drop a message whose Message-ID they have already seen
+    resend: bool = False
 
     @property
     def key(self) -> str:
@@ -215,7 +223,8 @@ class Scheduler:
         self.owner = owner or owner_token()
         self.max_sleep = max_sleep
         self._stop = asyncio.Event()
-        self._preparing: asyncio.Future[Any] | None = None
+        #: collections under way (one per report being delivered): a stop abandons them
+        self._preparing: set[asyncio.Future[Any]] = set()
         #: slots held by other processes, taken over if their lease lapses
         self._watched: dict[tuple[str, str], tuple[Job, Slot]] = {}
         #: slots this scheduler ended ``failed`` (the command's exit code says so)
@@ -230,10 +239,10 @@ class Scheduler:
     def stop(self) -> None:
         """Stop soon: a report being prepared is abandoned, one being sent is finished first."""
         if not self._stop.is_set():
-            log.info("stopping: %s", "abandoning the report being prepared" if self._preparing else "idle")
+            log.info("stopping: %s", "abandoning the reports being prepared" if self._preparing else "idle")
         self._stop.set()
-        if self._preparing is not None:
-            self._preparing.cancel()
+        for preparing in self._preparing:
+            preparing.cancel()
 
     @property
     def stopping(self) -> bool:
@@ -279,6 +288,7 @@ class Scheduler:
             return self._failed(job, slot, f"not delivered within its grace time ({_span(job.grace)} after "
                                            f"{max(slot.due, started):%Y-%m-%d %H:%M} UTC)")
         log.info("%s: delivering slot %s", job.name, slot.key)
+        slot = replace(slot, resend=resend)
         renewer = asyncio.ensure_future(self._keep_lease(job, slot))
         try:
             prepared = await self._prepare(job, slot)
@@ -293,9 +303,10 @@ class Scheduler:
                 await renewer
 
     async def _prepare(self, job: Job, slot: Slot) -> Any:
-        self._preparing = asyncio.ensure_future(job.prepare(slot))
+        preparing = asyncio.ensure_future(job.prepare(slot))
+        self._preparing.add(preparing)
         try:
-            return await self._preparing
+            return await preparing
         except asyncio.CancelledError:
             self._release(job, slot, "stopped before sending")
             if self.stopping:
@@ -304,7 +315,7 @@ class Scheduler:
         except Exception as exc:
             raise _NotDeliveredError(_describe(exc)) from None
         finally:
-            self._preparing = None
+            self._preparing.discard(preparing)
 
     async def _send(self, job: Job, slot: Slot, prepared: Any, deadline: datetime) -> str:
         """Send, retrying what may work later until ``deadline``; only the server's acceptance is ``sent``."""
@@ -334,7 +345,9 @@ class Scheduler:
             break
         self.store.finish_delivery(job.name, slot.key, "sent", at=self.clock(), run_id=outcome.run_id,
                                    message_id=outcome.message_id, detail=outcome.detail, attempted=True)
-        log.info("%s: slot %s delivered%s", job.name, slot.key, f" ({outcome.detail})" if outcome.detail else "")
+        log.info("%s: slot %s %s%s", job.name, slot.key,
+                 f"RESENT with a new Message-ID {outcome.message_id}" if slot.resend and outcome.message_id
+                 else "delivered", f" ({outcome.detail})" if outcome.detail else "")
         return "sent"
 
     def _renew(self, job: Job, slot: Slot, *, attempt: str | None = None) -> bool:
@@ -393,7 +406,12 @@ class Scheduler:
         """One delivery for the latest slot missed since each report last ran; older ones are logged.
 
         Slots still ``claimed`` (a holder that died, or one at work now) are watched: one whose
-        lease lapses is taken over."""
+        lease lapses is taken over. The reports' deliveries run side by side."""
+        await asyncio.gather(*(self._deliver_or_watch(job, slot) for job, slot in self._missed(now)))
+
+    def _missed(self, now: datetime) -> list[tuple[Job, Slot]]:
+        """The catch-up slot of each report that missed some (older missed slots are skipped)."""
+        due: list[tuple[Job, Slot]] = []
         for job in self.jobs:
             for row in self.store.deliveries(job.name):
                 if row.state == "claimed":
@@ -409,9 +427,8 @@ class Scheduler:
                 continue
             self._skip(job, missed[:-1], f"covered by the catch-up delivery of {missed[-1].key}")
             log.info("%s: catching up slot %s (missed while not running)", job.name, missed[-1].key)
-            await self._deliver_or_watch(job, missed[-1])
-            if self.stopping:
-                return
+            due.append((job, missed[-1]))
+        return due
 
     def _watch(self, job: Job, key: str) -> None:
         local = datetime.strptime(key[:16], "%Y-%m-%dT%H:%M")
@@ -421,9 +438,10 @@ class Scheduler:
         if await self.deliver(job, slot) == "taken":
             self._watch(job, slot.key)
 
-    async def _take_over_lapsed(self, now: datetime) -> datetime | None:
-        """Take over watched slots whose holder's lease lapsed; returns when to look again."""
+    def _lapsed(self, now: datetime) -> tuple[list[tuple[Job, Slot]], datetime | None]:
+        """Watched slots whose holder's lease lapsed (to take over), and when to look again."""
         wake: datetime | None = None
+        lapsed = []
         for key, (job, slot) in list(self._watched.items()):
             row = self.store.delivery(job.name, slot.key)
             if row is None or row.state != "claimed" or row.claimed_by == self.owner:
@@ -431,38 +449,77 @@ class Scheduler:
                 continue
             if row.lease_lapsed(now):
                 del self._watched[key]
-                await self._deliver_or_watch(job, slot)
-                if self.stopping:
-                    return None
+                lapsed.append((job, slot))
             elif row.lease_until is not None:
                 wake = row.lease_until if wake is None else min(wake, row.lease_until)
-        return wake
+        return lapsed, wake
 
     async def serve(self) -> None:
-        """Catch up once, then run every job on its slots until :meth:`stop`."""
+        """Catch up once, then run every job on its slots until :meth:`stop`.
+
+        Each report's delivery runs on its own, so one that waits to retry (for hours, within its
+        grace time) holds up no other report; a report's next slot waits for its own delivery
+        to end (then the slots that passed meanwhile make one run)."""
         start = self.clock()
-        await self.catch_up(start)
+        #: deliveries under way, by (report, slot)
+        running: dict[tuple[str, str], asyncio.Future[None]] = {}
+
+        def begin(job: Job, slot: Slot) -> None:
+            running[(job.name, slot.key)] = asyncio.ensure_future(self._deliver_or_watch(job, slot))
+
+        for job, slot in self._missed(start):
+            begin(job, slot)
         cursor = {job.name: start for job in self.jobs}
-        while not self.stopping and self.jobs:
-            now = self.clock()
-            lapse = await self._take_over_lapsed(now)
-            if self.stopping:
-                break
-            upcoming = {job.name: job.schedule.next_after(cursor[job.name]) for job in self.jobs}
-            wake = min([slot.due for slot in upcoming.values()] + ([lapse] if lapse else []))
-            if wake > now:
-                await self._wait(min((wake - now).total_seconds() + (0.01 if wake == lapse else 0), self.max_sleep))
-                continue
-            for job in self.jobs:
-                due = job.schedule.between(cursor[job.name], now)
-                if not due:
+        try:
+            while not self.stopping and self.jobs:
+                for key, task in list(running.items()):
+                    if task.done():
+                        del running[key]
+                        task.result()  # a bug in a delivery stops the scheduler, as it always did
+                now = self.clock()
+                lapsed, lapse = self._lapsed(now)
+                for job, slot in lapsed:
+                    begin(job, slot)
+                busy = {name for name, _ in running}
+                idle = [job for job in self.jobs if job.name not in busy]
+                upcoming = [job.schedule.next_after(cursor[job.name]).due for job in idle]
+                wake = min(upcoming + ([lapse] if lapse else []), default=None)
+                if wake is None or wake > now:
+                    seconds = self.max_sleep if wake is None else (wake - now).total_seconds()
+                    await self._pause(min(seconds + (0.01 if wake == lapse else 0), self.max_sleep), running.values())
                     continue
-                cursor[job.name] = due[-1].due
-                # several slots passed at once (a long delivery, a suspended machine): one run
-                self._skip(job, due[:-1], f"covered by {due[-1].key}")
-                await self._deliver_or_watch(job, due[-1])
-                if self.stopping:
-                    break
+                for job in idle:
+                    due = job.schedule.between(cursor[job.name], now)
+                    if not due:
+                        continue
+                    cursor[job.name] = due[-1].due
+                    # several slots passed at once (a long delivery, a suspended machine): one run
+                    self._skip(job, due[:-1], f"covered by {due[-1].key}")
+                    begin(job, due[-1])
+        finally:
+            # a stop (or a delivery's bug) lets a send finish and gives back what was being
+            # prepared or waiting to retry
+            self.stop()
+            results = await asyncio.gather(*running.values(), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+
+    async def _pause(self, seconds: float, running: Collection[asyncio.Future[None]]) -> None:
+        """Wait ``seconds``, or less: until a stop, or until one of the ``running`` deliveries ends."""
+        if not running:
+            await self._wait(seconds)
+            return
+        if self._sleep is not None:
+            # a fake clock moves only when someone sleeps: the deliveries go first, then time
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            return
+        stopped: asyncio.Future[Any] = asyncio.ensure_future(self._stop.wait())
+        waited: set[asyncio.Future[Any]] = {stopped, *running}
+        try:
+            await asyncio.wait(waited, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
 
 
 class _NotDeliveredError(Exception):
@@ -546,7 +603,10 @@ def compose_email(config: Config, report: ReportConfig, outcome: Any, slot: Slot
 
     assert config.smtp is not None
     sender = config.smtp.sender
-    msgid = message_id(report.name, slot.key if slot else outcome.run.id, parse_address(sender, "smtp.sender"))
+    # fixed by report and slot, so racing deliveries compose the same message; a resend on
+    # purpose gets its own, or the recipients' mail clients would drop it as a duplicate
+    name = slot.key + (f" resent {uuid.uuid4().hex}" if slot.resend else "") if slot else outcome.run.id
+    msgid = message_id(report.name, name, parse_address(sender, "smtp.sender"))
     parts = build_email(build_view(outcome), subject=report.email_subject,
                         max_attachment_bytes=int(report.email_attachment_max_mb * 1e6), full_report=str(report.out))
     return compose(parts, sender=sender, recipients=report.recipients, msgid=msgid)

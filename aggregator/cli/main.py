@@ -267,8 +267,12 @@ def _summarize(result: RunResult) -> None:
         missing = sum(n for kind, n in index.failures.items() if kind.is_coverage_gap)
         faults = ", ".join(f"{n} {kind.value}" for kind, n in sorted(index.failures.items())
                            if not kind.is_coverage_gap)
+        # exact, from the collection: asked-and-failed and never-asked are both faults, but
+        # only the second says the index was cut short
+        unasked = result.not_asked.get(index.index, 0)
         _err(f"{index.index:>14}: {index.scored}/{index.asked} scored"
-             + (f"; {missing} not found" if missing else "") + f"; faults: {faults or 'none'}")
+             + (f"; {missing} not found" if missing else "") + f"; faults: {faults or 'none'}"
+             + (f"; {unasked} of them not asked (the index was marked down or ran out of time)" if unasked else ""))
     _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
 
 

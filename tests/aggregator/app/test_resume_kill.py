@@ -27,6 +27,7 @@ from adapters.sandbox.launch import launch
 from adapters.sandbox.servers import Faults
 from aggregator.collection._columns import to_copy
 from aggregator.collection.store import Store
+from aggregator.models import FailureKind
 
 VENDORS = ("klout", "peerindex", "kred", "empireavenue")
 SUBJECTS = 80
@@ -107,11 +108,34 @@ async def child(context, folder: Path, kill_after: float | None) -> bool:
     return process.exitcode == -signal.SIGKILL
 
 
+def passing_failures(folder: Path) -> int:
+    """Failures a healthy vendor may not repeat (a timeout, a server error): not final."""
+    db = sqlite3.connect(folder / "history.sqlite")
+    try:
+        kinds = [FailureKind(kind) for (kind,) in db.execute("SELECT kind FROM failures")]
+    finally:
+        db.close()
+    return sum(not kind.is_final for kind in kinds)
+
+
+async def settle(context, folder: Path) -> None:
+    """Resume the finished run while it holds failures that are not final, as a user would.
+
+    On a busy machine (two CPU burners and other suites beside this one) a request may time
+    out at the vendor's 5 s, or trip the breaker, in any run, the uninterrupted one included;
+    what the product promises is that resuming asks those again and ends with the same store."""
+    for _ in range(5):
+        if not passing_failures(folder):
+            return
+        assert not await child(context, folder, None)
+
+
 async def chain(context, folder: Path, rng: random.Random, span: float) -> int:
     """Kill runs of ``folder`` at random points until one gets to the end; how many kills landed."""
     landed = 0
     while await child(context, folder, rng.uniform(0.0, span)):
         landed += 1
+    await settle(context, folder)
     return landed
 
 
@@ -129,6 +153,7 @@ async def test_sigkill_at_random_points_then_resume_equals_an_uninterrupted_run(
         started = loop.time()
         assert not await child(context, reference, None)
         span = loop.time() - started  # how long a whole run takes: kills land anywhere in it
+        await settle(context, reference)
         expected = snapshot(reference)
         assert expected["runs"] == (1, 1) and expected["subjects"] == (SUBJECTS,)
         assert expected["reading_rows"] > SUBJECTS and expected["failure_rows"] > 0  # coverage gaps are stored too

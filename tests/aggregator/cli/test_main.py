@@ -11,9 +11,9 @@ import pytest
 from aggregator.collection.store import Store
 
 
-def cli(*args: str, cwd=None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "aggregator", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+                          timeout=timeout)
 
 
 def test_version_and_help_on_every_command():
@@ -97,7 +97,8 @@ def test_resume_of_unknown_run_is_exit_2(project):
 @pytest.mark.parametrize("subjects", ["40", "1580"])
 def test_demo_runs_offline_and_marks_synthetic_subjects(tmp_path, subjects):
     folder = tmp_path / "demo"
-    done = cli("demo", "--dir", str(folder), "--subjects", subjects, "--quiet")
+    # two snapshots of 1,580 people from five indices: over 120 s beside two CPU burners
+    done = cli("demo", "--dir", str(folder), "--subjects", subjects, "--quiet", timeout=600)
     assert done.returncode == 0, done.stderr
     report = folder / "report.html"
     assert f"report: {report.resolve().as_uri()}" in done.stdout
