@@ -52,6 +52,7 @@ import html
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections import Counter
@@ -65,8 +66,6 @@ from urllib.parse import quote, quote_plus
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
 
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
@@ -241,21 +240,6 @@ def map_errors(where: str) -> Iterator[None]:
                                 kind=FailureKind.SERVER_ERROR) from exc
 
 
-class _RetryAfterWait(wait_base):
-    """Exponential backoff with jitter, but never shorter than the vendor's ``Retry-After``."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        # not wait_exponential_jitter: its arguments changed between tenacity 8 and 9
-        self.backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
-        self.cap = cap
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        wait = min(self.backoff(retry_state), self.cap)
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        asked = error.retry_after if isinstance(error, AdapterError) else None
-        return wait if asked is None else max(wait, min(asked, self.cap))
-
-
 Call = Callable[[HttpRequest], Awaitable[Any]]
 
 
@@ -299,6 +283,7 @@ class HttpAdapter(Generic[C]):
         #: seconds each answered HTTP attempt took, from sending to the body read (retries
         #: included, waits for the rate limit not); the collector reads the ones of its fetch
         self.latencies: list[float] = []
+        self._secret_forms: tuple[str, ...] | None = None
         # per instance, not per fetch: the vendor counts our requests across fetch calls
         padded = _padded(limits.rate, self.window_margin) if limits.rate else None
         self._limiter = SlidingWindowLimiter(padded) if padded else None
@@ -376,6 +361,8 @@ class HttpAdapter(Generic[C]):
                 for worker in workers:  # retrieved, so a worker's crash is not reported at exit
                     if not worker.cancelled():
                         worker.exception()
+                if self._limiter is not None:  # answers written, unused shared places given back
+                    self._limiter.flush()
 
     async def _fetch_group(self, session: aiohttp.ClientSession, group: Sequence[Subject]) -> list[Reading | Failure]:
         """One request's results (a batch's), splitting a batch whose reply stays bad in halves
@@ -400,10 +387,15 @@ class HttpAdapter(Generic[C]):
 
         async def call(request: HttpRequest) -> Any:
             nonlocal attempts, answers
-            async for attempt in self._retrying():
-                with attempt:
-                    attempts += 1
+            while True:
+                attempts += 1
+                try:
                     payload = await self._attempt(session, request, asking=group)
+                    break
+                except RetriableAdapterError as error:
+                    if attempts >= self._attempts:
+                        raise
+                    await asyncio.sleep(self._count_retry(error, attempts))
             answers += 1
             return payload
 
@@ -457,23 +449,20 @@ class HttpAdapter(Generic[C]):
     def _wait_cap(self) -> float:
         return self.config.backoff_max_seconds or self.backoff_max
 
-    def _retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(
-            retry=retry_if_exception_type(RetriableAdapterError),
-            stop=stop_after_attempt(self._attempts),
-            wait=_RetryAfterWait(self.config.backoff_seconds or self.backoff_base, self._wait_cap),
-            before_sleep=self._count_retry,
-            reraise=True,
-        )
+    def _count_retry(self, error: AdapterError, attempt: int) -> float:
+        """Count a retry after failed ``attempt`` (1 for the first); the seconds to wait before it:
+        exponential backoff with jitter, capped, but never shorter than the vendor's ``Retry-After``.
 
-    def _count_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        kind = error.kind if isinstance(error, AdapterError) else "unknown"
+        A loop of our own rather than tenacity's: its machinery cost more CPU per request than
+        the rest of the retry path (bench/collect.py), for a policy this short."""
         self.stats["retry/count"] += 1
-        self.stats[f"retry/reason/{kind}"] += 1
-        wait = state.next_action.sleep if state.next_action else 0.0
-        logger.debug("%s: %s; attempt %d of %d in %.2fs",
-                     self.name, error, state.attempt_number + 1, self._attempts, wait)
+        self.stats[f"retry/reason/{error.kind}"] += 1
+        base, cap = self.config.backoff_seconds or self.backoff_base, self._wait_cap
+        wait = min(min(base * 2.0 ** (attempt - 1), cap) + random.uniform(0, base), cap)
+        if error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, cap))
+        logger.debug("%s: %s; attempt %d of %d in %.2fs", self.name, error, attempt + 1, self._attempts, wait)
+        return wait
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest,
                        asking: Sequence[Subject] = ()) -> Any:
@@ -529,13 +518,20 @@ class HttpAdapter(Generic[C]):
     def _scrub(self, text: str) -> str:
         """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
         replace control and bidirectional-override characters."""
-        secrets = [value.get_secret_value() for value in vars(self.config).values() if isinstance(value, SecretStr)]
-        return UNSAFE_TEXT.sub("\ufffd", scrub(text, secrets))  # and no vendor text reaches anyone raw
+        forms = self._secret_forms
+        if forms is None:  # worked out once: the config is frozen, and this runs for every text kept
+            secrets = [value.get_secret_value() for value in vars(self.config).values() if isinstance(value, SecretStr)]
+            forms = self._secret_forms = secret_forms(secrets)
+        for form in forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return UNSAFE_TEXT.sub("\ufffd", text)  # and no vendor text reaches anyone raw
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every form a server may echo a secret in blanked: as written, percent-encoded
-    (``%2B`` or ``%2b``, ``+`` or ``%20`` for a space), HTML- or JSON-escaped."""
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Every form a server may echo a secret in: as written, percent-encoded (``%2B`` or ``%2b``,
+    ``+`` or ``%20`` for a space), HTML- or JSON-escaped; the longest first, as a form may hold
+    another."""
     forms: set[str] = set()
     for secret in secrets:
         if not secret:
@@ -543,9 +539,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         for encoded in (secret, quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret),
                         html.escape(secret), json.dumps(secret)[1:-1]):
             forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
-    for form in sorted(forms, key=len, reverse=True):  # the longest first: a form may hold another
-        text = text.replace(form, "***")
-    return text
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _same_origin_only() -> aiohttp.TraceConfig:
