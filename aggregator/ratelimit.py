@@ -98,18 +98,18 @@ class SlidingWindowLimiter:
     delays. With a ``ledger``, every process sharing it shares the window too.
 
     The ledger is a database, so at high rates places are taken from it in blocks: one
-    transaction takes up to about what this limiter lets through in ``hold`` seconds (a
-    twentieth of the period, at most 0.25 s), each place counted from the end of that time until
-    its answer is known, so a place handed out late is never counted from before its request
-    was sent. Answers are written back in groups (with the next block, or when
-    ``hold`` has passed since the oldest); places still unused after ``hold``, or when
+    transaction takes up to about what this limiter lets through in ``hold`` seconds (a quarter
+    of the period, at most 0.25 s; fewer after a block that was not used up in time), each place
+    counted from the end of that time until its answer is written, so a place handed out late
+    is never counted from before its request was sent. Answers are written back in groups
+    (within ``hold``, and before each block); places still unused after ``hold``, or when
     :meth:`flush` is called at the end of a fetch, are given back.
     """
 
     def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "") -> None:
         self.limit = limit
         self.ledger, self.scope = ledger, scope
-        self.hold = min(0.25, limit.period / 20)
+        self.hold = min(0.25, limit.period / 4)
         #: places taken from the ledger in one transaction, at most
         self.block = max(1, min(64, int(limit.count * self.hold / limit.period)))
         self._counted: list[float] = []  # a heap of the times answered requests count from
@@ -119,6 +119,7 @@ class SlidingWindowLimiter:
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the lock belongs to
         self._reserved: list[int] = []  # the ledger's places taken for this process, not yet used
         self._reserved_until = 0.0  # (epoch seconds) after this they would count from too early
+        self._block_size = 1  # places the last block took
         self._answered: list[tuple[int, float]] = []  # answers not yet written to the ledger
         self._writing: asyncio.TimerHandle | None = None  # when they will be
 
@@ -158,11 +159,15 @@ class SlidingWindowLimiter:
             now = time.time()
             if self._reserved and now <= self._reserved_until:
                 return self._reserved.pop()
+            # as many as the last block used in time, twice that if it used them all: a slow
+            # moment takes one at a time rather than giving most of a block back
+            unused = len(self._reserved)
             self._write_back(ledger)
-            tickets, wait = ledger.claim(self.scope, self.limit, now, places=min(self.block, free),
-                                         counted_from=now + self.hold)
+            size = self._block_size
+            places = max(1, min(self.block, free, 2 * size if not unused else size - unused))
+            tickets, wait = ledger.claim(self.scope, self.limit, now, places=places, counted_from=now + self.hold)
             if tickets:
-                self._reserved, self._reserved_until = tickets, now + self.hold
+                self._reserved, self._reserved_until, self._block_size = tickets, now + self.hold, len(tickets)
                 return self._reserved.pop()
             await asyncio.sleep(max(wait, 0.001))
 

@@ -498,10 +498,12 @@ class Store:
                                             (scope, limit.period)).fetchone()
             if held >= limit.count:
                 return [], float(oldest) + limit.period - now
+            taken = min(places, limit.count - held)
             row = (scope, limit.period, now if counted_from is None else counted_from)
-            tickets = [self._db.execute("INSERT INTO rate_windows (scope, period, at) VALUES (?, ?, ?)", row).lastrowid
-                       for _ in range(min(places, limit.count - held))]
-        return [ticket for ticket in tickets if ticket is not None], 0.0
+            tickets = [ticket for (ticket,) in self._db.execute(
+                "INSERT INTO rate_windows (scope, period, at) VALUES " + ", ".join(["(?, ?, ?)"] * taken)
+                + " RETURNING rowid", row * taken).fetchall()]
+        return tickets, 0.0
 
     def settle(self, answered: Sequence[tuple[int, float]]) -> None:
         """Each ``(ticket, at)``: the request holding ``ticket`` was answered at ``at`` and counts
