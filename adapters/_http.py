@@ -32,7 +32,9 @@ from ``backoff_base`` with jitter up to ``backoff_max``; a ``Retry-After`` (seco
 HTTP-date) is waited out, up to ``backoff_max``, and also pauses the rate limiter so every
 worker backs off. A config may override the three (``max_attempts``, ``backoff_seconds``,
 ``backoff_max_seconds``). The limiter is awaited before every attempt, retries included;
-without a configured ``rate_limit`` it holds the vendor's published ``default_rate``. It keeps
+without a configured ``rate_limit`` it holds the vendor's published ``default_rate``. Several
+limits (``["10/s", "10000/day"]``) are each held; a window that would free a place only after
+``max_window_wait`` (a daily quota used up) fails the request, unsent, as ``rate_limited``. It keeps
 a 1% margin on the window, and within windows of a minute or less it also spreads requests
 evenly instead of sending a window's worth at once (vendors count requests when they arrive,
 and a burst arrives unevenly).
@@ -71,7 +73,7 @@ from yarl import URL
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 from aggregator.models import UNSAFE_TEXT, Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
-from aggregator.ratelimit import RateLimit, SlidingWindowLimiter, WindowLedger
+from aggregator.ratelimit import RateLimit, SlidingWindowLimiter, WindowLedger, WindowUsedUpError
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +245,10 @@ def map_errors(where: str) -> Iterator[None]:
 Call = Callable[[HttpRequest], Awaitable[Any]]
 
 
+class _NotSentError(FatalAdapterError):
+    """The request was never sent (a quota used up): it is no attempt."""
+
+
 class HttpAdapter(Generic[C]):
     """Base for HTTP vendors; implements the ``Adapter`` protocol around a few hooks."""
 
@@ -257,6 +263,9 @@ class HttpAdapter(Generic[C]):
     backoff_base: ClassVar[float] = 0.5
     backoff_max: ClassVar[float] = 30.0
     max_body_bytes: ClassVar[int] = 5 * 2**20
+    #: seconds a request may wait for a place in a window; a window used up for longer (a
+    #: daily quota) fails the request as rate_limited, saying when it frees
+    max_window_wait: ClassVar[float] = 600.0
     #: share of the rate window kept in hand (at least 10 ms): the vendor times a request when it
     #: arrives, and requests do not all take the same time to get there (a busy loop, a connection)
     window_margin: ClassVar[float] = 0.01
@@ -284,12 +293,15 @@ class HttpAdapter(Generic[C]):
         #: included, waits for the rate limit not); the collector reads the ones of its fetch
         self.latencies: list[float] = []
         self._secret_forms: tuple[str, ...] | None = None
-        # per instance, not per fetch: the vendor counts our requests across fetch calls
-        padded = _padded(limits.rate, self.window_margin) if limits.rate else None
-        self._limiter = SlidingWindowLimiter(padded) if padded else None
+        # per instance, not per fetch: the vendor counts our requests across fetch calls. Every
+        # limit has its window, the longest first: a quota that is used up holds no other place
+        self._rates = tuple(sorted(limits.rates, key=lambda rate: rate.period, reverse=True))
+        self._limiters = [SlidingWindowLimiter(_padded(rate, self.window_margin), max_wait=self.max_window_wait)
+                          for rate in self._rates]
         # within short windows, requests are spread evenly rather than sent in a burst: a burst
         # queues up at the vendor, and requests that arrive late make the next window's look early
-        self._pacer = _Pacer(padded.period / padded.count) if padded and padded.period <= 60 else None
+        shortest = self._limiters[-1].limit if self._limiters else None
+        self._pacer = _Pacer(shortest.period / shortest.count) if shortest and shortest.period <= 60 else None
 
     def request_for(self, subject: Subject) -> HttpRequest:
         raise NotImplementedError(f"{type(self).__name__} must define request_for()")
@@ -311,8 +323,9 @@ class HttpAdapter(Generic[C]):
     def share_windows(self, ledger: WindowLedger) -> None:
         """Keep this index's rate windows in ``ledger`` (the store), shared with every process
         using it on the same API key: a restart or a second run starts from the vendor's count."""
-        if self._limiter is not None:
-            self._limiter = SlidingWindowLimiter(self._limiter.limit, ledger, f"{self.name}:{self.key_digest}")
+        scope = f"{self.name}:{self.key_digest}"  # the store keeps one window per (scope, period)
+        self._limiters = [SlidingWindowLimiter(limiter.limit, ledger, scope, max_wait=limiter.max_wait)
+                          for limiter in self._limiters]
 
     @property
     def key_digest(self) -> str:
@@ -324,8 +337,8 @@ class HttpAdapter(Generic[C]):
 
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (the vendor says its quota is nearly used up)."""
-        if self._limiter is not None and seconds > 0:
-            self._limiter.delay(seconds)
+        if self._limiters and seconds > 0:  # the shortest window paces every request
+            self._limiters[-1].delay(seconds)
 
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncGenerator[Reading | Failure, None]:
         self.asked = set()
@@ -361,8 +374,8 @@ class HttpAdapter(Generic[C]):
                 for worker in workers:  # retrieved, so a worker's crash is not reported at exit
                     if not worker.cancelled():
                         worker.exception()
-                if self._limiter is not None:  # answers written, unused shared places given back
-                    self._limiter.flush()
+                for limiter in self._limiters:  # answers written, unused shared places given back
+                    limiter.flush()
 
     async def _fetch_group(self, session: aiohttp.ClientSession, group: Sequence[Subject]) -> list[Reading | Failure]:
         """One request's results (a batch's), splitting a batch whose reply stays bad in halves
@@ -392,6 +405,9 @@ class HttpAdapter(Generic[C]):
                 try:
                     payload = await self._attempt(session, request, asking=group)
                     break
+                except _NotSentError:
+                    attempts -= 1  # the vendor was not asked: a resumed run's summary counts it so
+                    raise
                 except RetriableAdapterError as error:
                     if attempts >= self._attempts:
                         raise
@@ -469,8 +485,7 @@ class HttpAdapter(Generic[C]):
         where = public_url(request.url)
         if self._pacer is not None:
             await self._pacer.wait()
-        limiter = self._limiter
-        ticket = await limiter.acquire() if limiter is not None else None
+        tickets = await self._places(where)
         self.asked.update(s.id for s in asking)  # sent now, no longer "not asked"
         self.stats["request/count"] += 1
         sent = time.monotonic()
@@ -485,7 +500,7 @@ class HttpAdapter(Generic[C]):
                     content_type = response.content_type
                     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         finally:  # the vendor counted it when it arrived: before now, whatever became of it
-            if limiter is not None:
+            for limiter, ticket in zip(self._limiters, tickets, strict=True):
                 limiter.release(ticket)
         self.latencies.append(time.monotonic() - sent)
         kind = self.classify(status, body)
@@ -495,9 +510,26 @@ class HttpAdapter(Generic[C]):
             kind = FailureKind.RATE_LIMITED  # a refusal that says when to come back (Mashery, GitHub)
         if status not in self.retry_statuses and kind is not FailureKind.RATE_LIMITED:
             raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
-        if retry_after is not None and self._limiter is not None:
-            self._limiter.delay(min(retry_after, self._wait_cap))
+        if retry_after is not None:
+            self.pause(min(retry_after, self._wait_cap))
         raise RetriableAdapterError(f"HTTP {status} from {where}", kind=kind, retry_after=retry_after)
+
+    async def _places(self, where: str) -> list[int | None]:
+        """A place in every window (the longest first), or, if one is used up for longer than
+        ``max_window_wait``, a rate_limited error saying when it frees (a resumed run asks again)."""
+        tickets: list[int | None] = []
+        try:
+            for limiter in self._limiters:
+                tickets.append(await limiter.acquire())
+        except WindowUsedUpError as exc:
+            for limiter, ticket in zip(self._limiters, tickets, strict=False):
+                limiter.release(ticket)
+            rate = self._rates[len(tickets)]
+            frees = datetime.fromtimestamp(time.time() + exc.wait, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            raise _NotSentError(f"the {rate.text} limit is used up until {frees} "
+                                    f"(not asked of {where}); resume the run after that",
+                                    kind=FailureKind.RATE_LIMITED) from None
+        return tickets
 
     async def _read_body(self, response: aiohttp.ClientResponse, where: str) -> bytes:
         body, declared = bytearray(), response.content_length or 0

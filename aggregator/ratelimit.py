@@ -27,6 +27,7 @@ _UNITS = {
     "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0,
 }
+_NAMES = {1.0: "s", 60.0: "min", 3600.0: "hour", 86400.0: "day"}
 _PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$")
 
 
@@ -59,11 +60,26 @@ class RateLimit:
         return cls(count=count, period=multiple * unit)
 
     @property
+    def text(self) -> str:
+        """As a config writes it: ``10/s``, ``150/hour``, ``5/0.5s``."""
+        unit = _NAMES.get(self.period)
+        return f"{self.count}/{unit}" if unit else f"{self.count}/{self.period:g}s"
+
+    @property
     def per_second(self) -> float:
         return self.count / self.period
 
     def __str__(self) -> str:
         return f"{self.count}/{self.period:g}s"
+
+
+class WindowUsedUpError(Exception):
+    """The window frees a place only after longer than the limiter may wait (a daily quota used
+    up): the caller should stop asking and say when to come back."""
+
+    def __init__(self, limit: RateLimit, wait: float) -> None:
+        super().__init__(f"the {limit} window frees a place only in {wait:.0f}s")
+        self.limit, self.wait = limit, wait
 
 
 class WindowLedger(Protocol):
@@ -106,8 +122,11 @@ class SlidingWindowLimiter:
     :meth:`flush` is called at the end of a fetch, are given back.
     """
 
-    def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "") -> None:
+    def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "",
+                 *, max_wait: float | None = None) -> None:
         self.limit = limit
+        #: a wait for a place longer than this raises :class:`WindowUsedUpError` instead (None: wait)
+        self.max_wait = max_wait
         self.ledger, self.scope = ledger, scope
         self.hold = min(0.25, limit.period / 4)
         #: places taken from the ledger in one transaction, at most
@@ -141,7 +160,7 @@ class SlidingWindowLimiter:
                 if free > 0:
                     break
                 if self._counted:
-                    await asyncio.sleep(self._counted[0] + self.limit.period - now)
+                    await asyncio.sleep(self._check_wait(self._counted[0] + self.limit.period - now))
                 else:  # every place is held by a request in flight: wait for an answer
                     self._released.clear()
                     await self._released.wait()
@@ -169,7 +188,12 @@ class SlidingWindowLimiter:
             if tickets:
                 self._reserved, self._reserved_until, self._block_size = tickets, now + self.hold, len(tickets)
                 return self._reserved.pop()
-            await asyncio.sleep(max(wait, 0.001))
+            await asyncio.sleep(self._check_wait(max(wait, 0.001)))
+
+    def _check_wait(self, wait: float) -> float:
+        if self.max_wait is not None and wait > self.max_wait:
+            raise WindowUsedUpError(self.limit, wait)
+        return wait
 
     def _write_answers(self) -> None:
         if self._writing is not None:
