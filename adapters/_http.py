@@ -264,8 +264,9 @@ class HttpAdapter(Generic[C]):
     backoff_max: ClassVar[float] = 30.0
     max_body_bytes: ClassVar[int] = 5 * 2**20
     #: seconds a request may wait for a place in a window; a window used up for longer (a
-    #: daily quota) fails the request as rate_limited, saying when it frees
-    max_window_wait: ClassVar[float] = 600.0
+    #: daily quota) fails the request as rate_limited, saying when it frees. Two hours: an
+    #: hourly window (Empire Avenue's 150/hour) is always waited out, as it always was
+    max_window_wait: ClassVar[float] = 7200.0
     #: share of the rate window kept in hand (at least 10 ms): the vendor times a request when it
     #: arrives, and requests do not all take the same time to get there (a busy loop, a connection)
     window_margin: ClassVar[float] = 0.01
