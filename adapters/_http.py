@@ -32,7 +32,9 @@ from ``backoff_base`` with jitter up to ``backoff_max``; a ``Retry-After`` (seco
 HTTP-date) is waited out, up to ``backoff_max``, and also pauses the rate limiter so every
 worker backs off. A config may override the three (``max_attempts``, ``backoff_seconds``,
 ``backoff_max_seconds``). The limiter is awaited before every attempt, retries included;
-without a configured ``rate_limit`` it holds the vendor's published ``default_rate``. It keeps
+without a configured ``rate_limit`` it holds the vendor's published ``default_rate``. Several
+limits (``["10/s", "10000/day"]``) are each held; a window that would free a place only after
+``max_window_wait`` (a daily quota used up) fails the request, unsent, as ``rate_limited``. It keeps
 a 1% margin on the window, and within windows of a minute or less it also spreads requests
 evenly instead of sending a window's worth at once (vendors count requests when they arrive,
 and a burst arrives unevenly).
@@ -54,6 +56,7 @@ import html
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections import Counter
@@ -67,14 +70,12 @@ from urllib.parse import quote, quote_plus
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo, model_validator
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
 
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 from aggregator.models import UNSAFE_TEXT, Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
-from aggregator.ratelimit import RateLimit, SlidingWindowLimiter, WindowLedger
+from aggregator.ratelimit import RateLimit, SlidingWindowLimiter, WindowLedger, WindowUsedUpError
 
 logger = logging.getLogger(__name__)
 
@@ -261,22 +262,11 @@ def map_errors(where: str) -> Iterator[None]:
                                 kind=FailureKind.SERVER_ERROR) from exc
 
 
-class _RetryAfterWait(wait_base):
-    """Exponential backoff with jitter, but never shorter than the vendor's ``Retry-After``."""
-
-    def __init__(self, base: float, cap: float) -> None:
-        # not wait_exponential_jitter: its arguments changed between tenacity 8 and 9
-        self.backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
-        self.cap = cap
-
-    def __call__(self, retry_state: RetryCallState) -> float:
-        wait = min(self.backoff(retry_state), self.cap)
-        error = retry_state.outcome.exception() if retry_state.outcome else None
-        asked = error.retry_after if isinstance(error, AdapterError) else None
-        return wait if asked is None else max(wait, min(asked, self.cap))
-
-
 Call = Callable[[HttpRequest], Awaitable[Any]]
+
+
+class _NotSentError(FatalAdapterError):
+    """The request was never sent (a quota used up): it is no attempt."""
 
 
 class HttpAdapter(Generic[C]):
@@ -293,6 +283,10 @@ class HttpAdapter(Generic[C]):
     backoff_base: ClassVar[float] = 0.5
     backoff_max: ClassVar[float] = 30.0
     max_body_bytes: ClassVar[int] = 5 * 2**20
+    #: seconds a request may wait for a place in a window; a window used up for longer (a
+    #: daily quota) fails the request as rate_limited, saying when it frees. Two hours: an
+    #: hourly window (Empire Avenue's 150/hour) is always waited out, as it always was
+    max_window_wait: ClassVar[float] = 7200.0
     #: share of the rate window kept in hand (at least 10 ms): the vendor times a request when it
     #: arrives, and requests do not all take the same time to get there (a busy loop, a connection)
     window_margin: ClassVar[float] = 0.01
@@ -319,12 +313,16 @@ class HttpAdapter(Generic[C]):
         #: seconds each answered HTTP attempt took, from sending to the body read (retries
         #: included, waits for the rate limit not); the collector reads the ones of its fetch
         self.latencies: list[float] = []
-        # per instance, not per fetch: the vendor counts our requests across fetch calls
-        padded = _padded(limits.rate, self.window_margin) if limits.rate else None
-        self._limiter = SlidingWindowLimiter(padded) if padded else None
+        self._secret_forms: tuple[str, ...] | None = None
+        # per instance, not per fetch: the vendor counts our requests across fetch calls. Every
+        # limit has its window, the longest first: a quota that is used up holds no other place
+        self._rates = tuple(sorted(limits.rates, key=lambda rate: rate.period, reverse=True))
+        self._limiters = [SlidingWindowLimiter(_padded(rate, self.window_margin), max_wait=self.max_window_wait)
+                          for rate in self._rates]
         # within short windows, requests are spread evenly rather than sent in a burst: a burst
         # queues up at the vendor, and requests that arrive late make the next window's look early
-        self._pacer = _Pacer(padded.period / padded.count) if padded and padded.period <= 60 else None
+        shortest = self._limiters[-1].limit if self._limiters else None
+        self._pacer = _Pacer(shortest.period / shortest.count) if shortest and shortest.period <= 60 else None
 
     def request_for(self, subject: Subject) -> HttpRequest:
         raise NotImplementedError(f"{type(self).__name__} must define request_for()")
@@ -346,8 +344,9 @@ class HttpAdapter(Generic[C]):
     def share_windows(self, ledger: WindowLedger) -> None:
         """Keep this index's rate windows in ``ledger`` (the store), shared with every process
         using it on the same API key: a restart or a second run starts from the vendor's count."""
-        if self._limiter is not None:
-            self._limiter = SlidingWindowLimiter(self._limiter.limit, ledger, f"{self.name}:{self.key_digest}")
+        scope = f"{self.name}:{self.key_digest}"  # the store keeps one window per (scope, period)
+        self._limiters = [SlidingWindowLimiter(limiter.limit, ledger, scope, max_wait=limiter.max_wait)
+                          for limiter in self._limiters]
 
     @property
     def key_digest(self) -> str:
@@ -359,8 +358,8 @@ class HttpAdapter(Generic[C]):
 
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (the vendor says its quota is nearly used up)."""
-        if self._limiter is not None and seconds > 0:
-            self._limiter.delay(seconds)
+        if self._limiters and seconds > 0:  # the shortest window paces every request
+            self._limiters[-1].delay(seconds)
 
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncGenerator[Reading | Failure, None]:
         self.asked = set()
@@ -396,6 +395,8 @@ class HttpAdapter(Generic[C]):
                 for worker in workers:  # retrieved, so a worker's crash is not reported at exit
                     if not worker.cancelled():
                         worker.exception()
+                for limiter in self._limiters:  # answers written, unused shared places given back
+                    limiter.flush()
 
     async def _fetch_group(self, session: aiohttp.ClientSession, group: Sequence[Subject]) -> list[Reading | Failure]:
         """One request's results (a batch's), splitting a batch whose reply stays bad in halves
@@ -420,10 +421,18 @@ class HttpAdapter(Generic[C]):
 
         async def call(request: HttpRequest) -> Any:
             nonlocal attempts, answers
-            async for attempt in self._retrying():
-                with attempt:
-                    attempts += 1
+            while True:
+                attempts += 1
+                try:
                     payload = await self._attempt(session, request, asking=group)
+                    break
+                except _NotSentError:
+                    attempts -= 1  # the vendor was not asked: a resumed run's summary counts it so
+                    raise
+                except RetriableAdapterError as error:
+                    if attempts >= self._attempts:
+                        raise
+                    await asyncio.sleep(self._count_retry(error, attempts))
             answers += 1
             return payload
 
@@ -477,31 +486,28 @@ class HttpAdapter(Generic[C]):
     def _wait_cap(self) -> float:
         return self.config.backoff_max_seconds or self.backoff_max
 
-    def _retrying(self) -> AsyncRetrying:
-        return AsyncRetrying(
-            retry=retry_if_exception_type(RetriableAdapterError),
-            stop=stop_after_attempt(self._attempts),
-            wait=_RetryAfterWait(self.config.backoff_seconds or self.backoff_base, self._wait_cap),
-            before_sleep=self._count_retry,
-            reraise=True,
-        )
+    def _count_retry(self, error: AdapterError, attempt: int) -> float:
+        """Count a retry after failed ``attempt`` (1 for the first); the seconds to wait before it:
+        exponential backoff with jitter, capped, but never shorter than the vendor's ``Retry-After``.
 
-    def _count_retry(self, state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        kind = error.kind if isinstance(error, AdapterError) else "unknown"
+        A loop of our own rather than tenacity's: its machinery cost more CPU per request than
+        the rest of the retry path (bench/collect.py), for a policy this short."""
         self.stats["retry/count"] += 1
-        self.stats[f"retry/reason/{kind}"] += 1
-        wait = state.next_action.sleep if state.next_action else 0.0
+        self.stats[f"retry/reason/{error.kind}"] += 1
+        base, cap = self.config.backoff_seconds or self.backoff_base, self._wait_cap
+        wait = min(min(base * 2.0 ** (attempt - 1), cap) + random.uniform(0, base), cap)
+        if error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, cap))
         logger.debug("%s: %s; attempt %d of %d in %.2fs",
-                     self.name, self._scrub(str(error)), state.attempt_number + 1, self._attempts, wait)
+                     self.name, self._scrub(str(error)), attempt + 1, self._attempts, wait)
+        return wait
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest,
                        asking: Sequence[Subject] = ()) -> Any:
         where = public_url(request.url)
         if self._pacer is not None:
             await self._pacer.wait()
-        limiter = self._limiter
-        ticket = await limiter.acquire() if limiter is not None else None
+        tickets = await self._places(where)
         self.asked.update(s.id for s in asking)  # sent now, no longer "not asked"
         self.stats["request/count"] += 1
         sent = time.monotonic()
@@ -516,7 +522,7 @@ class HttpAdapter(Generic[C]):
                     content_type = response.content_type
                     retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         finally:  # the vendor counted it when it arrived: before now, whatever became of it
-            if limiter is not None:
+            for limiter, ticket in zip(self._limiters, tickets, strict=True):
                 limiter.release(ticket)
         self.latencies.append(time.monotonic() - sent)
         kind = self.classify(status, body)
@@ -526,9 +532,26 @@ class HttpAdapter(Generic[C]):
             kind = FailureKind.RATE_LIMITED  # a refusal that says when to come back (Mashery, GitHub)
         if status not in self.retry_statuses and kind is not FailureKind.RATE_LIMITED:
             raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
-        if retry_after is not None and self._limiter is not None:
-            self._limiter.delay(min(retry_after, self._wait_cap))
+        if retry_after is not None:
+            self.pause(min(retry_after, self._wait_cap))
         raise RetriableAdapterError(f"HTTP {status} from {where}", kind=kind, retry_after=retry_after)
+
+    async def _places(self, where: str) -> list[int | None]:
+        """A place in every window (the longest first), or, if one is used up for longer than
+        ``max_window_wait``, a rate_limited error saying when it frees (a resumed run asks again)."""
+        tickets: list[int | None] = []
+        try:
+            for limiter in self._limiters:
+                tickets.append(await limiter.acquire())
+        except WindowUsedUpError as exc:
+            for limiter, ticket in zip(self._limiters, tickets, strict=False):
+                limiter.release(ticket)
+            rate = self._rates[len(tickets)]
+            frees = datetime.fromtimestamp(time.time() + exc.wait, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            raise _NotSentError(f"the {rate.text} limit is used up until {frees} "
+                                    f"(not asked of {where}); resume the run after that",
+                                    kind=FailureKind.RATE_LIMITED) from None
+        return tickets
 
     async def _read_body(self, response: aiohttp.ClientResponse, where: str) -> bytes:
         body, declared = bytearray(), response.content_length or 0
@@ -549,12 +572,19 @@ class HttpAdapter(Generic[C]):
     def _scrub(self, text: str) -> str:
         """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
         replace control and bidirectional-override characters."""
-        return UNSAFE_TEXT.sub("\ufffd", scrub(text, self.config.secrets))  # and no vendor text reaches anyone raw
+        forms = self._secret_forms
+        if forms is None:  # worked out once: the config is frozen, and this runs for every text kept
+            forms = self._secret_forms = secret_forms(self.config.secrets)
+        for form in forms:
+            if form in text:
+                text = text.replace(form, "***")
+        return UNSAFE_TEXT.sub("\ufffd", text)  # and no vendor text reaches anyone raw
 
 
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every form a server may echo a secret in blanked: as written, percent-encoded
-    (``%2B`` or ``%2b``, ``+`` or ``%20`` for a space), HTML- or JSON-escaped."""
+def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
+    """Every form a server may echo a secret in: as written, percent-encoded (``%2B`` or ``%2b``,
+    ``+`` or ``%20`` for a space), HTML- or JSON-escaped; the longest first, as a form may hold
+    another."""
     forms: set[str] = set()
     for secret in secrets:
         if not secret:
@@ -562,9 +592,7 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
         for encoded in (secret, quote(secret, safe=""), quote(secret, safe="/"), quote_plus(secret),
                         html.escape(secret), json.dumps(secret)[1:-1]):
             forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
-    for form in sorted(forms, key=len, reverse=True):  # the longest first: a form may hold another
-        text = text.replace(form, "***")
-    return text
+    return tuple(sorted(forms, key=len, reverse=True))
 
 
 def _same_origin_only() -> aiohttp.TraceConfig:

@@ -43,6 +43,13 @@ class Limits:
     concurrency: int = DEFAULT_CONCURRENCY
     breaker_after: int | None = DEFAULT_BREAKER_AFTER
     deadline_seconds: float | None = None
+    #: further limits held at the same time as ``rate`` (a daily quota beside a rate per second)
+    more_rates: tuple[RateLimit, ...] = ()
+
+    @property
+    def rates(self) -> tuple[RateLimit, ...]:
+        """Every limit to honour, ``rate`` first."""
+        return (*((self.rate,) if self.rate is not None else ()), *self.more_rates)
 
 
 @runtime_checkable

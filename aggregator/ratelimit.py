@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Sequence
 
 # exactly these spellings: a unit read loosely is a limit off by orders of magnitude ("10/ms"
 # must not pass as ten a minute)
@@ -26,6 +27,7 @@ _UNITS = {
     "h": 3600.0, "hour": 3600.0, "hours": 3600.0,
     "d": 86400.0, "day": 86400.0, "days": 86400.0,
 }
+_NAMES = {1.0: "s", 60.0: "min", 3600.0: "hour", 86400.0: "day"}
 _PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d*(?:\.\d+)?)\s*([a-z]+)\s*$")
 
 
@@ -58,11 +60,26 @@ class RateLimit:
         return cls(count=count, period=multiple * unit)
 
     @property
+    def text(self) -> str:
+        """As a config writes it: ``10/s``, ``150/hour``, ``5/0.5s``."""
+        unit = _NAMES.get(self.period)
+        return f"{self.count}/{unit}" if unit else f"{self.count}/{self.period:g}s"
+
+    @property
     def per_second(self) -> float:
         return self.count / self.period
 
     def __str__(self) -> str:
         return f"{self.count}/{self.period:g}s"
+
+
+class WindowUsedUpError(Exception):
+    """The window frees a place only after longer than the limiter may wait (a daily quota used
+    up): the caller should stop asking and say when to come back."""
+
+    def __init__(self, limit: RateLimit, wait: float) -> None:
+        super().__init__(f"the {limit} window frees a place only in {wait:.0f}s")
+        self.limit, self.wait = limit, wait
 
 
 class WindowLedger(Protocol):
@@ -72,12 +89,18 @@ class WindowLedger(Protocol):
     ``scope`` names one (index, API key) pair without the key; times are epoch seconds.
     """
 
-    def claim(self, scope: str, limit: RateLimit, now: float) -> tuple[int | None, float]:
-        """Take a place in the window: ``(ticket, 0)``, or ``(None, seconds to wait)`` if full."""
+    def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1,
+              counted_from: float | None = None) -> tuple[list[int], float]:
+        """Take up to ``places`` places in the window, each counted from ``counted_from`` (default
+        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds to wait)`` if it is full."""
         ...
 
-    def settle(self, ticket: int, at: float) -> None:
-        """The request was answered at ``at``: it counts from then."""
+    def settle(self, answered: Sequence[tuple[int, float]]) -> None:
+        """Each ``(ticket, at)``: that request was answered at ``at`` and counts from then."""
+        ...
+
+    def give_back(self, tickets: Sequence[int]) -> None:
+        """Places taken but never used: free them for everyone."""
         ...
 
 
@@ -89,16 +112,35 @@ class SlidingWindowLimiter:
     vendor counts it when it arrives, some time between the two, so counting from the answer
     never lets the next window start early, whatever the concurrency or a busy event loop's
     delays. With a ``ledger``, every process sharing it shares the window too.
+
+    The ledger is a database, so at high rates places are taken from it in blocks: one
+    transaction takes up to about what this limiter lets through in ``hold`` seconds (a quarter
+    of the period, at most 0.25 s; fewer after a block that was not used up in time), each place
+    counted from the end of that time until its answer is written, so a place handed out late
+    is never counted from before its request was sent. Answers are written back in groups
+    (within ``hold``, and before each block); places still unused after ``hold``, or when
+    :meth:`flush` is called at the end of a fetch, are given back.
     """
 
-    def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "") -> None:
+    def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "",
+                 *, max_wait: float | None = None) -> None:
         self.limit = limit
+        #: a wait for a place longer than this raises :class:`WindowUsedUpError` instead (None: wait)
+        self.max_wait = max_wait
         self.ledger, self.scope = ledger, scope
+        self.hold = min(0.25, limit.period / 4)
+        #: places taken from the ledger in one transaction, at most
+        self.block = max(1, min(64, int(limit.count * self.hold / limit.period)))
         self._counted: list[float] = []  # a heap of the times answered requests count from
         self._in_flight = 0
         self._lock: asyncio.Lock | None = None
         self._released: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the lock belongs to
+        self._reserved: list[int] = []  # the ledger's places taken for this process, not yet used
+        self._reserved_until = 0.0  # (epoch seconds) after this they would count from too early
+        self._block_size = 1  # places the last block took
+        self._answered: list[tuple[int, float]] = []  # answers not yet written to the ledger
+        self._writing: asyncio.TimerHandle | None = None  # when they will be
 
     async def acquire(self) -> int | None:
         """Wait for a place; returns the ledger's ticket for it (give it back to :meth:`release`)."""
@@ -114,30 +156,80 @@ class SlidingWindowLimiter:
                 now = time.monotonic()
                 while self._counted and now - self._counted[0] >= self.limit.period:
                     heapq.heappop(self._counted)
-                if len(self._counted) + self._in_flight < self.limit.count:
+                free = self.limit.count - len(self._counted) - self._in_flight
+                if free > 0:
                     break
                 if self._counted:
-                    await asyncio.sleep(self._counted[0] + self.limit.period - now)
+                    await asyncio.sleep(self._check_wait(self._counted[0] + self.limit.period - now))
                 else:  # every place is held by a request in flight: wait for an answer
                     self._released.clear()
                     await self._released.wait()
             ticket = None
-            while self.ledger is not None:
-                ticket, wait = self.ledger.claim(self.scope, self.limit, time.time())
-                if ticket is not None:
-                    break
-                await asyncio.sleep(max(wait, 0.001))
+            if self.ledger is not None:
+                ticket = await self._ledger_place(self.ledger, free)
             self._in_flight += 1
             return ticket
+
+    async def _ledger_place(self, ledger: WindowLedger, free: int) -> int:
+        """A place in the shared window: one already taken, else a new block (waiting if full)."""
+        import asyncio
+
+        while True:
+            now = time.time()
+            if self._reserved and now <= self._reserved_until:
+                return self._reserved.pop()
+            # as many as the last block used in time, twice that if it used them all: a slow
+            # moment takes one at a time rather than giving most of a block back
+            unused = len(self._reserved)
+            self._write_back(ledger)
+            size = self._block_size
+            places = max(1, min(self.block, free, 2 * size if not unused else size - unused))
+            tickets, wait = ledger.claim(self.scope, self.limit, now, places=places, counted_from=now + self.hold)
+            if tickets:
+                self._reserved, self._reserved_until, self._block_size = tickets, now + self.hold, len(tickets)
+                return self._reserved.pop()
+            await asyncio.sleep(self._check_wait(max(wait, 0.001)))
+
+    def _check_wait(self, wait: float) -> float:
+        if self.max_wait is not None and wait > self.max_wait:
+            raise WindowUsedUpError(self.limit, wait)
+        return wait
+
+    def _write_answers(self) -> None:
+        if self._writing is not None:
+            self._writing.cancel()
+            self._writing = None
+        if self._answered and self.ledger is not None:
+            answered, self._answered = self._answered, []
+            self.ledger.settle(answered)
+
+    def _write_back(self, ledger: WindowLedger) -> None:
+        """Write the answers known so far and give back the places not used in time."""
+        self._write_answers()
+        if self._reserved:
+            unused, self._reserved = self._reserved, []
+            ledger.give_back(unused)
 
     def release(self, ticket: int | None = None) -> None:
         """A request let through by :meth:`acquire` was answered (or failed) now."""
         self._in_flight = max(0, self._in_flight - 1)
         heapq.heappush(self._counted, time.monotonic())
         if self.ledger is not None and ticket is not None:
-            self.ledger.settle(ticket, time.time())
+            now = time.time()
+            self._answered.append((ticket, now))
+            # a place counts from ``hold`` after it was taken until its answer is written: write
+            # answers back within ``hold``, so that other processes see them in time
+            if len(self._answered) >= self.block:
+                self._write_answers()
+            elif self._writing is None and self._loop is not None and not self._loop.is_closed():
+                self._writing = self._loop.call_later(self.hold, self._write_answers)
         if self._released is not None:
             self._released.set()
+
+    def flush(self) -> None:
+        """Write back every answer and give back every unused place (at the end of a fetch)."""
+        if self.ledger is not None:
+            self._write_back(self.ledger)
 
     def delay(self, seconds: float) -> None:
         """Treat the window as full for ``seconds`` (a vendor said ``Retry-After``)."""

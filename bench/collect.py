@@ -1,6 +1,7 @@
 """Benchmark collection: 2,000 subjects x 4 vendors at 20 ms latency, each vendor limited to 200 req/s.
 
-    python bench/collect.py [--subjects 2000] [--naive-subjects 100] [--rate 200] [--latency 0.02]
+    python bench/collect.py [--subjects 2000] [--naive-subjects 100] [--bare-subjects 1000]
+                            [--rate 200] [--latency 0.02] [--concurrency 10] [--smoke]
 
 The four sandbox vendors run in a child process (the client gets a core of its own, as it
 would against real vendors), each answering after ``--latency`` seconds and enforcing a strict
@@ -10,8 +11,9 @@ Retry-After). Every adapter makes one request per subject — Klout through its 
 is the issue's: four vendors at ``rate`` against one request per ``latency``.
 
 Measured in one run:
-- ``collect`` of every subject from the four vendors at once, storing each result in SQLite as
-  it arrives (what ``aggregator run`` does): seconds, and per vendor the **quota efficiency** —
+- ``collect`` of every subject from the four vendors at once, as ``aggregator run`` does it:
+  each index's rate window shared through the SQLite store (``share_windows``), results
+  committed in groups (``Store.writer``): seconds, and per vendor the **quota efficiency** —
   for every request the vendor admitted, how full the sliding window starting at it was
   (requests in ``[t, t + 1 s)`` / rate), averaged over the windows that end before the vendor's
   last request (1.0 = the limit held exactly, all the time);
@@ -22,8 +24,10 @@ Measured in one run:
   pair against it; and against a competent simple client on the same subjects: the four
   vendors at once, one request in flight each (ceiling 20 ms / pair / 4 vendors);
 - the client's CPU per (subject, vendor) pair in the concurrent run (``time.process_time``
-  of the collecting process: adapters, limiter, collector and SQLite commits; the vendors
-  run in the child process).
+  of the collecting process: adapters, limiter, shared windows, collector and SQLite commits;
+  the vendors run in the child process), beside the simple client's and a floor's: the same
+  requests on ``--bare-subjects`` subjects through bare aiohttp, parsed by the adapters' own
+  hooks, with no limiter, retries, collector or store (``cpu_vs_bare``).
 
 The last line is JSON with the key figures.
 """
@@ -33,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import contextlib
 import json
 import math
 import multiprocessing
@@ -40,7 +45,6 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,25 +125,61 @@ def build(options: dict[str, dict[str, Any]], rate: float, concurrency: int) -> 
     return built
 
 
-async def timed_collect(adapters: list[Any], subjects: list[Any], store: Any, run_id: str) -> float:
+async def timed_collect(adapters: list[Any], subjects: list[Any], store: Any, run_id: str) -> tuple[float, float]:
+    """Seconds and CPU seconds of one collection the way ``aggregator run`` does it: each index's
+    rate window shared through the store, results committed in groups."""
     from aggregator.collection.collect import collect
 
-    started = time.perf_counter()
-    await collect(adapters, subjects, partial(store.add, run_id))
-    return time.perf_counter() - started
+    for adapter in adapters:
+        adapter.share_windows(store)
+    started, cpu = time.perf_counter(), time.process_time()
+    with store.writer(run_id) as sink:
+        await collect(adapters, subjects, sink)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+async def bare_collect(adapters: list[Any], subjects: list[Any], rate: float, concurrency: int) -> tuple[float, float]:
+    """The floor, for CPU: the same requests, each vendor through one plain aiohttp session at
+    ``concurrency`` in flight, paced evenly to 90 % of ``rate``, decoded and parsed by the
+    adapter's own hooks; no limiter, retries, error mapping, scrubbing, collector or store."""
+    import aiohttp
+
+    async def vendor(adapter: Any) -> None:
+        pending, due, interval = iter(subjects), time.monotonic(), 1 / (0.9 * rate)
+
+        async def call(request: Any) -> Any:
+            async with session.request(request.method, request.url, params=dict(request.params),
+                                       headers=dict(request.headers)) as response:
+                return json.loads(await response.read())
+
+        async def work() -> None:
+            nonlocal due
+            for subject in pending:
+                due += interval
+                await asyncio.sleep(max(0.0, due - interval - time.monotonic()))
+                with contextlib.suppress(Exception):  # a refusal or a bad reply: the floor does not care
+                    await adapter.gather(call, [subject])
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+            await asyncio.gather(*(work() for _ in range(concurrency)))
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(vendor(adapter) for adapter in adapters))
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subjects", type=int, default=2000)
     parser.add_argument("--naive-subjects", type=int, default=100)
+    parser.add_argument("--bare-subjects", type=int, default=1000, help="subjects for the bare-aiohttp CPU floor")
     parser.add_argument("--rate", type=float, default=200.0, help="each vendor's limit, requests per second")
     parser.add_argument("--latency", type=float, default=0.02, help="each vendor's reply latency, seconds")
     parser.add_argument("--concurrency", type=int, default=10, help="requests in flight per vendor")
     parser.add_argument("--smoke", action="store_true", help="the smallest size, for CI: checks it runs")
     args = parser.parse_args()
     if args.smoke:
-        args.subjects, args.naive_subjects = 40, 8
+        args.subjects, args.naive_subjects, args.bare_subjects = 40, 8, 8
 
     from aggregator.collection.store import Store
     from aggregator.models import Run, Subject, utc_now
@@ -163,20 +203,26 @@ async def main() -> None:
             store.start_run(Run(id=run_id, started_at=utc_now(), config_digest=""), chosen, [])
         await ask("reset")
         adapters = build(setup["options"], args.rate, args.concurrency)
-        cpu = time.process_time()
-        seconds = await timed_collect(adapters, subjects, store, "concurrent")
-        cpu = time.process_time() - cpu  # the client's CPU: adapters, limiter, collector, SQLite
+        # the client's CPU: adapters, limiter, shared windows, collector, SQLite
+        seconds, cpu = await timed_collect(adapters, subjects, store, "concurrent")
         seen = await ask("reset")
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         await asyncio.sleep(1.1)  # let the vendors' windows empty before the baseline
-        naive_seconds = 0.0
+        naive_seconds = naive_cpu = 0.0
         for adapter in build(setup["options"], args.rate, 1):  # one request at a time, one vendor after another
-            naive_seconds += await timed_collect([adapter], subjects[: args.naive_subjects], store, "naive")
+            spent, spent_cpu = await timed_collect([adapter], subjects[: args.naive_subjects], store, "naive")
+            naive_seconds, naive_cpu = naive_seconds + spent, naive_cpu + spent_cpu
         await ask("reset")
         await asyncio.sleep(1.1)
         # a competent simple client: the four vendors at once, one request at a time each
-        simple_seconds = await timed_collect(build(setup["options"], args.rate, 1), few, store, "simple")
-        naive_seen = await ask("stop")
+        simple_seconds, simple_cpu = await timed_collect(build(setup["options"], args.rate, 1), few, store, "simple")
+        naive_seen = await ask("reset")
+        await asyncio.sleep(1.1)
+        # the floor for CPU: the concurrent run's requests through bare aiohttp, on as many subjects
+        bare_subjects = subjects[: args.bare_subjects]
+        bare_seconds, bare_cpu = await bare_collect(build(setup["options"], args.rate, args.concurrency),
+                                                    bare_subjects, args.rate, args.concurrency)
+        bare_seen = await ask("stop")
         readings = len(store.readings("concurrent"))
     sandbox.join(5)
 
@@ -200,7 +246,14 @@ async def main() -> None:
           f"(ceiling at these settings: {len(VENDORS) * args.rate * args.latency:g}x)")
     print(f"simple (four vendors at once, one request each in flight): {simple_seconds:.2f} s for "
           f"{naive_pairs:,} pairs; speedup {simple_speedup:.1f}x")
-    print(f"client CPU: {cpu:.2f} s, {cpu / pairs * 1000:.3f} ms per (subject, vendor) pair")
+    bare_pairs = len(bare_subjects) * len(VENDORS)
+    per_pair = {"ours": cpu / pairs * 1000, "simple": simple_cpu / naive_pairs * 1000,
+                "bare": bare_cpu / bare_pairs * 1000}
+    bare_admitted = sum(bare_seen[name]["stats"].get("admitted", 0) for name in VENDORS)
+    print(f"client CPU per (subject, vendor) pair: ours {per_pair['ours']:.3f} ms ({cpu:.2f} s); "
+          f"simple client {per_pair['simple']:.3f} ms; bare aiohttp floor {per_pair['bare']:.3f} ms "
+          f"({bare_pairs:,} pairs in {bare_seconds:.1f} s, {bare_admitted:,} admitted); "
+          f"ours / floor {per_pair['ours'] / per_pair['bare']:.2f}")
     print(json.dumps({
         "subjects": len(subjects), "vendors": len(VENDORS), "latency_ms": args.latency * 1000,
         "rate_per_vendor": args.rate, "concurrency": args.concurrency, "seconds": round(seconds, 3),
@@ -210,7 +263,10 @@ async def main() -> None:
         "naive_seconds": round(naive_seconds, 3), "speedup_vs_naive": round(speedup, 2),
         "speedup_ceiling": len(VENDORS) * args.rate * args.latency,
         "simple_seconds": round(simple_seconds, 3), "speedup_vs_simple": round(simple_speedup, 2),
-        "client_cpu_s": round(cpu, 3), "client_cpu_ms_per_pair": round(cpu / pairs * 1000, 4),
+        "client_cpu_s": round(cpu, 3), "client_cpu_ms_per_pair": round(per_pair["ours"], 4),
+        "simple_cpu_ms_per_pair": round(per_pair["simple"], 4), "bare_subjects": len(bare_subjects),
+        "bare_cpu_ms_per_pair": round(per_pair["bare"], 4),
+        "cpu_vs_bare": round(per_pair["ours"] / per_pair["bare"], 2),
     }))
 
 

@@ -35,7 +35,6 @@ HOST = "127.0.0.1"
 #: Adapter options the sandbox needs beyond base_url and keys: its EA tickers are the Twitter
 #: screen names (upper-cased), so the empireavenue adapter reads the roster's twitter column.
 ADAPTER_OPTIONS: dict[str, dict[str, str]] = {"empireavenue": {"network": "twitter"}}
-_UNITS = {1.0: "s", 60.0: "min", 3600.0: "hour", 86400.0: "day"}
 
 FaultsOption = Faults | Mapping[str, Faults] | str | None
 LimitsOption = Mapping[str, str | Sequence[str]] | None
@@ -43,8 +42,7 @@ LimitsOption = Mapping[str, str | Sequence[str]] | None
 
 def limit_text(limit: RateLimit) -> str:
     """``RateLimit`` as config text: ``10/s``, ``150/hour``, ``5/0.5s``."""
-    unit = _UNITS.get(limit.period)
-    return f"{limit.count}/{unit}" if unit else f"{limit.count}/{limit.period:g}s"
+    return limit.text
 
 
 @dataclass

@@ -14,7 +14,8 @@ it (secrets live in the environment, never in the file) < command-line flags.
 
     [indices.klout]
     adapter = "files"                  # any installed adapter (aggregator.adapters entry points)
-    rate_limit = "10/s"                # optional: COUNT/UNIT, e.g. 150/hour
+    rate_limit = "10/s"                # optional: COUNT/UNIT, e.g. 150/hour; several held at once:
+                                       # ["10/s", "10000/day"]
     concurrency = 4                    # optional: requests in flight
     breaker_after = 10                 # optional: failures in a row that mark the index down
     deadline_seconds = 600             # optional: the whole index's time budget
@@ -62,6 +63,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
@@ -95,7 +97,29 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _parse_rate(value: Any) -> Any:
-    return RateLimit.parse(value) if isinstance(value, str) else value
+    """One limit (``"10/s"``) or several held at once (``["10/s", "10000/day"]``), shortest window first."""
+    if isinstance(value, str):
+        return RateLimit.parse(value)
+    if not isinstance(value, list | tuple):
+        return value
+    if value and all(isinstance(item, RateLimit) for item in value):
+        return tuple(sorted(value, key=lambda limit: limit.period))
+    if not value:
+        raise ValueError("an empty list: give at least one limit ('10/s'), or leave rate_limit out")
+    limits = []
+    for number, item in enumerate(value, 1):
+        if not isinstance(item, str):
+            raise ValueError(f"limit {number} of the list ({str(item)[:40]!r}) is not a text like '10/s'")
+        try:
+            limits.append(RateLimit.parse(item))
+        except ValueError as exc:
+            raise ValueError(f"limit {number} of the list: {exc}") from None
+    limits.sort(key=lambda limit: limit.period)
+    for shorter, longer in pairwise(limits):
+        if shorter.period == longer.period:  # one window per period is kept (and shared) for an index
+            raise ValueError(f"two limits over the same window of {shorter.period:g}s ({shorter.count} and "
+                             f"{longer.count}): keep only the lower")
+    return limits[0] if len(limits) == 1 else tuple(limits)
 
 
 class _Section(BaseModel):
@@ -105,7 +129,7 @@ class _Section(BaseModel):
 class IndexConfig(_Section):
     adapter: str
     options: dict[str, Any] = Field(default_factory=dict)
-    rate_limit: Annotated[RateLimit | None, BeforeValidator(_parse_rate)] = None
+    rate_limit: Annotated[RateLimit | tuple[RateLimit, ...] | None, BeforeValidator(_parse_rate)] = None
     concurrency: Annotated[int, Field(ge=1, le=256)] = DEFAULT_CONCURRENCY
     #: failures in a row (auth, rate limit, timeout, server error) that mark the index down
     breaker_after: Annotated[int, Field(ge=1)] | None = DEFAULT_BREAKER_AFTER
@@ -115,8 +139,9 @@ class IndexConfig(_Section):
 
     @property
     def limits(self) -> Limits:
-        return Limits(rate=self.rate_limit, concurrency=self.concurrency, breaker_after=self.breaker_after,
-                      deadline_seconds=self.deadline_seconds)
+        rates = self.rate_limit if isinstance(self.rate_limit, tuple) else (self.rate_limit,)
+        return Limits(rate=rates[0], more_rates=rates[1:], concurrency=self.concurrency,
+                      breaker_after=self.breaker_after, deadline_seconds=self.deadline_seconds)
 
 
 class RosterConfig(_Section):

@@ -534,23 +534,35 @@ class Store:
             if self._db.execute("SELECT 1 FROM run_columns WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
                 self._save_columns(run_id, self._columns_from_rows(run_id))
 
-    def claim(self, scope: str, limit: RateLimit, now: float) -> tuple[int | None, float]:
-        """Take a place in ``scope``'s window of ``limit`` at ``now`` (epoch seconds), for every
-        process using this file: ``(ticket, 0)``, or ``(None, seconds until a place frees)``."""
+    def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1,
+              counted_from: float | None = None) -> tuple[list[int], float]:
+        """Take up to ``places`` places in ``scope``'s window of ``limit`` at ``now`` (epoch
+        seconds), for every process using this file, each counted from ``counted_from`` (default
+        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds until a place frees)``."""
         with self._transaction():
             self._db.execute("DELETE FROM rate_windows WHERE scope = ? AND period = ? AND at <= ?",
                              (scope, limit.period, now - limit.period))
             held, oldest = self._db.execute("SELECT count(*), min(at) FROM rate_windows WHERE scope = ? AND period = ?",
                                             (scope, limit.period)).fetchone()
             if held >= limit.count:
-                return None, float(oldest) + limit.period - now
-            cursor = self._db.execute("INSERT INTO rate_windows (scope, period, at) VALUES (?, ?, ?)",
-                                      (scope, limit.period, now))
-        return cursor.lastrowid, 0.0
+                return [], float(oldest) + limit.period - now
+            taken = min(places, limit.count - held)
+            row = (scope, limit.period, now if counted_from is None else counted_from)
+            tickets = [ticket for (ticket,) in self._db.execute(
+                "INSERT INTO rate_windows (scope, period, at) VALUES " + ", ".join(["(?, ?, ?)"] * taken)
+                + " RETURNING rowid", row * taken).fetchall()]
+        return tickets, 0.0
 
-    def settle(self, ticket: int, at: float) -> None:
-        """The request holding ``ticket`` was answered at ``at``: it counts from then."""
-        self._db.execute("UPDATE rate_windows SET at = max(at, ?) WHERE rowid = ?", (at, ticket))
+    def settle(self, answered: Sequence[tuple[int, float]]) -> None:
+        """Each ``(ticket, at)``: the request holding ``ticket`` was answered at ``at`` and counts
+        from then (it arrived at the vendor before)."""
+        with self._transaction():
+            self._db.executemany("UPDATE rate_windows SET at = ? WHERE rowid = ?", [(at, t) for t, at in answered])
+
+    def give_back(self, tickets: Sequence[int]) -> None:
+        """Places taken by :meth:`claim` and never used: free them."""
+        with self._transaction():
+            self._db.executemany("DELETE FROM rate_windows WHERE rowid = ?", [(t,) for t in tickets])
 
     def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,
                        lease_until: datetime | None = None, state: DeliveryState = "claimed") -> bool:

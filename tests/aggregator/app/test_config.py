@@ -74,3 +74,25 @@ def test_toml_syntax_error_names_the_file_and_line(write):
 def test_missing_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_several_rate_limits_are_held_at_once_shortest_window_first():
+    data = {"indices": {"k": {"adapter": "files", "rate_limit": ["10000/day", "10/s"], "options": {"path": "k.csv"}}},
+            "roster": {"path": "r.csv"}}
+    limits = config_from_dict(data, environ={}).indices["k"].limits
+    assert limits.rates == (RateLimit(10, 1.0), RateLimit(10000, 86400.0))
+    assert limits.rate == RateLimit(10, 1.0)
+
+
+@pytest.mark.parametrize(("limits", "says"), [
+    (["10/s", "10/ms"], "limit 2 of the list: rate limit '10/ms' is not of the form COUNT/UNIT"),
+    (["10/s", 5], "limit 2 of the list ('5') is not a text"),
+    (["10/s", "20/1s"], "two limits over the same window of 1s (10 and 20): keep only the lower"),
+    ([], "an empty list"),
+])
+def test_a_bad_list_of_rate_limits_names_the_key_and_the_limit(limits, says):
+    data = {"indices": {"k": {"adapter": "files", "rate_limit": limits, "options": {"path": "k.csv"}}},
+            "roster": {"path": "r.csv"}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(data, environ={})
+    assert says in _where(info.value)["indices.k.rate_limit"]
