@@ -56,7 +56,6 @@ import html
 import json
 import logging
 import math
-import random
 import re
 import time
 from collections import Counter
@@ -70,6 +69,8 @@ from urllib.parse import quote, quote_plus
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationInfo, model_validator
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
 
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
@@ -262,6 +263,21 @@ def map_errors(where: str) -> Iterator[None]:
                                 kind=FailureKind.SERVER_ERROR) from exc
 
 
+class _RetryAfterWait(wait_base):
+    """Exponential backoff with jitter, but never shorter than the vendor's ``Retry-After``."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        # not wait_exponential_jitter: its arguments changed between tenacity 8 and 9
+        self.backoff = wait_exponential(multiplier=base, max=cap) + wait_random(0, base)
+        self.cap = cap
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        wait = min(self.backoff(retry_state), self.cap)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        asked = error.retry_after if isinstance(error, AdapterError) else None
+        return wait if asked is None else max(wait, min(asked, self.cap))
+
+
 Call = Callable[[HttpRequest], Awaitable[Any]]
 
 
@@ -419,20 +435,22 @@ class HttpAdapter(Generic[C]):
         """The group's results, and the kind that failed the whole request (None if it was answered)."""
         attempts = answers = 0
 
+        async def once(request: HttpRequest) -> Any:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return await self._attempt(session, request, asking=group)
+            except _NotSentError:
+                attempts -= 1  # the vendor was not asked: a resumed run's summary counts it so
+                raise
+
         async def call(request: HttpRequest) -> Any:
-            nonlocal attempts, answers
-            while True:
-                attempts += 1
-                try:
-                    payload = await self._attempt(session, request, asking=group)
-                    break
-                except _NotSentError:
-                    attempts -= 1  # the vendor was not asked: a resumed run's summary counts it so
-                    raise
-                except RetriableAdapterError as error:
-                    if attempts >= self._attempts:
-                        raise
-                    await asyncio.sleep(self._count_retry(error, attempts))
+            nonlocal answers
+            try:
+                # nearly every request is answered at once: only a failed one pays for tenacity
+                payload = await once(request)
+            except RetriableAdapterError as failed:
+                payload = await self._retry(once, request, failed)
             answers += 1
             return payload
 
@@ -486,21 +504,33 @@ class HttpAdapter(Generic[C]):
     def _wait_cap(self) -> float:
         return self.config.backoff_max_seconds or self.backoff_max
 
-    def _count_retry(self, error: AdapterError, attempt: int) -> float:
-        """Count a retry after failed ``attempt`` (1 for the first); the seconds to wait before it:
-        exponential backoff with jitter, capped, but never shorter than the vendor's ``Retry-After``.
+    async def _retry(self, once: Callable[[HttpRequest], Awaitable[Any]], request: HttpRequest,
+                     failed: RetriableAdapterError) -> Any:
+        """The rest of the retry policy after a first attempt that failed with ``failed``: tenacity
+        replays that failure as its attempt 1, so the count, the wait and the cap are its own."""
+        replay: list[RetriableAdapterError] = [failed]
+        payload: Any = None
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(RetriableAdapterError),
+            stop=stop_after_attempt(self._attempts),
+            wait=_RetryAfterWait(self.config.backoff_seconds or self.backoff_base, self._wait_cap),
+            before_sleep=self._count_retry,
+            reraise=True,
+        ):
+            with attempt:
+                if replay:
+                    raise replay.pop()
+                payload = await once(request)
+        return payload
 
-        A loop of our own rather than tenacity's: its machinery cost more CPU per request than
-        the rest of the retry path (bench/collect.py), for a policy this short."""
+    def _count_retry(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        kind = error.kind if isinstance(error, AdapterError) else "unknown"
         self.stats["retry/count"] += 1
-        self.stats[f"retry/reason/{error.kind}"] += 1
-        base, cap = self.config.backoff_seconds or self.backoff_base, self._wait_cap
-        wait = min(min(base * 2.0 ** (attempt - 1), cap) + random.uniform(0, base), cap)
-        if error.retry_after is not None:
-            wait = max(wait, min(error.retry_after, cap))
+        self.stats[f"retry/reason/{kind}"] += 1
+        wait = state.next_action.sleep if state.next_action else 0.0
         logger.debug("%s: %s; attempt %d of %d in %.2fs",
-                     self.name, self._scrub(str(error)), attempt + 1, self._attempts, wait)
-        return wait
+                     self.name, self._scrub(str(error)), state.attempt_number + 1, self._attempts, wait)
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest,
                        asking: Sequence[Subject] = ()) -> Any:
