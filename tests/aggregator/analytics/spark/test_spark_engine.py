@@ -39,7 +39,7 @@ from aggregator.analytics.spark.engine import cells_of, compare_frames  # noqa: 
 from aggregator.app import demo  # noqa: E402
 from aggregator.app.export import export_run, read_exported, score_table  # noqa: E402
 from aggregator.cli.main import main  # noqa: E402
-from aggregator.models import Failure, IndexSpec, Scale  # noqa: E402
+from aggregator.models import Failure, FailureKind, IndexSpec, Scale  # noqa: E402
 
 TOLERANCE = 1e-9
 #: asked beside ``range`` on degenerate columns; hypothesis draws one normalizer per table, the demo's run
@@ -204,8 +204,20 @@ def test_the_demo_run_gives_the_numpy_numbers(spark, demo_export):
     exported = read_exported(demo_export)
     table = score_table(exported)
     assert len(table.specs) >= 4 and np.isnan(table.raw).any()  # enough indices to dissent, and gaps
-    assert any(not f.kind.is_coverage_gap for f in exported.failures)  # faults to break down, with examples
-    check_same(spark, table, method="quantile_map", failures=exported.failures)
+    # the demo's vendors do not fail: faults added, so that the health has kinds, retries and examples to
+    # order (by subject, then message; each message once, three at most; an index-wide one first)
+    first, second = table.specs[0].name, table.specs[1].name
+    ids = table.subject_ids
+    faults = [
+        Failure(index=first, subject_id=ids[5], kind=FailureKind.TIMEOUT, attempts=3, message="timed out"),
+        Failure(index=first, subject_id=ids[1], kind=FailureKind.SERVER_ERROR, attempts=2, message="HTTP 503"),
+        Failure(index=first, subject_id=ids[2], kind=FailureKind.TIMEOUT, attempts=1, message="timed out"),
+        Failure(index=first, subject_id=None, kind=FailureKind.AUTH, attempts=1, message="key refused"),
+        Failure(index=first, subject_id=ids[0], kind=FailureKind.BAD_PAYLOAD, attempts=2, message="no JSON"),
+        Failure(index=second, subject_id=ids[3], kind=FailureKind.NOT_FOUND, attempts=1, message="unknown"),
+        Failure(index="gone", subject_id=ids[3], kind=FailureKind.TIMEOUT, attempts=1, message="not an index"),
+    ]
+    check_same(spark, table, method="quantile_map", failures=[*exported.failures, *faults])
 
 
 def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_export):
