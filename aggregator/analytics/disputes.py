@@ -40,9 +40,22 @@ def unusual_spread(spread: FloatArray, n_indices: IntArray, fallback: float) -> 
     if int(np.sum(comparable)) < MIN_SUBJECTS:
         return fallback
     k = n_indices[comparable]
-    typical = {int(n): _range_quantile(0.5, int(n)) for n in np.unique(k)}
+    typical = {int(n): typical_range(int(n)) for n in np.unique(k)}
     sigma = float(np.median(spread[comparable] / np.array([typical[int(n)] for n in k])))
-    return max(sigma * _range_quantile(1.0 - UNUSUAL_SHARE, int(np.median(k))), MIN_UNUSUAL_SPREAD)
+    return unusual_from(sigma, int(np.median(k)))
+
+
+def typical_range(k: int) -> float:
+    """The median range of ``k`` standard normal draws: a subject's spread over it estimates σ."""
+    return _range_quantile(0.5, k)
+
+
+def unusual_from(sigma: float, typical_k: int) -> float:
+    """The threshold for a roster-wide σ and the roster's typical number of indices per subject.
+
+    Split out so that an engine computing σ elsewhere (Spark) finishes with the same arithmetic.
+    """
+    return max(sigma * _range_quantile(1.0 - UNUSUAL_SHARE, typical_k), MIN_UNUSUAL_SPREAD)
 
 
 @cache

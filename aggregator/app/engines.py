@@ -5,7 +5,8 @@ Both engines write the same layout (``docs/spark.md``)::
     OUT/subjects/     one row per subject: position, subject_id, normalized and standing (arrays in
                       index order, null = missing), n_indices, consensus, consensus_iqr, spread,
                       dissenter (index column, -1 for none), dissent_gap, flagged
-    OUT/summary.json  the run, method, indices, scored counts, the agreement matrix (NaN as null)
+    OUT/summary.json  the run, method, indices, threshold and its rule, the agreement matrix,
+                      leave-one-out robustness, each index's health (NaN as null)
 
 ``numpy`` reads the export into memory (the single-machine path, and the reference the Spark
 engine is checked against); ``spark`` runs :mod:`aggregator.analytics.spark` wherever the Spark
@@ -24,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from aggregator.analytics.agreement import Agreement
+from aggregator.analytics.agreement import Agreement, Robustness
+from aggregator.analytics.compare import IndexHealth
 from aggregator.atomic import write_atomic
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
@@ -37,9 +39,13 @@ SUMMARY = "summary.json"
 
 def compare_exported(
     engine: str, run: str, out: str, *, method: str = "percentile", consensus: str = "median",
-    threshold: float = 25.0, master: str | None = None,
+    threshold: float | None = None, master: str | None = None,
 ) -> dict[str, Any]:
-    """Compare the exported run at ``run`` with ``engine`` and write the results to ``out``; the summary."""
+    """Compare the exported run at ``run`` with ``engine`` and write the results to ``out``; the summary.
+
+    ``threshold`` None flags the subjects whose spread is unusual for this roster (the product's
+    rule, ``analytics/disputes.py``); a number flags those above it.
+    """
     if engine == "numpy":
         return _numpy(Path(run), Path(out), method=method, consensus=consensus, threshold=threshold)
     if engine == "spark":
@@ -64,13 +70,13 @@ def spark_session(master: str | None = None) -> SparkSession:
 
 
 def summary(
-    run_id: str, specs: Sequence[IndexSpec], subjects: int, scored: Sequence[int], agreement: Agreement, *,
-    method: str, consensus: str, threshold: float,
+    run_id: str, specs: Sequence[IndexSpec], subjects: int, agreement: Agreement, robustness: Robustness,
+    health: Sequence[IndexHealth], *, method: str, consensus: str, threshold: float, rule: str,
 ) -> dict[str, Any]:
     """What ``summary.json`` holds (JSON-ready: NaN becomes null)."""
     return {
-        "run": run_id, "method": method, "consensus": consensus, "threshold": threshold,
-        "subjects": subjects, "indices": [s.name for s in specs], "scored": [int(n) for n in scored],
+        "run": run_id, "method": method, "consensus": consensus, "threshold": threshold, "threshold_rule": rule,
+        "subjects": subjects, "indices": [s.name for s in specs], "scored": [int(h.scored) for h in health],
         "agreement": {
             "kendall": _plain(agreement.kendall), "kendall_ci": _plain(agreement.kendall_ci),
             "spearman": _plain(agreement.spearman), "spearman_ci": _plain(agreement.spearman_ci),
@@ -78,6 +84,16 @@ def summary(
             "alpha_without": _plain(agreement.alpha_without), "mean_kendall": _plain(agreement.mean_kendall),
             "outlier": agreement.outlier,
         },
+        "robustness": {
+            "rho_without": _plain(robustness.rho_without), "n": robustness.n.tolist(),
+            "median_shift": _plain(robustness.median_shift), "most_influential": robustness.most_influential,
+        },
+        "health": [
+            {"index": h.index, "scored": int(h.scored), "asked": int(h.asked),
+             "failures": {kind.value: int(n) for kind, n in sorted(h.failures.items())},
+             "retries": int(h.retries), "examples": list(h.examples)}
+            for h in health
+        ],
     }
 
 
@@ -91,7 +107,7 @@ def _write_summary(out: Path, figures: dict[str, Any]) -> None:
     write_atomic(out / SUMMARY, json.dumps(figures, indent=2) + "\n")
 
 
-def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: float) -> dict[str, Any]:
+def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: float | None) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -103,6 +119,7 @@ def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: floa
     result = compare_table(table, method=method, consensus=consensus, threshold=threshold,
                            failures=exported.failures)
     assert result.agreement is not None
+    assert result.robustness is not None
 
     def rows(matrix: np.ndarray) -> pa.Array:
         return pa.array([[None if np.isnan(v) else float(v) for v in row] for row in matrix], pa.list_(pa.float64()))
@@ -120,14 +137,15 @@ def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: floa
         "dissenter": pa.array(result.dissenter, pa.int64()), "dissent_gap": column(result.dissent_gap),
         "flagged": pa.array(result.flagged, pa.bool_()),
     }), out / "subjects" / "part-00000.parquet")
-    figures = summary(exported.run_id, table.specs, len(table.subject_ids), [h.scored for h in result.health],
-                      result.agreement, method=method, consensus=consensus, threshold=threshold)
+    figures = summary(exported.run_id, table.specs, len(table.subject_ids), result.agreement, result.robustness,
+                      result.health, method=method, consensus=consensus, threshold=result.threshold,
+                      rule=result.threshold_rule)
     _write_summary(out, figures)
     return figures
 
 
 def _spark(
-    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float
+    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float | None
 ) -> dict[str, Any]:
     from aggregator.analytics.spark.engine import compare_frames
 
@@ -137,10 +155,12 @@ def _spark(
              spark.read.parquet(f"{base}/indices").orderBy("position").select("spec").collect()]
     subjects = spark.read.parquet(f"{base}/subjects").select("position", "subject_id")
     readings = spark.read.parquet(f"{base}/readings").select("index", "subject_id", "value")
-    result = compare_frames(subjects, readings, specs, method=method, consensus=consensus, threshold=threshold)
+    failures = spark.read.parquet(f"{base}/failures").select("index", "subject_id", "kind", "attempts", "message")
+    result = compare_frames(subjects, readings, specs, method=method, consensus=consensus, threshold=threshold,
+                            failures=failures)
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
-    figures = summary(str(meta["id"]), specs, subjects.count(), result.scored, result.agreement,
-                      method=method, consensus=consensus, threshold=threshold)
+    figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
+                      method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")

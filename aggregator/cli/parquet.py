@@ -34,8 +34,9 @@ def register(commands: Any) -> None:
     compare = commands.add_parser(
         "compare", help="compare an exported run (on Apache Spark with --engine spark)",
         description="Normalize an exported run, compute each subject's consensus, IQR, spread and dissenter, "
-                    "and the agreement matrix; write the per-subject figures as Parquet and the summary as "
-                    "JSON. The Spark engine runs wherever SPARK_HOME / spark-submit points (local[*] by default).",
+                    "the agreement matrix, leave-one-out robustness and each index's health; write the "
+                    "per-subject figures as Parquet and the summary as JSON. "
+                    "The Spark engine runs wherever SPARK_HOME / spark-submit points (local[*] by default).",
     )
     compare.add_argument("--engine", choices=ENGINES, default="spark", help="where to compute (default: spark)")
     # plain strings: a URL such as s3a://bucket/run must keep its double slash
@@ -44,7 +45,8 @@ def register(commands: Any) -> None:
     compare.add_argument("--method", default="percentile", help="normalizer (default: percentile)")
     compare.add_argument("--consensus", default="median", help="median (default), trimmed_mean or borda")
     compare.add_argument("--threshold", type=float, default=None, metavar="POINTS",
-                         help="spread that flags a subject (default: 25)")
+                         help="flag the subjects whose spread exceeds POINTS (default: those whose spread is "
+                              "unusual for this roster, as the product's reports flag them)")
     compare.add_argument("--master", help="Spark master URL (default: from spark-submit, else local[*])")
     compare.set_defaults(handler=_compare)
 
@@ -63,14 +65,12 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD
     from aggregator.app.engines import compare_exported
 
-    threshold = DEFAULT_DISAGREEMENT_THRESHOLD if args.threshold is None else args.threshold
     if "://" not in args.run and not (Path(args.run) / "run.json").exists():
         raise ConfigError(f"{args.run} is not an exported run: no run.json (write one with `aggregator export`)")
     summary = compare_exported(args.engine, args.run, args.out, method=args.method,
-                               consensus=args.consensus, threshold=threshold, master=args.master)
+                               consensus=args.consensus, threshold=args.threshold, master=args.master)
     print(json.dumps({"out": args.out, "subjects": summary["subjects"], "indices": summary["indices"],
                       "alpha": summary["agreement"]["alpha"]}))
     return EXIT_OK

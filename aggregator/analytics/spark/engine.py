@@ -15,11 +15,15 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
-from aggregator.analytics.agreement import Agreement
+from aggregator.analytics.agreement import Agreement, Robustness
+from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD, IndexHealth
 from aggregator.analytics.consensus import consensus_of
 from aggregator.analytics.spark import agreement as agree
 from aggregator.analytics.spark import rows
+from aggregator.analytics.spark.disputes import unusual_threshold
+from aggregator.analytics.spark.health import index_health
 from aggregator.analytics.spark.normalize import mid_percentile, normalize, tie_groups
+from aggregator.analytics.spark.robustness import robustness, without_each
 from aggregator.models import IndexSpec
 
 
@@ -37,6 +41,11 @@ class SparkComparison:
     agreement: Agreement
     #: readings that counted, per index (what the numpy engine's health calls "scored")
     scored: tuple[int, ...]
+    robustness: Robustness
+    #: per index: readings, failures by kind, retries, example messages (failures only when given)
+    health: tuple[IndexHealth, ...]
+    #: "fixed" (the threshold given) or "unusual" (read off this roster: ``analytics/disputes.py``)
+    threshold_rule: str = "fixed"
     #: other normalizations asked for with ``also=``: each a column ``also_<n>`` of ``subjects``, in this order
     also: tuple[str, ...] = ()
 
@@ -67,11 +76,17 @@ def _by_subject(subjects: DataFrame, cells: DataFrame, columns: Sequence[str], k
 
 def compare_frames(
     subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec], *, method: str = "percentile",
-    consensus: str = "median", threshold: float = 25.0, also: Sequence[str] = (),
+    consensus: str = "median", threshold: float | None = DEFAULT_DISAGREEMENT_THRESHOLD, also: Sequence[str] = (),
+    failures: DataFrame | None = None,
 ) -> SparkComparison:
-    """Normalize, aggregate and measure agreement, distributed (see the package docstring)."""
+    """Normalize, aggregate and measure agreement and robustness, distributed (see the package docstring).
+
+    ``threshold`` None: the roster's own unusual spread (``analytics/disputes.py``); ``failures``
+    (the export's) gives each index's health its failure breakdown.
+    """
     consensus_of(consensus)  # an unknown method fails before any work
     k = len(specs)
+    names = [s.name for s in specs]
     cells = cells_of(subjects, readings, specs).persist()
     groups = tie_groups(cells).persist()
     standing = cells.join(groups.select("j", "v", mid_percentile(groups).alias("standing")), ["j", "v"])
@@ -83,16 +98,30 @@ def compare_frames(
     wide = _by_subject(subjects, both, ["norm", "standing", *extra], k)
     row = rows.figures(F.col("norm"), k)
     agreed: Column = rows.consensus(consensus, F.col("norm"), F.col("standing"))
-    per_subject = wide.select(
+    figures = wide.select(
         F.col("i").alias("position"), "subject_id", F.col("norm").alias("normalized"), "standing",
         row["n_indices"].alias("n_indices"), agreed.alias("consensus"), row["consensus_iqr"].alias("consensus_iqr"),
         row["spread"].alias("spread"), row["dissenter"].cast("long").alias("dissenter"),
         row["dissent_gap"].alias("dissent_gap"), *extra,
-    ).withColumn("flagged", F.coalesce(F.col("spread"), F.lit(0.0)) > threshold)
+        F.array(*without_each(consensus, F.col("norm"), F.col("standing"), k)).alias("without"),
+    )
+    # materialized once (on the executors) and cut from its lineage: the threshold, the robustness
+    # and the caller each build on it, and re-analysing its long plan for each of their joins
+    # costs more than the work
+    figures = figures.localCheckpoint()
+    asked = figures.count()
+    rule = "fixed" if threshold is not None else "unusual"
+    if threshold is None:
+        threshold = unusual_threshold(figures, DEFAULT_DISAGREEMENT_THRESHOLD)
+    robust = robustness(figures, names, asked)
+    per_subject = figures.drop("without").withColumn("flagged", F.coalesce(F.col("spread"), F.lit(0.0)) > threshold)
     sizes = groups.groupBy("j").agg(F.first("count").alias("count"), F.count(F.lit(1)).alias("distinct"))
     per_index = {r["j"]: (int(r["count"]), int(r["distinct"])) for r in sizes.collect()}  # one row per index
     counts = [per_index.get(j, (0, 0))[0] for j in range(k)]
     distinct = [per_index.get(j, (0, 0))[1] for j in range(k)]
     alpha = agree.alphas(wide.select(F.col("standing").alias("s")), k)
-    matrix = agree.agreement([s.name for s in specs], counts, distinct, agree.pair_figures(cells), alpha)
-    return SparkComparison(per_subject, tuple(specs), method, consensus, threshold, matrix, tuple(counts), tuple(also))
+    matrix = agree.agreement(names, counts, distinct, agree.pair_figures(cells), alpha)
+    health = (index_health(failures, names, counts, asked) if failures is not None
+              else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))
+    return SparkComparison(per_subject, tuple(specs), method, consensus, threshold, matrix, tuple(counts), robust,
+                           health, rule, tuple(also))

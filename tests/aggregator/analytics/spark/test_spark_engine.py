@@ -1,5 +1,6 @@
 """The Spark engine gives the numpy engine's numbers: every normalizer, consensus, IQR, spread, dissent,
-and the agreement matrix (Kendall's tau-b counted exactly and distributed), within 1e-9.
+the agreement matrix (Kendall's tau-b counted exactly and distributed), leave-one-out robustness, the
+roster's own "disputed" threshold and each index's health, within 1e-9.
 
 One local Spark session (``local[2]``) serves the whole module. Tables come from hypothesis (ties,
 missing values, one to three indices, either direction, bounded or not) and from the demo's run,
@@ -38,7 +39,7 @@ from aggregator.analytics.spark.engine import cells_of, compare_frames  # noqa: 
 from aggregator.app import demo  # noqa: E402
 from aggregator.app.export import export_run, read_exported, score_table  # noqa: E402
 from aggregator.cli.main import main  # noqa: E402
-from aggregator.models import IndexSpec, Scale  # noqa: E402
+from aggregator.models import Failure, FailureKind, IndexSpec, Scale  # noqa: E402
 
 TOLERANCE = 1e-9
 #: asked beside ``range`` on degenerate columns; hypothesis draws one normalizer per table, the demo's run
@@ -96,14 +97,22 @@ def assert_close(got: np.ndarray, expected: np.ndarray, what: str) -> None:
         assert np.max(np.abs(got[both] - expected[both])) <= TOLERANCE, f"{what}: {got} != {expected}"
 
 
-def check_same(spark: SparkSession, table: ScoreTable, method: str = "percentile", also: Sequence[str] = ()) -> None:
-    """Every per-subject and agreement figure of the Spark engine equals the numpy engine's."""
+def check_same(
+    spark: SparkSession, table: ScoreTable, method: str = "percentile", also: Sequence[str] = (),
+    threshold: float | None = None, failures: Sequence[Failure] = (),
+) -> None:
+    """Every per-subject, agreement and robustness figure of the Spark engine equals the numpy engine's."""
     subjects, readings = frames(spark, table)
-    result = compare_frames(subjects, readings, table.specs, method=method, also=also)
+    failed = spark.createDataFrame(
+        [(f.index, f.subject_id, f.kind.value, f.attempts, f.message) for f in failures],
+        "index string, subject_id string, kind string, attempts long, message string",
+    )
+    result = compare_frames(subjects, readings, table.specs, method=method, also=also, threshold=threshold,
+                            failures=failed)
     consensus = {name: rows.consensus(name, F.col("normalized"), F.col("standing")).alias(name)
                  for name in ("median", "trimmed_mean", "borda")}
     got = [r.asDict() for r in result.subjects.select("*", *consensus.values()).orderBy("position").collect()]
-    expected = compare_table(table, method=method, also=also)
+    expected = compare_table(table, method=method, also=also, threshold=threshold, failures=failures)
     k = len(table.specs)
     assert [r["subject_id"] for r in got] == list(table.subject_ids)
     assert_close(_arrays([r["normalized"] for r in got]).reshape(-1, k), expected.normalized, "normalized")
@@ -119,7 +128,18 @@ def check_same(spark: SparkSession, table: ScoreTable, method: str = "percentile
     assert [r["dissenter"] for r in got] == expected.dissenter.tolist()
     assert [r["flagged"] for r in got] == expected.flagged.tolist()
     assert result.scored == tuple(h.scored for h in expected.health)
+    assert result.health == expected.health
+    assert (result.threshold_rule, result.threshold) == (expected.threshold_rule, pytest.approx(expected.threshold,
+                                                                                               abs=TOLERANCE))
     check_agreement(result.agreement, expected.agreement)
+    check_robustness(result.robustness, expected.robustness)
+
+
+def check_robustness(got: Any, expected: Any) -> None:
+    for name in ("rho_without", "median_shift"):
+        assert_close(getattr(got, name), getattr(expected, name), name)
+    assert got.n.tolist() == expected.n.tolist()
+    assert got.most_influential == expected.most_influential
 
 
 def check_agreement(got: Any, expected: Any) -> None:
@@ -152,9 +172,10 @@ def tables(draw: st.DrawFn) -> ScoreTable:
 # prints its table, which check_same's messages locate
 @settings(max_examples=2, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(table=tables(), method=st.sampled_from(["percentile", "range", "robust_z", "quantile_map"]))
-def test_small_tables_with_ties_and_gaps_give_the_numpy_numbers(spark, table, method):
-    check_same(spark, table, method=method)
+@given(table=tables(), method=st.sampled_from(["percentile", "range", "robust_z", "quantile_map"]),
+       threshold=st.sampled_from([None, 10.0]))
+def test_small_tables_with_ties_and_gaps_give_the_numpy_numbers(spark, table, method, threshold):
+    check_same(spark, table, method=method, threshold=threshold)
 
 
 def test_degenerate_columns_give_the_numpy_numbers_with_every_normalizer(spark):
@@ -180,9 +201,23 @@ def demo_export(tmp_path_factory) -> Path:
 
 
 def test_the_demo_run_gives_the_numpy_numbers(spark, demo_export):
-    table = score_table(read_exported(demo_export))
+    exported = read_exported(demo_export)
+    table = score_table(exported)
     assert len(table.specs) >= 4 and np.isnan(table.raw).any()  # enough indices to dissent, and gaps
-    check_same(spark, table, method="quantile_map")
+    # the demo's vendors do not fail: faults added, so that the health has kinds, retries and examples to
+    # order (by subject, then message; each message once, three at most; an index-wide one first)
+    first, second = table.specs[0].name, table.specs[1].name
+    ids = table.subject_ids
+    faults = [
+        Failure(index=first, subject_id=ids[5], kind=FailureKind.TIMEOUT, attempts=3, message="timed out"),
+        Failure(index=first, subject_id=ids[1], kind=FailureKind.SERVER_ERROR, attempts=2, message="HTTP 503"),
+        Failure(index=first, subject_id=ids[2], kind=FailureKind.TIMEOUT, attempts=1, message="timed out"),
+        Failure(index=first, subject_id=None, kind=FailureKind.AUTH, attempts=1, message="key refused"),
+        Failure(index=first, subject_id=ids[0], kind=FailureKind.BAD_PAYLOAD, attempts=2, message="no JSON"),
+        Failure(index=second, subject_id=ids[3], kind=FailureKind.NOT_FOUND, attempts=1, message="unknown"),
+        Failure(index="gone", subject_id=ids[3], kind=FailureKind.TIMEOUT, attempts=1, message="not an index"),
+    ]
+    check_same(spark, table, method="quantile_map", failures=[*exported.failures, *faults])
 
 
 def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_export):
@@ -209,11 +244,15 @@ def test_the_command_writes_the_same_results_from_both_engines(spark, demo_expor
         assert json.loads(capsys.readouterr().out)["subjects"] == 300
     summaries = {e: json.loads((o / "summary.json").read_text()) for e, o in outs.items()}
     numpy_summary, spark_summary = summaries["numpy"], summaries["spark"]
-    assert {k: v for k, v in numpy_summary.items() if k != "agreement"} == \
-        {k: v for k, v in spark_summary.items() if k != "agreement"}
-    for name, value in numpy_summary["agreement"].items():
-        expected = np.array(value, dtype=float)
-        assert_close(np.array(spark_summary["agreement"][name], dtype=float), expected, name)
+    floats = ("agreement", "robustness", "threshold")
+    assert numpy_summary["threshold_rule"] == "unusual"  # the product's rule, by default
+    assert {k: v for k, v in numpy_summary.items() if k not in floats} == \
+        {k: v for k, v in spark_summary.items() if k not in floats}
+    assert spark_summary["threshold"] == pytest.approx(numpy_summary["threshold"], abs=TOLERANCE)
+    for group in ("agreement", "robustness"):
+        for name, value in numpy_summary[group].items():
+            expected = np.array(value, dtype=float)
+            assert_close(np.array(spark_summary[group][name], dtype=float), expected, f"{group} {name}")
     read = {e: pq.read_table(o / "subjects").sort_by("position").to_pylist() for e, o in outs.items()}
     for mine, reference in zip(read["spark"], read["numpy"], strict=True):
         assert (mine["subject_id"], mine["n_indices"], mine["dissenter"], mine["flagged"]) == \
