@@ -103,7 +103,12 @@ def test_demo_runs_offline_and_marks_synthetic_subjects(tmp_path, subjects):
     report = folder / "report.html"
     assert f"report: {report.resolve().as_uri()}" in done.stdout
     html = report.read_text()
-    assert ("(synthetic)" in html) == (subjects == "1580")  # the bundled population is 1,569 people
+    # the bundled population is 1,569 people; past 500 subjects the page lists a few and the full
+    # standing, every synthetic subject included, is the CSV beside it
+    standing = folder / "report.standing.csv"
+    assert standing.is_file() == (subjects == "1580")
+    listed = standing.read_text(encoding="utf-8") if standing.is_file() else html
+    assert ("(synthetic)" in listed) == (subjects == "1580")
     for vendor in ("Klout", "PeerIndex", "Kred", "Empire Avenue", "In-house"):
         assert vendor in html
     runs = cli("runs", "--store", str(folder / "history.sqlite"))
