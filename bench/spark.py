@@ -12,12 +12,15 @@ chunk and index, as an export of one shard per chunk would). Each size's run is 
 For each size, each engine runs as the product runs it, in a fresh process: ``aggregator compare
 --engine numpy|spark --run DIR/run-N --out ...`` (Spark with ``--master local[2]`` and a driver
 memory of ``--driver-memory``, 4g by default). Seconds are wall time of that process (Spark's
-includes starting its JVM); memory is the peak of the whole process tree's resident set, sampled
-every 0.2 s from /proc: the Python driver, Spark's JVM (driver and executor in local mode) and
-its Python workers. Then both engines' outputs are compared: every per-subject column within
-1e-9 (integers and flags identical) and the summary's figures within 1e-9: ``same_numbers``.
+includes starting its JVM); ``cpu_s`` the CPU seconds (user + system) of its whole process tree,
+which a machine shared with other work inflates far less than wall time; memory is the peak of
+the tree's resident set. Both are sampled every 0.2 s from /proc: the Python driver, Spark's JVM
+(driver and executor in local mode) and its Python workers. Then both engines' outputs are
+compared: every per-subject column within 1e-9 (integers and flags identical) and the summary's
+figures within 1e-9: ``same_numbers``.
 
-``slope``: the least-squares slope of log(seconds) against log(size) per engine (1 = linear).
+``slope`` (``cpu_slope``): the least-squares slope of log(seconds) (log(CPU seconds)) against
+log(size) per engine (1 = linear; n log n from 1M to 10M is about 1.07).
 ``--beyond N``: one more size on Spark alone (numpy would not fit this machine), given 30 minutes.
 
 The last line is JSON.
@@ -43,14 +46,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's aggregator
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/analytics.py's data
 
-from analytics import make_tables  # noqa: E402 - bench/ is on the path from here
+from analytics import make_tables
 
-from aggregator.app.export import LAYOUT_VERSION, _failures_table, _indices_table  # noqa: E402
+from aggregator.app.export import LAYOUT_VERSION, _failures_table, _indices_table
 
 CHUNK = 1_000_000
 TOLERANCE = 1e-9
 BEYOND_LIMIT_S = 30 * 60
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 # -- the run, as Parquet in the export layout ---------------------------------------------------------------
@@ -66,8 +70,8 @@ def write_run(directory: Path, n: int, chunk: int = CHUNK) -> None:
         if meta.get("subjects") == n:
             return  # written by an earlier invocation
     shutil.rmtree(directory, ignore_errors=True)
-    for part in ("subjects", "indices", "readings", "failures"):
-        (directory / part).mkdir(parents=True)
+    for folder in ("subjects", "indices", "readings", "failures"):
+        (directory / folder).mkdir(parents=True)
     specs: Sequence[Any] = ()
     fetched = pa.scalar(0, pa.timestamp("us", tz="UTC"))
     for part, start in enumerate(range(0, n, chunk)):
@@ -103,26 +107,29 @@ def write_run(directory: Path, n: int, chunk: int = CHUNK) -> None:
 # -- one engine, in its own process tree ---------------------------------------------------------------------
 
 
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and all its descendants (from /proc; 0 for processes gone meanwhile)."""
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """Resident bytes and CPU seconds (user + system) of ``root`` and each of its descendants, from /proc."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
+    seen: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
             pages = int(Path(f"/proc/{entry}/statm").read_text().split()[1])
-        except (OSError, IndexError, ValueError):
+        except (OSError, IndexError, ValueError):  # gone meanwhile
             continue
         children.setdefault(int(fields[1]), []).append(int(entry))
-        rss[int(entry)] = pages * PAGE_SIZE
-    total, todo = 0, [root]
+        # fields from the state on: utime and stime are the 12th and 13th
+        seen[int(entry)] = (pages * PAGE_SIZE, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    tree: dict[int, tuple[int, float]] = {}
+    todo = [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        if pid in seen:
+            tree[pid] = seen[pid]
         todo.extend(children.get(pid, []))
-    return total
+    return tree
 
 
 def run_engine(engine: str, run: Path, out: Path, *, driver_memory: str, timeout: float | None) -> dict[str, Any]:
@@ -133,6 +140,7 @@ def run_engine(engine: str, run: Path, out: Path, *, driver_memory: str, timeout
         command += ["--master", "local[2]"]
         env["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {driver_memory} pyspark-shell"
     peak = 0
+    cpu: dict[int, float] = {}  # the last CPU seconds seen of each process of the tree
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     done = threading.Event()
@@ -140,25 +148,29 @@ def run_engine(engine: str, run: Path, out: Path, *, driver_memory: str, timeout
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(process.pid))
+            tree = _tree(process.pid)
+            peak = max(peak, sum(rss for rss, _ in tree.values()))
+            cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
+        _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate()
         done.set()
-        return {"seconds": None, "peak_gb": round(peak / 1e9, 2), "completed": False}
+        return {"seconds": None, "cpu_s": round(sum(cpu.values()), 1), "peak_gb": round(peak / 1e9, 2),
+                "completed": False}
     finally:
         done.set()
         sampler.join()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"{engine} failed on {run} (exit {process.returncode}):\n{stderr[-4000:]}")
-    return {"seconds": round(seconds, 2), "peak_gb": round(peak / 1e9, 2), "completed": True}
+    return {"seconds": round(seconds, 2), "cpu_s": round(sum(cpu.values()), 1), "peak_gb": round(peak / 1e9, 2),
+            "completed": True}
 
 
 # -- the two engines' outputs are the same numbers --------------------------------------------------------
@@ -236,9 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out = base / f"out-{n}-{engine}"
                 shutil.rmtree(out, ignore_errors=True)
                 figures[engine] = run_engine(engine, run, out, driver_memory=args.driver_memory, timeout=None)
-                print(f"{n:>11,} {engine:>5}: {figures[engine]['seconds']:8.1f} s, "
-                      f"peak {figures[engine]['peak_gb']:5.2f} GB", flush=True)
+                done = figures[engine]
+                print(f"{n:>11,} {engine:>5}: {done['seconds']:8.1f} s, {done['cpu_s']:8.1f} CPU s, "
+                      f"peak {done['peak_gb']:5.2f} GB", flush=True)
             figures["ratio"] = round(figures["spark"]["seconds"] / figures["numpy"]["seconds"], 2)
+            figures["cpu_ratio"] = round(figures["spark"]["cpu_s"] / max(figures["numpy"]["cpu_s"], 0.01), 2)
             figures["same_numbers"] = same_numbers(base / f"out-{n}-spark", base / f"out-{n}-numpy")
             print(f"{n:>11,} spark/numpy {figures['ratio']}x, same numbers: {figures['same_numbers']}", flush=True)
             results.append(figures)
@@ -256,6 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": "spark", "master": "local[2]", "driver_memory": args.driver_memory, "sizes": results,
         "slope": {e: slope([r["subjects"] for r in results], [r[e]["seconds"] for r in results])
                   for e in ("numpy", "spark")},
+        "cpu_slope": {e: slope([r["subjects"] for r in results], [r[e]["cpu_s"] for r in results])
+                      for e in ("numpy", "spark")},
         "same_numbers": all(r["same_numbers"] for r in results), "beyond_numpy": beyond_figures,
     }))
     return 0

@@ -78,7 +78,7 @@ def _local_defaults(spark: SparkSession) -> None:
     coalesces the small per-index and per-pair shuffles further.
     """
     context = spark.sparkContext
-    if context.master.startswith("local") and not context.getConf().contains("spark.sql.shuffle.partitions"):
+    if (context.master or "").startswith("local") and not context.getConf().contains("spark.sql.shuffle.partitions"):
         spark.conf.set("spark.sql.shuffle.partitions", str(LOCAL_PARTITIONS_PER_CORE * context.defaultParallelism))
 
 

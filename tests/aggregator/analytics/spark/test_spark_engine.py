@@ -211,9 +211,10 @@ def test_kendall_buckets_grow_with_the_rows_so_each_holds_a_bounded_number():
     assert spark_agreement.kendall_levels(spark_agreement.BUCKET_ROWS + 1) == 1
     assert spark_agreement.kendall_levels(6_400_000) == 3  # 10M subjects, 80% of each index scored: 8 buckets
     assert spark_agreement.kendall_levels(100, bucket_rows=10) == 4
-    for rows in (1, 999, 5_000_000, 123_456_789):
-        levels = spark_agreement.kendall_levels(rows, bucket_rows=1000)
-        assert rows / 2**levels <= 1000 < (rows / 2 ** (levels - 1) if levels else 1001)
+    for count in (1, 999, 5_000_000, 123_456_789):  # the fewest buckets of at most 1000 rows each
+        levels = spark_agreement.kendall_levels(count, bucket_rows=1000)
+        assert count <= 1000 * 2**levels
+        assert levels == 0 or count > 1000 * 2 ** (levels - 1)
 
 
 def test_the_command_writes_the_same_results_from_both_engines(spark, demo_export, tmp_path, capsys):
