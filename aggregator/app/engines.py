@@ -66,7 +66,26 @@ def spark_session(master: str | None = None) -> SparkSession:
     if (master or "local").startswith("local"):
         # Python workers on this machine: the interpreter that has this package and numpy/scipy
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    _local_defaults(spark)
+    return spark
+
+
+#: Shuffle partitions per core in local mode (see _local_defaults).
+LOCAL_PARTITIONS_PER_CORE = 4
+
+
+def _local_defaults(spark: SparkSession) -> None:
+    """Local mode's settings where the user gave none (spark-defaults.conf, ``--conf``, ``PYSPARK_SUBMIT_ARGS``).
+
+    Spark's default of 200 shuffle partitions is sized for a cluster: on a few local cores each of the
+    engine's ~90 stages would run 200 tasks of a few rows each. A few tasks per core keeps both cores
+    busy and each task's sort big enough to be worth scheduling; adaptive execution (on by default)
+    coalesces the small per-index and per-pair shuffles further.
+    """
+    context = spark.sparkContext
+    if (context.master or "").startswith("local") and not context.getConf().contains("spark.sql.shuffle.partitions"):
+        spark.conf.set("spark.sql.shuffle.partitions", str(LOCAL_PARTITIONS_PER_CORE * context.defaultParallelism))
 
 
 def summary(

@@ -10,7 +10,8 @@ discordant pairs D (x_i < x_j, y_i > y_j, strictly). D is counted exactly, merge
 
 - each pair's rows are cut by x into ``2^levels`` buckets (approximate quantiles; equal x
   always share a bucket, so every pair of rows in different buckets has x strictly ordered by
-  bucket number);
+  bucket number). ``levels`` grows with the pairs' row count (:func:`kendall_levels`) so that a
+  bucket holds about ``BUCKET_ROWS`` rows at most; a run that small is one bucket per pair;
 - inside a bucket, D is counted by scipy's Fenwick-tree counter in one Arrow task per bucket
   (``applyInArrow``): O(m log m) for a bucket of m rows, never a whole column;
 - across buckets, a pair of rows is counted at the highest bit where their bucket numbers
@@ -46,8 +47,24 @@ from aggregator.analytics.agreement import (
 )
 from aggregator.analytics.spark._running import running
 
-#: Buckets of x per pair for Kendall's local counts: 2**KENDALL_LEVELS.
-KENDALL_LEVELS = 5
+#: Rows of one pair that one bucket (one Arrow task) should hold at most. A task holds its rows
+#: about three times over (Arrow, the sort, the tie groups: ~100 bytes a row, ~100 MB at 1M), well
+#: inside a Python worker's share of an executor, and counts 1M rows in a fraction of a second, so
+#: scheduling it costs little beside the work. Fewer, larger buckets also mean fewer merge levels:
+#: the across-bucket running sum handles rows x levels.
+BUCKET_ROWS = 1_000_000
+
+
+def kendall_levels(rows: int, bucket_rows: int = BUCKET_ROWS) -> int:
+    """The merge levels for a pair of ``rows`` shared rows: 2**levels buckets of at most ~``bucket_rows`` rows.
+
+    Buckets are cut at approximate quantiles, so they are near even unless one value is very common
+    (a tie group never splits). 0 levels: one bucket, counted whole.
+    """
+    levels = 0
+    while rows > bucket_rows << levels:
+        levels += 1
+    return levels
 
 
 def shared_rows(cells: DataFrame) -> DataFrame:
@@ -125,26 +142,39 @@ def _buckets(rows: DataFrame, levels: int) -> DataFrame:
     ).drop("_cuts")
 
 
-def pair_figures(cells: DataFrame, *, levels: int = KENDALL_LEVELS) -> dict[tuple[int, int], dict[str, Any]]:
+def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:
     """Per pair ``(a, b)``: n, the tie counts, D and Spearman's cross product (driver-sized).
 
-    ``levels``: Kendall's rows are cut into ``2**levels`` buckets of x (at least 1 level).
+    ``levels``: Kendall's rows are cut into ``2**levels`` buckets of x; by default
+    :func:`kendall_levels` of the largest pair.
     """
     rows = shared_rows(cells).persist()  # every count below reads these rows
-    n = rows.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n"))
+    n = rows.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n")).persist()
+    if levels is None:
+        largest = n.agg(F.max("n")).first()
+        levels = kendall_levels(int(largest[0] or 0) if largest else 0)
     dx, dy = _doubled_ranks(rows, "x", n), _doubled_ranks(rows, "y", n)
     products = (
         rows.join(dx, ["a", "b", "x"]).join(dy, ["a", "b", "y"])
         .groupBy("a", "b").agg(F.sum(F.col("dx") * F.col("dy")).alias("products"))
     )
-    bucketed = _buckets(rows, levels).persist()
     figures = (
         n.join(_tie_sums(rows, ["x"], "x"), ["a", "b"]).join(_tie_sums(rows, ["y"], "y"), ["a", "b"])
         .join(_tie_sums(rows, ["x", "y"], "xy"), ["a", "b"]).join(products, ["a", "b"])
-        .join(_discordant_within_buckets(bucketed), ["a", "b"])
-        .join(_discordant_across_buckets(bucketed, levels), ["a", "b"], "left")
     )
-    return {(r["a"], r["b"]): r.asDict() for r in figures.collect()}  # one row per pair of indices
+    persisted = [rows, n]
+    if levels:
+        bucketed = _buckets(rows, levels).persist()  # read by both counts
+        persisted.append(bucketed)
+        figures = figures.join(_discordant_within_buckets(bucketed), ["a", "b"]).join(
+            _discordant_across_buckets(bucketed, levels), ["a", "b"], "left")
+    else:  # one bucket a pair: all of D is counted inside it
+        figures = figures.join(_discordant_within_buckets(rows.withColumn("bucket", F.lit(0))), ["a", "b"]) \
+            .withColumn("across", F.lit(0).cast("long"))
+    found = {(r["a"], r["b"]): r.asDict() for r in figures.collect()}  # one row per pair of indices
+    for frame in persisted:
+        frame.unpersist()
+    return found
 
 
 def kendall_from_counts(n: int, x_ties: int, y_ties: int, both_ties: int, discordant: int) -> float:

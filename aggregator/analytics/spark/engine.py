@@ -90,12 +90,15 @@ def compare_frames(
     cells = cells_of(subjects, readings, specs).persist()
     groups = tie_groups(cells).persist()
     standing = cells.join(groups.select("j", "v", mid_percentile(groups).alias("standing")), ["j", "v"])
-    normalized = normalize(cells, groups, specs, method).select("i", "j", "norm")
-    both = standing.select("i", "j", "standing").join(normalized, ["i", "j"])
+    if method == "percentile":  # the standing itself: no second join of every cell with the groups
+        both = standing.select("i", "j", "standing", F.col("standing").alias("norm"))
+    else:
+        normalized = normalize(cells, groups, specs, method).select("i", "j", "norm")
+        both = standing.select("i", "j", "standing").join(normalized, ["i", "j"])
     extra = [f"also_{n}" for n in range(len(also))]
     for name, other in zip(extra, also, strict=True):
         both = both.join(normalize(cells, groups, specs, other).select("i", "j", F.col("norm").alias(name)), ["i", "j"])
-    wide = _by_subject(subjects, both, ["norm", "standing", *extra], k)
+    wide = _by_subject(subjects, both, ["norm", "standing", *extra], k).persist()  # alphas, then the caller's write
     row = rows.figures(F.col("norm"), k)
     agreed: Column = rows.consensus(consensus, F.col("norm"), F.col("standing"))
     figures = wide.select(

@@ -220,19 +220,36 @@ def test_the_demo_run_gives_the_numpy_numbers(spark, demo_export):
     check_same(spark, table, method="quantile_map", failures=[*exported.failures, *faults])
 
 
-def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_export):
-    """With two buckets, most discordant pairs are counted by the Arrow tasks inside a bucket (the other
-    tests run 32 buckets, where the merge levels count most): the same tau-b either way."""
+@pytest.mark.parametrize("levels", [1, 4])
+def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_export, levels):
+    """The other tests' tables are small enough for one bucket a pair (all of D counted inside it). Cut
+    into 2 buckets, most discordant pairs are still counted inside a bucket; into 16, the merge levels
+    count most of them: the same tau-b either way."""
     table = score_table(read_exported(demo_export))
     subjects, readings = frames(spark, table)
     expected = compare_table(table).agreement
-    coarse = spark_agreement.pair_figures(cells_of(subjects, readings, table.specs), levels=1)
+    coarse = spark_agreement.pair_figures(cells_of(subjects, readings, table.specs), levels=levels)
     assert len(coarse) == len(table.specs) * (len(table.specs) - 1) // 2
     for (a, b), f in coarse.items():
         discordant = int(f["local"]) + int(f["across"] or 0)
-        assert int(f["local"]) > int(f["across"] or 0) > 0
+        if levels == 1:
+            assert int(f["local"]) > int(f["across"] or 0) > 0
+        else:
+            assert int(f["across"] or 0) > int(f["local"]) > 0
         tau = spark_agreement.kendall_from_counts(f["n"], f["x_pairs"], f["y_pairs"], f["xy_pairs"], discordant)
         assert abs(tau - expected.kendall[a, b]) <= TOLERANCE
+
+
+def test_kendall_buckets_grow_with_the_rows_so_each_holds_a_bounded_number():
+    assert spark_agreement.kendall_levels(0) == 0
+    assert spark_agreement.kendall_levels(spark_agreement.BUCKET_ROWS) == 0
+    assert spark_agreement.kendall_levels(spark_agreement.BUCKET_ROWS + 1) == 1
+    assert spark_agreement.kendall_levels(6_400_000) == 3  # 10M subjects, 80% of each index scored: 8 buckets
+    assert spark_agreement.kendall_levels(100, bucket_rows=10) == 4
+    for count in (1, 999, 5_000_000, 123_456_789):  # the fewest buckets of at most 1000 rows each
+        levels = spark_agreement.kendall_levels(count, bucket_rows=1000)
+        assert count <= 1000 * 2**levels
+        assert levels == 0 or count > 1000 * 2 ** (levels - 1)
 
 
 def test_the_command_writes_the_same_results_from_both_engines(spark, demo_export, tmp_path, capsys):
