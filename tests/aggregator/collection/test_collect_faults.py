@@ -49,9 +49,7 @@ async def test_fault_matrix_every_fault_at_10_percent_on_every_vendor_then_resum
     every = Faults(latency=0.002, jitter=0.004, shares=dict.fromkeys(FAULT_KINDS, 0.1))
     async with launch(VENDORS, faults=every, limits=FAST, seed=11) as sandbox:
         # batches of 10 tickers rather than 100, so that Empire Avenue sees enough requests for every fault
-        # a 1 s timeout, not 0.3 s: beside two CPU burners, 0.3 s timed out so many replies that
-        # not one out-of-range reply was read, and the test could not show it is final
-        config = configure(sandbox, tmp_path, 500, timeout=1.0, options={"empireavenue": {"batch_size": 10}})
+        config = configure(sandbox, tmp_path, 500, options={"empireavenue": {"batch_size": 10}})
         adapters = build_adapters(config)
         with Store(config.store.path) as store:
             outcome = await run(config, store, adapters_=adapters)
