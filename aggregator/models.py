@@ -306,6 +306,29 @@ class RunCounts(_Frozen):
     failures: int = 0
 
 
+class Shard(_Frozen):
+    """The ``index``-th (1-based) of ``count`` disjoint parts of a roster (``aggregator run --shard K/N``).
+
+    A subject's part comes from a stable hash of its id (:func:`aggregator.collection.roster.shard_of`).
+    ``roster`` is a digest of the whole roster's ids in order and ``size`` its length: ``export``
+    joins only shards of one roster, and puts each subject back at its place in it.
+    """
+
+    index: Annotated[int, Field(ge=1)]
+    count: Annotated[int, Field(ge=1)]
+    roster: str = ""
+    size: Annotated[int, Field(ge=0)] = 0
+
+    @model_validator(mode="after")
+    def _index_within_count(self) -> Self:
+        if self.index > self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: K must be at most N")
+        return self
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
 class Run(_Frozen):
     """One collection of the roster from the configured indices."""
 
@@ -314,6 +337,8 @@ class Run(_Frozen):
     finished_at: datetime | None = None
     config_digest: str
     counts: RunCounts = Field(default_factory=RunCounts)
+    #: set when the run collected one shard of the roster, not all of it
+    shard: Shard | None = None
 
     @property
     def finished(self) -> bool:

@@ -93,6 +93,8 @@ class Meta(View):
     opted_out: int
     #: of those, how many had their stored history erased by this run
     forgotten: int = 0
+    #: set when the run collected one part of a roster (``aggregator run --shard``): what it means
+    shard: str | None = None
     method: str
     #: what a 0-100 standing means under this method, for column headers
     standing_label: str
@@ -224,6 +226,14 @@ def _sections(present: set[str]) -> tuple[SectionInfo, ...]:
     )
 
 
+def _shard(outcome: RunOutcome) -> str | None:
+    shard = outcome.run.shard
+    if shard is None:
+        return None
+    return (f"shard {shard.index} of {shard.count} of a roster of {shard.size:,}: standings are among this "
+            f"shard's subjects only; `aggregator export` joins the {shard.count} shards into one run")
+
+
 def _meta(outcome: RunOutcome, wording: Wording) -> Meta:
     comparison = outcome.comparison
     started, started_text = _iso(outcome.run.started_at)
@@ -234,7 +244,7 @@ def _meta(outcome: RunOutcome, wording: Wording) -> Meta:
         title=outcome.title, run_id=outcome.run.id, started_at=started, started_text=started_text,
         finished_at=finished, finished_text=finished_text, generated_by=generated_by(),
         subjects=len(outcome.subjects), indices=len(comparison.table.specs),
-        opted_out=outcome.opted_out, forgotten=int(getattr(outcome, "forgotten", 0)),
+        opted_out=outcome.opted_out, forgotten=int(getattr(outcome, "forgotten", 0)), shard=_shard(outcome),
         method=comparison.method, standing_label=wording.label,
         threshold=comparison.threshold, threshold_text=points_text(comparison.threshold),
     )

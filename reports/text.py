@@ -98,6 +98,7 @@ class TextRenderer:
             title,
             "=" * min(len(title), WIDTH),
             *_wrap(f"Run {meta.run_id}: started {meta.started_text}, finished {finished}.", ""),
+            *(_wrap(f"This is {meta.shard}.", "") if meta.shard else []),
             *_wrap(
                 f"{meta.subjects:,} subjects{opted}; {meta.indices} indices: {labels}; "
                 f"normalization: {meta.method}; disagreement above {meta.threshold_text} points.",

@@ -120,11 +120,14 @@ class Aggregator:
         self.config = config if isinstance(config, Config) else load_config(config)
 
     async def run(self, *, resume: str | None = None, retry: Collection[FailureKind] = (),
-                  progress: ProgressCallback | None = None) -> RunResult:
+                  progress: ProgressCallback | None = None, shard: tuple[int, int] | None = None,
+                  run_id: str | None = None) -> RunResult:
         """Collect, store and compare; with ``resume``, continue that run (asking again for the
-        pairs whose failure is of a kind in ``retry``, final or not)."""
+        pairs whose failure is of a kind in ``retry``, final or not); with ``shard`` ``(K, N)``,
+        only the K-th of N disjoint parts of the roster, as run ``run_id``."""
         with Store(self.config.store.path) as store:
-            collected = await collect_run(self.config, store, resume=resume, retry=retry, progress=progress)
+            collected = await collect_run(self.config, store, resume=resume, retry=retry, progress=progress,
+                                          shard=shard, run_id=run_id)
             outcome = compare_stored(self.config, store, collected)
         return RunResult(outcome, collected.not_asked)
 

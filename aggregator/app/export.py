@@ -30,7 +30,7 @@ from aggregator.analytics.compare import ScoreTable
 from aggregator.atomic import write_atomic
 from aggregator.collection.store import Store
 from aggregator.errors import ConfigError
-from aggregator.models import Failure, IndexSpec, Reading, Subject
+from aggregator.models import Failure, IndexSpec, Reading, Run, Subject
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,14 +56,16 @@ def export_run(stores: Sequence[Path], run_id: str, directory: Path, *, overwrit
     """Write run ``run_id`` of ``stores`` (one or several shards) into ``directory`` as Parquet."""
     if not stores:
         raise ConfigError("export needs at least one store")
+    for path in stores:
+        if not Path(path).exists():
+            raise ConfigError(f"no history database at {path}")
+    places = _places(stores, run_id)
     _prepare(directory, overwrite=overwrite)
     seen: dict[str, Path] = {}
     specs: list[IndexSpec] | None = None
     counts = {"readings": 0, "failures": 0}
     runs = []
     for shard, path in enumerate(stores):
-        if not Path(path).exists():
-            raise ConfigError(f"no history database at {path}")
         with Store(path) as store:
             run = store.run(run_id)
             runs.append(run)
@@ -74,7 +76,7 @@ def export_run(stores: Sequence[Path], run_id: str, directory: Path, *, overwrit
                     raise ConfigError(f"subject {subject.id!r} is in the run of both {seen[subject.id]} and {path}: "
                                       "shards must split the roster into disjoint parts")
                 seen[subject.id] = Path(path)
-            _write(_subjects_table(subjects, len(seen) - len(subjects)), directory / "subjects", shard)
+            _write(_subjects_table(subjects, places[shard]), directory / "subjects", shard)
             for j, spec in enumerate(specs):
                 readings = [reading for _, reading in store.readings(run_id, index=spec.name)]
                 counts["readings"] += len(readings)
@@ -91,8 +93,63 @@ def export_run(stores: Sequence[Path], run_id: str, directory: Path, *, overwrit
         "layout": LAYOUT_VERSION, "id": run_id, "started_at": min(r.started_at for r in runs).isoformat(),
         "finished_at": None if None in finished else max(f for f in finished if f).isoformat(),
         "config_digest": first.config_digest, "shards": [Path(p).name for p in stores],
+        "shard_count": first.shard.count if first.shard else None,
     }, indent=2) + "\n")
     return Exported(directory, run_id, len(seen), len(specs), counts["readings"], counts["failures"])
+
+
+def _places(stores: Sequence[Path], run_id: str) -> list[list[int]]:
+    """Each store's subjects' positions in the exported run, in the order of ``Store.subjects``.
+
+    Runs of ``aggregator run --shard K/N`` keep each subject's place in the whole roster: they
+    must be the N distinct shards of one roster (a missing or a repeated shard is refused), and
+    their subjects are put back in roster order, as one run of the whole roster would hold them.
+    Other runs (a roster split by hand) follow one another in the order the stores are given.
+    """
+    import numpy as np
+
+    runs, stored = [], []
+    for path in stores:
+        with Store(path) as store:
+            runs.append(store.run(run_id))
+            stored.append(store.positions(run_id))
+    sharded = [run.shard is not None for run in runs]
+    if not any(sharded):
+        starts = np.cumsum([0] + [len(p) for p in stored])
+        return [list(range(int(start), int(start) + len(p))) for start, p in zip(starts, stored, strict=False)]
+    if not all(sharded):
+        whole = next(path for path, is_shard in zip(stores, sharded, strict=True) if not is_shard)
+        raise ConfigError(f"{whole} holds run {run_id} of a whole roster, the other stores hold shards of one: "
+                          "export the shards of one roster together, or that store alone")
+    _check_shards(stores, runs, run_id)
+    # dense ranks of the stored roster positions across the shards (subjects erased since leave gaps)
+    joined = np.concatenate([np.asarray(p, dtype=np.int64) for p in stored]) if stored else np.zeros(0, np.int64)
+    ranks = np.empty(len(joined), dtype=np.int64)
+    ranks[np.argsort(joined, kind="stable")] = np.arange(len(joined))
+    bounds = np.cumsum([0] + [len(p) for p in stored])
+    return [ranks[bounds[i]:bounds[i + 1]].tolist() for i in range(len(stored))]
+
+
+def _check_shards(stores: Sequence[Path], runs: Sequence[Run], run_id: str) -> None:
+    """The runs are the N distinct shards of one roster; else an error naming the shard and stores."""
+    first = runs[0].shard
+    assert first is not None
+    held: dict[int, Path] = {}
+    for path, run in zip(stores, runs, strict=True):
+        shard = run.shard
+        assert shard is not None
+        if (shard.count, shard.roster) != (first.count, first.roster):
+            raise ConfigError(f"{path} holds shard {shard} of run {run_id}, {stores[0]} shard {first}: "
+                              "they are not shards of one roster cut into one number of parts (same roster "
+                              "file and opt-out list, same N)")
+        if shard.index in held:
+            raise ConfigError(f"shard {shard} of run {run_id} is in both {held[shard.index]} and {path}: "
+                              "give each shard's store once")
+        held[shard.index] = Path(path)
+    missing = [f"{k}/{first.count}" for k in range(1, first.count + 1) if k not in held]
+    if missing:
+        raise ConfigError(f"run {run_id} is cut into {first.count} shards; missing shard {', '.join(missing)} "
+                          f"(given: {', '.join(f'{k}/{first.count} in {p}' for k, p in sorted(held.items()))})")
 
 
 def _prepare(directory: Path, *, overwrite: bool) -> None:
@@ -133,11 +190,11 @@ def _table(columns: dict[str, tuple[list[Any], Any]]) -> pa.Table:
     return pa.table({name: pa.array(values, type=kind) for name, (values, kind) in columns.items()})
 
 
-def _subjects_table(subjects: Sequence[Subject], start: int) -> pa.Table:
+def _subjects_table(subjects: Sequence[Subject], positions: Sequence[int]) -> pa.Table:
     import pyarrow as pa
 
     return _table({
-        "position": ([start + i for i in range(len(subjects))], pa.int64()),
+        "position": (list(positions), pa.int64()),
         "subject_id": ([s.id for s in subjects], pa.string()),
         "name": ([s.name for s in subjects], pa.string()),
         "handles": ([json.dumps(s.handles, sort_keys=True) for s in subjects], pa.string()),

@@ -20,7 +20,7 @@ from aggregator.app.history import outcome_from_store
 from aggregator.collection.collect import ProgressCallback, collect
 from aggregator.collection.judgments import Judgments, load_judgments
 from aggregator.collection.resume import pending
-from aggregator.collection.roster import OptOut, load_roster
+from aggregator.collection.roster import OptOut, load_roster, take_shard
 from aggregator.collection.store import Store, Writer
 from aggregator.errors import ConfigError, Problem, StoreUnusableError
 from aggregator.models import FailureKind, Run, Subject, utc_now
@@ -28,6 +28,8 @@ from aggregator.plugins import Adapter, CheckedAdapter, adapters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: ``(K, N)``: the K-th (1-based) of N parts of the roster
+ShardChoice = tuple[int, int]
 
 
 def build_adapters(config: Config) -> list[Adapter]:
@@ -41,6 +43,15 @@ def build_adapters(config: Config) -> list[Adapter]:
 
 def new_run_id() -> str:
     return utc_now().strftime("%Y%m%d-%H%M%S-%f")
+
+
+def _new_run(store: Store, config: Config, run_id: str | None) -> Run:
+    """A new run, named ``run_id`` if given (shards of one roster share one id, by which
+    ``export`` joins them); an id the store already holds is refused."""
+    if run_id is not None and run_id in {rid for rid, _ in store.run_states()}:
+        raise ConfigError([Problem("--run-id", f"{store.path} already holds run {run_id!r}; continue it with "
+                                               f"--resume {run_id}, or give a new id")])
+    return Run(id=run_id or new_run_id(), started_at=utc_now(), config_digest=config.digest)
 
 
 @dataclass(frozen=True)
@@ -66,11 +77,15 @@ async def collect_run(
     retry: Collection[FailureKind] = (),
     progress: ProgressCallback | None = None,
     adapters_: Sequence[Adapter] | None = None,
+    shard: ShardChoice | None = None,
+    run_id: str | None = None,
 ) -> Collected:
     """Collect the roster from every index into ``store`` (the first half of :func:`run`).
 
     With ``resume``, continue that run: only the pairs it has no answer for are fetched, and
-    those whose failure is of a kind in ``retry``, final or not.
+    those whose failure is of a kind in ``retry``, final or not. With ``shard`` ``(K, N)``,
+    collect only the K-th of N disjoint parts of the roster (see ``docs/spark.md``), as run
+    ``run_id`` (default: a new id from the clock).
     """
     roster = load_roster(config.roster.path)
     opt_out = OptOut.load(config.roster.opt_out)
@@ -87,11 +102,16 @@ async def collect_run(
         if callable(share):
             share(store)
     if resume is None:
-        current = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
-        store.start_run(current, subjects, [a.spec for a in active])
+        current = _new_run(store, config, run_id)
+        positions = None
+        if shard is not None:
+            part, positions = take_shard(subjects, *shard)
+            current = current.model_copy(update={"shard": part})
+            subjects = [subjects[i] for i in positions]
+        store.start_run(current, subjects, [a.spec for a in active], positions)
     else:
         current = store.run(resume)
-        _check_resumable(store, current, active)
+        _check_resumable(store, current, active, shard)
         erased = {s.id for s in gone}
         subjects = [s for s in store.subjects(current.id) if s.id not in erased]
     todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id, retry=retry))
@@ -164,13 +184,16 @@ async def run(
     retry: Collection[FailureKind] = (),
     progress: ProgressCallback | None = None,
     adapters_: Sequence[Adapter] | None = None,
+    shard: ShardChoice | None = None,
+    run_id: str | None = None,
 ) -> RunOutcome:
     """Collect the roster from every index into ``store`` and compare what was stored.
 
     With ``resume``, continue that run: only the pairs it has no answer for are fetched, and
     those whose failure is of a kind in ``retry``, final or not.
     """
-    collected = await collect_run(config, store, resume=resume, retry=retry, progress=progress, adapters_=adapters_)
+    collected = await collect_run(config, store, resume=resume, retry=retry, progress=progress, adapters_=adapters_,
+                                  shard=shard, run_id=run_id)
     return compare_stored(config, store, collected)
 
 
@@ -206,7 +229,11 @@ def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:
     return len(held)
 
 
-def _check_resumable(store: Store, run: Run, active: Sequence[Adapter]) -> None:
+def _check_resumable(store: Store, run: Run, active: Sequence[Adapter], shard: ShardChoice | None = None) -> None:
+    if shard is not None and (run.shard is None or (run.shard.index, run.shard.count) != shard):
+        collected = f"shard {run.shard}" if run.shard else "the whole roster"
+        raise ConfigError([Problem("--shard", f"run {run.id} collected {collected}, not shard {shard[0]}/{shard[1]}; "
+                                              "resume it without --shard (it keeps its own part)")])
     stored = [spec.name for spec in store.specs(run.id)]
     configured = [a.name for a in active]
     if sorted(stored) != sorted(configured):

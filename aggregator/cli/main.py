@@ -98,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retry", metavar="KIND[,KIND]", type=_failure_kinds, default=frozenset(),
                      help="with --resume: also ask again for pairs that failed with these kinds, final or not "
                           f"({', '.join(k.value for k in FailureKind)})")
+    run.add_argument("--shard", metavar="K/N", type=_shard,
+                     help="collect only the K-th of N disjoint parts of the roster (by a stable hash of each "
+                          "subject id), into this config's store; `aggregator export` joins the N stores into "
+                          "one run. Needs --run-id")
+    run.add_argument("--run-id", metavar="ID", type=_run_id,
+                     help="name the new run ID (default: the start time); the N shards of a roster share one id")
     run.add_argument("--out", type=Path, help="report file (default: [report] out in the config), or - for "
                                               "standard output; the format follows the suffix: .html, .txt, .json")
     run.add_argument("--format", metavar="KIND",
@@ -193,6 +199,11 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.retry and not args.resume:
         raise ConfigError("--retry asks again within a run: give the run with --resume RUN_ID (see `aggregator runs`)")
+    if args.run_id and args.resume:
+        raise ConfigError("--run-id names a new run; --resume RUN_ID continues one: give one of them")
+    if args.shard and not (args.run_id or args.resume):
+        raise ConfigError("--shard K/N needs --run-id ID: the N shards of one roster share one run id, by which "
+                          "`aggregator export` joins them")
     config = load_config(args.config)
     if args.judgments:
         config = config.with_judgments(args.judgments.resolve())
@@ -203,7 +214,8 @@ def _run(args: argparse.Namespace) -> int:
 
         return run_slot(config, args.slot, resend=args.resend)
     out = _check_outputs(config, args)  # every flag and output, before the first request
-    result = _collect(config, resume=args.resume, retry=args.retry, quiet=args.quiet)
+    result = _collect(config, resume=args.resume, retry=args.retry, quiet=args.quiet, shard=args.shard,
+                      run_id=args.run_id)
     if str(out) == STDOUT:
         _to_stdout(result.render(output_kind(out, args.format)))
         _err("report: written to standard output")
@@ -250,12 +262,14 @@ def _schedule(args: argparse.Namespace) -> int:
     return schedule_command(load_config(args.config))
 
 
-def _collect(config: Config, *, resume: str | None, retry: frozenset[FailureKind], quiet: bool) -> RunResult:
+def _collect(config: Config, *, resume: str | None, retry: frozenset[FailureKind], quiet: bool,
+             shard: tuple[int, int] | None = None, run_id: str | None = None) -> RunResult:
     from aggregator.app.api import Aggregator
     from aggregator.cli.progress import ProgressDisplay
 
     with ProgressDisplay(enabled=not quiet) as display:
-        result = asyncio.run(Aggregator(config).run(resume=resume, retry=retry, progress=display.update))
+        result = asyncio.run(Aggregator(config).run(resume=resume, retry=retry, progress=display.update,
+                                                    shard=shard, run_id=run_id))
     _summarize(result)
     return result
 
@@ -273,7 +287,9 @@ def _summarize(result: RunResult) -> None:
         _err(f"{index.index:>14}: {index.scored}/{index.asked} scored"
              + (f"; {missing} not found" if missing else "") + f"; faults: {faults or 'none'}"
              + (f"; {unasked} of them not asked (the index was marked down or ran out of time)" if unasked else ""))
-    _err(f"run {result.run_id}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
+    shard = result.outcome.run.shard
+    part = f" (shard {shard} of a roster of {shard.size})" if shard else ""
+    _err(f"run {result.run_id}{part}: {len(result.outcome.subjects)} subjects, {len(health)} indices")
 
 
 def _failure_kinds(text: str) -> frozenset[FailureKind]:
@@ -285,6 +301,27 @@ def _failure_kinds(text: str) -> frozenset[FailureKind]:
         raise argparse.ArgumentTypeError(f"{', '.join(unknown) or repr(text)} is not a failure kind; "
                                          f"known: {', '.join(known)}")
     return frozenset(known[name] for name in names)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``--shard``'s value: K/N with 1 <= K <= N."""
+    k, slash, n = text.partition("/")
+    if not slash or not k.strip().isdigit() or not n.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected K/N (whole numbers, e.g. 2/5: the 2nd of 5 parts), got {text!r}")
+    index, count = int(k), int(n)
+    if count < 1 or not 1 <= index <= count:
+        raise argparse.ArgumentTypeError(f"{text!r}: K and N must satisfy 1 <= K <= N (parts are numbered from 1)")
+    return index, count
+
+
+def _run_id(text: str) -> str:
+    """``--run-id``'s value: letters, digits and ``._-``, as the ids the clock makes."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: a run id is 1-100 letters, digits, '.', '_' or '-', "
+                                         "starting with a letter or digit")
+    return text
 
 
 def _validate(args: argparse.Namespace) -> int:

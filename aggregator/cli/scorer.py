@@ -17,6 +17,8 @@ from aggregator.atomic import atomic_open
 from aggregator.cli.exits import EXIT_OK
 from aggregator.errors import ConfigError
 
+GRAPH_ENGINES = ("scipy", "spark")
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``scorer`` command group (``fit``, ``evaluate``, ``graph``) to the ``aggregator`` command."""
@@ -59,10 +61,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     graph = sub.add_parser("graph", help="weighted PageRank of an interaction graph",
                            description="Weighted PageRank of an edge list (one 'source target [weight]' per line, "
                                        "an edge meaning source amplified target; gzip allowed), by sparse power "
-                                       "iteration until the L1 change is below --tol.")
-    graph.add_argument("--edges", type=Path, required=True, metavar="FILE", help="the edge list")
+                                       "iteration until the L1 change is below --tol. --engine spark runs the "
+                                       "same iteration on Apache Spark (docs/spark.md), from the text format or "
+                                       "Parquet (columns source, target [, weight]).")
+    # a plain string: with --engine spark, any path Spark reads (s3a://...)
+    graph.add_argument("--edges", required=True, metavar="FILE", help="the edge list")
     graph.add_argument("--top", type=int, default=20, metavar="N", help="how many top nodes to print (default 20)")
-    graph.add_argument("--out", type=Path, metavar="FILE", help="write every node's PageRank and percentile (CSV)")
+    graph.add_argument("--out", metavar="PATH",
+                       help="write every node's PageRank: scipy, a CSV file (node, pagerank, percentile); spark, a "
+                            "folder of Parquet (node, pagerank), or of CSV when PATH ends in .csv")
+    graph.add_argument("--engine", choices=GRAPH_ENGINES, default="scipy",
+                       help="scipy (default: one machine) or spark (the same numbers, distributed)")
+    graph.add_argument("--master", help="with --engine spark: the Spark master URL (default: from spark-submit, "
+                                        "else local[*])")
     graph.add_argument("--alpha", type=float, default=0.85, help="damping factor (default 0.85)")
     graph.add_argument("--tol", type=float, default=1e-10, help="stop at this absolute L1 change (default 1e-10)")
     graph.add_argument("--json", action="store_true", help="print the summary and top nodes as JSON")
@@ -154,33 +165,68 @@ def _graph(args: argparse.Namespace) -> int:
         raise ConfigError(f"--alpha must be between 0 and 1, got {args.alpha}")
     if not args.tol > 0:
         raise ConfigError(f"--tol must be positive, got {args.tol}")
+    if args.engine == "spark":
+        return _graph_spark(args)
+    if args.master:
+        raise ConfigError("--master goes with --engine spark")
     started = time.perf_counter()
-    edges = read_edges(args.edges)
+    edges = read_edges(Path(args.edges))
     read_s = time.perf_counter() - started
     started = time.perf_counter()
     result = pagerank(edges.source, edges.target, edges.weight, edges.n, alpha=args.alpha, tol=args.tol)
     rank_s = time.perf_counter() - started
     order = result.scores.argsort(kind="stable")[::-1][: max(args.top, 0)]
     if args.out:
-        _write_ranks(args.out, edges.nodes, result.scores, percentiles(result.scores))
+        _write_ranks(Path(args.out), edges.nodes, result.scores, percentiles(result.scores))
     summary = {"nodes": edges.n, "edges": len(edges.source), "iterations": result.iterations,
                "l1_change": result.change, "converged": result.converged, "read_s": round(read_s, 3),
                "pagerank_s": round(rank_s, 3),
                "top": [{"node": str(edges.nodes[i]), "pagerank": float(result.scores[i])} for i in order]}
+    return _show_graph(args, summary, f"read {read_s:.2f} s, ranked {rank_s:.2f} s")
+
+
+def _show_graph(args: argparse.Namespace, summary: dict[str, Any], timing: str) -> int:
+    """Print a PageRank's summary and top nodes (as JSON with --json), and warn if it did not converge."""
     if args.json:
         print(json.dumps(summary))
     else:
-        state = "converged" if result.converged else "NOT converged"
-        print(f"{args.edges}: {edges.n} nodes, {len(edges.source)} edges; PageRank {state} after "
-              f"{result.iterations} iterations (L1 change {result.change:.1e}); read {read_s:.2f} s, "
-              f"ranked {rank_s:.2f} s")
-        for place, i in enumerate(order, start=1):
-            print(f"{place:>5}  {edges.nodes[i]:<24} {result.scores[i]:.6e}")
+        state = "converged" if summary["converged"] else "NOT converged"
+        engine = " on Spark" if args.engine == "spark" else ""
+        print(f"{args.edges}: {summary['nodes']} nodes, {summary['edges']} edges; PageRank{engine} {state} after "
+              f"{summary['iterations']} iterations (L1 change {summary['l1_change']:.1e}); {timing}")
+        for place, top in enumerate(summary["top"], start=1):
+            print(f"{place:>5}  {top['node']:<24} {top['pagerank']:.6e}")
         if args.out:
             print(f"all nodes: {args.out}")
-    if not result.converged:
+    if not summary["converged"]:
         print("warning: the iteration limit was reached before --tol", file=sys.stderr)
     return EXIT_OK
+
+
+def _graph_spark(args: argparse.Namespace) -> int:
+    """``scorer graph --engine spark``: the ranks stay a DataFrame; only the top --top reach the driver."""
+    import time
+
+    from pyspark.sql import functions as F  # noqa: N812
+
+    from aggregator.app.engines import spark_session
+    from aggregator.scoring.spark.pagerank import pagerank_frame, read_edge_frame
+
+    spark = spark_session(args.master)
+    started = time.perf_counter()
+    result = pagerank_frame(read_edge_frame(spark, args.edges), alpha=args.alpha, tol=args.tol)
+    top = result.ranks.orderBy(F.desc("pagerank"), F.asc("node")).limit(max(args.top, 0)).collect()
+    if args.out:
+        writer = result.ranks.write.mode("overwrite")
+        if args.out.rstrip("/").endswith(".csv"):
+            writer.option("header", True).csv(args.out)
+        else:
+            writer.parquet(args.out)
+    seconds = time.perf_counter() - started
+    summary = {"engine": "spark", "nodes": result.nodes, "edges": result.edges, "iterations": result.iterations,
+               "l1_change": result.change, "converged": result.converged, "pagerank_s": round(seconds, 3),
+               "top": [{"node": row["node"], "pagerank": row["pagerank"]} for row in top]}
+    return _show_graph(args, summary, f"{seconds:.2f} s")
 
 
 def _write_ranks(path: Path, nodes: Any, scores: Any, pct: Any) -> None:

@@ -10,6 +10,7 @@ Opt-out file: one subject id or handle per line (``@`` optional, case ignored), 
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import UNSAFE_TEXT, Subject
+from aggregator.models import UNSAFE_TEXT, Shard, Subject
 
 _RESERVED = {"id", "name", "synthetic"}
 
@@ -131,3 +132,34 @@ class OptOut:
 
 def _key(text: str) -> str:
     return text.strip().lstrip("@").casefold()
+
+
+# -- shards -------------------------------------------------------------------------------------
+
+
+def shard_of(subject_id: str, count: int) -> int:
+    """The shard (1 .. ``count``) a subject belongs to: the first 8 bytes of the SHA-256 of its
+    UTF-8 id, as a big-endian number, modulo ``count``, plus one.
+
+    SHA-256, not Python's ``hash()`` (salted per process): every collector, on any machine and
+    Python version, puts a subject in the same shard, whatever the roster's order.
+
+    >>> [shard_of("ann", 3), shard_of("cy", 3), shard_of("ann", 1)]
+    [3, 1, 1]
+    """
+    digest = hashlib.sha256(subject_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def roster_digest(subjects: Sequence[Subject]) -> str:
+    """A digest of the roster's ids in order: the shards of one roster share it."""
+    digest = hashlib.sha256()
+    for subject in subjects:
+        digest.update(subject.id.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+def take_shard(subjects: Sequence[Subject], index: int, count: int) -> tuple[Shard, list[int]]:
+    """Shard ``index`` of ``count`` of the roster, and the roster positions of its subjects (ascending)."""
+    shard = Shard(index=index, count=count, roster=roster_digest(subjects), size=len(subjects))
+    return shard, [i for i, subject in enumerate(subjects) if shard_of(subject.id, count) == index]

@@ -58,6 +58,7 @@ from aggregator.models import (
     Run,
     RunCounts,
     Scale,
+    Shard,
     Subject,
     Subjects,
 )
@@ -176,6 +177,11 @@ MIGRATIONS: tuple[str, ...] = (
         blob BLOB NOT NULL,
         PRIMARY KEY (run_id, index_name, kind)
     );
+    """,
+    # 7: the shard of the roster a run collected (``aggregator run --shard K/N``), as the JSON of
+    # a Shard; NULL for a run of the whole roster
+    """
+    ALTER TABLE runs ADD COLUMN shard TEXT;
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -403,11 +409,17 @@ class Store:
 
     # -- writing -------------------------------------------------------------------------
 
-    def start_run(self, run: Run, subjects: Sequence[Subject], specs: Sequence[IndexSpec]) -> None:
+    def start_run(self, run: Run, subjects: Sequence[Subject], specs: Sequence[IndexSpec],
+                  positions: Sequence[int] | None = None) -> None:
+        """Record a new run of ``subjects`` (at ``positions`` in the roster: by default 0, 1, 2 ...;
+        a shard's subjects keep their places in the whole roster)."""
+        if positions is None:
+            positions = range(len(subjects))
         with self._transaction():
             self._db.execute(
-                "INSERT INTO runs (id, started_at, config_digest) VALUES (?, ?, ?)",
-                (run.id, run.started_at.isoformat(), run.config_digest),
+                "INSERT INTO runs (id, started_at, config_digest, shard) VALUES (?, ?, ?, ?)",
+                (run.id, run.started_at.isoformat(), run.config_digest,
+                 run.shard.model_dump_json() if run.shard else None),
             )
             self._db.executemany(
                 "INSERT INTO subjects (id, name, handles, synthetic) VALUES (?, ?, ?, ?) "
@@ -417,7 +429,7 @@ class Store:
             )
             self._db.executemany(
                 "INSERT INTO run_subjects (run_id, subject_id, position) VALUES (?, ?, ?)",
-                [(run.id, s.id, i) for i, s in enumerate(subjects)],
+                [(run.id, s.id, i) for i, s in zip(positions, subjects, strict=True)],
             )
             self._db.executemany(
                 "INSERT INTO run_indices (run_id, name, position, spec) VALUES (?, ?, ?, ?)",
@@ -680,7 +692,7 @@ class Store:
     # -- reading -------------------------------------------------------------------------
 
     def run(self, run_id: str) -> Run:
-        row = self._db.execute("SELECT id, started_at, finished_at, config_digest FROM runs WHERE id = ?",
+        row = self._db.execute("SELECT id, started_at, finished_at, config_digest, shard FROM runs WHERE id = ?",
                                (run_id,)).fetchone()
         if row is None:
             known = ", ".join(r.id for r in self.runs()[-5:]) or "none yet"
@@ -690,7 +702,7 @@ class Store:
     def runs(self) -> list[Run]:
         """Every run, oldest first."""
         rows = self._db.execute(
-            "SELECT id, started_at, finished_at, config_digest FROM runs ORDER BY started_at, id"
+            "SELECT id, started_at, finished_at, config_digest, shard FROM runs ORDER BY started_at, id"
         ).fetchall()
         return [self._run_from_row(row) for row in rows]
 
@@ -699,7 +711,7 @@ class Store:
         rows = self._db.execute("SELECT id, finished_at IS NOT NULL FROM runs ORDER BY started_at, id").fetchall()
         return [(r[0], bool(r[1])) for r in rows]
 
-    def _run_from_row(self, row: tuple[str, str, str | None, str]) -> Run:
+    def _run_from_row(self, row: tuple[str, str, str | None, str, str | None]) -> Run:
         run_id = row[0]
         count = self._count
         counts = RunCounts(
@@ -709,7 +721,7 @@ class Store:
         return Run(
             id=run_id, started_at=datetime.fromisoformat(row[1]),
             finished_at=datetime.fromisoformat(row[2]) if row[2] else None,
-            config_digest=row[3], counts=counts,
+            config_digest=row[3], counts=counts, shard=Shard.model_validate_json(row[4]) if row[4] else None,
         )
 
     def _count(self, table: str, run_id: str) -> int:
@@ -722,6 +734,11 @@ class Store:
             "ON s.id = r.subject_id WHERE r.run_id = ? ORDER BY r.position", (run_id,),
         ).fetchall()
         return [Subject(id=r[0], name=r[1], handles=json.loads(r[2]), synthetic=bool(r[3])) for r in rows]
+
+    def positions(self, run_id: str) -> list[int]:
+        """Each subject's place in the roster, in the order of :meth:`subjects` (ascending)."""
+        rows = self._db.execute("SELECT position FROM run_subjects WHERE run_id = ? ORDER BY position", (run_id,))
+        return [row[0] for row in rows]
 
     def specs(self, run_id: str) -> list[IndexSpec]:
         rows = self._db.execute("SELECT spec FROM run_indices WHERE run_id = ? ORDER BY position", (run_id,))

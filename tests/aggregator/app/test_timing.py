@@ -51,6 +51,7 @@ def test_a_version_2_file_gains_the_columns_and_its_runs_have_no_timing(tmp_path
             db.execute(f"ALTER TABLE deliveries DROP COLUMN {column}")
         db.execute("DROP TABLE rate_windows")  # and what schema 5 added
         db.execute("DROP TABLE run_columns")  # and what schema 6 added
+        db.execute("ALTER TABLE runs DROP COLUMN shard")  # and what schema 7 added
         db.execute("PRAGMA user_version = 2")
         db.commit()
     with Store(path) as store:
