@@ -596,7 +596,10 @@ async def prepare_report(config: Config, report: ReportConfig, slot: Slot | None
     return Prepared(run_id=result.run_id, path=str(path), message=message)
 
 
-def compose_email(config: Config, report: ReportConfig, outcome: Any, slot: Slot | None) -> Any:
+def compose_email(config: Config, report: ReportConfig, outcome: Any, slot: Slot | None,
+                  written: str | None = None) -> Any:
+    """The message of ``report`` for ``outcome``; ``written``: where this run wrote its report, when
+    not the report's own ``out`` (the email names the full standing's CSV beside it)."""
     from reports.email import build_email
     from reports.mail import compose, message_id, parse_address
     from reports.model import build_view
@@ -608,7 +611,8 @@ def compose_email(config: Config, report: ReportConfig, outcome: Any, slot: Slot
     name = slot.key + (f" resent {uuid.uuid4().hex}" if slot.resend else "") if slot else outcome.run.id
     msgid = message_id(report.name, name, parse_address(sender, "smtp.sender"))
     parts = build_email(build_view(outcome), subject=report.email_subject,
-                        max_attachment_bytes=int(report.email_attachment_max_mb * 1e6), full_report=str(report.out))
+                        max_attachment_bytes=int(report.email_attachment_max_mb * 1e6),
+                        full_report=written or str(report.out))
     return compose(parts, sender=sender, recipients=report.recipients, msgid=msgid)
 
 

@@ -53,21 +53,23 @@ def demo_eml(result: RunResult, path: Path) -> Path:
     return write_eml(path, message.as_bytes())
 
 
-def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | None) -> int:
+def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | None, written: Path | None) -> int:
     """``run --email`` sends now to every report's recipients (no slot: a manual send);
-    ``run --eml FILE`` writes the first report's email instead of sending it."""
+    ``run --eml FILE`` writes the first report's email instead of sending it. ``written``: where
+    the run wrote its report (None: to standard output), which the email names for the full standing."""
+    full = str(written) if written is not None else None
     from aggregator.app.schedule import compose_email, smtp_settings
 
     if eml is not None:
         report = config.reports[0]
         if config.smtp is not None and report.recipients:
-            message = compose_email(config, report, result.outcome, None)
+            message = compose_email(config, report, result.outcome, None, full)
         else:
             from reports.email import build_email
             from reports.mail import compose
             from reports.model import build_view
 
-            message = compose(build_email(build_view(result.outcome), subject=report.email_subject))
+            message = compose(build_email(build_view(result.outcome), subject=report.email_subject, full_report=full))
         print(f"email: {write_eml(eml, message.as_bytes())}")
     if not email:
         return EXIT_OK
@@ -77,7 +79,7 @@ def after_run(config: Config, result: RunResult, *, email: bool, eml: Path | Non
     settings = smtp_settings(config)
     status = EXIT_OK
     for report in targets:
-        message = compose_email(config, report, result.outcome, None)
+        message = compose_email(config, report, result.outcome, None, full)
         sent = asyncio.run(send(message, settings))
         print(f"email: {report.name}: sent to {len(sent.accepted)} recipient(s)")
         for address, why in sent.refused.items():

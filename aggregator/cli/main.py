@@ -216,16 +216,18 @@ def _run(args: argparse.Namespace) -> int:
     out = _check_outputs(config, args)  # every flag and output, before the first request
     result = _collect(config, resume=args.resume, retry=args.retry, quiet=args.quiet, shard=args.shard,
                       run_id=args.run_id)
+    written: Path | None = None
     if str(out) == STDOUT:
         _to_stdout(result.render(output_kind(out, args.format)))
         _err("report: written to standard output")
     else:
-        print(f"report: {result.write(out, args.format)}")
+        written = result.write(out, args.format)
+        print(f"report: {written}")
     sent = EXIT_OK
     if args.email or args.eml:
         from aggregator.cli.deliver import after_run
 
-        sent = after_run(config, result, email=args.email, eml=args.eml)
+        sent = after_run(config, result, email=args.email, eml=args.eml, written=written)
     if sent:
         return sent  # a report not delivered outweighs failed fetches
     return EXIT_FAILURES if result.has_faults else EXIT_OK
