@@ -24,8 +24,9 @@ high-water mark, reset before each stage through ``/proc/self/clear_refs``):
 - ``compare``: ``compare_table`` on them (with the previous run), the yardstick of the goals;
 - ``history``: the consensus history from the tables already read;
 - ``outcome``: ``compare_stored``, the product's call that does read + compare + history;
-- ``view``, ``web``, ``text``, ``json``: the report's view-model and each renderer. The view
-  holds a row per subject; above ``--view-max`` subjects it is skipped (null in the JSON).
+- ``view``, ``web``, ``text``, ``json``: the report's view-model and each renderer; above
+  ``--view-max`` subjects they are skipped (null in the JSON);
+- ``csv``: past the shortened page's size, the full standing written beside it, as the product does.
 
 Baseline in the same run (up to ``--baseline-max`` subjects): the previous read path, one
 pydantic ``Reading`` per stored row fed to ``ScoreTable.from_readings``, for both runs.
@@ -57,12 +58,15 @@ from aggregator.analytics.compare import ScoreTable, compare_table
 from aggregator.app.config import Config, config_from_dict
 from aggregator.app.history import _stored, consensus_history
 from aggregator.app.pipeline import Collected, build_adapters, collect_run, compare_stored, new_run_id
+from aggregator.atomic import atomic_open
 from aggregator.collection.roster import load_roster
 from aggregator.collection.store import Store
 from aggregator.models import Failures, Run, Subject, utc_now
 from bench.analytics import make_tables  # the analytics benchmark's data
 from reports.model import build_view
 from reports.render import render
+from reports.sections.standing import SHORTLIST_PAST
+from reports.standing_csv import write_standing_csv
 
 COMPONENTS = ("reach", "talk")
 
@@ -104,6 +108,12 @@ class Stages:
 
 
 Export = tuple[np.ndarray, list[float], list[list[float]] | None]  # rows kept, values, components
+
+
+def write_csv(outcome: Any, path: Path) -> None:
+    """The full standing as ``RunResult.write`` writes it beside a shortened page (whole or not at all)."""
+    with atomic_open(path, newline="") as handle:
+        write_standing_csv(outcome, handle)
 
 
 def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[list[Config], list[list[Export]]]:
@@ -268,19 +278,23 @@ def main() -> None:
                 same = same and bool(np.array_equal(old[0].raw, new.raw, equal_nan=True))
                 baseline = stages.figures["baseline_read"]
                 del old
-        sizes: dict[str, int | None] = dict.fromkeys(("web", "text", "json"))
+        sizes: dict[str, int | None] = dict.fromkeys(("web", "text", "json", "csv"))
         if n <= args.view_max:
             view = stages.run("view", lambda: build_view(outcome))
             for kind, renderer in (("web", "html"), ("text", "text"), ("json", "json")):
                 document = stages.run(kind, lambda r=renderer: render(view, r))  # type: ignore[misc]
                 sizes[kind] = len(document.encode() if isinstance(document, str) else document)
+            if n > SHORTLIST_PAST:  # the product writes the full standing beside a shortened page
+                csv_path = folder / "report.standing.csv"
+                stages.run("csv", lambda: write_csv(outcome, csv_path))
+                sizes["csv"] = csv_path.stat().st_size
     fig = stages.figures
     compare_s = fig["compare"]["cpu_s"]
 
     def ratio(stage: str, baseline: str, figure: str) -> float | None:
         return round(fig[stage][figure] / fig[baseline][figure], 2) if baseline in fig else None
 
-    after_collection = ("outcome", "view", "web", "text", "json")
+    after_collection = ("outcome", "view", "web", "text", "json", "csv")
     figures = {
         "subjects": n,
         "collect": args.collect,
