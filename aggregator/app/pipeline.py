@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.analytics.people import people_agreement
@@ -176,25 +176,11 @@ def check_inputs(active: Sequence[Adapter], roster: Sequence[Subject]) -> None:
         raise ConfigError(problems)
 
 
-async def run(
-    config: Config,
-    store: Store,
-    *,
-    resume: str | None = None,
-    retry: Collection[FailureKind] = (),
-    progress: ProgressCallback | None = None,
-    adapters_: Sequence[Adapter] | None = None,
-    shard: ShardChoice | None = None,
-    run_id: str | None = None,
-) -> RunOutcome:
-    """Collect the roster from every index into ``store`` and compare what was stored.
-
-    With ``resume``, continue that run: only the pairs it has no answer for are fetched, and
-    those whose failure is of a kind in ``retry``, final or not.
-    """
-    collected = await collect_run(config, store, resume=resume, retry=retry, progress=progress, adapters_=adapters_,
-                                  shard=shard, run_id=run_id)
-    return compare_stored(config, store, collected)
+async def run(config: Config, store: Store, **options: Any) -> RunOutcome:
+    """Collect the roster from every index into ``store`` and compare what was stored: :func:`collect_run`
+    (which takes ``options``: ``resume``, ``retry``, ``progress``, ``adapters_``, ``shard``, ``run_id``),
+    then :func:`compare_stored`."""
+    return compare_stored(config, store, await collect_run(config, store, **options))
 
 
 async def _flushing(sink: Writer, work: Awaitable[T]) -> T:
