@@ -205,7 +205,7 @@ def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: boo
     x_ties, y_ties = pair.x_ties.pairs, pair.y_ties.pairs
     if n < 2 or x_ties == total or y_ties == total:
         return float("nan"), n
-    counter = _discordance_counter() if fast else None
+    counter = discordance_counter() if fast else None
     if counter is None:
         from scipy.stats import kendalltau
 
@@ -217,7 +217,7 @@ def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: boo
     return float(np.clip(tau, -1.0, 1.0)), n
 
 
-def _discordance_counter() -> Callable[[NDArray[np.intp], NDArray[np.intp]], int] | None:
+def discordance_counter() -> Callable[[NDArray[np.intp], NDArray[np.intp]], int] | None:
     try:
         from scipy.stats._stats import _kendall_dis  # scipy's compiled kernel: private, hence the fallback
     except ImportError:  # pragma: no cover - a scipy that renamed it

@@ -64,7 +64,7 @@ from itertools import combinations
 
 import numpy as np
 
-from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray
+from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray, discordance_counter
 
 #: How many inversions a comparison keeps.
 DEFAULT_TOP_INVERSIONS = 100
@@ -426,27 +426,75 @@ def _dominance_count(u: FloatArray, v: FloatArray, t: float) -> int:
     """The number of (a, b) with ``u[b] ≤ u[a] - t`` and ``v[b] ≥ v[a] + t``.
 
     With the rows sorted by ``u``, the b that qualify on ``u`` for a given a are a prefix of
-    that order, ``[0, p)``. A prefix is the union of at most log₂ n aligned blocks (one per
-    set bit of ``p``); for each block size the rows are sorted by ``v`` within their blocks
-    once (each level by merging the one below), and every query with that bit set counts its
-    block's ``v ≥ v[a] + t`` with two binary searches, all queries of a level at once.
+    that order, ``[0, p)``; those that qualify on ``v`` are the rows whose rank among the v
+    values is at least a bound ``q``. So every a asks how many rows of its prefix reach its bound:
+    :func:`_prefix_count` answers all of them at once.
     """
     n = u.size
     if n < 2:
         return 0
+    # every row in u's order, as a subject b and as an asking a: the total does not depend on
+    # the order the asks come in, and sorted ones make each binary search below a linear walk
     order = np.argsort(u, kind="stable")
     u_sorted, v_by_u = u[order], v[order]
     # rows b with u[a] - u[b] ≥ t: a prefix of u's order (the gap shrinks as u[b] grows)
-    prefix = _first_failing(u_sorted, np.searchsorted(u_sorted, u - t, side="right"),
-                            lambda x, rows: u[rows] - x >= t)
-    levels_v = np.sort(v)
-    v_rank = np.searchsorted(levels_v, v_by_u, side="left")  # equal values share a rank
-    # the rank from which v[b] - v[a] ≥ t holds
-    need = _first_failing(levels_v, np.searchsorted(levels_v, v + t, side="left"),
-                          lambda x, rows: x - v[rows] < t)
-    # v ranks in u's order, padded to a power of two; level L holds them sorted within blocks of
-    # 2**L, each level made from the one below by merging pairs of sorted runs (stable sort:
-    # timsort merges two runs in one pass). Padding sits past n, where no prefix reaches.
+    prefix = _first_failing(u_sorted, np.searchsorted(u_sorted, u_sorted - t, side="right"),
+                            lambda x, rows: u_sorted[rows] - x >= t)
+    by_v = np.argsort(v_by_u, kind="stable")
+    v_sorted = v_by_u[by_v]
+    starts = np.r_[True, v_sorted[1:] != v_sorted[:-1]]
+    v_rank = np.empty(n, dtype=np.intp)  # the first place of the row's value in v's order: equal values share it
+    v_rank[by_v] = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    # the rank from which v[b] - v[a] ≥ t holds, found in v's order and put back in u's
+    need = np.empty(n, dtype=np.intp)
+    need[by_v] = _first_failing(v_sorted, np.searchsorted(v_sorted, v_sorted + t, side="left"),
+                                lambda x, rows: x - v_sorted[rows] < t)
+    counter = discordance_counter()
+    if counter is None:  # pragma: no cover - a scipy without its compiled counter
+        return _prefix_count_in_blocks(prefix, v_rank, need)
+    return _prefix_count(prefix, v_rank, need, counter)
+
+
+def _prefix_count(prefix: IntArray, ranks: IntArray, need: IntArray,
+                  discordant: Callable[[IntArray, IntArray], int]) -> int:
+    """Σₐ #{j < prefix[a] : ranks[j] ≥ need[a]}, with scipy's compiled discordance counter, O(n log n).
+
+    Rows j become points (2j+1, 2·ranks[j]+2) and queries a become points (2·prefix[a],
+    2·need[a]+1): odd against even, so a point and a query never tie. Wanted: the point-query
+    pairs with the point left of the query and above it (Q). Of the n² point-query pairs, C have
+    the point left (Σ prefix) and Y have it above; the discordant ones (left and above, or right
+    and below) number D = 2Q + n² − C − Y. D is what the counter finds over points and queries
+    together, less what it finds among the points alone and among the queries alone.
+    """
+    n = prefix.size
+    x_points = 2 * np.arange(n, dtype=np.intp) + 1
+    y_points = 2 * ranks.astype(np.intp) + 2
+    x_queries, y_queries = 2 * prefix.astype(np.intp), 2 * need.astype(np.intp) + 1
+
+    def count(x: IntArray, y: IntArray) -> int:  # the counter wants x ascending, y ≥ 1
+        order = np.argsort(x, kind="stable")
+        return int(discordant(np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])))
+
+    both = count(np.concatenate([x_points, x_queries]), np.concatenate([y_points, y_queries]))
+    cross = both - count(x_points, y_points) - count(x_queries, y_queries)
+    left = int(prefix.sum())
+    below = np.r_[0, np.cumsum(np.bincount(ranks, minlength=n))]  # below[q]: ranks under q
+    above = n * n - int(below[need].sum())
+    return (cross - n * n + left + above) // 2
+
+
+def _prefix_count_in_blocks(prefix: IntArray, v_rank: IntArray, need: IntArray) -> int:
+    """:func:`_prefix_count` without a compiled counter, in vectorized passes, O(n log² n).
+
+    A prefix is the union of at most log₂ n aligned blocks (one per set bit of its length); for
+    each block size the rows are sorted by rank within their blocks once (each level by merging
+    the one below), and every query with that bit set counts its block's ranks ≥ its bound with
+    a binary search, all queries of a level at once.
+    """
+    n = prefix.size
+    # padded to a power of two; level L holds the ranks sorted within blocks of 2**L, each level
+    # made from the one below by merging pairs of sorted runs (stable sort: timsort merges two
+    # runs in one pass). Padding sits past n, where no prefix reaches.
     size = 1 << max(int(n - 1).bit_length(), 0)
     blocks = np.full(size, -1, dtype=np.int64)
     blocks[:n] = v_rank
@@ -461,7 +509,7 @@ def _dominance_count(u: FloatArray, v: FloatArray, t: float) -> int:
             continue
         keys = blocks + np.repeat(np.arange(size >> level, dtype=np.int64) * width, step)
         block = prefix[asking] >> (level + 1) << 1  # the block this bit adds to the prefix
-        # the block's rows with v ≥ v[a] + t: from the first such rank to the block's end; the
+        # the block's rows with a rank ≥ the bound: from the first such to the block's end; the
         # searches come sorted (the total is all we need), which keeps them in cache
         firsts = np.searchsorted(keys, np.sort(block * width + need[asking]), side="left")
         total += int(np.sum((block + 1) * step) - np.sum(firsts))

@@ -97,14 +97,14 @@ def _discordant_within_buckets(rows: DataFrame) -> DataFrame:
     def count(table: pa.Table) -> pa.Table:
         import numpy as np
 
-        from aggregator.analytics._arrays import _discordance_counter, rank_column
+        from aggregator.analytics._arrays import discordance_counter, rank_column
 
         x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
         order = np.lexsort((y, x))
         xg = rank_column(x).groups[order].astype(np.intp)
         yg = rank_column(y).groups[order].astype(np.intp)
-        counter = _discordance_counter()
+        counter = discordance_counter()
         if counter is None:  # pragma: no cover - a scipy that moved its kernel
             raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
         found = int(counter(np.ascontiguousarray(xg), np.ascontiguousarray(yg))) if len(x) > 1 else 0

@@ -61,3 +61,21 @@ def test_a_comparison_counts_every_pair_meeting_its_threshold_not_only_the_liste
     result = compare(scores, threshold=25.0)
     assert np.array_equal(result.inversion_counts, brute_count(result.normalized, 25.0))
     assert result.inversion_counts.sum() // 2 > len(result.inversions)  # far more than the 100 listed
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1))
+def test_the_compiled_prefix_count_and_the_block_one_agree_with_the_definition(n, seed):
+    # the count runs on scipy's compiled counter; the block passes are its fallback without one
+    from aggregator.analytics._arrays import discordance_counter
+    from aggregator.analytics.inversions import _prefix_count, _prefix_count_in_blocks
+
+    rng = np.random.default_rng(seed)
+    prefix = rng.integers(0, n + 1, n)
+    ranks = rng.integers(0, max(n // 3, 1), n)  # ties among the ranks
+    need = rng.integers(0, max(n // 3, 1) + 1, n)
+    expected = sum(int(np.count_nonzero(ranks[:p] >= q)) for p, q in zip(prefix, need, strict=True))
+    counter = discordance_counter()
+    assert counter is not None
+    assert _prefix_count(prefix, ranks, need, counter) == expected
+    assert _prefix_count_in_blocks(prefix, ranks, need) == expected
