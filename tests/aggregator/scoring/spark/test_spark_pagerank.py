@@ -68,7 +68,7 @@ def test_a_real_higgs_subgraph_as_parquet_ranks_as_scipy_does(spark, tmp_path):
     pq.write_table(pa.table({"source": edges.nodes[edges.source].tolist(),
                              "target": edges.nodes[edges.target].tolist(), "weight": edges.weight}),
                    tmp_path / "edges.parquet")
-    tol = 1e-4
+    tol = 3e-3  # 12 iterations (32 at 1e-4): the same-iterate check below is what holds it to 1e-14
     expected = pagerank(edges.source, edges.target, edges.weight, edges.n, tol=tol)
     result = pagerank_frame(read_edge_frame(spark, str(tmp_path / "edges.parquet")), tol=tol)
     got = dict(result.ranks.collect())  # a test's graph: small enough to look at whole
@@ -105,7 +105,7 @@ x z 2
 def test_the_command_on_a_hand_made_graph_gives_the_scipy_ranks(spark, tmp_path, capsys):
     path = tmp_path / "hand.txt"
     path.write_text(HAND_MADE)
-    alpha, tol = 0.5, 1e-10
+    alpha, tol = 0.5, 1e-5  # 12 iterations (24 at 1e-10); the same-iterate check holds it to 1e-14
     out = tmp_path / "ranks"
     assert main(["scorer", "graph", "--engine", "spark", "--edges", str(path), "--alpha", str(alpha),
                  "--tol", str(tol), "--out", str(out), "--top", "3"]) == 0
