@@ -26,6 +26,8 @@ _WIDTH, _ROW, _TOP, _LEFT, _RIGHT = 720, 40, 30, 170, 20
 #: the phone layout: a 360-wide chart (drawn near its own size on a 375 px screen, so its labels keep
 #: their size), each subject's name on a line of its own above its track
 _N_WIDTH, _N_ROW, _N_SIDE, _N_NAME, _N_TRACK = 360, 64, 14, 15, 40
+#: CSS pixels per inch of the email's PNG (matplotlib sizes fonts in points and figures in inches)
+_CSS_DPI = 100
 _NAME_CHARS = 24
 _HIST_HEIGHT = 150
 
@@ -202,39 +204,54 @@ def dot_chart(view: ReportView) -> DotChart | None:
 
 
 def dot_png(chart: DotChart, *, scale: int = 2) -> bytes:
-    """The dot rows as a PNG for the email, ``scale`` times its CSS size; stable bytes for the same chart."""
+    """The dot rows as a PNG for the email, ``scale`` times its CSS size; stable bytes for the same chart.
+
+    It draws the phone's layout (names above the tracks, the 0-100 line across the width), in
+    the web page's CSS pixels and font sizes: shown at its own width or a little narrower (a
+    phone's column), the names stay at 12 px and more and the index labels at 10 px and more.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    dpi = 100 * scale
-    rows = len(chart.rows)
-    width_in, height_in = 5.6, (rows * 0.42 + 0.45)
-    figure = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor="#ffffff")
+    layout = chart.narrow or chart
+    px = 72 / _CSS_DPI  # points per CSS pixel: the figure is drawn at _CSS_DPI CSS pixels an inch
+    figure = Figure(figsize=(layout.width / _CSS_DPI, layout.height / _CSS_DPI), dpi=_CSS_DPI * scale,
+                    facecolor="#ffffff")
     FigureCanvasAgg(figure)
-    axes = figure.add_axes((0.27, 0.02, 0.70, 1 - 0.35 / height_in))
+    axes = figure.add_axes((0.0, 0.0, 1.0, 1.0))
+    axes.set_xlim(0, layout.width)
+    axes.set_ylim(layout.height, 0)  # y down, as in the SVG
+    axes.axis("off")
+    ink, muted, line = "#1f2328", "#59636e", "#d1d9e0"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # names in scripts the bundled font lacks draw as boxes
-        for n, row in enumerate(chart.rows):
-            y = rows - 1 - n
-            axes.plot([0, 100], [y, y], color="#d1d9e0", linewidth=1.2, zorder=1)
-            axes.text(-3, y, row.name, ha="right", va="center", fontsize=7.5, color="#1f2328", parse_math=False)
+        for x, label in layout.ticks:
+            axes.plot([x, x], [layout.top - 4, layout.height], color=line, linewidth=px, linestyle=(0, (2, 3)))
+            axes.text(x, layout.top - 10, label, ha="center", va="baseline", fontsize=11 * px, color=muted)
+        for row in layout.rows:
+            if row.name_y is None:
+                axes.text(layout.left - 10, row.y, row.name, ha="right", va="center", fontsize=12 * px, color=ink,
+                          parse_math=False)
+            else:
+                axes.text(layout.left, row.name_y, row.name, ha="left", va="baseline", fontsize=13 * px,
+                          fontweight="semibold", color=ink, parse_math=False)
+            axes.plot([layout.left, layout.right], [row.y, row.y], color=line, linewidth=2 * px, zorder=1)
             for dot in row.dots:
-                edge = "#1f2328" if dot.dissenter else PALETTE[dot.colour]
-                axes.plot([dot.standing], [y], marker="D" if dot.dissenter else "o",
-                          markersize=6 if dot.dissenter else 5, color=PALETTE[dot.colour], markeredgecolor=edge,
-                          zorder=3)
-                above = dot.label_dy < 0
-                axes.text(dot.standing, y + (0.28 if above else -0.32), dot.label, ha="center",
-                          va="bottom" if above else "top", fontsize=5.5, color="#1f2328", parse_math=False)
-        axes.set_xlim(-1, 101)
-        axes.set_ylim(-0.7, rows - 0.3)
-        axes.set_xticks([0, 25, 50, 75, 100])
-        axes.xaxis.tick_top()
-        axes.tick_params(axis="x", labelsize=7, colors="#59636e", length=0)
-        axes.set_yticks([])
-        for side in ("right", "bottom", "left", "top"):
-            axes.spines[side].set_visible(False)
+                colour = PALETTE[dot.colour]
+                axes.plot([dot.x], [row.y], marker="o", markersize=10 * px, color=colour, markeredgewidth=0, zorder=3)
+                if dot.dissenter:  # the SVG's diamond around the odd one out
+                    x, y, r = dot.x, row.y, 7.0
+                    axes.plot([x, x + r, x, x - r, x], [y - r, y, y + r, y, y - r], color=ink, linewidth=1.5 * px,
+                              zorder=4)
+                axes.text(dot.x if dot.label_x is None else dot.label_x, row.y + dot.label_dy, dot.label, ha="center",
+                          va="baseline", fontsize=11 * px, color=ink, parse_math=False)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=dpi, facecolor="#ffffff", metadata={"Software": None},
+        figure.savefig(buffer, format="png", dpi=_CSS_DPI * scale, facecolor="#ffffff", metadata={"Software": None},
                        pil_kwargs={"optimize": True})
     return buffer.getvalue()
+
+
+def dot_png_size(chart: DotChart) -> tuple[int, int]:
+    """The CSS width and height :func:`dot_png` draws ``chart`` at."""
+    layout = chart.narrow or chart
+    return layout.width, layout.height

@@ -185,7 +185,7 @@ def _inliner() -> css_inline.CSSInliner:
 
 
 def chart_image(view: ReportView) -> InlineImage | None:
-    from reports.charts import dot_chart, dot_png
+    from reports.charts import dot_chart, dot_png, dot_png_size
 
     chart = dot_chart(view)
     if chart is None:
@@ -193,8 +193,8 @@ def chart_image(view: ReportView) -> InlineImage | None:
     png = dot_png(chart)
     cid = f"dots-{hashlib.sha256(png).hexdigest()[:20]}@influence-aggregator"
     alt = f"Chart: {chart.title}. The table below has the same numbers."
-    rows = len(chart.rows)
-    return InlineImage(cid=cid, png=png, width=560, height=round(560 * (rows * 0.42 + 0.45) / 5.6), alt=alt)
+    width, height = dot_png_size(chart)
+    return InlineImage(cid=cid, png=png, width=width, height=height, alt=alt)
 
 
 def render_html(view: ReportView, d: Digest, chart: InlineImage | None) -> str:

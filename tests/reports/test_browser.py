@@ -209,6 +209,12 @@ async def test_axe_finds_no_wcag_violation_on_the_page_light_or_dark(demo_page):
                 assert await axe_violations(page) == [], f"at {width} px, {'dark' if dark else 'light'}"
 
 
+#: the email chart's shown width over the width it was drawn at (its width attribute)
+CHART_SCALE = "(i => i.getBoundingClientRect().width / Number(i.getAttribute('width')))(document.querySelector('img.chart'))"
+#: the smallest text the email's chart PNG draws, in the CSS px of its width attribute (``reports.charts.dot_png``)
+EMAIL_CHART_LABEL_PX = 11
+
+
 async def test_the_email_fits_any_width_from_320px(email_page, tmp_path):
     path, images = email_page
     async with open_page(path.as_uri(), width=700) as page:
@@ -221,6 +227,10 @@ async def test_the_email_fits_any_width_from_320px(email_page, tmp_path):
         await page.view_as(700)
         assert await page.evaluate("document.querySelector('table.main').getBoundingClientRect().width") == 600
         assert await page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+        for width in (375, 700):  # the chart's smallest text (11 px drawn) stays at 10 px or more, never blown up
+            await page.view_as(width)
+            scale = await page.evaluate(CHART_SCALE)
+            assert MIN_LABEL_PX / EMAIL_CHART_LABEL_PX <= scale <= 1, (width, scale)
         assert page.report.problems == []
         assert len(page.report.requests) == 1 + images
         for width, name in ((700, "report-email.png"), (375, "report-email-phone.png")):
