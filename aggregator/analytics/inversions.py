@@ -602,24 +602,31 @@ def _prefix_count_in_blocks(prefix: IntArray, v_rank: IntArray, need: IntArray) 
 
 
 def _first_failing(
-    ordered: FloatArray, guess: IntArray, holds: Callable[[FloatArray, IntArray], BoolArray]
+    ordered: FloatArray, guess: IntArray, holds: Callable[[FloatArray, IntArray | slice], BoolArray]
 ) -> IntArray:
     """For each row, the first position of ``ordered`` where ``holds(value, row)`` stops being true.
 
-    ``holds`` must be true on a prefix of ``ordered`` for each row. ``guess`` (a binary search
-    on ``u - t`` or ``v + t``) may be off by a rounding at the boundary, where ``u[a] - u[b] ≥ t``
-    and ``u[b] ≤ u[a] - t`` disagree; each step moves the wrong ones past a whole tie group,
-    and a rounding reaches at most one or two groups.
+    ``holds`` must be true on a prefix of ``ordered`` for each row (``row`` may be a slice of
+    all of them). ``guess`` (a binary search on ``u - t`` or ``v + t``) may be off by a rounding
+    at the boundary, where ``u[a] - u[b] ≥ t`` and ``u[b] ≤ u[a] - t`` disagree: every row is
+    checked at once (``guess`` ascends, so its neighbours are read in order), then each step
+    moves the wrong ones past a whole tie group; a rounding reaches at most one or two groups.
     """
     n = ordered.size
     found = guess.copy()
-    rows = np.arange(found.size, dtype=np.int64)
-    while True:
-        back = found > 0
-        back[back] = ~holds(ordered[found[back] - 1], rows[back])
-        ahead = found < n
-        ahead[ahead] = holds(ordered[found[ahead]], rows[ahead])
-        if not (back.any() or ahead.any()):
-            return found
-        found[back] = np.searchsorted(ordered, ordered[found[back] - 1], side="left")
-        found[ahead] = np.searchsorted(ordered, ordered[found[ahead]], side="right")
+    if n == 0:
+        return found
+    everyone = slice(None)
+    wrong = (found > 0) & ~holds(np.take(ordered, np.maximum(found - 1, 0)), everyone)
+    wrong |= (found < n) & holds(np.take(ordered, np.minimum(found, n - 1)), everyone)
+    rows = np.flatnonzero(wrong)
+    while rows.size:
+        at = found[rows]
+        back = at > 0
+        back[back] = ~holds(ordered[at[back] - 1], rows[back])
+        ahead = at < n
+        ahead[ahead] = holds(ordered[at[ahead]], rows[ahead])
+        found[rows[back]] = np.searchsorted(ordered, ordered[at[back] - 1], side="left")
+        found[rows[ahead]] = np.searchsorted(ordered, ordered[at[ahead]], side="right")
+        rows = rows[back | ahead]
+    return found

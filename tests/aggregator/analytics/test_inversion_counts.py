@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -104,3 +105,14 @@ def test_a_comparison_with_ties_and_gaps_counts_as_the_definition_says():
         u, v = result.normalized[:, x], result.normalized[:, y]
         opposite = ((u[:, None] > u[None, :]) & (v[:, None] < v[None, :])).sum()
         assert discordant[x, y] == discordant[y, x] == opposite
+
+
+@pytest.mark.parametrize("min_gap", [0.1, 0.3, 0.7])
+def test_gaps_at_a_rounding_boundary_count_by_the_rule_not_by_a_shifted_search(min_gap):
+    # tenths: 0.3 - 0.1 >= 0.2 and 0.1 <= 0.3 - 0.2 disagree in floating point, so the binary
+    # searches on u - t and v + t land a tie group off and must be corrected
+    rng = np.random.default_rng(5)
+    table = np.round(rng.random((300, 3)) * 10) / 10 * 3
+    table[rng.random(table.shape) < 0.1] = NAN
+    assert np.array_equal(count_inversions(table, min_gap), brute_count(table, min_gap))
+    assert np.array_equal(count_inversions(table, min_gap, fast=False), brute_count(table, min_gap))
