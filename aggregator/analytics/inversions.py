@@ -509,9 +509,10 @@ def _pair_count(
     y_points, y_asks, _, _ = _merged_ranks(by_v.groups, by_v.bound)
     x = np.empty(2 * n, dtype=np.intp)
     x[points_at], x[asks_at] = x_points, x_asks
+    in_v = _reorder(np.arange(n, dtype=np.intp), by_v.rows, by_u.rows, scratch)  # each row's place in v's order
     y = np.empty(2 * n, dtype=np.intp)
-    y[points_at] = _reorder(y_points, by_v.rows, by_u.rows, scratch)
-    y[asks_at] = _reorder(y_asks, by_v.rows, by_u.rows, scratch)
+    y[points_at] = np.take(y_points, in_v)
+    y[asks_at] = np.take(y_asks, in_v)
     everything = int(counter(x, y))
     points = opposite if opposite is not None else int(
         counter(np.ascontiguousarray(by_u.groups), np.ascontiguousarray(by_u.other)))
