@@ -88,6 +88,19 @@ def test_the_comparisons_own_ranks_give_the_count_of_its_percentiles():
     assert np.array_equal(count_inversions(standing, 20.0, ranks), brute_count(standing, 20.0))
 
 
+@pytest.mark.parametrize("method", ["range", "robust_z", "quantile_map"])
+def test_a_comparison_on_other_normalizations_counts_its_own_normalized_scores(method):
+    # not percentiles: the ranks' order and ties need not be the normalized scores', so the
+    # count sorts them itself and counts their discordant pairs itself
+    rng = np.random.default_rng(13)
+    ids = [f"s{i}" for i in range(400)]
+    base = rng.random(400)
+    scores = {name: {sid: float(np.round(np.exp(3 * b + rng.normal(0, 0.8)), 1))
+                     for sid, b in zip(ids, base, strict=True) if rng.random() > 0.1} for name in ("a", "b", "c")}
+    result = compare(scores, method=method, threshold=10.0)
+    assert np.array_equal(result.inversion_counts, brute_count(result.normalized, 10.0))
+
+
 def test_a_comparison_with_ties_and_gaps_counts_as_the_definition_says():
     # tied scores and subjects some index does not know: the count reuses the comparison's
     # sorts and tau-b's discordant pairs, which must be those of its percentiles
