@@ -496,8 +496,8 @@ def _pair_count(
     pairs, C have the point left (Σ of u's bounds) and Y above (Σ of what v's bounds leave),
     so R = n² - C - Y + Q, and the count is D_all = 2D + 2Q + n² - C - Y solved for Q. D
     itself is one more count over the points alone, unless given (``opposite``: tau-b counts
-    it too). Both orders come from the columns' one
-    sort, and merging points and asks is a few O(n) passes: no sort per index pair.
+    it too). Both orders come from the columns' one sort, and merging points and asks is a
+    few O(n) passes: no sort per index pair.
     """
     n = by_u.rows.size
     if n < 2:
@@ -570,7 +570,7 @@ def _prefix_asks(
 
 
 def _prefix_count_in_blocks(prefix: IntArray, v_rank: IntArray, need: IntArray) -> int:
-    """:func:`_prefix_count` without a compiled counter, in vectorized passes, O(n log² n).
+    """Σₐ #{j < prefix[a] : v_rank[j] ≥ need[a]} without a compiled counter, in vectorized passes, O(n log² n).
 
     A prefix is the union of at most log₂ n aligned blocks (one per set bit of its length); for
     each block size the rows are sorted by rank within their blocks once (each level by merging
