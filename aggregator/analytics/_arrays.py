@@ -190,14 +190,16 @@ def _doubled_mid_ranks(sizes: NDArray[np.int64], n: int) -> FloatArray:
     return table
 
 
-def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: bool = True) -> tuple[float, int]:
+def kendall_tau_b(
+    x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: bool = True, discordant: int | None = None
+) -> tuple[float, int]:
     """Kendall's tau-b on the rows both columns have, and n; equal to ``scipy.stats.kendalltau``.
 
     The shared rows already come in ``x``'s order, so only the discordant pairs are left to
     count: scipy's compiled Fenwick-tree counter (``_kendall_dis``, O(n log n)) is used when
     present; without it (``fast=False``, or a scipy that moved it) the public
     ``scipy.stats.kendalltau`` is called on the tie groups, which sorts again but gives the
-    same number.
+    same number. ``discordant``: the pair's :func:`discordant_pairs`, when already counted.
     """
     pair = pair or shared(x, y)
     n = pair.n
@@ -205,16 +207,27 @@ def kendall_tau_b(x: Ranked, y: Ranked, pair: Shared | None = None, *, fast: boo
     x_ties, y_ties = pair.x_ties.pairs, pair.y_ties.pairs
     if n < 2 or x_ties == total or y_ties == total:
         return float("nan"), n
-    counter = discordance_counter() if fast else None
-    if counter is None:
+    if discordant is None and fast:
+        discordant = discordant_pairs(pair)
+    if discordant is None:
         from scipy.stats import kendalltau
 
         return float(kendalltau(pair.x_groups, pair.y_groups).statistic), n
-    discordant = int(counter(np.ascontiguousarray(pair.x_groups), np.ascontiguousarray(pair.y_groups)))
     both_ties = _joint_tie_pairs(pair) if x_ties and y_ties else 0
     concordant_minus_discordant = total - x_ties - y_ties + both_ties - 2 * discordant
     tau = concordant_minus_discordant / np.sqrt(float(total - x_ties)) / np.sqrt(float(total - y_ties))
     return float(np.clip(tau, -1.0, 1.0)), n
+
+
+def discordant_pairs(pair: Shared) -> int | None:
+    """Pairs of the shared rows that the two columns order oppositely (ties in either not counted).
+
+    One call of scipy's compiled counter; None without it.
+    """
+    counter = discordance_counter()
+    if counter is None:  # pragma: no cover - a scipy that moved it
+        return None
+    return int(counter(np.ascontiguousarray(pair.x_groups), np.ascontiguousarray(pair.y_groups)))
 
 
 def discordance_counter() -> Callable[[NDArray[np.intp], NDArray[np.intp]], int] | None:

@@ -32,6 +32,7 @@ from aggregator.analytics._arrays import (
     FloatArray,
     IntArray,
     Ranked,
+    discordant_pairs,
     kendall_tau_b,
     rank_column,
     row_blocks,
@@ -75,6 +76,9 @@ class Agreement:
     mean_kendall: FloatArray
     #: column of the index that agrees least with the others; -1 with fewer than three indices
     outlier: int
+    #: subject pairs each pair of indices orders oppositely (ties in either not counted), as
+    #: tau-b counted them; -1 where not counted (fewer than two shared subjects, or no compiled counter)
+    discordant: IntArray | None = None
 
 
 def agreement(names: Sequence[str], ranks: Sequence[Ranked], standing: FloatArray, *, fast: bool = True) -> Agreement:
@@ -83,15 +87,19 @@ def agreement(names: Sequence[str], ranks: Sequence[Ranked], standing: FloatArra
     kendall = np.full((k, k), np.nan)
     rho = np.full((k, k), np.nan)
     n = np.zeros((k, k), dtype=np.int64)
+    discordant = np.full((k, k), -1, dtype=np.int64)
     for i in range(k):
         n[i, i] = ranks[i].count
+        discordant[i, i] = 0
         if ranks[i].n_groups > 1:
             kendall[i, i] = rho[i, i] = 1.0
         for j in range(i + 1, k):
             # x = the column with more distinct values: fewer ties to untangle
             x, y = (i, j) if ranks[i].n_groups >= ranks[j].n_groups else (j, i)
             pair = shared(ranks[x], ranks[y])
-            tau, count = kendall_tau_b(ranks[x], ranks[y], pair, fast=fast)
+            opposite = discordant_pairs(pair) if fast and pair.n >= 2 else None
+            discordant[i, j] = discordant[j, i] = -1 if opposite is None else opposite
+            tau, count = kendall_tau_b(ranks[x], ranks[y], pair, fast=fast, discordant=opposite)
             r, _ = spearman(ranks[x], ranks[y], pair)
             kendall[i, j] = kendall[j, i] = tau
             rho[i, j] = rho[j, i] = r
@@ -111,7 +119,7 @@ def agreement(names: Sequence[str], ranks: Sequence[Ranked], standing: FloatArra
         indices=tuple(names), kendall=kendall, kendall_ci=_fisher_ci(kendall, n, 4, lambda r: np.full_like(r, 0.437)),
         spearman=rho, spearman_ci=_fisher_ci(rho, n, 3, lambda r: 1.0 + r * r / 2.0), n=n,
         alpha=float(alphas[0]), alpha_without=alphas[1:],
-        mean_kendall=mean_kendall, outlier=outlier,
+        mean_kendall=mean_kendall, outlier=outlier, discordant=discordant,
     )
 
 

@@ -225,14 +225,18 @@ def compare_table(
     rule = "fixed" if threshold is not None else "unusual"
     if threshold is None:  # the roster's own: spreads its ordinary disagreement rarely reaches
         threshold = unusual_spread(rows.spread, rows.n_indices, DEFAULT_DISAGREEMENT_THRESHOLD)
+    agreed = agreement(names, ranks, standing)
+    # percentiles keep the ranks' order and ties: the count reuses their sorts and tau-b's discordant pairs
+    same_order = normalized is standing
     return Comparison(
         table=table, method=method, normalized=normalized, consensus=rows.consensus,
         n_indices=rows.n_indices, spread=rows.spread, dissenter=rows.dissenter, dissent_gap=rows.dissent_gap,
         threshold=threshold, threshold_rule=rule, health=index_health(table, failures),
         consensus_method=consensus, consensus_iqr=rows.iqr, standing=standing,
         inversions=top_inversions(normalized, top, threshold),
-        inversion_counts=count_inversions(normalized, threshold),
-        agreement=agreement(names, ranks, standing),
+        inversion_counts=count_inversions(normalized, threshold, ranks if same_order else None,
+                                          discordant=agreed.discordant if same_order else None),
+        agreement=agreed,
         fingerprint=fingerprint(names, ranks, features) if features else None,
         robustness=robustness(names, rows.consensus, rows.without),
         topics=topic_overlap(len(table.subject_ids), table.topics) if table.topics else None,

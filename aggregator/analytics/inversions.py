@@ -58,13 +58,21 @@ table's as they are, a C-ordered table's through a copy made for the passes and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import NDArray
 
-from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray, discordance_counter
+from aggregator.analytics._arrays import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    Ranked,
+    discordance_counter,
+    rank_column,
+)
 
 #: How many inversions a comparison keeps.
 DEFAULT_TOP_INVERSIONS = 100
@@ -400,91 +408,169 @@ def _best_pairs(
 # -- counting every inversion, without listing them -----------------------------------------------
 
 
-def count_inversions(normalized: FloatArray, min_gap: float = 0.0) -> IntArray:
+def count_inversions(
+    normalized: FloatArray, min_gap: float = 0.0, ranks: Sequence[Ranked] | None = None, *, fast: bool = True,
+    discordant: IntArray | None = None,
+) -> IntArray:
     """How many subject pairs each pair of indices orders oppositely, both by at least ``min_gap`` (> 0).
 
     ``counts[x, y]`` (= ``counts[y, x]``) is the number of subject pairs (a, b) with
     ``normalized[a, x] - normalized[b, x] ≥ t`` and ``normalized[b, y] - normalized[a, y] ≥ t``,
     ``t`` the larger of ``min_gap`` and the smallest positive float: the rule
     :func:`top_inversions` lists the strongest of. A pair of subjects two index pairs disagree
-    on counts under each. O(n log² n) per index pair in vectorized passes (see
-    :func:`_dominance_count`), never one row per pair, so a million subjects are counted too.
+    on counts under each. O(n log n) per index pair, never one row per pair (see
+    :func:`_pair_count`), so a million subjects are counted too.
+
+    ``ranks`` (one :class:`Ranked` per column, whose order and tie groups are those of
+    ``normalized``'s columns, e.g. the comparison's own when it normalizes to percentiles) saves
+    sorting the columns again; without it each column is sorted once here. ``fast=False`` (or
+    a scipy without its compiled counter) counts in vectorized block passes instead, O(n log² n).
+    ``discordant`` (with ``ranks``: the subject pairs each index pair orders oppositely, as
+    :class:`~aggregator.analytics.agreement.Agreement` counted them for tau-b; -1 where not
+    counted) saves counting those again.
     """
     k = normalized.shape[1]
     counts = np.zeros((k, k), dtype=np.int64)
+    if ranks is None:
+        ranks = [rank_column(normalized[:, j]) for j in range(k)]
     t = max(min_gap, _SMALLEST)
+    scratch = np.empty(normalized.shape[0], dtype=np.intp)
+    counter = discordance_counter() if fast else None
     for x, y in combinations(range(k), 2):
-        u, v = normalized[:, x], normalized[:, y]
-        both = ~(np.isnan(u) | np.isnan(v))
-        u, v = u[both], v[both]
         # each unordered pair once: as (a, b) with a the subject x puts above
-        counts[x, y] = counts[y, x] = _dominance_count(u, v, t)
+        opposite = int(discordant[x, y]) if discordant is not None and discordant[x, y] >= 0 else None
+        counts[x, y] = counts[y, x] = _pair_count(
+            _Sweep.along(ranks[x], ranks[y], normalized[:, x], t, ahead=False),
+            _Sweep.along(ranks[y], ranks[x], normalized[:, y], t, ahead=True), scratch, counter, opposite,
+        )
     return counts
 
 
-def _dominance_count(u: FloatArray, v: FloatArray, t: float) -> int:
-    """The number of (a, b) with ``u[b] ≤ u[a] - t`` and ``v[b] ≥ v[a] + t``.
+@dataclass(frozen=True, eq=False)
+class _Sweep:
+    """The rows two columns share, in one column's order, and where each row's wanted partners start.
 
-    With the rows sorted by ``u``, the b that qualify on ``u`` for a given a are a prefix of
-    that order, ``[0, p)``; those that qualify on ``v`` are the rows whose rank among the v
-    values is at least a bound ``q``. So every a asks how many rows of its prefix reach its bound:
-    :func:`_prefix_count` answers all of them at once.
+    For the column ``u`` it is sorted by: ``rows`` in ascending ``u``; ``groups`` their tie
+    groups there (non-decreasing); ``other`` their tie groups in the other column; ``bound[i]``
+    the first place from which the rule holds against row ``rows[i]``: with ``ahead``, the
+    first place p with ``u[rows[p]] - u[rows[i]] ≥ t`` (rows the subject is t below), else
+    the end of the places p with ``u[rows[i]] - u[rows[p]] ≥ t`` (rows it is t above: a prefix).
+    A bound always falls between tie groups, as the rule depends on values only.
     """
-    n = u.size
+
+    rows: IntArray
+    groups: NDArray[np.intp]
+    other: NDArray[np.intp]
+    bound: NDArray[np.intp]
+
+    @classmethod
+    def along(cls, ranked: Ranked, partner: Ranked, column: FloatArray, t: float, *, ahead: bool) -> _Sweep:
+        """Filter ``ranked``'s one sort to the rows ``partner`` has too: O(n), no new sort."""
+        other = np.take(partner.groups, ranked.order)
+        both = other > 0
+        rows = np.compress(both, ranked.order)
+        values = np.take(column, rows)
+        if ahead:
+            guess = np.searchsorted(values, values + t, side="left")
+            bound = _first_failing(values, guess, lambda x, at: x - values[at] < t)
+        else:
+            guess = np.searchsorted(values, values - t, side="right")
+            bound = _first_failing(values, guess, lambda x, at: values[at] - x >= t)
+        return cls(rows=rows, groups=np.compress(both, ranked.sorted_groups), other=np.compress(both, other),
+                   bound=bound)
+
+
+def _pair_count(
+    by_u: _Sweep, by_v: _Sweep, scratch: NDArray[np.intp], counter: Callable[[IntArray, IntArray], int] | None,
+    opposite: int | None = None,
+) -> int:
+    """The number of (a, b) with ``u[a] - u[b] ≥ t`` and ``v[b] - v[a] ≥ t``, in one compiled count.
+
+    Each row is a *point* b, at its own place in both orders, and an *ask* a, placed in u's
+    order just past the rows it is t above (``by_u.bound``) and in v's order just before the
+    rows t above it (``by_v.bound``); asks between the same two points keep their own rows'
+    order. scipy's discordance counter over points and asks together then finds: the pairs
+    of points that the two columns order oppositely (D), the same number among the asks (they
+    are ordered, and tied, exactly as their rows are), and every point-ask pair with the point
+    left of and above the ask (Q, wanted) or right of and below it (R). Of the n² point-ask
+    pairs, C have the point left (Σ of u's bounds) and Y above (Σ of what v's bounds leave),
+    so R = n² - C - Y + Q, and the count is D_all = 2D + 2Q + n² - C - Y solved for Q. D
+    itself is one more count over the points alone, unless given (``opposite``: tau-b counts
+    it too). Both orders come from the columns' one sort, and merging points and asks is a
+    few O(n) passes: no sort per index pair.
+    """
+    n = by_u.rows.size
     if n < 2:
         return 0
-    # every row in u's order, as a subject b and as an asking a: the total does not depend on
-    # the order the asks come in, and sorted ones make each binary search below a linear walk
-    order = np.argsort(u, kind="stable")
-    u_sorted, v_by_u = u[order], v[order]
-    # rows b with u[a] - u[b] ≥ t: a prefix of u's order (the gap shrinks as u[b] grows)
-    prefix = _first_failing(u_sorted, np.searchsorted(u_sorted, u_sorted - t, side="right"),
-                            lambda x, rows: u_sorted[rows] - x >= t)
-    by_v = np.argsort(v_by_u, kind="stable")
-    v_sorted = v_by_u[by_v]
-    starts = np.r_[True, v_sorted[1:] != v_sorted[:-1]]
-    v_rank = np.empty(n, dtype=np.intp)  # the first place of the row's value in v's order: equal values share it
-    v_rank[by_v] = np.flatnonzero(starts)[np.cumsum(starts) - 1]
-    # the rank from which v[b] - v[a] ≥ t holds, found in v's order and put back in u's
-    need = np.empty(n, dtype=np.intp)
-    need[by_v] = _first_failing(v_sorted, np.searchsorted(v_sorted, v_sorted + t, side="left"),
-                                lambda x, rows: x - v_sorted[rows] < t)
-    counter = discordance_counter()
-    if counter is None:  # pragma: no cover - a scipy without its compiled counter
-        return _prefix_count_in_blocks(prefix, v_rank, need)
-    return _prefix_count(prefix, v_rank, need, counter)
+    if counter is None:
+        return _prefix_count_in_blocks(*_prefix_asks(by_u, by_v, scratch))
+    # u's order is the counter's x; v's gives each point's and ask's rank there, read back in u's order
+    x_points, x_asks, points_at, asks_at = _merged_ranks(by_u.groups, by_u.bound)
+    y_points, y_asks, _, _ = _merged_ranks(by_v.groups, by_v.bound)
+    x = np.empty(2 * n, dtype=np.intp)
+    x[points_at], x[asks_at] = x_points, x_asks
+    in_v = _reorder(np.arange(n, dtype=np.intp), by_v.rows, by_u.rows, scratch)  # each row's place in v's order
+    y = np.empty(2 * n, dtype=np.intp)
+    y[points_at] = np.take(y_points, in_v)
+    y[asks_at] = np.take(y_asks, in_v)
+    everything = int(counter(x, y))
+    points = opposite if opposite is not None else int(
+        counter(np.ascontiguousarray(by_u.groups), np.ascontiguousarray(by_u.other)))
+    left = int(by_u.bound.sum())
+    above = n * n - int(by_v.bound.sum())
+    return (everything - 2 * points - n * n + left + above) // 2
 
 
-def _prefix_count(prefix: IntArray, ranks: IntArray, need: IntArray,
-                  discordant: Callable[[IntArray, IntArray], int]) -> int:
-    """Σₐ #{j < prefix[a] : ranks[j] ≥ need[a]}, with scipy's compiled discordance counter, O(n log n).
+def _merged_ranks(
+    groups: NDArray[np.intp], bound: NDArray[np.intp]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """Points and asks merged, each ask i just before point ``bound[i]``: ranks and places.
 
-    Rows j become points (2j+1, 2·ranks[j]+2) and queries a become points (2·prefix[a],
-    2·need[a]+1): odd against even, so a point and a query never tie. Wanted: the point-query
-    pairs with the point left of the query and above it (Q). Of the n² point-query pairs, C have
-    the point left (Σ prefix) and Y have it above; the discordant ones (left and above, or right
-    and below) number D = 2Q + n² − C − Y. D is what the counter finds over points and queries
-    together, less what it finds among the points alone and among the queries alone.
+    A point's value is its tie group (``groups``, non-decreasing); an ask's sits between two
+    points, after the other asks there whose rows come first, so asks tie exactly where their
+    rows do, and never with a point. An element's dense rank (from 1) is then the number of
+    distinct point values up to it plus the number of distinct ask values up to it, both read
+    off one running count of the groups: no pass over the merged sequence. Returns the
+    points' ranks, the asks' ranks, the points' places and the asks' places.
     """
-    n = prefix.size
-    x_points = 2 * np.arange(n, dtype=np.intp) + 1
-    y_points = 2 * ranks.astype(np.intp) + 2
-    x_queries, y_queries = 2 * prefix.astype(np.intp), 2 * need.astype(np.intp) + 1
+    n = groups.size
+    distinct = np.empty(n + 1, dtype=np.intp)  # distinct[j]: tie groups among the first j rows
+    distinct[0] = 0
+    if n:
+        distinct[1] = 1
+        np.not_equal(groups[1:], groups[:-1], out=distinct[2:])
+        np.cumsum(distinct, out=distinct)
+    asks_before = np.cumsum(np.bincount(bound, minlength=n + 1)[:n])  # asks placed before point j
+    rows = np.arange(n, dtype=np.intp)
+    points = np.take(distinct, rows + 1)
+    points += np.take(distinct, asks_before)
+    asks = np.take(distinct, bound)
+    asks += np.take(distinct, rows + 1)
+    points_at = rows + asks_before
+    rows += bound
+    return points, asks, points_at, rows
 
-    def count(x: IntArray, y: IntArray) -> int:  # the counter wants x ascending, y ≥ 1
-        order = np.argsort(x, kind="stable")
-        return int(discordant(np.ascontiguousarray(x[order]), np.ascontiguousarray(y[order])))
 
-    both = count(np.concatenate([x_points, x_queries]), np.concatenate([y_points, y_queries]))
-    cross = both - count(x_points, y_points) - count(x_queries, y_queries)
-    left = int(prefix.sum())
-    below = np.r_[0, np.cumsum(np.bincount(ranks, minlength=n))]  # below[q]: ranks under q
-    above = n * n - int(below[need].sum())
-    return (cross - n * n + left + above) // 2
+def _reorder(values: NDArray[np.intp], rows: IntArray, into: IntArray, scratch: NDArray[np.intp]) -> NDArray[np.intp]:
+    """``values`` given for ``rows`` (one column's order), read back for ``into`` (the other's): the same rows."""
+    np.put(scratch, rows, values)
+    return np.take(scratch, into)
+
+
+def _prefix_asks(
+    by_u: _Sweep, by_v: _Sweep, scratch: NDArray[np.intp]
+) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+    """The count's asks in u's order, for :func:`_prefix_count_in_blocks`: each row's prefix in u's
+    order, its first place in v's order (equal values share it), and the place in v's order
+    from which the rows are t above it."""
+    starts = np.r_[True, by_v.groups[1:] != by_v.groups[:-1]]
+    first = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    return (by_u.bound, _reorder(first, by_v.rows, by_u.rows, scratch),
+            _reorder(by_v.bound, by_v.rows, by_u.rows, scratch))
 
 
 def _prefix_count_in_blocks(prefix: IntArray, v_rank: IntArray, need: IntArray) -> int:
-    """:func:`_prefix_count` without a compiled counter, in vectorized passes, O(n log² n).
+    """Σₐ #{j < prefix[a] : v_rank[j] ≥ need[a]} without a compiled counter, in vectorized passes, O(n log² n).
 
     A prefix is the union of at most log₂ n aligned blocks (one per set bit of its length); for
     each block size the rows are sorted by rank within their blocks once (each level by merging
@@ -517,24 +603,31 @@ def _prefix_count_in_blocks(prefix: IntArray, v_rank: IntArray, need: IntArray) 
 
 
 def _first_failing(
-    ordered: FloatArray, guess: IntArray, holds: Callable[[FloatArray, IntArray], BoolArray]
+    ordered: FloatArray, guess: IntArray, holds: Callable[[FloatArray, IntArray | slice], BoolArray]
 ) -> IntArray:
     """For each row, the first position of ``ordered`` where ``holds(value, row)`` stops being true.
 
-    ``holds`` must be true on a prefix of ``ordered`` for each row. ``guess`` (a binary search
-    on ``u - t`` or ``v + t``) may be off by a rounding at the boundary, where ``u[a] - u[b] ≥ t``
-    and ``u[b] ≤ u[a] - t`` disagree; each step moves the wrong ones past a whole tie group,
-    and a rounding reaches at most one or two groups.
+    ``holds`` must be true on a prefix of ``ordered`` for each row (``row`` may be a slice of
+    all of them). ``guess`` (a binary search on ``u - t`` or ``v + t``) may be off by a rounding
+    at the boundary, where ``u[a] - u[b] ≥ t`` and ``u[b] ≤ u[a] - t`` disagree: every row is
+    checked at once (``guess`` ascends, so its neighbours are read in order), then each step
+    moves the wrong ones past a whole tie group; a rounding reaches at most one or two groups.
     """
     n = ordered.size
     found = guess.copy()
-    rows = np.arange(found.size, dtype=np.int64)
-    while True:
-        back = found > 0
-        back[back] = ~holds(ordered[found[back] - 1], rows[back])
-        ahead = found < n
-        ahead[ahead] = holds(ordered[found[ahead]], rows[ahead])
-        if not (back.any() or ahead.any()):
-            return found
-        found[back] = np.searchsorted(ordered, ordered[found[back] - 1], side="left")
-        found[ahead] = np.searchsorted(ordered, ordered[found[ahead]], side="right")
+    if n == 0:
+        return found
+    everyone = slice(None)
+    wrong = (found > 0) & ~holds(np.take(ordered, np.maximum(found - 1, 0)), everyone)
+    wrong |= (found < n) & holds(np.take(ordered, np.minimum(found, n - 1)), everyone)
+    rows = np.flatnonzero(wrong)
+    while rows.size:
+        at = found[rows]
+        back = at > 0
+        back[back] = ~holds(ordered[at[back] - 1], rows[back])
+        ahead = at < n
+        ahead[ahead] = holds(ordered[at[ahead]], rows[ahead])
+        found[rows[back]] = np.searchsorted(ordered, ordered[at[back] - 1], side="left")
+        found[rows[ahead]] = np.searchsorted(ordered, ordered[at[ahead]], side="right")
+        rows = rows[back | ahead]
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -64,18 +65,67 @@ def test_a_comparison_counts_every_pair_meeting_its_threshold_not_only_the_liste
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 300), st.integers(0, 2**32 - 1))
-def test_the_compiled_prefix_count_and_the_block_one_agree_with_the_definition(n, seed):
+@given(
+    arrays(np.float64, st.tuples(st.integers(0, 60), st.integers(2, 3)),
+           elements=st.one_of(st.sampled_from([NAN, 0.0, 25.0, 50.0]), st.floats(0, 100, allow_nan=False))),
+    st.sampled_from([0.0, 12.5, 25.0]),
+)
+def test_the_block_passes_without_the_compiled_counter_count_the_same(table, min_gap):
     # the count runs on scipy's compiled counter; the block passes are its fallback without one
-    from aggregator.analytics._arrays import discordance_counter
-    from aggregator.analytics.inversions import _prefix_count, _prefix_count_in_blocks
+    assert np.array_equal(count_inversions(table, min_gap, fast=False), brute_count(table, min_gap))
 
-    rng = np.random.default_rng(seed)
-    prefix = rng.integers(0, n + 1, n)
-    ranks = rng.integers(0, max(n // 3, 1), n)  # ties among the ranks
-    need = rng.integers(0, max(n // 3, 1) + 1, n)
-    expected = sum(int(np.count_nonzero(ranks[:p] >= q)) for p, q in zip(prefix, need, strict=True))
-    counter = discordance_counter()
-    assert counter is not None
-    assert _prefix_count(prefix, ranks, need, counter) == expected
-    assert _prefix_count_in_blocks(prefix, ranks, need) == expected
+
+def test_the_comparisons_own_ranks_give_the_count_of_its_percentiles():
+    from aggregator.analytics.normalize import normalize, oriented_ranks
+    from aggregator.models import IndexSpec
+
+    rng = np.random.default_rng(3)
+    raw = np.round(rng.normal(size=(400, 3)) * 4)  # ties within each column
+    raw[rng.random(raw.shape) < 0.2] = NAN
+    specs = [IndexSpec(name="a"), IndexSpec(name="b", higher_is_better=False), IndexSpec(name="c")]
+    ranks = oriented_ranks(raw, specs)
+    standing = normalize(raw, specs, "percentile", ranks=ranks)
+    assert np.array_equal(count_inversions(standing, 20.0, ranks), brute_count(standing, 20.0))
+
+
+@pytest.mark.parametrize("method", ["range", "robust_z", "quantile_map"])
+def test_a_comparison_on_other_normalizations_counts_its_own_normalized_scores(method):
+    # not percentiles: the ranks' order and ties need not be the normalized scores', so the
+    # count sorts them itself and counts their discordant pairs itself
+    rng = np.random.default_rng(13)
+    ids = [f"s{i}" for i in range(400)]
+    base = rng.random(400)
+    scores = {name: {sid: float(np.round(np.exp(3 * b + rng.normal(0, 0.8)), 1))
+                     for sid, b in zip(ids, base, strict=True) if rng.random() > 0.1} for name in ("a", "b", "c")}
+    result = compare(scores, method=method, threshold=10.0)
+    assert np.array_equal(result.inversion_counts, brute_count(result.normalized, 10.0))
+
+
+def test_a_comparison_with_ties_and_gaps_counts_as_the_definition_says():
+    # tied scores and subjects some index does not know: the count reuses the comparison's
+    # sorts and tau-b's discordant pairs, which must be those of its percentiles
+    rng = np.random.default_rng(11)
+    ids = [f"s{i}" for i in range(500)]
+    base = rng.random(500)
+    scores = {name: {sid: float(np.round((b + rng.normal(0, 0.5)) * 6)) for sid, b in zip(ids, base, strict=True)
+                     if rng.random() > 0.15} for name in ("a", "b", "c")}
+    result = compare(scores, threshold=20.0)
+    assert np.array_equal(result.inversion_counts, brute_count(result.normalized, 20.0))
+    assert result.agreement is not None
+    discordant = result.agreement.discordant
+    assert discordant is not None
+    for x, y in combinations(range(3), 2):
+        u, v = result.normalized[:, x], result.normalized[:, y]
+        opposite = ((u[:, None] > u[None, :]) & (v[:, None] < v[None, :])).sum()
+        assert discordant[x, y] == discordant[y, x] == opposite
+
+
+@pytest.mark.parametrize("min_gap", [0.1, 0.3, 0.7])
+def test_gaps_at_a_rounding_boundary_count_by_the_rule_not_by_a_shifted_search(min_gap):
+    # tenths: 0.3 - 0.1 >= 0.2 and 0.1 <= 0.3 - 0.2 disagree in floating point, so the binary
+    # searches on u - t and v + t land a tie group off and must be corrected
+    rng = np.random.default_rng(5)
+    table = np.round(rng.random((300, 3)) * 10) / 10 * 3
+    table[rng.random(table.shape) < 0.1] = NAN
+    assert np.array_equal(count_inversions(table, min_gap), brute_count(table, min_gap))
+    assert np.array_equal(count_inversions(table, min_gap, fast=False), brute_count(table, min_gap))
