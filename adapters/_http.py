@@ -83,6 +83,9 @@ logger = logging.getLogger(__name__)
 #: kinds that fail a batch's request and are worth splitting it over: one subject may be what
 #: the vendor chokes on (auth, rate limits and timeouts are about the vendor, not a subject)
 SPLIT_KINDS = frozenset({FailureKind.BAD_PAYLOAD, FailureKind.SERVER_ERROR, FailureKind.ADAPTER_ERROR})
+#: redirects followed (within the configured origin), and how many in a row, as aiohttp would
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
 _STATUS_KINDS = {401: FailureKind.AUTH, 403: FailureKind.AUTH, 404: FailureKind.NOT_FOUND,
                  408: FailureKind.TIMEOUT, 429: FailureKind.RATE_LIMITED}
 
@@ -395,7 +398,6 @@ class HttpAdapter(Generic[C]):
         results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
         async with aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency),
-            trace_configs=[_same_origin_only()],
         ) as session:
 
             async def work() -> None:
@@ -552,14 +554,7 @@ class HttpAdapter(Generic[C]):
         sent = time.monotonic()
         try:
             with map_errors(url):
-                async with session.request(
-                    request.method, url, params=dict(request.params), headers=dict(request.headers)
-                ) as response:
-                    status = response.status
-                    self.stats[f"http/status/{status}"] += 1
-                    body = await self._read_body(response, url)
-                    content_type = response.content_type
-                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                status, body, content_type, retry_after = await self._exchange(session, request)
         finally:  # the vendor counted it when it arrived: before now, whatever became of it
             for limiter, ticket in zip(self._limiters, tickets, strict=True):
                 limiter.release(ticket)
@@ -575,6 +570,29 @@ class HttpAdapter(Generic[C]):
             self.pause(min(retry_after, self._wait_cap))
         raise RetriableAdapterError(f"HTTP {status} from {public_url(url)}", kind=kind,
                                     retry_after=retry_after)
+
+    async def _exchange(self, session: aiohttp.ClientSession, request: HttpRequest
+                        ) -> tuple[int, bytes, str, float | None]:
+        """Send ``request`` and read the reply: status, body, content type and Retry-After.
+
+        Redirects are followed here, within the configured origin only: the request carries the
+        key. (aiohttp's own following can only be checked by a trace hook, and a session with
+        one traces every step of every request.)"""
+        method, url, params = request.method, URL(request.url), dict(request.params)
+        headers = dict(request.headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.request(method, url, params=params, headers=headers,
+                                       allow_redirects=False) as response:
+                location = response.headers.get("Location") if response.status in _REDIRECTS else None
+                if location is None:
+                    self.stats[f"http/status/{response.status}"] += 1
+                    body = await self._read_body(response, request.url)
+                    return (response.status, body, response.content_type,
+                            retry_after_seconds(response.headers.get("Retry-After")))
+                url, params = _within_origin(response.url, location), {}  # the Location holds the query
+                method = "GET" if response.status == 303 else method
+        raise FatalAdapterError(f"more than {MAX_REDIRECTS} redirects from {public_url(request.url)}",
+                                kind=FailureKind.SERVER_ERROR)
 
     async def _places(self, url: str) -> list[int | None]:
         """A place in every window (the longest first), or, if one is used up for longer than
@@ -640,24 +658,20 @@ def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-def _same_origin_only() -> aiohttp.TraceConfig:
-    """Refuse to follow a redirect to another origin: the request carries the key (in a header or
-    the query), which goes only to the configured host, and that host's reply is the reading."""
-
-    async def check(session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestRedirectParams) -> None:
-        here = params.url.origin()
-        try:
-            there = params.response.url.join(URL(params.response.headers.get("Location", ""))).origin()
-        except ValueError:
-            there = None
-        if there != here:
-            params.response.close()
-            raise FatalAdapterError(f"redirected from {here} to {there or 'an invalid location'}; not followed "
-                                    f"(the request and its key go only to {here})", kind=FailureKind.SERVER_ERROR)
-
-    config = aiohttp.TraceConfig()
-    config.on_request_redirect.append(check)
-    return config
+def _within_origin(url: URL, location: str) -> URL:
+    """Where a redirect from ``url`` to ``location`` leads, if within ``url``'s origin: the
+    request carries the key (in a header or the query), which goes only to the configured host,
+    and that host's reply is the reading. Elsewhere: a failure naming both origins."""
+    here = url.origin()
+    try:
+        target = url.join(URL(location))
+        there: URL | None = target.origin()
+    except ValueError:
+        there = None
+    if there != here:
+        raise FatalAdapterError(f"redirected from {here} to {there or 'an invalid location'}; not followed "
+                                f"(the request and its key go only to {here})", kind=FailureKind.SERVER_ERROR)
+    return target
 
 
 class _Pacer:
