@@ -120,8 +120,9 @@ class SlidingWindowLimiter:
     of the period, at most 0.25 s; fewer after a block that was not used up in time), each place
     counted from the end of that time until its answer is written, so a place handed out late
     is never counted from before its request was sent. Answers are written back in groups
-    (within ``hold``, and before each block); places still unused after ``hold``, or when
-    :meth:`flush` is called at the end of a fetch, are given back.
+    (within ``hold``, and in the transaction that takes each block); places still unused after
+    ``hold`` (given back in that transaction too), or when :meth:`flush` is called at the end of
+    a fetch, are given back.
     """
 
     def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "",
