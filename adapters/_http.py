@@ -83,6 +83,9 @@ logger = logging.getLogger(__name__)
 #: kinds that fail a batch's request and are worth splitting it over: one subject may be what
 #: the vendor chokes on (auth, rate limits and timeouts are about the vendor, not a subject)
 SPLIT_KINDS = frozenset({FailureKind.BAD_PAYLOAD, FailureKind.SERVER_ERROR, FailureKind.ADAPTER_ERROR})
+#: redirects followed (within the configured origin), and how many in a row, as aiohttp would
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 10
 _STATUS_KINDS = {401: FailureKind.AUTH, 403: FailureKind.AUTH, 404: FailureKind.NOT_FOUND,
                  408: FailureKind.TIMEOUT, 429: FailureKind.RATE_LIMITED}
 
@@ -176,9 +179,13 @@ def member(payload: Any, *path: str) -> Any:
 
 def numbers(payload: Any, names: Mapping[str, str]) -> dict[str, float]:
     """Optional numeric fields (``{our name: vendor key}``): absent or unreadable ones are left out."""
-    found = {}
+    found: dict[str, float] = {}
+    if not isinstance(payload, dict):
+        return found
     for ours, theirs in names.items():
-        value = payload.get(theirs) if isinstance(payload, dict) else None
+        value = payload.get(theirs)
+        if value is None:  # absent: the common case, so no error is raised and caught for it
+            continue
         try:
             found[ours] = number(value, theirs)
         except FatalAdapterError:
@@ -229,6 +236,8 @@ def public_url(url: str) -> str:
 def retry_after_seconds(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), else None."""
     value = (value or "").strip()
+    if not value:  # nearly every reply: no header
+        return None
     if value.isdigit():
         return float(value)
     try:
@@ -241,25 +250,27 @@ def retry_after_seconds(value: str | None) -> float | None:
 
 
 @contextmanager
-def map_errors(where: str) -> Iterator[None]:
+def map_errors(url: str) -> Iterator[None]:
     """Turn aiohttp and asyncio exceptions into our ``AdapterError``s, most specific first.
 
-    Messages are built from ``where`` (no query) and type names only, never ``str(exc)``.
+    Messages are built from ``url`` without its query (:func:`public_url`, worked out only for a
+    message) and type names only, never ``str(exc)``.
     """
     started = time.monotonic()
     try:
         yield
     except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError
-        raise RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {where}",
+        raise RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {public_url(url)}",
                                     kind=FailureKind.TIMEOUT) from exc
     except aiohttp.ClientSSLError as exc:  # certificates do not fix themselves between attempts
-        raise FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {where}", kind=FailureKind.SERVER_ERROR) from exc
+        raise FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {public_url(url)}",
+                                kind=FailureKind.SERVER_ERROR) from exc
     except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
         # refused, reset, disconnected, body cut short: usually passing trouble
-        raise RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {where}",
+        raise RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {public_url(url)}",
                                     kind=FailureKind.SERVER_ERROR) from exc
     except aiohttp.ClientError as exc:  # too many redirects, invalid URL, ...
-        raise FatalAdapterError(f"request failed ({type(exc).__name__}) at {where}",
+        raise FatalAdapterError(f"request failed ({type(exc).__name__}) at {public_url(url)}",
                                 kind=FailureKind.SERVER_ERROR) from exc
 
 
@@ -387,7 +398,6 @@ class HttpAdapter(Generic[C]):
         results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
         async with aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency),
-            trace_configs=[_same_origin_only()],
         ) as session:
 
             async def work() -> None:
@@ -487,14 +497,15 @@ class HttpAdapter(Generic[C]):
             return self._failure(subject, FailureKind.ADAPTER_ERROR, "the adapter gave no result", attempts)
         if isinstance(result, Failure):
             # a Failure built with 0 attempts is about a subject the hook never asked for
-            return result.model_copy(update={"attempts": attempts if result.attempts else 0,
-                                             "message": self._scrub(result.message)})
-        # a vendor may echo the key anywhere in its reply: every text we keep is scrubbed
-        return result.model_copy(update={
-            "raw": None if result.raw is None else self._scrub(result.raw),
-            "topics": tuple(self._scrub(topic) for topic in result.topics),
-            "components": {self._scrub(name): value for name, value in result.components.items()},
-        })
+            kept = {"attempts": attempts if result.attempts else 0, "message": self._scrub(result.message)}
+        else:  # a vendor may echo the key anywhere in its reply: every text we keep is scrubbed
+            kept = {"raw": None if result.raw is None else self._scrub(result.raw),
+                    "topics": tuple(self._scrub(topic) for topic in result.topics),
+                    "components": {self._scrub(name): value for name, value in result.components.items()}}
+        # copied only if something changed: nearly always nothing does, and a copy costs per pair
+        if all(getattr(result, name) == value for name, value in kept.items()):
+            return result
+        return result.model_copy(update=kept)
 
     @property
     def _attempts(self) -> int:
@@ -534,39 +545,56 @@ class HttpAdapter(Generic[C]):
 
     async def _attempt(self, session: aiohttp.ClientSession, request: HttpRequest,
                        asking: Sequence[Subject] = ()) -> Any:
-        where = public_url(request.url)
+        url = request.url  # public_url(url) only for a message: parsing it costs per request
         if self._pacer is not None:
             await self._pacer.wait()
-        tickets = await self._places(where)
+        tickets = await self._places(url)
         self.asked.update(s.id for s in asking)  # sent now, no longer "not asked"
         self.stats["request/count"] += 1
         sent = time.monotonic()
         try:
-            with map_errors(where):
-                async with session.request(
-                    request.method, request.url, params=dict(request.params), headers=dict(request.headers)
-                ) as response:
-                    status = response.status
-                    self.stats[f"http/status/{status}"] += 1
-                    body = await self._read_body(response, where)
-                    content_type = response.content_type
-                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+            with map_errors(url):
+                status, body, content_type, retry_after = await self._exchange(session, request)
         finally:  # the vendor counted it when it arrived: before now, whatever became of it
             for limiter, ticket in zip(self._limiters, tickets, strict=True):
                 limiter.release(ticket)
         self.latencies.append(time.monotonic() - sent)
         kind = self.classify(status, body)
         if kind is None:
-            return _decode_json(body, content_type, where)
+            return _decode_json(body, content_type, url)
         if kind is FailureKind.AUTH and status == 403 and retry_after is not None:
             kind = FailureKind.RATE_LIMITED  # a refusal that says when to come back (Mashery, GitHub)
         if status not in self.retry_statuses and kind is not FailureKind.RATE_LIMITED:
-            raise FatalAdapterError(f"HTTP {status} from {where}", kind=kind)
+            raise FatalAdapterError(f"HTTP {status} from {public_url(url)}", kind=kind)
         if retry_after is not None:
             self.pause(min(retry_after, self._wait_cap))
-        raise RetriableAdapterError(f"HTTP {status} from {where}", kind=kind, retry_after=retry_after)
+        raise RetriableAdapterError(f"HTTP {status} from {public_url(url)}", kind=kind,
+                                    retry_after=retry_after)
 
-    async def _places(self, where: str) -> list[int | None]:
+    async def _exchange(self, session: aiohttp.ClientSession, request: HttpRequest
+                        ) -> tuple[int, bytes, str, float | None]:
+        """Send ``request`` and read the reply: status, body, content type and Retry-After.
+
+        Redirects are followed here, within the configured origin only: the request carries the
+        key. (aiohttp's own following can only be checked by a trace hook, and a session with
+        one traces every step of every request.)"""
+        method, url, params = request.method, URL(request.url), dict(request.params)
+        headers = dict(request.headers)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with session.request(method, url, params=params, headers=headers,
+                                       allow_redirects=False) as response:
+                location = response.headers.get("Location") if response.status in _REDIRECTS else None
+                if location is None:
+                    self.stats[f"http/status/{response.status}"] += 1
+                    body = await self._read_body(response, request.url)
+                    return (response.status, body, response.content_type,
+                            retry_after_seconds(response.headers.get("Retry-After")))
+                url, params = _within_origin(response.url, location), {}  # the Location holds the query
+                method = "GET" if response.status == 303 else method
+        raise FatalAdapterError(f"more than {MAX_REDIRECTS} redirects from {public_url(request.url)}",
+                                kind=FailureKind.SERVER_ERROR)
+
+    async def _places(self, url: str) -> list[int | None]:
         """A place in every window (the longest first), or, if one is used up for longer than
         ``max_window_wait``, a rate_limited error saying when it frees (a resumed run asks again)."""
         tickets: list[int | None] = []
@@ -579,16 +607,21 @@ class HttpAdapter(Generic[C]):
             rate = self._rates[len(tickets)]
             frees = datetime.fromtimestamp(time.time() + exc.wait, UTC).strftime("%Y-%m-%d %H:%M UTC")
             raise _NotSentError(f"the {rate.text} limit is used up until {frees} "
-                                    f"(not asked of {where}); resume the run after that",
+                                    f"(not asked of {public_url(url)}); resume the run after that",
                                     kind=FailureKind.RATE_LIMITED) from None
         return tickets
 
-    async def _read_body(self, response: aiohttp.ClientResponse, where: str) -> bytes:
-        body, declared = bytearray(), response.content_length or 0
+    async def _read_body(self, response: aiohttp.ClientResponse, url: str) -> bytes:
+        declared = response.content_length
+        if declared is not None and declared <= self.max_body_bytes and "Content-Encoding" not in response.headers:
+            # in one read: the parser holds the body to its declared length (a compressed body
+            # may unpack to more, so it is counted chunk by chunk below)
+            return await response.read()
+        body = bytearray()
         async for chunk in response.content.iter_any():
             body += chunk
-            if max(declared, len(body)) > self.max_body_bytes:
-                raise FatalAdapterError(f"response over {self.max_body_bytes} bytes from {where}",
+            if max(declared or 0, len(body)) > self.max_body_bytes:
+                raise FatalAdapterError(f"response over {self.max_body_bytes} bytes from {public_url(url)}",
                                         kind=FailureKind.BAD_PAYLOAD)
         return bytes(body)
 
@@ -625,24 +658,20 @@ def secret_forms(secrets: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(forms, key=len, reverse=True))
 
 
-def _same_origin_only() -> aiohttp.TraceConfig:
-    """Refuse to follow a redirect to another origin: the request carries the key (in a header or
-    the query), which goes only to the configured host, and that host's reply is the reading."""
-
-    async def check(session: aiohttp.ClientSession, context: Any, params: aiohttp.TraceRequestRedirectParams) -> None:
-        here = params.url.origin()
-        try:
-            there = params.response.url.join(URL(params.response.headers.get("Location", ""))).origin()
-        except ValueError:
-            there = None
-        if there != here:
-            params.response.close()
-            raise FatalAdapterError(f"redirected from {here} to {there or 'an invalid location'}; not followed "
-                                    f"(the request and its key go only to {here})", kind=FailureKind.SERVER_ERROR)
-
-    config = aiohttp.TraceConfig()
-    config.on_request_redirect.append(check)
-    return config
+def _within_origin(url: URL, location: str) -> URL:
+    """Where a redirect from ``url`` to ``location`` leads, if within ``url``'s origin: the
+    request carries the key (in a header or the query), which goes only to the configured host,
+    and that host's reply is the reading. Elsewhere: a failure naming both origins."""
+    here = url.origin()
+    try:
+        target = url.join(URL(location))
+        there: URL | None = target.origin()
+    except ValueError:
+        there = None
+    if there != here:
+        raise FatalAdapterError(f"redirected from {here} to {there or 'an invalid location'}; not followed "
+                                f"(the request and its key go only to {here})", kind=FailureKind.SERVER_ERROR)
+    return target
 
 
 class _Pacer:
@@ -668,11 +697,12 @@ def _padded(rate: RateLimit, margin: float) -> RateLimit:
     return RateLimit(count=rate.count, period=rate.period + max(0.01, rate.period * margin))
 
 
-def _decode_json(body: bytes, content_type: str, where: str) -> Any:
+def _decode_json(body: bytes, content_type: str, url: str) -> Any:
     """The decoded body; one that is not JSON (a maintenance page, a body cut short) is how a
     flaky vendor fails for a few seconds, so it is retried like a 5xx."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
         got = "malformed JSON" if "json" in content_type else f"expected JSON, got {content_type[:80]}"
-        raise RetriableAdapterError(f"{got} ({len(body)} bytes) from {where}", kind=FailureKind.BAD_PAYLOAD) from exc
+        raise RetriableAdapterError(f"{got} ({len(body)} bytes) from {public_url(url)}",
+                                    kind=FailureKind.BAD_PAYLOAD) from exc

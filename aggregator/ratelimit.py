@@ -90,9 +90,11 @@ class WindowLedger(Protocol):
     """
 
     def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1,
-              counted_from: float | None = None) -> tuple[list[int], float]:
+              counted_from: float | None = None, answered: Sequence[tuple[int, float]] = (),
+              unused: Sequence[int] = ()) -> tuple[list[int], float]:
         """Take up to ``places`` places in the window, each counted from ``counted_from`` (default
-        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds to wait)`` if it is full."""
+        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds to wait)`` if it is full.
+        First, in the same transaction, :meth:`settle` ``answered`` and :meth:`give_back` ``unused``."""
         ...
 
     def settle(self, answered: Sequence[tuple[int, float]]) -> None:
@@ -118,8 +120,9 @@ class SlidingWindowLimiter:
     of the period, at most 0.25 s; fewer after a block that was not used up in time), each place
     counted from the end of that time until its answer is written, so a place handed out late
     is never counted from before its request was sent. Answers are written back in groups
-    (within ``hold``, and before each block); places still unused after ``hold``, or when
-    :meth:`flush` is called at the end of a fetch, are given back.
+    (within ``hold``, and in the transaction that takes each block); places still unused after
+    ``hold`` (given back in that transaction too), or when :meth:`flush` is called at the end of
+    a fetch, are given back.
     """
 
     def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "",
@@ -180,11 +183,13 @@ class SlidingWindowLimiter:
                 return self._reserved.pop()
             # as many as the last block used in time, twice that if it used them all: a slow
             # moment takes one at a time rather than giving most of a block back
-            unused = len(self._reserved)
-            self._write_back(ledger)
+            unused, self._reserved = self._reserved, []
+            answered = self._answers()
             size = self._block_size
-            places = max(1, min(self.block, free, 2 * size if not unused else size - unused))
-            tickets, wait = ledger.claim(self.scope, self.limit, now, places=places, counted_from=now + self.hold)
+            places = max(1, min(self.block, free, 2 * size if not unused else size - len(unused)))
+            # one transaction writes the answers, gives back the unused places and takes the block
+            tickets, wait = ledger.claim(self.scope, self.limit, now, places=places, counted_from=now + self.hold,
+                                         answered=answered, unused=unused)
             if tickets:
                 self._reserved, self._reserved_until, self._block_size = tickets, now + self.hold, len(tickets)
                 return self._reserved.pop()
@@ -195,12 +200,17 @@ class SlidingWindowLimiter:
             raise WindowUsedUpError(self.limit, wait)
         return wait
 
-    def _write_answers(self) -> None:
+    def _answers(self) -> list[tuple[int, float]]:
+        """The answers not yet written, handed over to be written now (no timer left for them)."""
         if self._writing is not None:
             self._writing.cancel()
             self._writing = None
-        if self._answered and self.ledger is not None:
-            answered, self._answered = self._answered, []
+        answered, self._answered = self._answered, []
+        return answered
+
+    def _write_answers(self) -> None:
+        answered = self._answers()
+        if answered and self.ledger is not None:
             self.ledger.settle(answered)
 
     def _write_back(self, ledger: WindowLedger) -> None:

@@ -547,11 +547,15 @@ class Store:
                 self._save_columns(run_id, self._columns_from_rows(run_id))
 
     def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1,
-              counted_from: float | None = None) -> tuple[list[int], float]:
+              counted_from: float | None = None, answered: Sequence[tuple[int, float]] = (),
+              unused: Sequence[int] = ()) -> tuple[list[int], float]:
         """Take up to ``places`` places in ``scope``'s window of ``limit`` at ``now`` (epoch
         seconds), for every process using this file, each counted from ``counted_from`` (default
-        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds until a place frees)``."""
+        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds until a place frees)``.
+        ``answered`` and ``unused`` are settled and given back first, in the same transaction."""
         with self._transaction():
+            self._settle(answered)
+            self._give_back(unused)
             self._db.execute("DELETE FROM rate_windows WHERE scope = ? AND period = ? AND at <= ?",
                              (scope, limit.period, now - limit.period))
             held, oldest = self._db.execute("SELECT count(*), min(at) FROM rate_windows WHERE scope = ? AND period = ?",
@@ -569,11 +573,19 @@ class Store:
         """Each ``(ticket, at)``: the request holding ``ticket`` was answered at ``at`` and counts
         from then (it arrived at the vendor before)."""
         with self._transaction():
-            self._db.executemany("UPDATE rate_windows SET at = ? WHERE rowid = ?", [(at, t) for t, at in answered])
+            self._settle(answered)
 
     def give_back(self, tickets: Sequence[int]) -> None:
         """Places taken by :meth:`claim` and never used: free them."""
         with self._transaction():
+            self._give_back(tickets)
+
+    def _settle(self, answered: Sequence[tuple[int, float]]) -> None:
+        if answered:
+            self._db.executemany("UPDATE rate_windows SET at = ? WHERE rowid = ?", [(at, t) for t, at in answered])
+
+    def _give_back(self, tickets: Sequence[int]) -> None:
+        if tickets:
             self._db.executemany("DELETE FROM rate_windows WHERE rowid = ?", [(t,) for t in tickets])
 
     def claim_delivery(self, report: str, slot: str, *, due_at: datetime, by: str, at: datetime,

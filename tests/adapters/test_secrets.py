@@ -20,7 +20,7 @@ from aggregator.app.api import Aggregator
 from aggregator.app.config import config_from_dict
 from aggregator.collection.store import Store
 from aggregator.errors import ConfigError
-from aggregator.models import Failure, Reading, Subject
+from aggregator.models import Failure, FailureKind, Reading, Subject
 from aggregator.plugins import Limits
 
 KEY = "k3y+SENT/INEL=="  # '+', '/' and '=' all change when URL-encoded
@@ -84,6 +84,21 @@ async def test_a_redirect_within_the_origin_is_followed():
         result = await _one(_adapter(f"{url}/v1/{{handle}}"))
     assert isinstance(result, Reading) and result.value == 42
 
+
+
+async def test_a_redirect_loop_within_the_origin_ends_as_a_failure_after_ten():
+    hops: list[str] = []
+
+    async def moved(request: web.Request) -> web.Response:
+        hops.append(request.path)
+        raise web.HTTPSeeOther(f"/v1/{len(hops)}")
+
+    app = web.Application()
+    app.router.add_get("/v1/{handle}", moved)
+    async with serve(app) as url:
+        result = await _one(_adapter(f"{url}/v1/{{handle}}"))
+    assert isinstance(result, Failure) and result.kind is FailureKind.SERVER_ERROR
+    assert "more than 10 redirects" in result.message and len(hops) == 11
 
 async def test_an_echoed_key_in_any_spelling_reaches_neither_the_store_nor_the_reports(tmp_path: Path):
     echoes = forms(KEY)

@@ -91,6 +91,7 @@ class Counting(Store):  # the real store; notes the transactions that take place
     settled = []
     def claim(self, *args, **kwargs):
         Counting.claims += 1
+        Counting.settled += [ticket for ticket, _ in kwargs.get("answered", ())]  # written with the claim
         return super().claim(*args, **kwargs)
     def settle(self, answered):
         Counting.settled += [ticket for ticket, _ in answered]
