@@ -21,6 +21,11 @@ Config keys (``[indices.NAME.options]``)::
 JSONL field names may be dotted paths into nested objects (``score.value``). Handles match
 case-insensitively with or without ``@``. A bad row becomes a Failure naming file, line and
 column; the rest of the file is still read.
+
+The export is read as a stream, a block of rows at a time, twice (once for the keys' lines,
+once for the values): memory follows the block and the roster, never the size of the file.
+Values are checked a column at a time (numbers, finite, within the scale) and the Readings built
+without validating each again; a row that fails a check is read again on its own for its message.
 """
 
 from __future__ import annotations
