@@ -29,7 +29,7 @@ from typing import IO, Any, TypeVar
 T = TypeVar("T")
 
 #: rows per block: big enough that per-block costs vanish, small enough to hold lightly
-BLOCK_ROWS = 20_000
+BLOCK_ROWS = 5_000
 
 #: one row: its line number in the file, and the wanted columns' values in the order asked
 Row = tuple[int, tuple[Any, ...]]

@@ -141,8 +141,8 @@ class FilesAdapter:
             yield self._failure(subject_id, FailureKind.NOT_FOUND, f"subject has no {self.config.match} to look up")
         once: dict[int, list[tuple[str, str]]] = {}  # line -> the subjects whose key is on it alone
         for key, found in lines.items():
-            if len(found) == 1:
-                once[found[0]] = wanted[key]
+            if isinstance(found, int):
+                once[found] = wanted[key]
                 continue
             for subject_id, raw in wanted[key]:
                 message = f"{file} has {len(found)} rows for {raw!r} (lines {', '.join(map(str, found))})"
@@ -164,10 +164,11 @@ class FilesAdapter:
                 for subject_id, raw in found_none:
                     yield self._failure(subject_id, FailureKind.NOT_FOUND, f"{file} has no row for {raw!r}")
 
-    def _lines_of(self, wanted: _Wanted, problems: list[str]) -> dict[str, list[int]]:
-        """The lines on which each wanted key is found (keys nobody wants are not kept)."""
+    def _lines_of(self, wanted: _Wanted, problems: list[str]) -> dict[str, int | list[int]]:
+        """The line on which each wanted key is found, or its lines if more than one (keys nobody
+        wants are not kept; a line number alone, since nearly every key has one: a million of them)."""
         path, key_column, match = self.config.path, self.config.key_column, self.config.match
-        lines: dict[str, list[int]] = {}
+        lines: dict[str, int | list[int]] = {}
         for block in read_blocks(path, self.config.file_format, [key_column], problems):
             for line, (key,) in block:
                 if key is None or key == "":
@@ -175,7 +176,9 @@ class FilesAdapter:
                     continue
                 norm = _norm(key if isinstance(key, str) else str(key), match)
                 if norm in wanted:
-                    lines.setdefault(norm, []).append(line)
+                    seen = lines.setdefault(norm, line)
+                    if seen != line:
+                        lines[norm] = [*seen, line] if isinstance(seen, list) else [seen, line]
         return lines
 
     def _next_results(self, blocks: Iterator[list[Row]], once: dict[int, list[tuple[str, str]]],
