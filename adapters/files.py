@@ -21,26 +21,29 @@ Config keys (``[indices.NAME.options]``)::
 JSONL field names may be dotted paths into nested objects (``score.value``). Handles match
 case-insensitively with or without ``@``. A bad row becomes a Failure naming file, line and
 column; the rest of the file is still read.
+
+The export is read as a stream, a block of rows at a time, twice (once for the keys' lines,
+once for the values): memory follows the block and the roster, never the size of the file.
+Values are checked a column at a time (numbers, finite, within the scale) and the Readings built
+without validating each again; a row that fails a check is read again on its own for its message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
-import gzip
-import io
-import json
 import math
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
+import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from adapters._export_rows import ExportUnreadableError, Row, field, first_rows, gc_paused, read_blocks
 from aggregator.errors import Problem
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, utc_now
 from aggregator.plugins import (
     Limits,
     reading_or_failure,
@@ -84,10 +87,10 @@ class FilesConfig(BaseModel):
         return "jsonl" if suffixes and suffixes[-1] in {".jsonl", ".ndjson"} else "csv"
 
 
-@dataclass(frozen=True)
-class _Row:
-    line: int
-    fields: dict[str, Any]
+FloatArray = NDArray[np.float64]
+
+#: the subjects a fetch looks for, by normalized key: each one's id and its key as the roster has it
+_Wanted = dict[str, list[tuple[str, str]]]
 
 
 class FilesAdapter:
@@ -102,64 +105,156 @@ class FilesAdapter:
             algorithm_version=config.algorithm_version, measures=config.measures, label=config.label,
             restates_score=config.restates_score,
         )
+        # the columns read from each row, in this order: key, value, the components', topics
+        self._columns = [config.key_column, config.value_column, *config.components.values(),
+                         *([config.topics_column] if config.topics_column else [])]
 
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncIterator[Reading | Failure]:
-        # reading a large export is blocking work: keep the other adapters running meanwhile
-        rows, problems = await asyncio.to_thread(self._read)
+        """Two passes over the export, a block of rows at a time, so the file is never held whole.
+
+        The first finds the lines of each wanted key: a key on two lines is the vendor's mistake,
+        and it must be known before anything is delivered, since each subject gets one answer.
+        The second reads the rows of the keys found once. Reading is blocking work: each pass
+        and each block runs in a thread, and the other adapters keep running meanwhile.
+        """
+        file = self.config.path.name
+        wanted: _Wanted = {}
+        keyless = []
+        for subject in subjects:
+            key = self._key_of(subject)
+            if key is None:
+                keyless.append(subject.id)
+            else:
+                wanted.setdefault(_norm(key, self.config.match), []).append((subject.id, key))
+        problems: list[str] = []
+        try:
+            lines = await asyncio.to_thread(self._lines_of, wanted, problems)
+        except ExportUnreadableError as exc:
+            yield self._failure(None, FailureKind.BAD_PAYLOAD, str(exc))
+            for subject in subjects:
+                yield self._failure(subject.id, FailureKind.BAD_PAYLOAD, f"{file} could not be read")
+            return
         if problems:
             yield self._failure(None, FailureKind.BAD_PAYLOAD, "; ".join(problems[:5]) + (
                 f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-        for subject in subjects:
-            yield self._one(subject, rows)
+        for subject_id in keyless:
+            yield self._failure(subject_id, FailureKind.NOT_FOUND, f"subject has no {self.config.match} to look up")
+        once: dict[int, list[tuple[str, str]]] = {}  # line -> the subjects whose key is on it alone
+        for key, found in lines.items():
+            if isinstance(found, int):
+                once[found] = wanted[key]
+                continue
+            for subject_id, raw in wanted[key]:
+                message = f"{file} has {len(found)} rows for {raw!r} (lines {', '.join(map(str, found))})"
+                yield self._failure(subject_id, FailureKind.BAD_PAYLOAD, message)
+        blocks = read_blocks(self.config.path, self.config.file_format, self._columns, [])  # problems: told above
+        try:
+            while (results := await asyncio.to_thread(self._next_results, blocks, once)) is not None:
+                for item in results:
+                    yield item
+        except ExportUnreadableError:  # changed or gone since the first pass
+            for found_once in once.values():
+                for subject_id, _ in found_once:
+                    yield self._failure(subject_id, FailureKind.BAD_PAYLOAD, f"{file} could not be read")
+        finally:
+            with contextlib.suppress(ValueError):  # still running in its thread (cancelled): it closes when dropped
+                blocks.close()
+        for key, found_none in wanted.items():
+            if key not in lines:
+                for subject_id, raw in found_none:
+                    yield self._failure(subject_id, FailureKind.NOT_FOUND, f"{file} has no row for {raw!r}")
 
-    def _one(self, subject: Subject, rows: dict[str, list[_Row]] | None) -> Reading | Failure:
-        file = self.config.path.name
-        if rows is None:
-            return self._failure(subject.id, FailureKind.BAD_PAYLOAD, f"{file} could not be read")
-        key = self._key_of(subject)
-        if key is None:
-            return self._failure(subject.id, FailureKind.NOT_FOUND, f"subject has no {self.config.match} to look up")
-        found = rows.get(_norm(key, self.config.match))
-        if not found:
-            return self._failure(subject.id, FailureKind.NOT_FOUND, f"{file} has no row for {key!r}")
-        if len(found) > 1:
-            lines = ", ".join(str(r.line) for r in found)
-            message = f"{file} has {len(found)} rows for {key!r} (lines {lines})"
-            return self._failure(subject.id, FailureKind.BAD_PAYLOAD, message)
-        return self._parse(subject, found[0])
+    def _lines_of(self, wanted: _Wanted, problems: list[str]) -> dict[str, int | list[int]]:
+        """The line on which each wanted key is found, or its lines if more than one (keys nobody
+        wants are not kept; a line number alone, since nearly every key has one: a million of them)."""
+        path, key_column, match = self.config.path, self.config.key_column, self.config.match
+        lines: dict[str, int | list[int]] = {}
+        for block in read_blocks(path, self.config.file_format, [key_column], problems):
+            for line, (key,) in block:
+                if key is None or key == "":
+                    problems.append(f"{path.name}:{line}: column {key_column!r} is empty or missing")
+                    continue
+                norm = _norm(key if isinstance(key, str) else str(key), match)
+                if norm in wanted:
+                    seen = lines.setdefault(norm, line)
+                    if seen != line:
+                        lines[norm] = [*seen, line] if isinstance(seen, list) else [seen, line]
+        return lines
 
-    def _parse(self, subject: Subject, row: _Row) -> Reading | Failure:
-        value = self._number(row, self.config.value_column)
+    def _next_results(self, blocks: Iterator[list[Row]], once: dict[int, list[tuple[str, str]]],
+                      ) -> list[Reading | Failure] | None:
+        """The answers from the next block's rows of keys found once (taken from ``once``); None at the end."""
+        with gc_paused():
+            block = next(blocks, None)
+            if block is None:
+                return None
+            return self._results([(line, fields, once.pop(line)) for line, fields in block if line in once])
+
+    def _results(self, rows: list[tuple[int, tuple[Any, ...], list[tuple[str, str]]]]) -> list[Reading | Failure]:
+        """Readings of these rows, checked a column at a time; a row that fails a check is read
+        again on its own, for a message naming its file, line and column."""
+        if not rows:
+            return []
+        values = [fields[1] for _, fields, _ in rows]
+        numbers = _floats(values)
+        good = np.isfinite(numbers)
+        scale = self.spec.scale
+        if scale.lo is not None and scale.hi is not None:
+            good &= (numbers >= scale.lo) & (numbers <= scale.hi)
+        components: list[tuple[str, list[bool], list[float]]] = []
+        for position, component in enumerate(self.config.components, start=2):
+            cells = [fields[position] for _, fields, _ in rows]
+            given = [cell is not None and cell != "" for cell in cells]  # optional: left out for some people
+            parsed = _floats(cells)
+            good &= np.isfinite(parsed) | ~np.array(given, dtype=bool)
+            components.append((component, given, parsed.tolist()))
+        topics = self._topics if self.config.topics_column else None
+        at = utc_now()
+        checked, name, version = Reading.checked, self.name, self.spec.algorithm_version
+        results: list[Reading | Failure] = []
+        for i, (ok, value, (line, fields, subjects)) in enumerate(zip(good.tolist(), numbers.tolist(), rows,
+                                                                      strict=True)):
+            for subject_id, _ in subjects:
+                if not ok:
+                    results.append(self._parse(subject_id, line, fields))
+                    continue
+                # every value checked above (a finite number within the scale): no validation again
+                results.append(checked({
+                    "index": name, "subject_id": subject_id, "value": value, "raw": str(values[i]).strip(),
+                    "scale": scale, "algorithm_version": version,
+                    "components": {c: parsed[i] for c, given, parsed in components if given[i]},
+                    "topics": topics(fields) if topics else (), "fetched_at": at,
+                }))
+        return results
+
+    def _parse(self, subject_id: str, line: int, fields: tuple[Any, ...]) -> Reading | Failure:
+        """One row read value by value: a Reading, or a Failure saying what is wrong where."""
+        value = self._number(line, 1, fields)
         if isinstance(value, str):
-            return self._failure(subject.id, FailureKind.BAD_PAYLOAD, value)
+            return self._failure(subject_id, FailureKind.BAD_PAYLOAD, value)
         components: dict[str, float] = {}
-        for component, column in self.config.components.items():
-            if _field(row.fields, column) in (None, ""):
+        for position, component in enumerate(self.config.components, start=2):
+            if fields[position] in (None, ""):
                 continue  # optional: a vendor may leave a component out for some people
-            parsed = self._number(row, column)
+            parsed = self._number(line, position, fields)
             if isinstance(parsed, str):
-                return self._failure(subject.id, FailureKind.BAD_PAYLOAD, parsed)
+                return self._failure(subject_id, FailureKind.BAD_PAYLOAD, parsed)
             components[component] = parsed
-        return reading_or_failure(
-            self.spec, subject.id, value, raw=str(_field(row.fields, self.config.value_column)).strip(),
-            components=components, topics=self._topics(row),
-        )
+        topics = self._topics(fields) if self.config.topics_column else ()
+        return reading_or_failure(self.spec, subject_id, value, raw=str(fields[1]).strip(),
+                                  components=components, topics=topics)
 
-    def _number(self, row: _Row, column: str) -> float | str:
-        """The column's value as a finite float, or a message naming file, line and column."""
-        text = _field(row.fields, column)
-        value = None
-        if isinstance(text, str | int | float) and not isinstance(text, bool):
-            with contextlib.suppress(ValueError):
-                value = float(str(text).strip())
-        if value is None or not math.isfinite(value):
-            return f"{self.config.path.name}:{row.line}: column {column!r}: expected a number, got {text!r}"
+    def _number(self, line: int, position: int, fields: tuple[Any, ...]) -> float | str:
+        """The value at ``position`` as a finite float, or a message naming file, line and column."""
+        text = fields[position]
+        value = _float(text)
+        if not math.isfinite(value):
+            column = self._columns[position]
+            return f"{self.config.path.name}:{line}: column {column!r}: expected a number, got {text!r}"
         return value
 
-    def _topics(self, row: _Row) -> tuple[str, ...]:
-        if not self.config.topics_column:
-            return ()
-        value = _field(row.fields, self.config.topics_column)
+    def _topics(self, fields: tuple[Any, ...]) -> tuple[str, ...]:
+        value = fields[-1]
         items = value if isinstance(value, list) else str(value or "").split(";")
         return tuple(str(t).strip() for t in items if str(t).strip())
 
@@ -171,94 +266,48 @@ class FilesAdapter:
         return Failure(index=self.name, subject_id=subject_id, kind=kind, message=f"{self.name}: {message}")
 
     def check_inputs(self, subjects: Sequence[Subject]) -> list[Problem]:
-        """The file can be read and has the key and value columns; the roster has the network."""
+        """The file can be read and has the key and value columns; the roster has the network.
+
+        The file is read only until both columns have shown a value."""
         where = f"indices.{self.name}.options"
         problems = []
         if self.config.match != "id":
             missing = roster_network_problem(f"{where}.match", self.config.match.removeprefix("handle:"), subjects)
             problems += [missing] if missing else []
-        rows, _ = self._rows()
-        if rows is None:
+        unseen = {option: getattr(self.config, option) for option in ("key_column", "value_column")}
+        names: set[str] = set()
+        try:
+            for number, fields in enumerate(first_rows(self.config.path, self.config.file_format, [])):
+                if number < 100:
+                    names.update(fields)
+                unseen = {option: column for option, column in unseen.items() if field(fields, column) in (None, "")}
+                if not unseen:
+                    break
+        except ExportUnreadableError:
             return [*problems, Problem(f"{where}.path", f"cannot read {self.config.path}")]
-        found = [row.fields for row in rows]
-        for option in ("key_column", "value_column"):
-            column = getattr(self.config, option)
-            if not any(_field(fields, column) not in (None, "") for fields in found):
-                seen = sorted({name for fields in found[:100] for name in fields}) or ["none"]
-                problems.append(Problem(f"{where}.{option}", f"{self.config.path.name} has no {column!r} values "
-                                                             f"(its columns: {', '.join(seen)})"))
-        return problems
-
-    def _rows(self) -> tuple[list[_Row] | None, list[str]]:
-        """Every row of the file, and the problems of rows that could not be read."""
-        path = self.config.path
-        try:
-            raw = path.read_bytes()
-            text = (gzip.decompress(raw) if path.suffix.lower() == ".gz" else raw).decode("utf-8-sig")
-        except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
-            message = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-            return None, [f"cannot read {path.name}: {message}"]
-        problems: list[str] = []
-        reader = _csv_rows if self.config.file_format == "csv" else _jsonl_rows
-        return list(reader(text, path.name, problems)), problems
-
-    def _read(self) -> tuple[dict[str, list[_Row]] | None, list[str]]:
-        """All rows by normalized key, and the problems of rows that name no subject."""
-        path, key_column = self.config.path, self.config.key_column
-        found, problems = self._rows()
-        if found is None:
-            return None, problems
-        rows: dict[str, list[_Row]] = {}
-        for row in found:
-            key = _field(row.fields, key_column)
-            if key in (None, ""):
-                problems.append(f"{path.name}:{row.line}: column {key_column!r} is empty or missing")
-                continue
-            rows.setdefault(_norm(str(key), self.config.match), []).append(row)
-        return rows, problems
+        seen = ", ".join(sorted(names)) or "none"
+        return problems + [Problem(f"{where}.{option}", f"{self.config.path.name} has no {column!r} values "
+                                                        f"(its columns: {seen})") for option, column in unseen.items()]
 
 
-def _csv_rows(text: str, name: str, problems: list[str]) -> Iterator[_Row]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        for fields in reader:
-            if None in fields:
-                problems.append(f"{name}:{reader.line_num}: more cells than header columns")
-                continue
-            yield _Row(reader.line_num, dict(fields))
-    except csv.Error as exc:
-        problems.append(f"{name}:{reader.line_num}: {exc}")
+def _floats(values: list[Any]) -> FloatArray:
+    """Each value as a float, NaN where it is not a number (a bool is not one)."""
+    if set(map(type, values)) <= {str, float, int}:
+        with contextlib.suppress(ValueError, OverflowError):  # some value is not a number: one by one
+            return np.fromiter(map(float, values), dtype=np.float64, count=len(values))
+    return np.array([_float(value) for value in values], dtype=np.float64)
 
 
-def _jsonl_rows(text: str, name: str, problems: list[str]) -> Iterator[_Row]:
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            fields = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{name}:{number}: not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(fields, dict):
-            problems.append(f"{name}:{number}: expected a JSON object, got {type(fields).__name__}")
-            continue
-        yield _Row(number, fields)
-
-
-def _field(fields: dict[str, Any], column: str) -> Any:
-    if column in fields:
-        return fields[column]
-    value: Any = fields
-    for part in column.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
+def _float(value: Any) -> float:
+    """A number, or a number written as text, as a float (NaN for anything else)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            return float(value)
+    return math.nan
 
 
 def _norm(key: str, match: str) -> str:
     key = key.strip()
     return key if match == "id" else key.lstrip("@").casefold()
-
 
 __all__ = ["FilesAdapter", "FilesConfig"]

@@ -447,10 +447,12 @@ class Store:
         """
         return Writer(self, run_id)
 
-    def write(self, run_id: str, items: Sequence[Reading | Failure]) -> None:
+    def write(self, run_id: str, items: Sequence[Reading | Failure], *, replaces: bool = True) -> None:
         """Commit results in one transaction; a reading replaces an earlier failure of its pair.
 
         A result for a subject no longer in the run (``forget`` erased it meanwhile) is dropped.
+        ``replaces=False`` says no reading's pair can have a failure stored (a writer of a run
+        that had none, given one result per pair): no failure is looked for.
         """
         readings = [item for item in items if isinstance(item, Reading)]
         failures = [item for item in items if isinstance(item, Failure)]
@@ -463,15 +465,18 @@ class Store:
                     for f in failures])
             # after the failures: a reading wins over a failure of the same group (most runs have
             # few failures; looking first spares a delete per reading when there are none)
-            if readings and self._db.execute("SELECT 1 FROM failures WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
+            if readings and replaces and self._db.execute(
+                    "SELECT 1 FROM failures WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
                 self._db.executemany(
                     "DELETE FROM failures WHERE run_id = ? AND index_name = ? AND subject_id = ?",
                     [(run_id, r.index, r.subject_id) for r in readings])
             if readings:
+                times: dict[datetime, str] = {}  # an adapter that reads a file gives its block one time
                 self._db.executemany(_READING_ROW, [
                     (run_id, r.index, r.subject_id, r.value, r.raw, r.scale.lo, r.scale.hi, r.algorithm_version,
                      json.dumps(r.components, sort_keys=True) if r.components else "{}",
-                     json.dumps(list(r.topics)) if r.topics else "[]", r.fetched_at.isoformat())
+                     json.dumps(list(r.topics)) if r.topics else "[]",
+                     times.get(r.fetched_at) or times.setdefault(r.fetched_at, r.fetched_at.isoformat()))
                     for r in readings])
 
     def add_index_timing(self, run_id: str, name: str, *, seconds: float, requests: int = 0,
@@ -1013,11 +1018,15 @@ for _name, _method in list(vars(Store).items()):
 class Writer:
     """Collects results and commits them in groups: by count or by age, whichever comes first.
 
-    A crash loses at most the group not yet committed; a resumed run asks for it again.
+    A crash loses at most the group not yet committed; a resumed run asks for it again. It is
+    given one result per pair (as ``collect`` delivers them): so a reading replaces a stored
+    failure only if the run had failures before the writer began (a resumed run).
     """
 
     def __init__(self, store: Store, run_id: str, *, size: int = GROUP_SIZE, seconds: float = GROUP_SECONDS) -> None:
         self.store, self.run_id, self.size, self.seconds = store, run_id, size, seconds
+        had_failures = store._db.execute("SELECT 1 FROM failures WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
+        self._replaces = had_failures is not None
         self._items: list[Reading | Failure] = []
         self._since = 0.0
 
@@ -1038,7 +1047,7 @@ class Writer:
     def flush(self) -> None:
         items, self._items = self._items, []
         if items:
-            self.store.write(self.run_id, items)
+            self.store.write(self.run_id, items, replaces=self._replaces)
 
     def __enter__(self) -> Writer:
         return self

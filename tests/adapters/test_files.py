@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import gzip
+import tracemalloc
 
 import pytest
 from pydantic import ValidationError
 
+from adapters import _export_rows as export_rows
 from adapters.files import FilesAdapter, FilesConfig
 from aggregator.models import Failure, FailureKind, Reading, Subject
 
@@ -94,3 +96,67 @@ def test_config_is_strict(tmp_path):
         FilesConfig(path=tmp_path / "x.csv", match="twitter")
     assert FilesConfig(path=tmp_path / "x.ndjson").file_format == "jsonl"
     assert FilesConfig(path=tmp_path / "x.csv.gz").file_format == "csv"
+
+
+async def test_a_key_repeated_in_another_block_fails_its_subjects_and_the_rest_is_read(write, monkeypatch):
+    # the export is read in blocks: a key's second row far below its first must still be seen
+    monkeypatch.setattr(export_rows, "BLOCK_ROWS", 2)
+    path = write("k.csv", """
+        id,score,reach
+        ann,10,1
+        bob,20,
+
+        cy,30,3
+        zed,1,1
+        ann,11,1
+    """)
+    got = await _fetch(path, components={"reach": "reach"})
+    assert got["ann"].kind is FailureKind.BAD_PAYLOAD and "2 rows for 'ann' (lines 2, 7)" in got["ann"].message
+    assert (got["bob"].value, got["bob"].components) == (20.0, {})
+    assert (got["cy"].value, got["cy"].components) == (30.0, {"reach": 3.0})
+    assert got["dee"].kind is FailureKind.NOT_FOUND
+    assert None not in got
+
+
+async def test_values_checked_by_column_fail_only_their_own_row_with_its_line_and_column(write):
+    path = write("p.jsonl", """
+        {"id": "ann", "score": true}
+        {"id": "bob", "score": "nan", "reach": 1}
+        {"id": "cy", "score": 5, "reach": "lots"}
+        {"id": "dee", "score": "1e400"}
+    """)
+    got = await _fetch(path, components={"reach": "reach"}, scale=(0, 100))
+    assert "p.jsonl:1: column 'score': expected a number, got True" in got["ann"].message
+    assert "p.jsonl:2: column 'score': expected a number, got 'nan'" in got["bob"].message
+    assert "p.jsonl:3: column 'reach': expected a number, got 'lots'" in got["cy"].message
+    assert "p.jsonl:4: column 'score'" in got["dee"].message
+    assert {item.kind for item in got.values()} == {FailureKind.BAD_PAYLOAD}
+
+
+async def test_readings_built_from_checked_columns_equal_validated_ones(write):
+    path = write("k.csv", "id,score,reach,topics\n ann , 81.5 ,900,bacon; jazz\n")
+    got = (await _fetch(path, components={"reach": "reach"}, topics_column="topics", scale=(1, 100)))["ann"]
+    again = Reading.model_validate(got.model_dump())
+    assert got == again and got.model_dump_json() == again.model_dump_json()
+    assert (got.value, got.raw, got.topics) == (81.5, "81.5", ("bacon", "jazz"))
+    with pytest.raises(ValueError, match="exactly the fields"):
+        Reading.checked({"index": "vendor", "subject_id": "ann", "value": 1.0})
+
+
+async def test_a_large_export_is_read_in_blocks_not_held_whole(tmp_path, monkeypatch):
+    """Memory follows the block and the subjects asked, not the export (a million rows took gigabytes)."""
+    monkeypatch.setattr(export_rows, "BLOCK_ROWS", 1000)
+    path = tmp_path / "big.csv"
+    rows = 200_000
+    path.write_text("id,score,reach\n" + "".join(f"p{i},{i % 97}.5,{i}\n" for i in range(rows)))
+    adapter = FilesAdapter("vendor", FilesConfig(path=path, components={"reach": "reach"}))
+    asked = [Subject(id=f"p{i}", name="P") for i in range(0, rows, rows // 10)]
+    tracemalloc.start()
+    try:
+        got = [item async for item in adapter.fetch(asked)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    values = [item.value for item in got if isinstance(item, Reading)]
+    assert values == [(i % 97) + 0.5 for i in range(0, rows, rows // 10)]
+    assert peak < path.stat().st_size / 2, f"peak {peak} bytes for a {path.stat().st_size}-byte export"

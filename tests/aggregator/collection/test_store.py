@@ -112,3 +112,20 @@ def test_results_are_committed_in_groups_and_a_crash_loses_at_most_the_last(tmp_
         with store.writer("r1") as sink:  # a writer that is closed commits what it holds
             sink(Reading(index="kred", subject_id="s6", value=1))
         assert len(store.readings("r1")) == 7
+
+
+def test_a_writer_of_a_resumed_run_replaces_its_stored_failures_and_a_fresh_one_keeps_each_answer(tmp_path):
+    path = tmp_path / "h.sqlite"
+    with Store(path) as store:
+        store.start_run(_run("r1"), SUBJECTS, SPECS)
+        with store.writer("r1") as sink:  # a fresh run: one answer per pair, failures beside readings
+            sink(Failure(index="kred", subject_id="ann", kind=FailureKind.TIMEOUT, message="t"))
+            sink(Reading(index="klout", subject_id="ann", value=5))
+            sink(Reading(index="kred", subject_id="bob", value=7))
+        assert [(f.index, f.subject_id) for f in store.failures("r1")] == [("kred", "ann")]
+    with Store(path) as store:  # resumed: the timed-out pair is asked again and answered
+        with store.writer("r1") as sink:
+            sink(Reading(index="kred", subject_id="ann", value=6))
+        assert store.failures("r1") == []
+        assert sorted((r.index, r.subject_id, r.value) for _, r in store.readings("r1")) == [
+            ("klout", "ann", 5), ("kred", "ann", 6), ("kred", "bob", 7)]
