@@ -65,7 +65,6 @@ from reports.sections.standing import (
     StandingRow,
     shortlist_note,
     shortlist_rows,
-    standing_order,
     standing_rows,
     standing_where,
 )
@@ -251,7 +250,7 @@ def _meta(outcome: RunOutcome, wording: Wording) -> Meta:
 
 
 def _standing_shown(
-    outcome: RunOutcome, order: NDArray[np.intp], disputed: list[int], standing_csv: str | None
+    outcome: RunOutcome, disputed: list[int], standing_csv: str | None
 ) -> tuple[NDArray[np.intp] | None, str | None]:
     """The rows the standing shows (None: all) and, when it is shortened, the note that says so."""
     total = len(outcome.subjects)
@@ -259,7 +258,7 @@ def _standing_shown(
         return None, None
     shifts = getattr(outcome.comparison, "shifts", None)
     movers = [] if shifts is None else [int(i) for i in shifts.movers[:MAX_MOVERS]]
-    shown = shortlist_rows(order, [*disputed, *movers])
+    shown = shortlist_rows(outcome.comparison, [*disputed, *movers])
     return shown, shortlist_note(len(shown), total, standing_where(total, standing_csv))
 
 
@@ -310,9 +309,8 @@ def build_view(outcome: RunOutcome, *, standing_csv: str | None = None) -> Repor
     listed = failure_rows(ordered, subjects, dict(zip(table.index_names, labels, strict=True)))
     inversions = inversions_view(comparison, subjects, labels, wording)
     agreement = agreement_view(comparison, labels)
-    order = standing_order(comparison)
-    shown, note = _standing_shown(outcome, order, disputed, standing_csv)
-    rows = tuple(standing_rows(comparison, subjects, outcome.history, shown, order))
+    shown, note = _standing_shown(outcome, disputed, standing_csv)
+    rows = tuple(standing_rows(comparison, subjects, outcome.history, shown))
     history = {row.subject_id: row.history for row in rows if row.history}
     changes, events = changes_view(comparison, subjects, labels, wording, history)
     present = {"headline", "standing", "disagreements", "health", "method"}
