@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -168,3 +169,14 @@ def test_the_csv_is_written_byte_for_byte_as_defined_across_blocks(tmp_path, mon
     written = path.read_bytes().decode("utf-8")
     assert written == csv_by_definition(outcome)
     assert ",-0.0," in written and ",0.0," in written
+
+
+def test_the_view_of_one_outcome_is_built_once_and_names_the_csv_when_asked(big):
+    first = build_view(big)
+    named = build_view(big, standing_csv="week.standing.csv")
+    assert named.standing is first.standing  # the sections were not computed again
+    assert (first.meta.standing_csv, named.meta.standing_csv) == (None, "week.standing.csv")
+    assert "is in the CSV file week.standing.csv" in named.meta.shortlist
+    fresh = dataclasses.replace(big)  # another outcome with the same figures: built anew, the same view
+    assert build_view(fresh, standing_csv="week.standing.csv") == named
+    assert build_view(fresh).standing is not first.standing
