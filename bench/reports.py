@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import statistics
 import sys
@@ -240,8 +241,10 @@ def main() -> None:
           f"{'full KB':>8} {'full TTI':>9} {'full sort':>9} {'full filt':>9} {'email KB':>8}")
     for n in args.sizes:
         data = outcome(n)
-        view_s, view = timed(lambda data=data: build_view(data), repeat=repeat)
-        view_mb = peak_mb(lambda data=data: build_view(data))
+        # a copy of the outcome each time: build_view keeps the last outcome's view, and a repeat
+        # must build it again
+        view_s, view = timed(lambda data=data: build_view(dataclasses.replace(data)), repeat=repeat)
+        view_mb = peak_mb(lambda data=data: build_view(dataclasses.replace(data)))
         web_s, html = timed(lambda view=view: HtmlRenderer().render(view), repeat=repeat)
         text_s, _ = timed(lambda view=view: TextRenderer().render(view), repeat=repeat)
         json_s, _ = timed(lambda view=view: JsonRenderer().render(view), repeat=repeat)

@@ -56,6 +56,51 @@ def half_up(values: NDArray[np.float64], digits: int) -> NDArray[np.float64]:
     return np.floor(values * scale + 0.5) / scale
 
 
+def highest_first(key: NDArray[np.float64], rows: NDArray[np.intp]) -> NDArray[np.intp]:
+    """``rows`` in the order a stable sort of all rows by ``key``, highest first, puts them (ties by row).
+
+    >>> highest_first(np.array([5.0, 9.0, 5.0, 7.0]), np.array([2, 0, 1])).tolist()
+    [1, 0, 2]
+    """
+    rows = np.asarray(rows, dtype=np.intp)
+    return rows[np.lexsort((rows, -key[rows]))]
+
+
+def top_rows(key: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+    """``np.argsort(-key, kind="stable")[:k]`` without sorting every row: a partition finds the
+    ``k``-th highest value, and only the rows at or above it (ties included) are sorted.
+
+    ``key`` must hold no NaN (callers map "no value" to a value below every real one).
+
+    >>> top_rows(np.array([3.0, 9.0, 3.0, 1.0, 9.0]), 3).tolist()
+    [1, 4, 0]
+    """
+    n = len(key)
+    k = max(0, min(k, n))
+    if k == 0:
+        return np.zeros(0, dtype=np.intp)
+    if k * 4 >= n:  # most of the rows anyway: the plain sort
+        return np.argsort(-key, kind="stable")[:k].astype(np.intp)
+    kth = np.partition(key, n - k)[n - k]
+    return highest_first(key, np.flatnonzero(key >= kth))[:k]
+
+
+def bottom_rows(key: NDArray[np.float64], k: int) -> NDArray[np.intp]:
+    """``np.argsort(-key, kind="stable")[-k:]`` (the last ``k`` in that order) without sorting every row.
+
+    >>> bottom_rows(np.array([3.0, 9.0, 3.0, 1.0, 9.0]), 2).tolist()
+    [2, 3]
+    """
+    n = len(key)
+    k = max(0, min(k, n))
+    if k == 0:
+        return np.zeros(0, dtype=np.intp)
+    if k * 4 >= n:
+        return np.argsort(-key, kind="stable")[n - k:].astype(np.intp)
+    kth = np.partition(key, k - 1)[k - 1]
+    return highest_first(key, np.flatnonzero(key <= kth))[-k:]
+
+
 def opt_float(value: float) -> float | None:
     return None if np.isnan(value) else float(value)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from aggregator.analytics.compare import Comparison
 from aggregator.models import Subject
-from reports.sections._common import SummaryLine, View, Wording, half_up, join, plural, points_text
+from reports.sections._common import SummaryLine, View, Wording, half_up, join, plural, points_text, top_rows
 from reports.sections.agreement import strength
 from reports.sections.disagreements import Disagreement
 
@@ -39,10 +39,11 @@ def summary_lines(
     problems: Sequence[SummaryLine],
     wording: Wording,
 ) -> list[SummaryLine]:
-    consensus = half_up(comparison.consensus, 1)
-    leaders = [
-        f"{subjects[i].name} ({consensus[i]:.1f})" for i in comparison.leaders(SUMMARY_LEADERS)
-    ]
+    key = np.nan_to_num(comparison.consensus, nan=-1.0)
+    # comparison.leaders(k), without sorting the whole roster for three rows
+    leading = top_rows(key, min(SUMMARY_LEADERS, int(np.count_nonzero(key >= 0))))
+    consensus = half_up(comparison.consensus[leading], 1)
+    leaders = [f"{subjects[i].name} ({c:.1f})" for i, c in zip(leading.tolist(), consensus.tolist(), strict=True)]
     if leaders:
         lines = [
             SummaryLine(

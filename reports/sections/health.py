@@ -11,7 +11,7 @@ import numpy as np
 
 from aggregator.analytics.compare import Comparison, IndexHealth
 from aggregator.analytics.outcome import IndexTiming
-from aggregator.models import Failure, FailureKind, IndexSpec, Subject
+from aggregator.models import Failure, FailureKind, Failures, IndexSpec, Subject
 from reports.sections._common import SummaryLine, View, half_up, ids_of, index_label, names_of, plural
 
 #: How many failures the report lists; the rest are counted.
@@ -175,7 +175,10 @@ def index_view(
 
 
 def problem_lines(indices: Sequence[IndexView], failures: Sequence[Failure]) -> list[SummaryLine]:
-    whole = {(f.index, f.kind) for f in failures if f.subject_id is None}
+    given = Failures.of(failures)
+    whole = {(index, FailureKind(kind))
+             for index, subject, kind in zip(given.indices, given.subject_ids, given.kinds, strict=True)
+             if subject is None}
     lines = []
     for index in indices:
         for count in index.failures:
@@ -193,38 +196,54 @@ def problem_lines(indices: Sequence[IndexView], failures: Sequence[Failure]) -> 
     return lines
 
 
+def _codes(values: Sequence[str]) -> list[int]:
+    """Each value's place among the distinct values in sorted order: sorting by it sorts by the text."""
+    place = {value: n for n, value in enumerate(sorted(set(values)))}
+    return [place[value] for value in values]
+
+
 def in_report_order(
     failures: Sequence[Failure], subjects: Sequence[Subject], index_names: Sequence[str]
-) -> list[Failure]:
-    """Index by index, faults before coverage gaps, then kind, then roster order.
+) -> Failures:
+    """Index by index, faults before coverage gaps, then kind, then roster order, then message.
 
     Failures arrive in whatever order the fetches finished; sorting them keeps the report the
-    same for the same run.
+    same for the same run. Sorted on the columns (one integer code per key, then one stable
+    :func:`numpy.lexsort`), so a run with hundreds of thousands of coverage gaps builds no
+    :class:`Failure` for them: the result is :class:`Failures` columns in the new order.
     """
-    if not failures:
-        return []
-    failing = {f.subject_id for f in failures}
+    given = Failures.of(failures)
+    if not len(given):
+        return given
+    failing = set(given.subject_ids)
     position = {sid: n for n, sid in enumerate(ids_of(subjects)) if sid in failing}
     column = {name: j for j, name in enumerate(index_names)}
-
-    def key(f: Failure) -> tuple[int, str, bool, int, int, str]:
-        subject = -1 if f.subject_id is None else position.get(f.subject_id, len(subjects))  # off-roster: last
-        return (
-            column.get(f.index, len(column)), f.index, f.kind.is_coverage_gap,
-            _KIND_ORDER[f.kind], subject, f.message,
-        )
-
-    return sorted(failures, key=key)
+    kinds = {kind: FailureKind(kind) for kind in set(given.kinds)}
+    off_roster = len(subjects)  # off-roster subjects last, whole-index failures first
+    keys = (  # least significant first, as lexsort takes them
+        _codes(given.messages),
+        [-1 if sid is None else position.get(sid, off_roster) for sid in given.subject_ids],
+        [_KIND_ORDER[kinds[kind]] for kind in given.kinds],
+        [kinds[kind].is_coverage_gap for kind in given.kinds],
+        _codes(given.indices),
+        [column.get(index, len(column)) for index in given.indices],
+    )
+    order = np.lexsort([np.asarray(key, dtype=np.int64) for key in keys]).tolist()
+    columns = (given.indices, given.subject_ids, given.kinds, given.attempts, given.messages, given.times)
+    return Failures(*([values[i] for i in order] for values in columns))
 
 
 def fault_examples(failures: Sequence[Failure], index: str) -> tuple[str, ...]:
     """The first few distinct fault messages of one index, in report order."""
-    messages = (
-        _clip_message(f.message)
-        for f in failures
-        if f.index == index and not f.kind.is_coverage_gap
-    )
-    return tuple(dict.fromkeys(messages))[:MAX_EXAMPLES]
+    given = Failures.of(failures)
+    gap = {kind: FailureKind(kind).is_coverage_gap for kind in set(given.kinds)}
+    examples: dict[str, None] = {}
+    for name, kind, message in zip(given.indices, given.kinds, given.messages, strict=True):
+        if name == index and not gap[kind]:
+            examples.setdefault(_clip_message(message))
+            if len(examples) == MAX_EXAMPLES:
+                break
+    return tuple(examples)
 
 
 def failure_rows(

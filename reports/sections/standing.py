@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from aggregator.analytics.compare import Comparison
 from aggregator.models import Subject
-from reports.sections._common import View, half_up, opt_float, opt_int
+from reports.sections._common import View, bottom_rows, half_up, highest_first, opt_float, opt_int, top_rows
 
 #: rosters larger than this get a shortened standing and the full one as CSV
 SHORTLIST_PAST = 500
@@ -69,9 +69,14 @@ def raw_text(value: float) -> str | None:
     return "0" if text == "-0" else text
 
 
+def standing_key(comparison: Comparison) -> NDArray[np.float64]:
+    """What the standing sorts on, highest first: the consensus, and below every value where there is none."""
+    return np.nan_to_num(comparison.consensus, nan=-np.inf)
+
+
 def standing_order(comparison: Comparison) -> NDArray[np.intp]:
     """Rows by consensus, highest first; rows without a consensus last, in roster order."""
-    return np.argsort(-np.nan_to_num(comparison.consensus, nan=-np.inf), kind="stable")
+    return np.argsort(-standing_key(comparison), kind="stable")
 
 
 def competition_ranks(sorted_consensus: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -89,17 +94,29 @@ def competition_ranks(sorted_consensus: NDArray[np.float64]) -> NDArray[np.int64
     return np.where(np.isnan(sorted_consensus), 0, first).astype(np.int64)
 
 
-def shortlist_rows(order: NDArray[np.intp], also: Iterable[int], *, ends: int = SHORTLIST_ENDS) -> NDArray[np.intp]:
-    """The rows of ``order`` (the standing order) a shortened standing shows: both ends and ``also``.
+def ranks_of(consensus: NDArray[np.float64], rows: NDArray[np.intp]) -> NDArray[np.int64]:
+    """The competition ranks (:func:`competition_ranks`) of ``rows`` among all rows, without sorting the rows:
+    one more than how many consensus values are higher; 0 where there is none.
 
-    >>> shortlist_rows(np.array([4, 0, 3, 1, 2]), [3], ends=1).tolist()
-    [4, 3, 2]
+    >>> ranks_of(np.array([80.0, 90.0, np.nan, 80.0, 70.0]), np.array([4, 3, 2])).tolist()
+    [4, 2, 0]
     """
-    keep = np.zeros(len(order), dtype=bool)
-    keep[order[:ends]] = True
-    keep[order[len(order) - ends:]] = True
-    keep[np.fromiter(also, dtype=np.intp)] = True
-    return order[keep[order]]
+    known = np.sort(consensus[~np.isnan(consensus)])
+    mine = consensus[rows]
+    higher = len(known) - np.searchsorted(known, mine, side="right")
+    return np.where(np.isnan(mine), 0, higher + 1).astype(np.int64)
+
+
+def shortlist_rows(comparison: Comparison, also: Iterable[int], *, ends: int = SHORTLIST_ENDS) -> NDArray[np.intp]:
+    """The rows a shortened standing shows, in standing order: the top and bottom ``ends`` and ``also``.
+
+    The same rows in the same order as taking both ends of :func:`standing_order`, with the same
+    tie-breaks, but only the rows shown are sorted (a partition finds the ends), so its cost does
+    not grow with the roster's sort.
+    """
+    key = standing_key(comparison)
+    picked = np.concatenate([top_rows(key, ends), bottom_rows(key, ends), np.fromiter(also, dtype=np.intp)])
+    return highest_first(key, np.unique(picked))
 
 
 def shortlist_note(shown: int, total: int, where: str, *, ends: int = SHORTLIST_ENDS) -> str:
@@ -126,17 +143,17 @@ def standing_where(total: int, csv: str | None, *, beside: str = "this report") 
 
 def standing_rows(
     comparison: Comparison, subjects: Sequence[Subject], history: Mapping[str, tuple[float, ...]] | None = None,
-    rows: NDArray[np.intp] | None = None, order: NDArray[np.intp] | None = None,
+    rows: NDArray[np.intp] | None = None,
 ) -> list[StandingRow]:
     """The subjects in ``rows`` (default: all, highest consensus first); every number rounded once, vectorized.
 
-    ``rows`` must be in standing order (:func:`standing_order`, which ``order`` is when given), as
-    :func:`shortlist_rows` gives them.
+    ``rows`` must be in standing order, as :func:`shortlist_rows` gives them.
     """
-    order = standing_order(comparison) if order is None else order
-    ranks = np.empty(len(order), dtype=np.int64)
-    ranks[order] = competition_ranks(comparison.consensus[order])
-    rows = order if rows is None else rows
+    if rows is None:
+        rows = standing_order(comparison)
+        rank_of_row = competition_ranks(comparison.consensus[rows])
+    else:
+        rank_of_row = ranks_of(comparison.consensus, rows)
     history = history or {}
     standing = half_up(comparison.normalized[rows], 0)
     bars = np.clip(np.nan_to_num(standing, nan=0.0), 0, 100).astype(np.int64)
@@ -156,7 +173,7 @@ def standing_rows(
         subject = subjects[i]
         out.append(
             StandingRow(
-                rank=int(ranks[i]) or None, subject_id=subject.id, name=subject.name, synthetic=subject.synthetic,
+                rank=int(rank_of_row[k]) or None, subject_id=subject.id, name=subject.name, synthetic=subject.synthetic,
                 consensus=opt_float(consensus[k]), n_indices=int(n_indices[k]),
                 spread=opt_float(spread[k]), flagged=bool(flagged[k]),
                 cells=tuple(

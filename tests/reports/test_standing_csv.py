@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from aggregator.app.api import RunResult
 from aggregator.models import IndexSpec, Scale, Subject
+from reports import standing_csv
 from reports.model import build_view
 from reports.sections.standing import SHORTLIST_PAST
 from reports.standing_csv import safe_cell, write_report
@@ -115,3 +117,66 @@ def test_the_api_writes_the_csv_beside_the_report(big, tmp_path):
     path = RunResult(big).write(tmp_path / "out" / "run.html")
     assert path == tmp_path / "out" / "run.html"
     assert len(read_csv(tmp_path / "out" / "run.standing.csv")) == len(big.subjects) + 1
+
+
+def csv_by_definition(outcome) -> str:
+    """The standing CSV cell by cell, as the module docstring defines it: text quoted (a quote
+    doubled, a formula start neutralised), figures bare (``repr`` of the float, whole numbers for
+    ranks, standings and counts), empty where there is none; one line per subject in standing order."""
+    comparison = outcome.comparison
+    labels = [spec.label or spec.name for spec in comparison.table.specs]
+
+    def text(value: str) -> str:
+        return '"' + safe_cell(value).replace('"', '""') + '"'
+
+    def figure(value: float, whole: bool = False) -> str:
+        return "" if np.isnan(value) else str(int(value)) if whole else repr(float(value))
+
+    def half_up(value: float, digits: int) -> float:
+        return float(np.floor(value * 10.0**digits + 0.5) / 10.0**digits)
+
+    header = ["rank", "subject_id", "name", "consensus", "spread", "indices", "disputed", "odd_one_out"]
+    header += [f"{label} {what}" for label in labels for what in ("standing", "raw")]
+    lines = [",".join(map(text, header))]
+    consensus = comparison.consensus
+    order = sorted(range(len(consensus)), key=lambda i: (np.isnan(consensus[i]), -np.nan_to_num(consensus[i]), i))
+    for i in order:
+        higher = int(np.sum(consensus > consensus[i]))
+        dissenter = int(comparison.dissenter[i])
+        cells = [figure(np.nan if np.isnan(consensus[i]) else higher + 1, whole=True),
+                 text(outcome.subjects[i].id), text(outcome.subjects[i].name),
+                 figure(half_up(consensus[i], 1)), figure(half_up(comparison.spread[i], 1)),
+                 figure(comparison.n_indices[i], whole=True), text("yes" if comparison.flagged[i] else "no"),
+                 text(labels[dissenter] if comparison.flagged[i] and dissenter >= 0 else "")]
+        for j in range(len(labels)):
+            cells += [figure(half_up(comparison.normalized[i, j], 0), whole=True), figure(comparison.table.raw[i, j])]
+        lines.append(",".join(cells))
+    return "".join(line + "\r\n" for line in lines)
+
+
+def test_the_csv_is_written_byte_for_byte_as_defined_across_blocks(tmp_path, monkeypatch):
+    outcome = roster_outcome(SHORTLIST_PAST + 150, k=4, seed=9)
+    raw = outcome.comparison.table.raw
+    raw[:40, 1] = np.round(raw[:40, 1])  # repeated values, formatted once
+    raw[40:45, 2] = -0.0  # stays "-0.0", apart from 0.0
+    raw[45:50, 2] = 0.0
+    raw[50:60, :3] = np.nan  # scored by one index at most: no consensus, last
+    outcome = make_outcome(raw, outcome.subjects, outcome.comparison.table.specs, ())
+    monkeypatch.setattr(standing_csv, "BLOCK", 97)  # several blocks, the last one short
+    path = tmp_path / "standing.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        standing_csv.write_standing_csv(outcome, handle)
+    written = path.read_bytes().decode("utf-8")
+    assert written == csv_by_definition(outcome)
+    assert ",-0.0," in written and ",0.0," in written
+
+
+def test_the_view_of_one_outcome_is_built_once_and_names_the_csv_when_asked(big):
+    first = build_view(big)
+    named = build_view(big, standing_csv="week.standing.csv")
+    assert named.standing is first.standing  # the sections were not computed again
+    assert (first.meta.standing_csv, named.meta.standing_csv) == (None, "week.standing.csv")
+    assert "is in the CSV file week.standing.csv" in named.meta.shortlist
+    fresh = dataclasses.replace(big)  # another outcome with the same figures: built anew, the same view
+    assert build_view(fresh, standing_csv="week.standing.csv") == named
+    assert build_view(fresh).standing is not first.standing

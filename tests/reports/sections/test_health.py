@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from aggregator.models import Failure, FailureKind
+import dataclasses
+
+import numpy as np
+import pytest
+
+from aggregator.models import Failure, FailureKind, Failures, Subject
 from reports.model import build_view
-from reports.sections.health import MAX_FAILURES
+from reports.sections.health import MAX_EXAMPLES, MAX_FAILURES, fault_examples, in_report_order
 
 
 def test_a_whole_index_fault_reads_as_every_subject(build_outcome):
@@ -73,3 +78,42 @@ def test_failures_for_subjects_off_the_roster_are_not_named(build_outcome):
     view = build_view(build_outcome(failures=(failure,)))
     assert view.failures[0].subject == "(subject not in this run)"
     assert "someone-else" not in view.model_dump_json()
+
+
+def _report_order_by_definition(failures, roster, index_names):
+    """What in_report_order must give: index by index (unknown indices last, by name), faults before
+    coverage gaps, kind, roster position (whole-index first, off-roster last), message."""
+    position = {sid: n for n, sid in enumerate(roster)}
+    column = {name: j for j, name in enumerate(index_names)}
+    kinds = list(FailureKind)
+    return sorted(failures, key=lambda f: (
+        column.get(f.index, len(column)), f.index, f.kind.is_coverage_gap, kinds.index(f.kind),
+        -1 if f.subject_id is None else position.get(f.subject_id, len(roster)), f.message))
+
+
+@pytest.mark.parametrize("columns", [False, True])
+def test_report_order_sorts_on_the_columns_as_the_definition_sorts_the_failures(columns):
+    rng = np.random.default_rng(8)
+    roster = [f"s{i}" for i in range(40)]
+    subjects = tuple(Subject(id=sid, name=f"Name {sid}") for sid in roster)
+    names = ["kred", "klout", "zeta"]  # "zeta" and "alpha" are not in the table: last, by name
+    kinds = list(FailureKind)
+
+    def one() -> Failure:
+        return Failure(index=str(rng.choice([*names, "alpha"])), kind=kinds[int(rng.integers(len(kinds)))],
+                       subject_id=None if rng.random() < 0.05 else str(rng.choice([*roster, "off-roster"])),
+                       message=str(rng.choice(["HTTP 500", "HTTP 429", "timed out", "b"])))
+
+    failures = [one() for _ in range(600)]
+    given = Failures.of(failures) if columns else tuple(failures)
+    ordered = in_report_order(given, subjects, names)
+    assert list(ordered) == _report_order_by_definition(failures, roster, names)
+    for name in [*names, "alpha"]:  # the examples: first distinct fault messages of each index, in that order
+        faults = [f.message for f in ordered if f.index == name and not f.kind.is_coverage_gap]
+        assert fault_examples(ordered, name) == tuple(dict.fromkeys(faults))[:MAX_EXAMPLES]
+
+
+def test_a_run_read_back_as_columns_gives_the_view_of_the_same_failures_as_objects(build_outcome):
+    outcome = build_outcome()
+    as_columns = dataclasses.replace(outcome, failures=Failures.of(reversed(outcome.failures)))
+    assert build_view(as_columns) == build_view(outcome)
