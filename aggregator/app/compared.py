@@ -139,6 +139,9 @@ def read_summary(out: Path) -> Summary:
     """``OUT/summary.json``, checked; a clear error for a folder that is not a finished compare output."""
     path = out / SUMMARY
     if not path.is_file():
+        if (out / "run.json").is_file():
+            raise ConfigError(f"{out} is an exported run, not a compare output: compare it with `aggregator compare "
+                              f"--run {out} --out DIR` and give that DIR")
         if (out / SUBJECTS).is_dir():
             raise ConfigError(f"{out} holds no {SUMMARY}: the comparison did not finish (the summary is written "
                               "last); run `aggregator compare` again")

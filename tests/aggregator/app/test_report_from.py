@@ -223,3 +223,83 @@ def test_the_compare_output_holds_the_agreed_layout(compared):
     assert [(c["position"], c["index"], c["topic"]) for c in lone] == [
         (t.row, t.index, t.topic) for t in comparison.topics.lone]
     assert all(c["subject_id"] == comparison.table.subject_ids[c["position"]] for c in lone)
+
+
+def test_without_previous_the_changes_are_left_out_as_the_product_leaves_them(compared, capsys, tmp_path):
+    out = tmp_path / "out"
+    assert main(["compare", "--engine", "numpy", "--run", str(compared.folder / "now"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["shifts"] is None and "movement" not in pq.read_table(out / "subjects").column_names
+    assert main(["report", "--from", str(out), "--title", "Files <report>", "--format", "json"]) == 0
+    product = compared.product()
+    alone = replace(product, comparison=replace(product.comparison, shifts=None))
+    assert capsys.readouterr().out == render(alone, "json")
+
+
+# -- bad inputs: a clear error naming the folder or file and what was expected, exit 2, no traceback ---------
+
+
+def _refused(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    return err
+
+
+def _copy(compared: Compared, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(compared.out, tmp_path / "out"))
+
+
+def test_a_folder_that_is_not_a_compare_output_is_named(compared, capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    err = _refused(capsys, "report", "--from", str(tmp_path))
+    assert f"{tmp_path} is not a compare output: no summary.json" in err
+    err = _refused(capsys, "report", "--from", str(compared.folder / "now"))  # an export, not a comparison
+    assert "is an exported run, not a compare output" in err
+
+
+def test_a_comparison_that_did_not_finish_is_named(compared, capsys, tmp_path):
+    out = _copy(compared, tmp_path)
+    (out / "summary.json").unlink()
+    assert "holds no summary.json: the comparison did not finish" in _refused(capsys, "report", "--from", str(out))
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    (lambda text: text[: len(text) // 2], r"summary.json: .*(Invalid JSON|EOF)"),
+    (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "inversions"}),
+     r"summary.json: inversions: Field required"),
+    (lambda text: json.dumps({**json.loads(text), "threshold": "wide"}), r"summary.json: threshold: .*valid number"),
+])
+def test_a_damaged_or_foreign_summary_names_the_file_and_field(compared, capsys, tmp_path, damage, expected):
+    import re
+
+    out = _copy(compared, tmp_path)
+    (out / "summary.json").write_text(damage((out / "summary.json").read_text()))
+    assert re.search(expected, _refused(capsys, "report", "--from", str(out)))
+
+
+def test_a_run_folder_that_does_not_match_is_refused(compared, capsys, tmp_path):
+    err = _refused(capsys, "report", "--from", str(compared.out), "--run", str(compared.folder / "prev"))
+    assert f"holds run {compared.first.run_id!r}, but {compared.out} compared run {compared.result.run_id!r}" in err
+    out = _copy(compared, tmp_path)  # the run folder moved since: the summary's run_dir is gone
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, "run_dir": str(tmp_path / "moved")}))
+    err = _refused(capsys, "report", "--from", str(out))
+    assert f"{tmp_path / 'moved'} is not an exported run" in err and "--run RUN_DIR" in err
+    assert main(["report", "--from", str(out), "--run", str(compared.folder / "now"), "--format", "text"]) == 0
+
+
+def test_subjects_that_are_not_the_run_s_are_refused(compared, capsys, tmp_path):
+    out = _copy(compared, tmp_path)
+    rows = pq.read_table(out / "subjects")
+    pq.write_table(rows.slice(0, 10), out / "subjects" / "part-00000.parquet")
+    assert "holds 10 subjects that are not those of run" in _refused(capsys, "report", "--from", str(out))
+
+
+def test_compare_names_a_previous_run_that_is_not_an_export(compared, capsys, tmp_path):
+    err = _refused(capsys, "compare", "--engine", "numpy", "--run", str(compared.folder / "now"),
+                   "--previous", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert f"--previous {tmp_path} is not an exported run: no run.json" in err
