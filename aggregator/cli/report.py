@@ -31,7 +31,7 @@ def register(commands: Any) -> None:
     report.add_argument("--format", metavar="KIND",
                         help="html, text, json or an installed renderer (default: from --out's suffix, else html)")
     report.add_argument("--out", default="-", metavar="FILE",
-                        help="the report file (default: standard output); past 500 subjects an html report's full "
+                        help="the report file (default: standard output); past 500 subjects the report's full "
                              "standing is written beside it as FILE's name + .standing.csv")
     report.add_argument("--eml", type=Path, metavar="FILE", help="also write the report as the email it would be")
     report.add_argument("--title", default="Influence report", help="the report's title (default: %(default)s)")
