@@ -23,8 +23,10 @@ import pytest
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is the optional 'spark' extra: pip install '.[spark]'")
 
 from aggregator.analytics.outcome import RunOutcome  # noqa: E402
+from aggregator.app import demo  # noqa: E402
 from aggregator.app.api import Aggregator, RunResult, render  # noqa: E402
 from aggregator.cli.main import main  # noqa: E402
+from aggregator.collection.store import Store  # noqa: E402
 
 N = 520  # past the 500 where the page becomes a shortlist and the full standing goes to CSV
 HOSTILE = {3: "<script>alert('x')</script>", 7: 'Ann & "Bob" <b>', 11: "=HYPERLINK(\"http://x\")"}
@@ -132,10 +134,13 @@ class Compared:
                      "--out", str(self.out)]) == 0
 
     def product(self) -> RunOutcome:
-        """The product's own outcome of the run, without what an export does not carry."""
-        outcome = self.result.outcome
-        return replace(outcome, opted_out=0, forgotten=0, timing=MappingProxyType({}), history=MappingProxyType({}),
-                       people=None, comparison=replace(outcome.comparison, fingerprint=None))
+        return exportable(self.result.outcome)
+
+
+def exportable(outcome: RunOutcome) -> RunOutcome:
+    """The product's own outcome of a run, without what an export does not carry."""
+    return replace(outcome, opted_out=0, forgotten=0, timing=MappingProxyType({}), history=MappingProxyType({}),
+                   people=None, comparison=replace(outcome.comparison, fingerprint=None))
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +240,26 @@ def test_without_previous_the_changes_are_left_out_as_the_product_leaves_them(co
     product = compared.product()
     alone = replace(product, comparison=replace(product.comparison, shifts=None))
     assert capsys.readouterr().out == render(alone, "json")
+
+
+def test_the_demo_s_sandbox_run_gives_the_product_s_page_and_text(tmp_path, capsys):
+    """The demo: four sandbox vendors on 127.0.0.1 and the in-house score, two snapshots (Klout rescales),
+    people's judgments, activity features and opt-outs: all but those the same page and text."""
+    done = asyncio.run(demo.run_demo(tmp_path, subjects=150, seed=2))
+    second = done.result.run_id
+    with Store(tmp_path / "history.sqlite") as store:
+        (first,) = (run.id for run in store.runs() if run.id != second)
+    for run_id in (first, second):
+        assert main(["export", run_id, "--store", str(tmp_path / "history.sqlite"),
+                     "--parquet", str(tmp_path / run_id)]) == 0
+    assert main(["compare", "--engine", "numpy", "--run", str(tmp_path / second), "--previous", str(tmp_path / first),
+                 "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    outcome = done.result.outcome
+    assert outcome.people is not None and outcome.opted_out and outcome.timing  # really there, and cleared
+    for kind in ("html", "text"):
+        assert main(["report", "--from", str(tmp_path / "out"), "--title", outcome.title, "--format", kind]) == 0
+        assert capsys.readouterr().out == render(exportable(outcome), kind)
 
 
 # -- bad inputs: a clear error naming the folder or file and what was expected, exit 2, no traceback ---------
