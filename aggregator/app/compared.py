@@ -75,18 +75,9 @@ class _Health(_Part):
     examples: list[str]
 
 
-class _Inversion(_Part):
-    above: int
-    below: int
-    by: int
-    against: int
-    gap_by: float
-    gap_against: float
-
-
 class _Inversions(_Part):
     min_gap: float | None
-    top: list[_Inversion]
+    top: list[Inversion]
     counts: list[list[int]]
 
 
@@ -195,7 +186,7 @@ def _comparison(summary: Summary, table: ScoreTable, rows: pa.Table, out: Path) 
                      for h in summary.health),
         consensus_method=summary.consensus, threshold_rule=summary.threshold_rule,
         consensus_iqr=columns.floats("consensus_iqr"), standing=columns.matrix("standing"),
-        inversions=tuple(Inversion(**v.model_dump()) for v in summary.inversions.top),
+        inversions=tuple(summary.inversions.top),
         inversion_counts=np.array(summary.inversions.counts, dtype=np.int64).reshape(len(names), len(names)),
         agreement=Agreement(
             indices=names, kendall=_floats(a.kendall), kendall_ci=_floats(a.kendall_ci), spearman=_floats(a.spearman),

@@ -25,6 +25,7 @@ pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is the optional 'spa
 from aggregator.analytics.outcome import RunOutcome  # noqa: E402
 from aggregator.app import demo  # noqa: E402
 from aggregator.app.api import Aggregator, RunResult, render  # noqa: E402
+from aggregator.app.config import config_from_dict  # noqa: E402
 from aggregator.cli.main import main  # noqa: E402
 from aggregator.collection.store import Store  # noqa: E402
 
@@ -65,48 +66,23 @@ def _write_exports(folder: Path, rng: np.random.Generator, shift: float) -> None
                 handle.write(json.dumps({"screen_name": f"h{i}", "pi": {"score": int(peerindex[i])}}) + "\n")
 
 
-CONFIG = """
-[store]
-path = "history.sqlite"
+def _index(path: str, value: str, scale: list[int], **more: Any) -> dict[str, Any]:
+    """One ``files`` index of the config, matched by twitter handle."""
+    return {"adapter": "files", "options": {"path": f"exports/{path}", "match": "handle:twitter",
+                                            "key_column": "screen_name", "value_column": value, "scale": scale, **more}}
 
-[roster]
-path = "roster.csv"
-opt_out = "optout.txt"
 
-[report]
-out = "report.html"
-title = "Files <report>"
-
-[indices.klout]
-adapter = "files"
-[indices.klout.options]
-path = "exports/klout.csv"
-match = "handle:twitter"
-key_column = "screen_name"
-value_column = "score"
-components = { reach = "reach", amplification = "amplification" }
-topics_column = "topics"
-scale = [1, 100]
-
-[indices.kred]
-adapter = "files"
-[indices.kred.options]
-path = "exports/kred.csv"
-match = "handle:twitter"
-key_column = "screen_name"
-value_column = "influence"
-topics_column = "topics"
-scale = [1, 1000]
-
-[indices.peerindex]
-adapter = "files"
-[indices.peerindex.options]
-path = "exports/peerindex.jsonl"
-match = "handle:twitter"
-key_column = "screen_name"
-value_column = "pi.score"
-scale = [0, 100]
-"""
+CONFIG = {
+    "store": {"path": "history.sqlite"},
+    "roster": {"path": "roster.csv", "opt_out": "optout.txt"},
+    "report": {"out": "report.html", "title": "Files <report>"},
+    "indices": {
+        "klout": _index("klout.csv", "score", [1, 100], topics_column="topics",
+                        components={"reach": "reach", "amplification": "amplification"}),
+        "kred": _index("kred.csv", "influence", [1, 1000], topics_column="topics"),
+        "peerindex": _index("peerindex.jsonl", "pi.score", [0, 100]),
+    },
+}
 
 
 class Compared:
@@ -120,11 +96,11 @@ class Compared:
             out.writerow(["id", "name", "twitter"])
             out.writerows([f"s{i:03d}", HOSTILE.get(i, f"Person {i}"), f"h{i}"] for i in range(N + 2))
         (folder / "optout.txt").write_text(f"@h{N}\n@h{N + 1}\n")  # two opted out: a count in the product's report
-        (folder / "config.toml").write_text(CONFIG)
+        config = config_from_dict(CONFIG, base_dir=folder)
         _write_exports(folder / "exports", rng, 1.0)
-        self.first = asyncio.run(Aggregator(folder / "config.toml").run())
+        self.first = asyncio.run(Aggregator(config).run())
         _write_exports(folder / "exports", rng, 0.8)  # new scores, kred rescaled
-        self.result = asyncio.run(Aggregator(folder / "config.toml").run())
+        self.result = asyncio.run(Aggregator(config).run())
         self.folder = folder
         for result, name in ((self.first, "prev"), (self.result, "now")):
             assert main(["export", result.run_id, "--store", str(folder / "history.sqlite"),
