@@ -278,6 +278,7 @@ def _spark(
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
     figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
                       method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
+    figures["run_dir"] = run
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")
