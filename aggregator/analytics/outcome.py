@@ -39,19 +39,27 @@ class Components:
     @staticmethod
     def of_readings(readings: Iterable[Reading], subject_ids: Sequence[str]) -> dict[str, Components]:
         """Each index's components from readings at hand (the store reads them as columns)."""
+        return Components.of_parts(((r.index, r.subject_id, r.components) for r in readings), subject_ids)
+
+    @staticmethod
+    def of_parts(
+        parts: Iterable[tuple[str, str, Mapping[str, float]]], subject_ids: Sequence[str]
+    ) -> dict[str, Components]:
+        """Each index's components from ``(index, subject id, components)`` triples (subjects not in
+        ``subject_ids`` and empty components are skipped); names sorted."""
         row = {sid: i for i, sid in enumerate(subject_ids)}
-        found: dict[str, list[Reading]] = {}
-        for reading in readings:
-            if reading.components and reading.subject_id in row:
-                found.setdefault(reading.index, []).append(reading)
+        found: dict[str, list[tuple[int, Mapping[str, float]]]] = {}
+        for index, subject_id, components in parts:
+            if components and subject_id in row:
+                found.setdefault(index, []).append((row[subject_id], components))
         out = {}
         for index, given in found.items():
-            names = tuple(sorted({name for r in given for name in r.components}))
+            names = tuple(sorted({name for _, part in given for name in part}))
             column = {name: k for k, name in enumerate(names)}
             values = np.full((len(subject_ids), len(names)), np.nan)
-            for reading in given:
-                for name, value in reading.components.items():
-                    values[row[reading.subject_id], column[name]] = value
+            for i, part in given:
+                for name, value in part.items():
+                    values[i, column[name]] = value
             out[index] = Components(names, values)
         return out
 

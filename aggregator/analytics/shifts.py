@@ -164,14 +164,18 @@ def compute_shifts(
     consensus_change = now.consensus - _align(before.consensus, back)
     # by index, not by consensus: an index gained or lost moves the consensus, not the subject
     movement = row_nanmedian(standing_change)
-    size = np.nan_to_num(np.abs(movement), nan=-1.0)
-    movers = np.flatnonzero(size >= mover_threshold)
-    movers = movers[np.argsort(-size[movers], kind="stable")].astype(np.int64)
     return Shifts(
         previous_run=previous_run, indices=tuple(index_shifts), raw_change=raw_change,
         standing_change=standing_change, consensus_change=consensus_change, movement=movement,
-        new=~known, mover_threshold=mover_threshold, movers=movers,
+        new=~known, mover_threshold=mover_threshold, movers=movers_of(movement, mover_threshold),
     )
+
+
+def movers_of(movement: FloatArray, mover_threshold: float) -> IntArray:
+    """Rows whose ``|movement|`` reaches ``mover_threshold``, largest first (ties in row order)."""
+    size = np.nan_to_num(np.abs(movement), nan=-1.0)
+    movers = np.flatnonzero(size >= mover_threshold)
+    return movers[np.argsort(-size[movers], kind="stable")].astype(np.int64)
 
 
 def _align(column: FloatArray, back: IntArray | None) -> FloatArray:

@@ -4,9 +4,15 @@ Both engines write the same layout (``docs/spark.md``)::
 
     OUT/subjects/     one row per subject: position, subject_id, normalized and standing (arrays in
                       index order, null = missing), n_indices, consensus, consensus_iqr, spread,
-                      dissenter (index column, -1 for none), dissent_gap, flagged
-    OUT/summary.json  the run, method, indices, threshold and its rule, the agreement matrix,
-                      leave-one-out robustness, each index's health (NaN as null)
+                      dissenter (index column, -1 for none), dissent_gap, flagged; with a previous
+                      run raw_change, standing_change, consensus_change, movement, new; when some
+                      index gave topics topic_indices, topic_jaccard
+    OUT/lone_topics/  when some index gave topics: one row per lone claim (position, subject_id,
+                      index, topic)
+    OUT/summary.json  the run and its folder (run_dir), method, indices, threshold and its rule, the
+                      agreement matrix, leave-one-out robustness, each index's health, the top
+                      inversions and their counts, the shifts and topics figures (NaN as null);
+                      written last, whole, so a folder with a summary holds a finished comparison
 
 ``numpy`` reads the export into memory (the single-machine path, and the reference the Spark
 engine is checked against); ``spark`` runs :mod:`aggregator.analytics.spark` wherever the Spark
@@ -20,34 +26,45 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aggregator.analytics.agreement import Agreement, Robustness
-from aggregator.analytics.compare import IndexHealth
+from aggregator.analytics.compare import Comparison, IndexHealth
+from aggregator.analytics.inversions import Inversion
+from aggregator.analytics.shifts import Shifts
+from aggregator.analytics.topics import Topics
 from aggregator.atomic import write_atomic
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+    from numpy.typing import NDArray
     from pyspark.sql import SparkSession
 
 SUMMARY = "summary.json"
+#: the per-subject Parquet folder, and the lone topic claims' (only when some index gave topics)
+SUBJECTS, LONE_TOPICS = "subjects", "lone_topics"
 
 
 def compare_exported(
     engine: str, run: str, out: str, *, method: str = "percentile", consensus: str = "median",
-    threshold: float | None = None, master: str | None = None,
+    threshold: float | None = None, master: str | None = None, previous: str | None = None,
 ) -> dict[str, Any]:
     """Compare the exported run at ``run`` with ``engine`` and write the results to ``out``; the summary.
 
     ``threshold`` None flags the subjects whose spread is unusual for this roster (the product's
-    rule, ``analytics/disputes.py``); a number flags those above it.
+    rule, ``analytics/disputes.py``); a number flags those above it. ``previous`` (an exported
+    run) adds the shifts since that run.
     """
     if engine == "numpy":
-        return _numpy(Path(run), Path(out), method=method, consensus=consensus, threshold=threshold)
+        return _numpy(run, out, method=method, consensus=consensus, threshold=threshold, previous=previous)
+    if previous is not None:
+        raise ConfigError("--previous is computed by --engine numpy only in this version")
     if engine == "spark":
         return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold)
     raise ConfigError(f"unknown engine {engine!r}; known: numpy, spark")
@@ -126,41 +143,122 @@ def _write_summary(out: Path, figures: dict[str, Any]) -> None:
     write_atomic(out / SUMMARY, json.dumps(figures, indent=2) + "\n")
 
 
-def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: float | None) -> dict[str, Any]:
-    import pyarrow as pa
+def inversions_json(inversions: Sequence[Inversion], counts: NDArray[np.int64], min_gap: float) -> dict[str, Any]:
+    """``summary.json``'s ``inversions``: the strongest listed (strongest first; subject and index
+    positions) and how many each pair of indices has in all (``Comparison.inversion_counts``)."""
+    return {
+        "min_gap": _plain(min_gap),
+        "top": [{"above": int(v.above), "below": int(v.below), "by": int(v.by), "against": int(v.against),
+                 "gap_by": float(v.gap_by), "gap_against": float(v.gap_against)} for v in inversions],
+        "counts": np.asarray(counts, dtype=np.int64).tolist(),
+    }
+
+
+def shifts_json(shifts: Shifts | None, previous_dir: str | None) -> dict[str, Any] | None:
+    """``summary.json``'s ``shifts``: null without a previous run; else each index's shift and the movers' count."""
+    if shifts is None:
+        return None
+    return {
+        "previous_run": shifts.previous_run, "previous_dir": previous_dir,
+        "mover_threshold": float(shifts.mover_threshold), "movers": len(shifts.movers),
+        "indices": [{name: _field(value) for name, value in asdict(shift).items()} for shift in shifts.indices],
+    }
+
+
+def topics_json(topics: Topics | None) -> dict[str, Any] | None:
+    """``summary.json``'s ``topics``: null when no index gave topics; else the subjects with some, the lone claims."""
+    if topics is None:
+        return None
+    return {"subjects": int(np.sum(topics.n_indices > 0)), "lone": len(topics.lone)}
+
+
+def _field(value: Any) -> Any:
+    """A dataclass field as JSON: floats through :func:`_plain` (NaN as null), the rest as they are."""
+    return _plain(value) if isinstance(value, float) else value
+
+
+def _numpy(
+    run: str, out: str, *, method: str, consensus: str, threshold: float | None, previous: str | None,
+) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from aggregator.analytics.compare import compare_table
     from aggregator.app.export import read_exported, score_table
 
-    exported = read_exported(run)
+    exported = read_exported(Path(run))
     table = score_table(exported)
+    before = read_exported(Path(previous)) if previous is not None else None
     result = compare_table(table, method=method, consensus=consensus, threshold=threshold,
-                           failures=exported.failures)
+                           failures=exported.failures, previous=score_table(before) if before else None,
+                           previous_run=before.run_id if before else None)
     assert result.agreement is not None
     assert result.robustness is not None
-
-    def rows(matrix: np.ndarray) -> pa.Array:
-        return pa.array([[None if np.isnan(v) else float(v) for v in row] for row in matrix], pa.list_(pa.float64()))
-
-    def column(values: np.ndarray) -> pa.Array:
-        return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null, as Spark writes it
-
-    (out / "subjects").mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({
-        "position": pa.array(np.arange(len(table.subject_ids)), pa.int64()),
-        "subject_id": pa.array(table.subject_ids, pa.string()),
-        "normalized": rows(result.normalized), "standing": rows(result.standing),
-        "n_indices": pa.array(result.n_indices, pa.int64()), "consensus": column(result.consensus),
-        "consensus_iqr": column(result.consensus_iqr), "spread": column(result.spread),
-        "dissenter": pa.array(result.dissenter, pa.int64()), "dissent_gap": column(result.dissent_gap),
-        "flagged": pa.array(result.flagged, pa.bool_()),
-    }), out / "subjects" / "part-00000.parquet")
+    assert result.inversion_counts is not None
+    folder = Path(out)
+    (folder / SUBJECTS).mkdir(parents=True, exist_ok=True)
+    pq.write_table(subjects_table(result), folder / SUBJECTS / "part-00000.parquet")
+    if result.topics is not None:
+        (folder / LONE_TOPICS).mkdir(parents=True, exist_ok=True)
+        pq.write_table(lone_topics_table(result.topics, table.subject_ids), folder / LONE_TOPICS / "part-00000.parquet")
     figures = summary(exported.run_id, table.specs, len(table.subject_ids), result.agreement, result.robustness,
                       result.health, method=method, consensus=consensus, threshold=result.threshold,
                       rule=result.threshold_rule)
-    _write_summary(out, figures)
+    inversions = inversions_json(result.inversions, result.inversion_counts, result.threshold)
+    figures.update(run_dir=run, inversions=inversions, shifts=shifts_json(result.shifts, previous),
+                   topics=topics_json(result.topics))
+    _write_summary(folder, figures)
     return figures
+
+
+def subjects_table(result: Comparison) -> pa.Table:
+    """``OUT/subjects``: one row per subject, in table order (see the module docstring)."""
+    import pyarrow as pa
+
+    columns = {
+        "position": pa.array(np.arange(len(result.table.subject_ids)), pa.int64()),
+        "subject_id": pa.array(result.table.subject_ids, pa.string()),
+        "normalized": _rows(result.normalized), "standing": _rows(result.standing),
+        "n_indices": pa.array(result.n_indices, pa.int64()), "consensus": _column(result.consensus),
+        "consensus_iqr": _column(result.consensus_iqr), "spread": _column(result.spread),
+        "dissenter": pa.array(result.dissenter, pa.int64()), "dissent_gap": _column(result.dissent_gap),
+        "flagged": pa.array(result.flagged, pa.bool_()),
+    }
+    if result.shifts is not None:
+        shifts = result.shifts
+        columns |= {"raw_change": _rows(shifts.raw_change), "standing_change": _rows(shifts.standing_change),
+                    "consensus_change": _column(shifts.consensus_change), "movement": _column(shifts.movement),
+                    "new": pa.array(shifts.new, pa.bool_())}
+    if result.topics is not None:
+        columns |= {"topic_indices": pa.array(result.topics.n_indices, pa.int64()),
+                    "topic_jaccard": _column(result.topics.jaccard)}
+    return pa.table(columns)
+
+
+def lone_topics_table(topics: Topics, subject_ids: Sequence[str]) -> pa.Table:
+    """``OUT/lone_topics``: one row per lone claim, by position, index, topic (``Topics.lone``'s order)."""
+    import pyarrow as pa
+
+    return pa.table({
+        "position": pa.array([t.row for t in topics.lone], pa.int64()),
+        "subject_id": pa.array([subject_ids[t.row] for t in topics.lone], pa.string()),
+        "index": pa.array([t.index for t in topics.lone], pa.int64()),
+        "topic": pa.array([t.topic for t in topics.lone], pa.string()),
+    })
+
+
+def _rows(matrix: np.ndarray) -> pa.Array:
+    """A ``[subjects × indices]`` array as one list<double> per subject (NaN -> null), built as columns."""
+    import pyarrow as pa
+
+    n, k = matrix.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32) if k else np.zeros(n + 1, np.int32), pa.int32())
+    return pa.ListArray.from_arrays(offsets, _column(np.ascontiguousarray(matrix).reshape(-1)))
+
+
+def _column(values: np.ndarray) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null, as Spark writes it
 
 
 def _spark(
@@ -180,6 +278,7 @@ def _spark(
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
     figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
                       method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
+    figures["run_dir"] = run
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")

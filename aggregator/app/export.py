@@ -263,11 +263,12 @@ def read_exported(directory: Path) -> ExportedRun:
     """An exported run, read with pyarrow (the numpy engine's input, for the same numbers on both)."""
     import pyarrow.parquet as pq
 
-    meta = _run_meta(directory)
+    meta = run_meta(directory)
     subjects = pq.read_table(directory / "subjects", columns=["position", "subject_id"]).sort_by("position")
     indices = pq.read_table(directory / "indices", columns=["position", "spec"]).sort_by("position")
     specs = tuple(IndexSpec.model_validate_json(text) for text in indices.column("spec").to_pylist())
-    readings = pq.read_table(directory / "readings", columns=["index", "subject_id", "value", "algorithm_version"])
+    readings = pq.read_table(directory / "readings",
+                             columns=["index", "subject_id", "value", "algorithm_version", "topics"])
     failures = tuple(
         Failure.model_validate(row) for row in pq.read_table(directory / "failures").to_pylist()
     )
@@ -275,7 +276,7 @@ def read_exported(directory: Path) -> ExportedRun:
 
 
 def score_table(run: ExportedRun) -> ScoreTable:
-    """The run's readings as the numpy engine's table (topics are not read: the Spark engine has none yet)."""
+    """The run's readings as the numpy engine's table, with the topics of the readings that have some."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -289,16 +290,24 @@ def score_table(run: ExportedRun) -> ScoreTable:
     i = pc.filter(rows, known).to_numpy(zero_copy_only=False)
     j = pc.filter(cols, known).to_numpy(zero_copy_only=False)
     raw[i, j] = pc.filter(readings.column("value"), known).to_numpy(zero_copy_only=False)
+    # a Python tuple only for the readings that carry topics (few indices give any)
+    with_topics = pc.and_(known, pc.greater(pc.fill_null(pc.list_value_length(readings.column("topics")), 0), 0))
+    topics = {
+        (int(row), int(col)): tuple(named)
+        for row, col, named in zip(pc.filter(rows, with_topics).to_pylist(), pc.filter(cols, with_topics).to_pylist(),
+                                   pc.filter(readings.column("topics"), with_topics).to_pylist(), strict=True)
+    }
     versions = []
     for name, spec in zip(names, run.specs, strict=True):
         counted = pc.value_counts(pc.filter(readings.column("algorithm_version"),
                                             pc.equal(readings.column("index"), name)))
         seen = {str(c["values"]): int(c["counts"]) for c in counted.to_pylist()}
         versions.append(min(seen, key=lambda v: (-seen[v], v)) if seen else spec.algorithm_version)
-    return ScoreTable(run.subject_ids, run.specs, raw, versions=tuple(versions))
+    return ScoreTable(run.subject_ids, run.specs, raw, topics, versions=tuple(versions))
 
 
-def _run_meta(directory: Path) -> dict[str, Any]:
+def run_meta(directory: Path) -> dict[str, Any]:
+    """``run.json`` of an exported run, checked to be of the layout this version reads."""
     path = directory / "run.json"
     if not path.exists():
         raise ConfigError(f"{directory} is not an exported run: no run.json (write one with `aggregator export`)")

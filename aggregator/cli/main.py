@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aggregator.cli import deliveries, parquet, sandbox, scorer, stored
+from aggregator.cli import deliveries, parquet, report, sandbox, scorer, stored
 from aggregator.cli.exits import (
     EXIT_BAD_INPUT,
     EXIT_DELIVERY,
@@ -26,6 +26,7 @@ from aggregator.cli.exits import (
     EXIT_OK,
     EXIT_STORE,
 )
+from aggregator.cli.report import to_stdout
 from aggregator.errors import AggregatorError, ConfigError, DeliveryError, StoreUnusableError
 from aggregator.models import FailureKind
 
@@ -139,7 +140,8 @@ def _parser() -> argparse.ArgumentParser:
     validate.set_defaults(handler=_validate)
 
     # each command module adds its own sub-commands
-    for register in (stored.register, deliveries.register, sandbox.register, scorer.register, parquet.register):
+    for register in (stored.register, deliveries.register, sandbox.register, scorer.register, parquet.register,
+                     report.register):
         register(commands)
     return parser
 
@@ -218,7 +220,7 @@ def _run(args: argparse.Namespace) -> int:
                       run_id=args.run_id)
     written: Path | None = None
     if str(out) == STDOUT:
-        _to_stdout(result.render(output_kind(out, args.format)))
+        to_stdout(result.render(output_kind(out, args.format)))
         _err("report: written to standard output")
     else:
         written = result.write(out, args.format)
@@ -247,14 +249,6 @@ def _check_outputs(config: Config, args: argparse.Namespace) -> Path:
 
         email_targets(config)
     return out
-
-
-def _to_stdout(document: str | bytes) -> None:
-    if isinstance(document, bytes):
-        sys.stdout.buffer.write(document)
-    else:
-        sys.stdout.write(document)
-    sys.stdout.flush()
 
 
 def _schedule(args: argparse.Namespace) -> int:

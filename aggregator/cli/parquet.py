@@ -34,8 +34,10 @@ def register(commands: Any) -> None:
     compare = commands.add_parser(
         "compare", help="compare an exported run (on Apache Spark with --engine spark)",
         description="Normalize an exported run, compute each subject's consensus, IQR, spread and dissenter, "
-                    "the agreement matrix, leave-one-out robustness and each index's health; write the "
-                    "per-subject figures as Parquet and the summary as JSON. "
+                    "the agreement matrix, leave-one-out robustness, each index's health, the top inversions, "
+                    "the topics' overlap and, with --previous, the changes since an earlier run; write the "
+                    "per-subject figures as Parquet and the summary as JSON (`aggregator report --from` "
+                    "renders the reports from them). "
                     "The Spark engine runs wherever SPARK_HOME / spark-submit points (local[*] by default).",
     )
     compare.add_argument("--engine", choices=ENGINES, default="spark", help="where to compute (default: spark)")
@@ -47,6 +49,9 @@ def register(commands: Any) -> None:
     compare.add_argument("--threshold", type=float, default=None, metavar="POINTS",
                          help="flag the subjects whose spread exceeds POINTS (default: those whose spread is "
                               "unusual for this roster, as the product's reports flag them)")
+    compare.add_argument("--previous", metavar="PREV_DIR",
+                         help="an exported earlier run: add each subject's and each index's changes since it "
+                              "(--engine numpy)")
     compare.add_argument("--master", help="Spark master URL (default: from spark-submit, else local[*])")
     compare.set_defaults(handler=_compare)
 
@@ -67,10 +72,12 @@ def _export(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from aggregator.app.engines import compare_exported
 
-    if "://" not in args.run and not (Path(args.run) / "run.json").exists():
-        raise ConfigError(f"{args.run} is not an exported run: no run.json (write one with `aggregator export`)")
-    summary = compare_exported(args.engine, args.run, args.out, method=args.method,
-                               consensus=args.consensus, threshold=args.threshold, master=args.master)
+    for flag, folder in (("--run", args.run), ("--previous", args.previous)):
+        if folder is not None and "://" not in folder and not (Path(folder) / "run.json").exists():
+            raise ConfigError(f"{flag} {folder} is not an exported run: no run.json "
+                              "(write one with `aggregator export`)")
+    summary = compare_exported(args.engine, args.run, args.out, method=args.method, consensus=args.consensus,
+                               threshold=args.threshold, master=args.master, previous=args.previous)
     print(json.dumps({"out": args.out, "subjects": summary["subjects"], "indices": summary["indices"],
                       "alpha": summary["agreement"]["alpha"]}))
     return EXIT_OK

@@ -18,7 +18,8 @@ def cli(*args: str, cwd=None, timeout: float = 120) -> subprocess.CompletedProce
 
 def test_version_and_help_on_every_command():
     assert cli("--version").stdout.startswith("aggregator ")
-    for command in ("demo", "run", "validate-config", "history", "runs", "forget", "sandbox", "schedule", "scorer"):
+    for command in ("demo", "run", "validate-config", "history", "runs", "forget", "sandbox", "schedule", "scorer",
+                    "report"):
         shown = cli(command, "--help")
         assert shown.returncode == 0
         assert "usage: aggregator" in shown.stdout
