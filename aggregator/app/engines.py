@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from aggregator.analytics.agreement import Agreement, Robustness
 from aggregator.analytics.compare import IndexHealth
+from aggregator.analytics.inversions import Inversion
 from aggregator.atomic import write_atomic
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
@@ -116,6 +118,16 @@ def summary(
     }
 
 
+def inversions_json(top: Sequence[Inversion], counts: NDArray[np.int64], min_gap: float) -> dict[str, Any]:
+    """The summary's ``"inversions"``: the threshold used, the strongest (positions), the count per pair of indices."""
+    return {
+        "min_gap": float(min_gap),
+        "top": [{"above": inv.above, "below": inv.below, "by": inv.by, "against": inv.against,
+                 "gap_by": float(inv.gap_by), "gap_against": float(inv.gap_against)} for inv in top],
+        "counts": np.asarray(counts, dtype=np.int64).tolist(),
+    }
+
+
 def _plain(values: Any) -> Any:
     if isinstance(values, float):
         return None if math.isnan(values) else values
@@ -180,6 +192,7 @@ def _spark(
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
     figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
                       method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
+    figures["inversions"] = inversions_json(result.inversions, result.inversion_counts, result.threshold)
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")
