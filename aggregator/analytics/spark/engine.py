@@ -124,8 +124,6 @@ def compare_frames(
     if threshold is None:
         threshold = unusual_threshold(figures, DEFAULT_DISAGREEMENT_THRESHOLD)
     robust = robustness(figures, names, asked)
-    scored = figures.select(F.col("position").alias("i"), F.posexplode("normalized").alias("j", "v"))
-    strongest, inversion_counts = inversions(scored.where(F.col("v").isNotNull()), k, threshold, top)
     per_subject = figures.drop("without").withColumn("flagged", F.coalesce(F.col("spread"), F.lit(0.0)) > threshold)
     sizes = groups.groupBy("j").agg(F.first("count").alias("count"), F.count(F.lit(1)).alias("distinct"))
     per_index = {r["j"]: (int(r["count"]), int(r["distinct"])) for r in sizes.collect()}  # one row per index
@@ -133,6 +131,9 @@ def compare_frames(
     distinct = [per_index.get(j, (0, 0))[1] for j in range(k)]
     alpha = agree.alphas(wide.select(F.col("standing").alias("s")), k)
     matrix = agree.agreement(names, counts, distinct, agree.pair_figures(cells), alpha)
+    scored = figures.select(F.col("position").alias("i"), F.posexplode("normalized").alias("j", "v"))
+    strongest, inversion_counts = inversions(scored.where(F.col("v").isNotNull()), k, threshold, top,
+                                             largest=int(np.triu(matrix.n, 1).max(initial=0)))
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))
     return SparkComparison(per_subject, tuple(specs), method, consensus, threshold, matrix, tuple(counts), robust,

@@ -58,22 +58,22 @@ _SIGN = np.int64(-(2**63))
 
 
 def inversions(
-    cells: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, levels: int | None = None
+    cells: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, largest: int | None = None,
+    levels: int | None = None,
 ) -> tuple[tuple[Inversion, ...], IntArray]:
     """numpy's ``top_inversions(normalized, top, min_gap)`` and ``count_inversions(normalized, min_gap)``.
 
     ``cells``: ``(i, j, v)``, one row per scored cell (i the subject's position, j the index's,
-    v its normalized score), ``k`` indices. ``levels``: the count's merge levels (by default from
-    the largest index pair's rows, as Kendall's).
+    v its normalized score), ``k`` indices. ``largest``: the most rows two indices share, when the
+    caller knows it (the agreement's n); ``levels``: the count's merge levels (by default from
+    ``largest``, as Kendall's).
     """
     rows = shared_rows(cells).persist()  # both the count and the top read them
-    ends = {(r["a"], r["b"]): r.asDict() for r in rows.groupBy("a", "b").agg(
-        F.count(F.lit(1)).alias("n"), F.min("x").alias("x_lo"), F.max("x").alias("x_hi"),
-        F.min("y").alias("y_lo"), F.max("y").alias("y_hi"),
-    ).collect()}  # one row per pair of indices
-    largest = max((e["n"] for e in ends.values()), default=0)
+    if largest is None:
+        found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
+        largest = int(found[0] or 0) if found else 0
     counts = count_inversions(rows, k, min_gap, levels=kendall_levels(2 * largest) if levels is None else levels)
-    strongest = top_inversions(rows, ends, top, min_gap)
+    strongest = top_inversions(rows, largest, top, min_gap)
     rows.unpersist()
     return strongest, counts
 
@@ -241,20 +241,19 @@ def _places(values: FloatArray, second: IntArray) -> IntArray:
 # -- the top K -------------------------------------------------------------------------------------
 
 
-def top_inversions(
-    rows: DataFrame, ends: dict[tuple[int, int], dict[str, Any]], top: int, min_gap: float
-) -> tuple[Inversion, ...]:
+def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> tuple[Inversion, ...]:
     """The ``top`` strongest inversions (strength ≥ ``min_gap`` and > 0), numpy's list and order.
 
-    ``ends``: per index pair, its row count ``n`` and the ends of both columns (``x_lo`` ...).
+    ``largest``: the most rows an index pair has (sizes the seed).
     """
-    if top <= 0 or not ends:
+    if top <= 0 or largest < 2:
         return ()
-    floor = _floor(_seed_strengths(rows, ends, top, min_gap), top, min_gap)
-    scale = max(max(abs(e[name]) for name in ("x_lo", "x_hi", "y_lo", "y_hi")) for e in ends.values())
+    strengths, ends = _seed(rows, largest, top, min_gap)
+    floor = _floor(strengths, top, min_gap)
+    scale = max(max(abs(e[name]) for name in _ENDS) for e in ends.values())
     loose = _loosen(floor, scale)
     bounds = rows.sparkSession.createDataFrame(
-        [(a, b, e["x_lo"], e["x_hi"], e["y_lo"], e["y_hi"]) for (a, b), e in ends.items()],
+        [(a, b, *[e[name] for name in _ENDS]) for (a, b), e in ends.items()],
         "a int, b int, x_lo double, x_hi double, y_lo double, y_hi double",
     )
     framed = rows.join(bounds, ["a", "b"]).withColumn("w", F.col("x") - F.col("y"))
@@ -285,20 +284,27 @@ def top_inversions(
     return tuple(sorted(listed, key=_rank_key))
 
 
-def _seed_strengths(
-    rows: DataFrame, ends: dict[tuple[int, int], dict[str, Any]], top: int, min_gap: float
-) -> FloatArray:
-    """The best strength of each distinct subject pair among the seeds' pairs, strongest first.
+_ENDS = ("x_lo", "x_hi", "y_lo", "y_hi")
+
+
+def _seed(
+    rows: DataFrame, largest: int, top: int, min_gap: float
+) -> tuple[FloatArray, dict[tuple[int, int], dict[str, float]]]:
+    """The seeds' distinct subject pairs' best strengths (strongest first), and each index pair's ends.
 
     A pair's seed: its rows with ``u - v`` beyond approximate quantiles that leave about ``_SEED``
     rows on each side (all rows on one side or the other for a pair of at most ``2 * _SEED``).
+    One job: the seed rows carry their pair's ends (``x_lo``, ``x_hi``, ``y_lo``, ``y_hi``).
     """
-    largest = max(e["n"] for e in ends.values())
-    share = min(0.5, _SEED / max(largest, 1))
+    share = min(0.5, _SEED / largest)
     w = F.col("x") - F.col("y")
-    cuts = rows.groupBy("a", "b").agg(F.percentile_approx(w, [share, 1 - share], _SEED_ACCURACY).alias("_cuts"))
-    seeded = rows.join(cuts, ["a", "b"]).where((w <= F.col("_cuts")[0]) | (w >= F.col("_cuts")[1])).select(
-        "a", "b", "i", "x", "y", (w >= F.col("_cuts")[1]).alias("upper"), (w <= F.col("_cuts")[0]).alias("lower"))
+    per_pair = rows.groupBy("a", "b").agg(
+        F.percentile_approx(w, [share, 1 - share], _SEED_ACCURACY).alias("_cuts"),
+        F.min("x").alias("x_lo"), F.max("x").alias("x_hi"), F.min("y").alias("y_lo"), F.max("y").alias("y_hi"),
+    )
+    lower, upper = w <= F.col("_cuts")[0], w >= F.col("_cuts")[1]
+    seeded = rows.join(per_pair, ["a", "b"]).where(lower | upper).select(
+        "a", "b", "i", "x", "y", upper.alias("upper"), lower.alias("lower"), *_ENDS)
     by_pair: dict[tuple[int, int], list[Any]] = {}
     for r in seeded.collect():  # about 2 * _SEED rows per pair of indices
         by_pair.setdefault((r["a"], r["b"]), []).append(r)
@@ -306,8 +312,9 @@ def _seed_strengths(
     for seed in by_pair.values():
         positions = np.array([r["i"] for r in seed], dtype=np.int64)
         u, v = np.array([r["x"] for r in seed]), np.array([r["y"] for r in seed])
-        upper = np.flatnonzero([r["upper"] for r in seed])
-        lower = np.flatnonzero([r["lower"] for r in seed])
-        strengths, a_idx, b_idx = _best_pairs(u, v, upper, lower, top, min_gap)
+        upper_rows = np.flatnonzero([r["upper"] for r in seed])
+        lower_rows = np.flatnonzero([r["lower"] for r in seed])
+        strengths, a_idx, b_idx = _best_pairs(u, v, upper_rows, lower_rows, top, min_gap)
         found.append((strengths, positions[a_idx], positions[b_idx]))
-    return _distinct_best(found) if found else np.zeros(0)
+    ends = {pair: {name: float(seed[0][name]) for name in _ENDS} for pair, seed in by_pair.items()}
+    return (_distinct_best(found) if found else np.zeros(0)), ends
