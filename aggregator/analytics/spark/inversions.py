@@ -252,20 +252,28 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
     floor = _floor(strengths, top, min_gap)
     scale = max(max(abs(e[name]) for name in _ENDS) for e in ends.values())
     loose = _loosen(floor, scale)
-    bounds = rows.sparkSession.createDataFrame(
-        [(a, b, *[e[name] for name in _ENDS]) for (a, b), e in ends.items()],
-        "a int, b int, x_lo double, x_hi double, y_lo double, y_hi double",
-    )
-    framed = rows.join(bounds, ["a", "b"]).withColumn("w", F.col("x") - F.col("y"))
-    x, y, w = F.col("x"), F.col("y"), F.col("w")
+    x, y, w = F.col("x"), F.col("y"), F.col("x") - F.col("y")
+
+    def end(name: str) -> Column:  # the row's pair's end, a literal (a handful of pairs): no join
+        return F.create_map(*[c for (a, b), e in ends.items() for c in (F.lit(f"{a},{b}"), F.lit(e[name]))])[
+            F.concat_ws(",", F.col("a"), F.col("b"))]
+
     # the corners, as the exact subtractions the pairs make (each is at most the pair's gap)
-    high = framed.where((x - F.col("x_lo") >= floor) & (F.col("y_hi") - y >= floor))
-    low = framed.where((F.col("x_hi") - x >= floor) & (y - F.col("y_lo") >= floor))
+    in_high = (x - end("x_lo") >= floor) & (end("y_hi") - y >= floor)
+    in_low = (end("x_hi") - x >= floor) & (y - end("y_lo") >= floor)
     # w[a] - w[b] ≥ 2 * floor, less a margin for the rounding of w: each side against the other's extreme
-    high = high.join(low.groupBy("a", "b").agg(F.min("w").alias("w_other")), ["a", "b"]) \
-        .where(w >= F.col("w_other") + 2 * loose)
-    low = low.join(high.groupBy("a", "b").agg(F.max("w").alias("w_other")), ["a", "b"]) \
-        .where(w <= F.col("w_other") - 2 * loose)
+    extremes = {(r["a"], r["b"]): r for r in rows.groupBy("a", "b").agg(
+        F.max(F.when(in_high, w)).alias("high"), F.min(F.when(in_low, w)).alias("low")).collect()}
+    trimmed = {pair: (r["low"] + 2 * loose, r["high"] - 2 * loose) for pair, r in extremes.items()
+               if r["low"] is not None and r["high"] is not None}
+    if not trimmed:
+        return ()
+
+    def trim(side: int) -> Column:
+        return F.create_map(*[c for (a, b), t in trimmed.items() for c in (F.lit(f"{a},{b}"), F.lit(t[side]))])[
+            F.concat_ws(",", F.col("a"), F.col("b"))]
+
+    high, low = rows.where(in_high & (w >= trim(0))), rows.where(in_low & (w <= trim(1)))
     upper, lower = high.select("a", "b", "i", "x", "y").alias("h"), low.select("a", "b", "i", "x", "y").alias("l")
     gap_by, gap_against = F.col("h.x") - F.col("l.x"), F.col("l.y") - F.col("h.y")
     found = upper.join(lower, (F.col("h.a") == F.col("l.a")) & (F.col("h.b") == F.col("l.b"))) \
