@@ -8,7 +8,7 @@ subtracted in floating point as numpy does). Every index pair is taken at once, 
 **The count** is a 2-D dominance count. ``u[a] - u[b] ≥ t`` holds for the b whose u is at most
 a bound ``U[a]``, and ``v[b] - v[a] ≥ t`` for those whose v is at least ``V[a]``: the subtraction
 rounds monotonically, so each bound is one float, found by bisection on the floats' order
-(:func:`gap_bounds`, Arrow batches). Every row is then a *point* ``(u, v)`` and a *query*
+(:func:`bound_below`, :func:`bound_above`, Arrow batches). Every row is then a *point* ``(u, v)`` and a *query*
 ``(U, V)``, and the count is the (point, query) couples with the point's u ≤ the query's and its
 v ≥ the query's. As Kendall's discordant pairs (``agreement``): the events are cut by u into
 ``2^levels`` buckets (a point and a query of equal u share one); inside a bucket one Arrow task
@@ -111,31 +111,51 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     return counts
 
 
-def gap_bounds(values: FloatArray, t: float) -> tuple[FloatArray, FloatArray]:
-    """Per value x: the largest float w with ``x - w ≥ t`` and the smallest with ``w - x ≥ t`` (floats, rounded).
+def bound_below(values: FloatArray, t: float) -> FloatArray:
+    """Per value x, the largest float w with ``x - w ≥ t`` (subtracted in floating point)."""
+    return _edge(lambda w, rows: values[rows] - w >= t, values - t, np.abs(values) + t)
 
-    Rounding is monotone, so each condition holds on one side of a single float: found by bisection
-    on the floats' order (as 64-bit keys), from a bracket around ``x ∓ t`` widened until it holds.
+
+def bound_above(values: FloatArray, t: float) -> FloatArray:
+    """Per value x, the smallest float w with ``w - x ≥ t`` (subtracted in floating point)."""
+    return _next_float(_edge(lambda w, rows: ~(w - values[rows] >= t), values + t, np.abs(values) + t))
+
+
+def _edge(holds: Callable[[FloatArray, IntArray], BoolArray], guess: FloatArray, scale: FloatArray) -> FloatArray:
+    """Per row, the last float where ``holds`` (true up to some float, false after it), near ``guess``.
+
+    Rounding is monotone, so each gap condition holds on one side of a single float. Mostly that
+    float is the guess or one or two floats off it; the other rows (a guess far smaller than the
+    values subtracted: many floats to each rounding step of the gap) are bisected.
     """
-    below = _edge(lambda w: values - w >= t, values - t)
-    above = _next_float(_edge(lambda w: ~(w - values >= t), values + t))
-    return below, above
+    every = np.arange(guess.size)
+    edge = guess.copy()
+    for _ in range(2):
+        off = ~holds(edge, every)
+        edge[off] = np.nextafter(edge[off], -np.inf)
+        short = holds(np.nextafter(edge, np.inf), every)
+        edge[short] = np.nextafter(edge[short], np.inf)
+    rows = np.flatnonzero(~holds(edge, every) | holds(np.nextafter(edge, np.inf), every))
+    if rows.size:
+        edge[rows] = _bisect(holds, rows, guess[rows], 4 * np.spacing(scale[rows]))
+    return edge
 
 
-def _edge(holds: Callable[[FloatArray], BoolArray], guess: FloatArray) -> FloatArray:
-    """The last float where ``holds`` (true up to some float, false after it), near ``guess``."""
-    margin = 4 * np.spacing(np.maximum(np.abs(guess), _SMALLEST))
+def _bisect(
+    holds: Callable[[FloatArray, IntArray], BoolArray], rows: IntArray, guess: FloatArray, margin: FloatArray
+) -> FloatArray:
+    """:func:`_edge` for ``rows``, by bisection on the floats' order (as 64-bit keys) from a bracket of ``guess``."""
     good, bad = guess - margin, guess + margin
-    while not (ok := holds(good)).all():
+    while not (ok := holds(good, rows)).all():  # widened until it brackets the edge
         margin = np.where(ok, margin, 2 * margin)
         good = np.where(ok, good, guess - margin)
-    while (wrong := holds(bad)).any():
+    while (wrong := holds(bad, rows)).any():
         margin = np.where(wrong, 2 * margin, margin)
         bad = np.where(wrong, guess + margin, bad)
     lo, hi = _key(good), _key(bad)
     while (open_ := hi - lo > 1).any():
         mid = lo + (hi - lo) // 2
-        ok = holds(_float(mid))
+        ok = holds(_float(mid), rows)
         lo = np.where(open_ & ok, mid, lo)
         hi = np.where(open_ & ~ok, mid, hi)
     return _float(lo)
@@ -157,15 +177,15 @@ def _next_float(w: FloatArray) -> FloatArray:
 
 
 def _bound_udfs(t: float) -> tuple[Callable[[Column], Column], Callable[[Column], Column]]:
-    """:func:`gap_bounds` as two Arrow UDFs (a batch at a time, never a column): below and above."""
+    """:func:`bound_below` and :func:`bound_above` as Arrow UDFs (a batch at a time, never a column)."""
     import pyarrow as pa
     from pyspark.sql.pandas.functions import arrow_udf
 
     def below(x: pa.Array) -> pa.Array:
-        return pa.array(gap_bounds(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t)[0])
+        return pa.array(bound_below(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t))
 
     def above(x: pa.Array) -> pa.Array:
-        return pa.array(gap_bounds(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t)[1])
+        return pa.array(bound_above(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t))
 
     make: Any = arrow_udf  # its stubs have no overload for the annotated form
     udfs = []

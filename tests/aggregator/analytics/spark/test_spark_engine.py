@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("pyspark", reason="pyspark is the optional 'spark' extra: pip install '.[spark]'")
@@ -316,11 +316,12 @@ finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
 
 @settings(max_examples=200, deadline=None)
+@example(values=[10.000001, 100.0, 0.5, 99.99999999999], t=10.0)  # bounds near 0: bisected, not stepped to
 @given(values=st.lists(finite, min_size=1, max_size=20),
        t=st.one_of(st.sampled_from([5e-324, 1e-12, 0.1, 10.0, 99.99999999999]), st.floats(1e-300, 1e6)))
 def test_gap_bounds_are_the_last_floats_where_the_rounded_gap_holds(values, t):
     x = np.array(values)
-    below, above = spark_inversions.gap_bounds(x, t)
+    below, above = spark_inversions.bound_below(x, t), spark_inversions.bound_above(x, t)
     assert np.all(x - below >= t) and not np.any(x - np.nextafter(below, np.inf) >= t)
     assert np.all(above - x >= t) and not np.any(np.nextafter(above, -np.inf) - x >= t)
 
