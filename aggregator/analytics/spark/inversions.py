@@ -7,8 +7,9 @@ subtracted in floating point as numpy does). Every index pair is taken at once, 
 
 **The count** is a 2-D dominance count. ``u[a] - u[b] ≥ t`` holds for the b whose u is at most
 a bound ``U[a]``, and ``v[b] - v[a] ≥ t`` for those whose v is at least ``V[a]``: the subtraction
-rounds monotonically, so each bound is one float, found by bisection on the floats' order
-(:func:`bound_below`, :func:`bound_above`, Arrow batches). Every row is then a *point* ``(u, v)`` and a *query*
+rounds monotonically, so each bound is one float: a step or two from ``u[a] - t`` (``v[a] + t``),
+else found by bisection on the floats' order (:func:`bound_below`, :func:`bound_above`, Arrow
+batches). Every row is then a *point* ``(u, v)`` and a *query*
 ``(U, V)``, and the count is the (point, query) couples with the point's u ≤ the query's and its
 v ≥ the query's. As Kendall's discordant pairs (``agreement``): the events are cut by u into
 ``2^levels`` buckets (a point and a query of equal u share one); inside a bucket one Arrow task
