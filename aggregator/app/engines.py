@@ -279,6 +279,7 @@ def _spark(
     figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
                       method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
     figures["run_dir"] = run
+    figures["inversions"] = inversions_json(result.inversions, result.inversion_counts, result.threshold)
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")

@@ -210,7 +210,8 @@ async def test_axe_finds_no_wcag_violation_on_the_page_light_or_dark(demo_page):
 
 
 #: the email chart's shown width over the width it was drawn at (its width attribute)
-CHART_SCALE = "(i => i.getBoundingClientRect().width / Number(i.getAttribute('width')))(document.querySelector('img.chart'))"
+CHART_SCALE = ("(i => i.getBoundingClientRect().width / Number(i.getAttribute('width')))"
+               "(document.querySelector('img.chart'))")
 #: the smallest text the email's chart PNG draws, in the CSS px of its width attribute (``reports.charts.dot_png``)
 EMAIL_CHART_LABEL_PX = 11
 

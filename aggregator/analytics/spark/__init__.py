@@ -10,6 +10,7 @@ expressions; Kendall's tau-b counts its discordant pairs exactly, merge-sort sty
 - ``normalize``: every normalizer (percentile, range, robust_z, quantile_map);
 - ``rows``: consensus (median, trimmed mean, Borda), IQR, spread, dissenter;
 - ``agreement``: Kendall's tau-b, Spearman's rho, their CIs, Krippendorff's alpha;
+- ``inversions``: the strongest inversions and every pair of indices' exact count;
 - ``robustness``: the consensus without each index, against the full consensus;
 - ``disputes``: the roster's own "unusual spread" threshold (the default flagging rule);
 - ``health``: each index's failures by kind, retries and example messages;

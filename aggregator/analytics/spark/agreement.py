@@ -119,26 +119,42 @@ def _discordant_within_buckets(rows: DataFrame) -> DataFrame:
 
 def _discordant_across_buckets(rows: DataFrame, levels: int) -> DataFrame:
     """Per pair, D among rows of different x buckets, every level of the merge at once."""
-    by_value = rows.groupBy("a", "b", "bucket", "y").agg(F.count(F.lit(1)).alias("c"))
+    ones = rows.select("a", "b", "bucket", (-F.col("y")).alias("down"), F.lit(1).alias("one"))
+    return across_buckets(ones, levels, ["down"], left="one", right="one")
+
+
+def across_buckets(rows: DataFrame, levels: int, order: Sequence[str], *, left: str, right: str) -> DataFrame:
+    """``(a, b, across)``: per pair, the (l, r) with l's bucket left of r's, l before r in ``order`` (strictly).
+
+    Each such couple is counted once, at the highest bit where the buckets differ: at that level l is in
+    the left half of a block of ``2^(level+1)`` buckets and r in the right half. A couple weighs
+    ``left`` of l times ``right`` of r (columns of ``rows``, with ``a``, ``b``, ``bucket`` and the
+    ``order`` columns, the first numeric). One running sum covers every level and every pair.
+    """
+    by_value = rows.groupBy("a", "b", "bucket", *order).agg(F.sum(left).alias("_l"), F.sum(right).alias("_r"))
     level = F.explode(F.sequence(F.lit(0), F.lit(levels - 1))).alias("level")
-    spread = by_value.select("a", "b", "bucket", "y", "c", level)
+    spread = by_value.select("a", "b", "bucket", *order, "_l", "_r", level)
     half = F.expr("shiftright(bucket, level) & 1")
-    merged = spread.groupBy("a", "b", "level", F.expr("shiftright(bucket, level + 1)").alias("block"), "y").agg(
-        F.sum(F.when(half == 0, F.col("c")).otherwise(0)).alias("left"),
-        F.sum(F.when(half == 1, F.col("c")).otherwise(0)).alias("right"),
-    ).withColumn("down", -F.col("y"))
-    above = running(merged, ["a", "b", "level", "block"], ["down"], "left", "left_above")
-    return above.groupBy("a", "b").agg(F.sum(F.col("right") * F.col("left_above")).alias("across"))
+    merged = spread.groupBy("a", "b", "level", F.expr("shiftright(bucket, level + 1)").alias("block"), *order).agg(
+        F.sum(F.when(half == 0, F.col("_l")).otherwise(0)).alias("_left"),
+        F.sum(F.when(half == 1, F.col("_r")).otherwise(0)).alias("_right"),
+    )
+    before = running(merged, ["a", "b", "level", "block"], order, "_left", "_before")
+    return before.groupBy("a", "b").agg(F.sum(F.col("_right") * F.col("_before")).alias("across"))
 
 
-def _buckets(rows: DataFrame, levels: int) -> DataFrame:
-    """``rows`` with ``bucket``: the x range of the row within its pair, 0 .. 2**levels - 1."""
+def buckets(rows: DataFrame, levels: int, column: str = "x") -> DataFrame:
+    """``rows`` with ``bucket``: the range of ``column`` the row is in within its pair, 0 .. 2**levels - 1.
+
+    Cut at approximate quantiles: equal values always share a bucket, so rows in different buckets
+    are strictly ordered by bucket number.
+    """
     size = 2 ** levels
     cuts = rows.groupBy("a", "b").agg(
-        F.percentile_approx("x", [i / size for i in range(1, size)], 1000).alias("_cuts")
+        F.percentile_approx(column, [i / size for i in range(1, size)], 1000).alias("_cuts")
     )
     return rows.join(cuts, ["a", "b"]).withColumn(
-        "bucket", F.size(F.filter("_cuts", lambda c: c < F.col("x")))
+        "bucket", F.size(F.filter("_cuts", lambda c: c < F.col(column)))
     ).drop("_cuts")
 
 
@@ -164,7 +180,7 @@ def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[i
     )
     persisted = [rows, n]
     if levels:
-        bucketed = _buckets(rows, levels).persist()  # read by both counts
+        bucketed = buckets(rows, levels).persist()  # read by both counts
         persisted.append(bucketed)
         figures = figures.join(_discordant_within_buckets(bucketed), ["a", "b"]).join(
             _discordant_across_buckets(bucketed, levels), ["a", "b"], "left")

@@ -10,18 +10,22 @@ says); only per-index and per-pair figures reach the driver.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
+from aggregator.analytics._arrays import IntArray
 from aggregator.analytics.agreement import Agreement, Robustness
 from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD, IndexHealth
 from aggregator.analytics.consensus import consensus_of
+from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion
 from aggregator.analytics.spark import agreement as agree
 from aggregator.analytics.spark import rows
 from aggregator.analytics.spark.disputes import unusual_threshold
 from aggregator.analytics.spark.health import index_health
+from aggregator.analytics.spark.inversions import inversions
 from aggregator.analytics.spark.normalize import mid_percentile, normalize, tie_groups
 from aggregator.analytics.spark.robustness import robustness, without_each
 from aggregator.models import IndexSpec
@@ -48,6 +52,9 @@ class SparkComparison:
     threshold_rule: str = "fixed"
     #: other normalizations asked for with ``also=``: each a column ``also_<n>`` of ``subjects``, in this order
     also: tuple[str, ...] = ()
+    #: the strongest inversions, numpy's list (rows: subject positions); their count per pair of indices
+    inversions: tuple[Inversion, ...] = ()
+    inversion_counts: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
 
 def cells_of(subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec]) -> DataFrame:
@@ -77,12 +84,12 @@ def _by_subject(subjects: DataFrame, cells: DataFrame, columns: Sequence[str], k
 def compare_frames(
     subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec], *, method: str = "percentile",
     consensus: str = "median", threshold: float | None = DEFAULT_DISAGREEMENT_THRESHOLD, also: Sequence[str] = (),
-    failures: DataFrame | None = None,
+    failures: DataFrame | None = None, top: int = DEFAULT_TOP_INVERSIONS,
 ) -> SparkComparison:
     """Normalize, aggregate and measure agreement and robustness, distributed (see the package docstring).
 
     ``threshold`` None: the roster's own unusual spread (``analytics/disputes.py``); ``failures``
-    (the export's) gives each index's health its failure breakdown.
+    (the export's) gives each index's health its failure breakdown; ``top`` inversions are listed.
     """
     consensus_of(consensus)  # an unknown method fails before any work
     k = len(specs)
@@ -124,7 +131,10 @@ def compare_frames(
     distinct = [per_index.get(j, (0, 0))[1] for j in range(k)]
     alpha = agree.alphas(wide.select(F.col("standing").alias("s")), k)
     matrix = agree.agreement(names, counts, distinct, agree.pair_figures(cells), alpha)
+    scored = figures.select(F.col("position").alias("i"), F.posexplode("normalized").alias("j", "v"))
+    strongest, inversion_counts = inversions(scored.where(F.col("v").isNotNull()), k, threshold, top,
+                                             largest=int(np.triu(matrix.n, 1).max(initial=0)))
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))
     return SparkComparison(per_subject, tuple(specs), method, consensus, threshold, matrix, tuple(counts), robust,
-                           health, rule, tuple(also))
+                           health, rule, tuple(also), strongest, inversion_counts)

@@ -1,0 +1,349 @@
+"""Pairwise inversions on Spark: the strongest K and every index pair's exact count.
+
+The rule is :mod:`aggregator.analytics.inversions`'s: index x puts subject a above b and index y
+puts b above a, both by at least a gap t (``u``, ``v`` the two normalized columns, the gaps
+subtracted in floating point as numpy does). Every index pair is taken at once, on the rows
+``(a, b, i, x, y)`` of the subjects both indices scored (``agreement.shared_rows``).
+
+**The count** is a 2-D dominance count. ``u[a] - u[b] ≥ t`` holds for the b whose u is at most
+a bound ``U[a]``, and ``v[b] - v[a] ≥ t`` for those whose v is at least ``V[a]``: the subtraction
+rounds monotonically, so each bound is one float: a step or two from ``u[a] - t`` (``v[a] + t``),
+else found by bisection on the floats' order (:func:`bound_below`, :func:`bound_above`, Arrow
+batches). Every row is then a *point* ``(u, v)`` and a *query*
+``(U, V)``, and the count is the (point, query) couples with the point's u ≤ the query's and its
+v ≥ the query's. As Kendall's discordant pairs (``agreement``): the events are cut by u into
+``2^levels`` buckets (a point and a query of equal u share one); inside a bucket one Arrow task
+counts its couples with scipy's compiled discordance counter (:func:`dominance_pairs`); across
+buckets a couple is counted at the highest bit where the bucket numbers differ, by a running sum
+over v (``agreement.across_buckets``). O(n log n), exact, one row per subject and index pair.
+
+**The top K** bounds, then lists. A seed (the subjects whose ``u - v`` is among the ~``_SEED``
+largest or smallest of each index pair, cut at approximate quantiles) is scored on the driver;
+the K-th strongest of its distinct subject pairs, ``T``, bounds the answer's K-th from below
+(or ``min_gap`` when the seed holds fewer than K). Every pair at least ``T`` strong has its upper
+subject in the pair's corner ``u ≥ lo_u + T``, ``v ≤ hi_v - T`` and its lower one in the mirror,
+and ``w = u - v`` at least ``2T`` apart; the corners so trimmed are joined per index pair, each
+subject pair keeps its strongest index pair (ties by index pair), and Spark's ordered limit
+returns the K first by numpy's ``_rank_key``. Only the seed (a few hundred rows per index pair)
+and the K reach the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
+
+from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray
+from aggregator.analytics.inversions import (
+    _SEED,
+    _SMALLEST,
+    DEFAULT_TOP_INVERSIONS,
+    Inversion,
+    _best_pairs,
+    _distinct_best,
+    _floor,
+    _loosen,
+    _rank_key,
+)
+from aggregator.analytics.spark.agreement import across_buckets, buckets, kendall_levels, shared_rows
+
+#: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
+_SEED_ACCURACY = 10_000
+
+_MAGNITUDE = np.int64(0x7FFF_FFFF_FFFF_FFFF)
+_SIGN = np.int64(-(2**63))
+
+
+def inversions(
+    cells: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, largest: int | None = None,
+    levels: int | None = None,
+) -> tuple[tuple[Inversion, ...], IntArray]:
+    """numpy's ``top_inversions(normalized, top, min_gap)`` and ``count_inversions(normalized, min_gap)``.
+
+    ``cells``: ``(i, j, v)``, one row per scored cell (i the subject's position, j the index's,
+    v its normalized score), ``k`` indices. ``largest``: the most rows two indices share, when the
+    caller knows it (the agreement's n); ``levels``: the count's merge levels (by default from
+    ``largest``, as Kendall's).
+    """
+    rows = shared_rows(cells).persist()  # both the count and the top read them
+    if largest is None:
+        found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
+        largest = int(found[0] or 0) if found else 0
+    counts = count_inversions(rows, k, min_gap, levels=kendall_levels(2 * largest) if levels is None else levels)
+    strongest = top_inversions(rows, largest, top, min_gap)
+    rows.unpersist()
+    return strongest, counts
+
+
+# -- the count -------------------------------------------------------------------------------------
+
+
+def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0) -> IntArray:
+    """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always)."""
+    t = max(min_gap, _SMALLEST)
+    below, above = _bound_udfs(t)
+    bounded = rows.select("a", "b", "x", "y", below(F.col("x")).alias("qx"), above(F.col("y")).alias("qy"))
+    events = bounded.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
+        .unionByName(bounded.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
+                                    F.lit(1).alias("kind")))
+    if levels:
+        bucketed = buckets(events, levels, "key").persist()  # read by both counts
+        oriented = bucketed.select(
+            "a", "b", "bucket", (-F.col("val")).alias("down"), "kind",
+            F.when(F.col("kind") == 0, 1).otherwise(0).alias("point"),
+            F.when(F.col("kind") == 1, 1).otherwise(0).alias("query"),
+        )
+        # at one v, a point goes before a query (kind 0 < 1): a point whose v equals the bound counts
+        found = _within_buckets(bucketed).join(
+            across_buckets(oriented, levels, ["down", "kind"], left="point", right="query"), ["a", "b"], "left")
+        totals = found.select("a", "b", (F.col("local") + F.coalesce(F.col("across"), F.lit(0))).alias("n"))
+    else:  # one bucket a pair: every couple is counted inside it
+        bucketed = None
+        totals = _within_buckets(events.withColumn("bucket", F.lit(0))).withColumnRenamed("local", "n")
+    counts = np.zeros((k, k), dtype=np.int64)
+    for r in totals.collect():  # one row per pair of indices
+        counts[r["a"], r["b"]] = counts[r["b"], r["a"]] = int(r["n"])
+    if bucketed is not None:
+        bucketed.unpersist()
+    return counts
+
+
+def bound_below(values: FloatArray, t: float) -> FloatArray:
+    """Per value x, the largest float w with ``x - w ≥ t`` (subtracted in floating point)."""
+    return _edge(lambda w, rows: values[rows] - w >= t, values - t, np.abs(values) + t)
+
+
+def bound_above(values: FloatArray, t: float) -> FloatArray:
+    """Per value x, the smallest float w with ``w - x ≥ t`` (subtracted in floating point)."""
+    return _next_float(_edge(lambda w, rows: ~(w - values[rows] >= t), values + t, np.abs(values) + t))
+
+
+def _edge(holds: Callable[[FloatArray, IntArray], BoolArray], guess: FloatArray, scale: FloatArray) -> FloatArray:
+    """Per row, the last float where ``holds`` (true up to some float, false after it), near ``guess``.
+
+    Rounding is monotone, so each gap condition holds on one side of a single float. Mostly that
+    float is the guess or one or two floats off it; the other rows (a guess far smaller than the
+    values subtracted: many floats to each rounding step of the gap) are bisected.
+    """
+    every = np.arange(guess.size)
+    edge = guess.copy()
+    for _ in range(2):
+        off = ~holds(edge, every)
+        edge[off] = np.nextafter(edge[off], -np.inf)
+        short = holds(np.nextafter(edge, np.inf), every)
+        edge[short] = np.nextafter(edge[short], np.inf)
+    rows = np.flatnonzero(~holds(edge, every) | holds(np.nextafter(edge, np.inf), every))
+    if rows.size:
+        edge[rows] = _bisect(holds, rows, guess[rows], 4 * np.spacing(scale[rows]))
+    return edge
+
+
+def _bisect(
+    holds: Callable[[FloatArray, IntArray], BoolArray], rows: IntArray, guess: FloatArray, margin: FloatArray
+) -> FloatArray:
+    """:func:`_edge` for ``rows``, by bisection on the floats' order (as 64-bit keys) from a bracket of ``guess``."""
+    good, bad = guess - margin, guess + margin
+    while not (ok := holds(good, rows)).all():  # widened until it brackets the edge
+        margin = np.where(ok, margin, 2 * margin)
+        good = np.where(ok, good, guess - margin)
+    while (wrong := holds(bad, rows)).any():
+        margin = np.where(wrong, 2 * margin, margin)
+        bad = np.where(wrong, guess + margin, bad)
+    lo, hi = _key(good), _key(bad)
+    while (open_ := hi - lo > 1).any():
+        mid = lo + (hi - lo) // 2
+        ok = holds(_float(mid), rows)
+        lo = np.where(open_ & ok, mid, lo)
+        hi = np.where(open_ & ~ok, mid, hi)
+    return _float(lo)
+
+
+def _key(w: FloatArray) -> IntArray:
+    """Floats as int64 keys in the same order (-0.0 and 0.0 both 0)."""
+    bits = np.ascontiguousarray(w, dtype=np.float64).view(np.int64)
+    return np.where(bits < 0, -(bits & _MAGNITUDE), bits)
+
+
+def _float(key: IntArray) -> FloatArray:
+    bits = np.where(key < 0, (-key) | _SIGN, key)
+    return np.ascontiguousarray(bits, dtype=np.int64).view(np.float64)
+
+
+def _next_float(w: FloatArray) -> FloatArray:
+    return _float(_key(w) + 1)
+
+
+def _bound_udfs(t: float) -> tuple[Callable[[Column], Column], Callable[[Column], Column]]:
+    """:func:`bound_below` and :func:`bound_above` as Arrow UDFs (a batch at a time, never a column)."""
+    import pyarrow as pa
+    from pyspark.sql.pandas.functions import arrow_udf
+
+    def below(x: pa.Array) -> pa.Array:
+        return pa.array(bound_below(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t))
+
+    def above(x: pa.Array) -> pa.Array:
+        return pa.array(bound_above(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t))
+
+    make: Any = arrow_udf  # its stubs have no overload for the annotated form
+    udfs = []
+    for function in (below, above):
+        # pyspark reads the kind of UDF off real annotations, which ``from __future__`` turns into strings
+        function.__annotations__ = {"x": pa.Array, "return": pa.Array}
+        udfs.append(make(function, "double"))
+    return udfs[0], udfs[1]
+
+
+def _within_buckets(events: DataFrame) -> DataFrame:
+    """``(a, b, local)``: per pair, the couples inside one bucket, one Arrow task per (pair, bucket)."""
+    import pyarrow as pa
+
+    def count(table: pa.Table) -> pa.Table:
+        kind = table.column("kind").to_numpy()
+        key = np.asarray(table.column("key").to_numpy(), dtype=np.float64)
+        val = np.asarray(table.column("val").to_numpy(), dtype=np.float64)
+        points, queries = kind == 0, kind == 1
+        found = dominance_pairs(key[points], val[points], key[queries], val[queries])
+        return pa.table({"a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1),
+                         "local": pa.array([found], pa.int64())})
+
+    return (
+        events.groupBy("a", "b", "bucket").applyInArrow(count, "a int, b int, local long")
+        .groupBy("a", "b").agg(F.sum("local").alias("local"))
+    )
+
+
+def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> int:
+    """The (point, query) couples with ``px ≤ qx`` and ``py ≥ qy``, O(n log n) with scipy's counter.
+
+    Points and queries take distinct whole-number places: in x, a point before a query of equal x;
+    in y, a query before a point of equal y. Wanted: Q, the couples with the point left of the
+    query and above it. Of the N = points × queries couples, C have the point left and Y have it
+    above; the discordant ones (left and above, or right and below) number 2Q + N - C - Y, which
+    is the counter's count over all events less its counts among the points and among the queries.
+    """
+    from aggregator.analytics._arrays import discordance_counter
+
+    n_points, n_queries = px.size, qx.size
+    if n_points == 0 or n_queries == 0:
+        return 0
+    counter = discordance_counter()
+    if counter is None:  # pragma: no cover - a scipy that moved its kernel
+        raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
+    is_query = np.r_[np.zeros(n_points, dtype=np.intp), np.ones(n_queries, dtype=np.intp)]
+    x_place = _places(np.r_[px, qx], is_query)
+    y_place = _places(np.r_[py, qy], 1 - is_query)
+
+    def discordant(chosen: BoolArray) -> int:
+        order = np.argsort(x_place[chosen])
+        x, y = x_place[chosen][order], y_place[chosen][order] + 1  # the counter wants x ascending, y ≥ 1
+        return int(counter(np.ascontiguousarray(x), np.ascontiguousarray(y)))
+
+    queries = is_query == 1
+    cross = discordant(np.ones(is_query.size, dtype=np.bool_)) - discordant(~queries) - discordant(queries)
+    points_before = np.cumsum(~queries[np.argsort(x_place)])  # points at or before each place in x
+    left = int(points_before[np.sort(x_place[queries])].sum())
+    points_below = np.cumsum(~queries[np.argsort(y_place)])
+    above = n_points * n_queries - int(points_below[np.sort(y_place[queries])].sum())
+    return (cross - n_points * n_queries + left + above) // 2
+
+
+def _places(values: FloatArray, second: IntArray) -> IntArray:
+    """Each value's place (0 .. n - 1) in the order of ``(values, second)``: all distinct."""
+    order = np.lexsort((second, values))
+    places = np.empty(values.size, dtype=np.intp)
+    places[order] = np.arange(values.size, dtype=np.intp)
+    return places
+
+
+# -- the top K -------------------------------------------------------------------------------------
+
+
+def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> tuple[Inversion, ...]:
+    """The ``top`` strongest inversions (strength ≥ ``min_gap`` and > 0), numpy's list and order.
+
+    ``largest``: the most rows an index pair has (sizes the seed).
+    """
+    if top <= 0 or largest < 2:
+        return ()
+    strengths, ends = _seed(rows, largest, top, min_gap)
+    floor = _floor(strengths, top, min_gap)
+    scale = max(max(abs(e[name]) for name in _ENDS) for e in ends.values())
+    loose = _loosen(floor, scale)
+    x, y, w = F.col("x"), F.col("y"), F.col("x") - F.col("y")
+
+    def end(name: str) -> Column:  # the row's pair's end, a literal (a handful of pairs): no join
+        return F.create_map(*[c for (a, b), e in ends.items() for c in (F.lit(f"{a},{b}"), F.lit(e[name]))])[
+            F.concat_ws(",", F.col("a"), F.col("b"))]
+
+    # the corners, as the exact subtractions the pairs make (each is at most the pair's gap)
+    in_high = (x - end("x_lo") >= floor) & (end("y_hi") - y >= floor)
+    in_low = (end("x_hi") - x >= floor) & (y - end("y_lo") >= floor)
+    # w[a] - w[b] ≥ 2 * floor, less a margin for the rounding of w: each side against the other's extreme
+    extremes = {(r["a"], r["b"]): r for r in rows.groupBy("a", "b").agg(
+        F.max(F.when(in_high, w)).alias("high"), F.min(F.when(in_low, w)).alias("low")).collect()}
+    trimmed = {pair: (r["low"] + 2 * loose, r["high"] - 2 * loose) for pair, r in extremes.items()
+               if r["low"] is not None and r["high"] is not None}
+    if not trimmed:
+        return ()
+
+    def trim(side: int) -> Column:
+        return F.create_map(*[c for (a, b), t in trimmed.items() for c in (F.lit(f"{a},{b}"), F.lit(t[side]))])[
+            F.concat_ws(",", F.col("a"), F.col("b"))]
+
+    high, low = rows.where(in_high & (w >= trim(0))), rows.where(in_low & (w <= trim(1)))
+    upper, lower = high.select("a", "b", "i", "x", "y").alias("h"), low.select("a", "b", "i", "x", "y").alias("l")
+    gap_by, gap_against = F.col("h.x") - F.col("l.x"), F.col("l.y") - F.col("h.y")
+    found = upper.join(lower, (F.col("h.a") == F.col("l.a")) & (F.col("h.b") == F.col("l.b"))) \
+        .where((gap_by >= floor) & (gap_against >= floor)).select(
+            F.least(F.col("h.i"), F.col("l.i")).alias("first"), F.greatest(F.col("h.i"), F.col("l.i")).alias("second"),
+            F.struct((-F.least(gap_by, gap_against)).alias("weakness"), F.col("h.a").alias("by"),
+                     F.col("h.b").alias("against"), F.col("h.i").alias("above"), F.col("l.i").alias("below"),
+                     gap_by.alias("gap_by"), gap_against.alias("gap_against")).alias("found"),
+        )
+    # each subject pair once, under its strongest index pair (ties: the first index pair), as numpy keeps it
+    best = found.groupBy("first", "second").agg(F.min("found").alias("best"))
+    chosen = best.orderBy("best.weakness", "first", "second", "best.by", "best.against").limit(top).collect()
+    listed = [Inversion(above=int(r["best"]["above"]), below=int(r["best"]["below"]), by=int(r["best"]["by"]),
+                        against=int(r["best"]["against"]), gap_by=float(r["best"]["gap_by"]),
+                        gap_against=float(r["best"]["gap_against"])) for r in chosen]
+    return tuple(sorted(listed, key=_rank_key))
+
+
+_ENDS = ("x_lo", "x_hi", "y_lo", "y_hi")
+
+
+def _seed(
+    rows: DataFrame, largest: int, top: int, min_gap: float
+) -> tuple[FloatArray, dict[tuple[int, int], dict[str, float]]]:
+    """The seeds' distinct subject pairs' best strengths (strongest first), and each index pair's ends.
+
+    A pair's seed: its rows with ``u - v`` beyond approximate quantiles that leave about ``_SEED``
+    rows on each side (all rows on one side or the other for a pair of at most ``2 * _SEED``).
+    One job: the seed rows carry their pair's ends (``x_lo``, ``x_hi``, ``y_lo``, ``y_hi``).
+    """
+    share = min(0.5, _SEED / largest)
+    w = F.col("x") - F.col("y")
+    per_pair = rows.groupBy("a", "b").agg(
+        F.percentile_approx(w, [share, 1 - share], _SEED_ACCURACY).alias("_cuts"),
+        F.min("x").alias("x_lo"), F.max("x").alias("x_hi"), F.min("y").alias("y_lo"), F.max("y").alias("y_hi"),
+    )
+    lower, upper = w <= F.col("_cuts")[0], w >= F.col("_cuts")[1]
+    seeded = rows.join(per_pair, ["a", "b"]).where(lower | upper).select(
+        "a", "b", "i", "x", "y", upper.alias("upper"), lower.alias("lower"), *_ENDS)
+    by_pair: dict[tuple[int, int], list[Any]] = {}
+    for r in seeded.collect():  # about 2 * _SEED rows per pair of indices
+        by_pair.setdefault((r["a"], r["b"]), []).append(r)
+    found = []
+    for seed in by_pair.values():
+        positions = np.array([r["i"] for r in seed], dtype=np.int64)
+        u, v = np.array([r["x"] for r in seed]), np.array([r["y"] for r in seed])
+        upper_rows = np.flatnonzero([r["upper"] for r in seed])
+        lower_rows = np.flatnonzero([r["lower"] for r in seed])
+        strengths, a_idx, b_idx = _best_pairs(u, v, upper_rows, lower_rows, top, min_gap)
+        found.append((strengths, positions[a_idx], positions[b_idx]))
+    ends = {pair: {name: float(seed[0][name]) for name in _ENDS} for pair, seed in by_pair.items()}
+    return (_distinct_best(found) if found else np.zeros(0)), ends
