@@ -15,6 +15,7 @@ session points. pyarrow and pyspark load only here, inside the functions.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -34,22 +35,29 @@ from aggregator.models import IndexSpec
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from aggregator.analytics.spark.engine import SparkComparison
+    from aggregator.analytics.spark.shifts import RunFrames
+
 SUMMARY = "summary.json"
 
 
 def compare_exported(
     engine: str, run: str, out: str, *, method: str = "percentile", consensus: str = "median",
-    threshold: float | None = None, master: str | None = None,
+    threshold: float | None = None, master: str | None = None, previous: str | None = None,
 ) -> dict[str, Any]:
     """Compare the exported run at ``run`` with ``engine`` and write the results to ``out``; the summary.
 
     ``threshold`` None flags the subjects whose spread is unusual for this roster (the product's
-    rule, ``analytics/disputes.py``); a number flags those above it.
+    rule, ``analytics/disputes.py``); a number flags those above it. ``previous`` (an exported run)
+    adds the shifts since that run.
     """
+    if previous is not None and engine != "spark":
+        raise ConfigError("--previous needs --engine spark in this version")
     if engine == "numpy":
         return _numpy(Path(run), Path(out), method=method, consensus=consensus, threshold=threshold)
     if engine == "spark":
-        return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold)
+        return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold,
+                      previous=previous)
     raise ConfigError(f"unknown engine {engine!r}; known: numpy, spark")
 
 
@@ -164,25 +172,54 @@ def _numpy(run: Path, out: Path, *, method: str, consensus: str, threshold: floa
 
 
 def _spark(
-    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float | None
+    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float | None,
+    previous: str | None = None,
 ) -> dict[str, Any]:
     from aggregator.analytics.spark.engine import compare_frames
 
     base = run.rstrip("/")
-    meta = json.loads("\n".join(r.value for r in spark.read.text(f"{base}/run.json").collect()))
-    specs = [IndexSpec.model_validate_json(r.spec) for r in
-             spark.read.parquet(f"{base}/indices").orderBy("position").select("spec").collect()]
-    subjects = spark.read.parquet(f"{base}/subjects").select("position", "subject_id")
-    readings = spark.read.parquet(f"{base}/readings").select("index", "subject_id", "value")
+    now = _spark_run(spark, base)
     failures = spark.read.parquet(f"{base}/failures").select("index", "subject_id", "kind", "attempts", "message")
-    result = compare_frames(subjects, readings, specs, method=method, consensus=consensus, threshold=threshold,
-                            failures=failures)
+    before = None if previous is None else _spark_run(spark, previous.rstrip("/"))
+    result = compare_frames(now.subjects, now.readings, now.specs, method=method, consensus=consensus,
+                            threshold=threshold, failures=failures, previous=before)
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
-    figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
-                      method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
+    figures = summary(str(now.run_id), now.specs, now.subjects.count(), result.agreement, result.robustness,
+                      result.health, method=method, consensus=consensus, threshold=result.threshold,
+                      rule=result.threshold_rule)
+    figures.update(_spark_changes(result, out, previous))
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")
     else:
         _write_summary(Path(out), figures)
     return figures
+
+
+def _spark_run(spark: SparkSession, base: str) -> RunFrames:
+    """The exported run at ``base`` as the Spark engine reads it."""
+    from aggregator.analytics.spark.shifts import RunFrames
+
+    meta = json.loads("\n".join(r.value for r in spark.read.text(f"{base}/run.json").collect()))
+    specs = tuple(IndexSpec.model_validate_json(r.spec) for r in
+                  spark.read.parquet(f"{base}/indices").orderBy("position").select("spec").collect())
+    subjects = spark.read.parquet(f"{base}/subjects").select("position", "subject_id")
+    readings = spark.read.parquet(f"{base}/readings").select("index", "subject_id", "value", "algorithm_version",
+                                                             "topics")
+    return RunFrames(subjects, readings, specs, str(meta["id"]))
+
+
+def _spark_changes(result: SparkComparison, out: str, previous: str | None) -> dict[str, Any]:
+    """The summary's ``shifts`` and ``topics`` (docs/spark.md), writing the lone claims to ``OUT/lone_topics/``."""
+    changes, topics = result.shifts, result.topics
+    if topics is not None:
+        topics.lone.write.mode("overwrite").parquet(f"{out.rstrip('/')}/lone_topics")
+    return {
+        "shifts": None if changes is None else {
+            "previous_run": changes.previous_run, "previous_dir": previous, "mover_threshold": changes.mover_threshold,
+            "movers": changes.movers,
+            "indices": [{name: _plain(value) if isinstance(value, float) else value
+                         for name, value in dataclasses.asdict(shift).items()} for shift in changes.indices],
+        },
+        "topics": None if topics is None else {"subjects": topics.with_topics, "lone": topics.n_lone},
+    }

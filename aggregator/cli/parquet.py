@@ -48,6 +48,7 @@ def register(commands: Any) -> None:
                          help="flag the subjects whose spread exceeds POINTS (default: those whose spread is "
                               "unusual for this roster, as the product's reports flag them)")
     compare.add_argument("--master", help="Spark master URL (default: from spark-submit, else local[*])")
+    _add_previous(compare)
     compare.set_defaults(handler=_compare)
 
 
@@ -67,10 +68,21 @@ def _export(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from aggregator.app.engines import compare_exported
 
-    if "://" not in args.run and not (Path(args.run) / "run.json").exists():
-        raise ConfigError(f"{args.run} is not an exported run: no run.json (write one with `aggregator export`)")
-    summary = compare_exported(args.engine, args.run, args.out, method=args.method,
-                               consensus=args.consensus, threshold=args.threshold, master=args.master)
+    for directory in (args.run, args.previous):
+        _check_exported(directory)
+    summary = compare_exported(args.engine, args.run, args.out, method=args.method, consensus=args.consensus,
+                               threshold=args.threshold, master=args.master, previous=args.previous)
     print(json.dumps({"out": args.out, "subjects": summary["subjects"], "indices": summary["indices"],
                       "alpha": summary["agreement"]["alpha"]}))
     return EXIT_OK
+
+
+def _add_previous(compare: argparse.ArgumentParser) -> None:
+    compare.add_argument("--previous", metavar="PREV_DIR",
+                         help="an exported earlier run: add the shifts since it (raw, standing and consensus "
+                              "changes, movers, recalibrated indices; --engine spark)")
+
+
+def _check_exported(directory: str | None) -> None:
+    if directory is not None and "://" not in directory and not (Path(directory) / "run.json").exists():
+        raise ConfigError(f"{directory} is not an exported run: no run.json (write one with `aggregator export`)")
