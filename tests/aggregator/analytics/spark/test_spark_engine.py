@@ -225,10 +225,13 @@ def test_the_command_writes_the_same_results_from_both_engines(spark, demo_expor
         assert json.loads(capsys.readouterr().out)["subjects"] == 300
     summaries = {e: json.loads((o / "summary.json").read_text()) for e, o in outs.items()}
     numpy_summary, spark_summary = summaries["numpy"], summaries["spark"]
-    floats = ("agreement", "robustness", "threshold")
+    # the numpy engine's side of the shifts and topics keys comes with its --previous (branch report-from);
+    # test_spark_shifts.py checks the Spark engine's against numpy's functions
+    floats = ("agreement", "robustness", "threshold", "shifts", "topics")
     assert numpy_summary["threshold_rule"] == "unusual"  # the product's rule, by default
     assert {k: v for k, v in numpy_summary.items() if k not in floats} == \
         {k: v for k, v in spark_summary.items() if k not in floats}
+    assert spark_summary["shifts"] is None and spark_summary["topics"] is None  # no --previous; no topics in the demo
     assert spark_summary["threshold"] == pytest.approx(numpy_summary["threshold"], abs=TOLERANCE)
     for group in ("agreement", "robustness"):
         for name, value in numpy_summary[group].items():

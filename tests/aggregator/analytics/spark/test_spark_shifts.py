@@ -276,3 +276,11 @@ def test_the_command_writes_the_shifts_and_topics_of_the_layout(spark, tmp_path,
     assert [(r["position"], r["subject_id"], r["index"], r["topic"]) for r in lone] == \
         [(t.row, ids[t.row], t.index, t.topic) for t in overlap.lone]
     assert summary["topics"] == {"subjects": 3, "lone": 2} and len(overlap.lone) == 2
+
+
+def test_a_previous_folder_that_is_no_export_is_named(tmp_path, capsys):
+    now = write_export(Run("r2", ("s0",), (SPECS["a"],), (Reading(index="a", subject_id="s0", value=1.0),)),
+                       tmp_path / "now")
+    assert main(["compare", "--engine", "spark", "--run", str(now), "--previous", str(tmp_path / "nothing"),
+                 "--out", str(tmp_path / "out")]) == 2
+    assert f"{tmp_path / 'nothing'} is not an exported run: no run.json" in capsys.readouterr().err
