@@ -208,20 +208,32 @@ def _index_shift(
     relative = change[both][was != 0] / np.abs(was[was != 0]) * 100.0
     moved = change[both]
     n = int(moved.size)
-    median_shift = median_in_place(moved)
+    rho, _ = spearman(ranks_now, ranks_before)
+    return finish_index_shift(
+        spec, version_now, version_before, n=n, median_shift=median_in_place(moved), rank_corr=rho,
+        previous_median=median_before, median_before=median_in_place(was.copy()),
+        median_after=median_in_place(was + change[both]), median_relative_change=median_in_place(relative),
+    )
+
+
+def finish_index_shift(
+    spec: IndexSpec, version_now: str, version_before: str, *, n: int, median_shift: float, rank_corr: float,
+    previous_median: float, median_before: float, median_after: float, median_relative_change: float,
+) -> IndexShift:
+    """An index's :class:`IndexShift` from its figures: the shift as a share of the scale, and the
+    recalibration verdict. ``previous_median`` is the previous run's median raw score (every subject
+    it scored), the base of an unbounded index's share. Any engine's figures go through here."""
     if spec.scale.lo is not None and spec.scale.hi is not None:
         base = spec.scale.hi - spec.scale.lo
     else:
-        base = abs(median_before)
+        base = abs(previous_median)
     shift_pct = median_shift / base * 100.0 if base else float("nan")
-    rho, _ = spearman(ranks_now, ranks_before)
     recalibrated = (
-        n >= RECALIBRATION_MIN_SUBJECTS and not np.isnan(rho) and rho >= RECALIBRATION_MIN_RHO
+        n >= RECALIBRATION_MIN_SUBJECTS and not np.isnan(rank_corr) and rank_corr >= RECALIBRATION_MIN_RHO
         and not np.isnan(shift_pct) and abs(shift_pct) >= RECALIBRATION_MIN_SHIFT_PCT
     )
     return IndexShift(
-        index=spec.name, n=n, median_shift=median_shift, median_shift_pct=shift_pct, rank_corr=rho,
+        index=spec.name, n=n, median_shift=median_shift, median_shift_pct=shift_pct, rank_corr=rank_corr,
         version_before=version_before, version_after=version_now, recalibrated=bool(recalibrated),
-        median_before=median_in_place(was.copy()), median_after=median_in_place(was + change[both]),
-        median_relative_change=median_in_place(relative),
+        median_before=median_before, median_after=median_after, median_relative_change=median_relative_change,
     )

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from pyspark.sql import SparkSession
 
+    from aggregator.analytics.spark.engine import SparkComparison
+    from aggregator.analytics.spark.shifts import RunFrames
+
 SUMMARY = "summary.json"
 #: the per-subject Parquet folder, and the lone topic claims' (only when some index gave topics)
 SUBJECTS, LONE_TOPICS = "subjects", "lone_topics"
@@ -63,10 +66,9 @@ def compare_exported(
     """
     if engine == "numpy":
         return _numpy(run, out, method=method, consensus=consensus, threshold=threshold, previous=previous)
-    if previous is not None:
-        raise ConfigError("--previous is computed by --engine numpy only in this version")
     if engine == "spark":
-        return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold)
+        return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold,
+                      previous=previous)
     raise ConfigError(f"unknown engine {engine!r}; known: numpy, spark")
 
 
@@ -262,27 +264,55 @@ def _column(values: np.ndarray) -> pa.Array:
 
 
 def _spark(
-    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float | None
+    spark: SparkSession, run: str, out: str, *, method: str, consensus: str, threshold: float | None,
+    previous: str | None = None,
 ) -> dict[str, Any]:
     from aggregator.analytics.spark.engine import compare_frames
 
     base = run.rstrip("/")
-    meta = json.loads("\n".join(r.value for r in spark.read.text(f"{base}/run.json").collect()))
-    specs = [IndexSpec.model_validate_json(r.spec) for r in
-             spark.read.parquet(f"{base}/indices").orderBy("position").select("spec").collect()]
-    subjects = spark.read.parquet(f"{base}/subjects").select("position", "subject_id")
-    readings = spark.read.parquet(f"{base}/readings").select("index", "subject_id", "value")
+    now = _spark_run(spark, base)
     failures = spark.read.parquet(f"{base}/failures").select("index", "subject_id", "kind", "attempts", "message")
-    result = compare_frames(subjects, readings, specs, method=method, consensus=consensus, threshold=threshold,
-                            failures=failures)
+    before = None if previous is None else _spark_run(spark, previous.rstrip("/"))
+    result = compare_frames(now.subjects, now.readings, now.specs, method=method, consensus=consensus,
+                            threshold=threshold, failures=failures, previous=before)
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")
-    figures = summary(str(meta["id"]), specs, subjects.count(), result.agreement, result.robustness, result.health,
-                      method=method, consensus=consensus, threshold=result.threshold, rule=result.threshold_rule)
+    figures = summary(str(now.run_id), now.specs, now.subjects.count(), result.agreement, result.robustness,
+                      result.health, method=method, consensus=consensus, threshold=result.threshold,
+                      rule=result.threshold_rule)
     figures["run_dir"] = run
     figures["inversions"] = inversions_json(result.inversions, result.inversion_counts, result.threshold)
+    figures.update(_spark_changes(result, out, previous))
     if "://" in out:  # object storage: the summary goes through Spark too
         spark.createDataFrame([(json.dumps(figures, indent=2),)], "value string").coalesce(1).write.mode(
             "overwrite").text(f"{out.rstrip('/')}/{SUMMARY}")
     else:
         _write_summary(Path(out), figures)
     return figures
+
+
+def _spark_run(spark: SparkSession, base: str) -> RunFrames:
+    """The exported run at ``base`` as the Spark engine reads it."""
+    from aggregator.analytics.spark.shifts import RunFrames
+
+    meta = json.loads("\n".join(r.value for r in spark.read.text(f"{base}/run.json").collect()))
+    specs = tuple(IndexSpec.model_validate_json(r.spec) for r in
+                  spark.read.parquet(f"{base}/indices").orderBy("position").select("spec").collect())
+    subjects = spark.read.parquet(f"{base}/subjects").select("position", "subject_id")
+    readings = spark.read.parquet(f"{base}/readings").select("index", "subject_id", "value", "algorithm_version",
+                                                             "topics")
+    return RunFrames(subjects, readings, specs, str(meta["id"]))
+
+
+def _spark_changes(result: SparkComparison, out: str, previous: str | None) -> dict[str, Any]:
+    """The summary's ``shifts`` and ``topics`` (docs/spark.md), writing the lone claims to ``OUT/lone_topics/``."""
+    changes, topics = result.shifts, result.topics
+    if topics is not None:
+        topics.lone.write.mode("overwrite").parquet(f"{out.rstrip('/')}/lone_topics")
+    return {
+        "shifts": None if changes is None else {
+            "previous_run": changes.previous_run, "previous_dir": previous, "mover_threshold": changes.mover_threshold,
+            "movers": changes.movers,
+            "indices": [{name: _field(value) for name, value in asdict(shift).items()} for shift in changes.indices],
+        },
+        "topics": None if topics is None else {"subjects": topics.with_topics, "lone": topics.n_lone},
+    }

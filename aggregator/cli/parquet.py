@@ -50,8 +50,8 @@ def register(commands: Any) -> None:
                          help="flag the subjects whose spread exceeds POINTS (default: those whose spread is "
                               "unusual for this roster, as the product's reports flag them)")
     compare.add_argument("--previous", metavar="PREV_DIR",
-                         help="an exported earlier run: add each subject's and each index's changes since it "
-                              "(--engine numpy)")
+                         help="an exported earlier run: add the shifts since it (raw, standing and consensus "
+                              "changes, movers, recalibrated indices)")
     compare.add_argument("--master", help="Spark master URL (default: from spark-submit, else local[*])")
     compare.set_defaults(handler=_compare)
 
@@ -81,3 +81,5 @@ def _compare(args: argparse.Namespace) -> int:
     print(json.dumps({"out": args.out, "subjects": summary["subjects"], "indices": summary["indices"],
                       "alpha": summary["agreement"]["alpha"]}))
     return EXIT_OK
+
+

@@ -14,6 +14,9 @@ expressions; Kendall's tau-b counts its discordant pairs exactly, merge-sort sty
 - ``robustness``: the consensus without each index, against the full consensus;
 - ``disputes``: the roster's own "unusual spread" threshold (the default flagging rule);
 - ``health``: each index's failures by kind, retries and example messages;
+- ``cells``: a run's readings as cells, their standings, each subject's row of them;
+- ``shifts``: the changes since a previous run, with the recalibration check;
+- ``topics``: the topics' overlap and lone claims (Python's casefold, on Arrow batches);
 - ``engine``: ``compare_frames``, the whole comparison.
 
 pyspark is the optional ``spark`` extra; nothing imports this package but the app module that

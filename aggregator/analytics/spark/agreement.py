@@ -90,6 +90,18 @@ def _doubled_ranks(rows: DataFrame, key: str, n: DataFrame) -> DataFrame:
     return ranked.select("a", "b", key, (2 * F.col("below") + F.col("t") - F.col("n")).cast("double").alias(f"d{key}"))
 
 
+def spearman_sums(rows: DataFrame, n: DataFrame) -> DataFrame:
+    """Per pair ``(a, b)`` of ``rows`` (a, b, x, y): ``n`` (given, per pair), the tie sums of x and of y,
+    and ``products``, the cross product of the doubled centred mid-ranks: what :func:`spearman_from_sums` takes."""
+    dx, dy = _doubled_ranks(rows, "x", n), _doubled_ranks(rows, "y", n)
+    products = (
+        rows.join(dx, ["a", "b", "x"]).join(dy, ["a", "b", "y"])
+        .groupBy("a", "b").agg(F.sum(F.col("dx") * F.col("dy")).alias("products"))
+    )
+    return n.join(_tie_sums(rows, ["x"], "x"), ["a", "b"]).join(_tie_sums(rows, ["y"], "y"), ["a", "b"]) \
+        .join(products, ["a", "b"])
+
+
 def _discordant_within_buckets(rows: DataFrame) -> DataFrame:
     """Per pair, D among rows of the same x bucket: one Arrow task per (pair, bucket)."""
     import pyarrow as pa
@@ -169,15 +181,7 @@ def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[i
     if levels is None:
         largest = n.agg(F.max("n")).first()
         levels = kendall_levels(int(largest[0] or 0) if largest else 0)
-    dx, dy = _doubled_ranks(rows, "x", n), _doubled_ranks(rows, "y", n)
-    products = (
-        rows.join(dx, ["a", "b", "x"]).join(dy, ["a", "b", "y"])
-        .groupBy("a", "b").agg(F.sum(F.col("dx") * F.col("dy")).alias("products"))
-    )
-    figures = (
-        n.join(_tie_sums(rows, ["x"], "x"), ["a", "b"]).join(_tie_sums(rows, ["y"], "y"), ["a", "b"])
-        .join(_tie_sums(rows, ["x", "y"], "xy"), ["a", "b"]).join(products, ["a", "b"])
-    )
+    figures = spearman_sums(rows, n).join(_tie_sums(rows, ["x", "y"], "xy"), ["a", "b"])
     persisted = [rows, n]
     if levels:
         bucketed = buckets(rows, levels).persist()  # read by both counts

@@ -21,13 +21,17 @@ from aggregator.analytics.agreement import Agreement, Robustness
 from aggregator.analytics.compare import DEFAULT_DISAGREEMENT_THRESHOLD, IndexHealth
 from aggregator.analytics.consensus import consensus_of
 from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion
+from aggregator.analytics.shifts import MOVER_THRESHOLD
 from aggregator.analytics.spark import agreement as agree
 from aggregator.analytics.spark import rows
+from aggregator.analytics.spark.cells import by_subject, cells_of, standings
 from aggregator.analytics.spark.disputes import unusual_threshold
 from aggregator.analytics.spark.health import index_health
 from aggregator.analytics.spark.inversions import inversions
-from aggregator.analytics.spark.normalize import mid_percentile, normalize, tie_groups
+from aggregator.analytics.spark.normalize import normalize, tie_groups
 from aggregator.analytics.spark.robustness import robustness, without_each
+from aggregator.analytics.spark.shifts import RunFrames, SparkShifts, shifts
+from aggregator.analytics.spark.topics import SparkTopics, topics
 from aggregator.models import IndexSpec
 
 
@@ -52,60 +56,38 @@ class SparkComparison:
     threshold_rule: str = "fixed"
     #: other normalizations asked for with ``also=``: each a column ``also_<n>`` of ``subjects``, in this order
     also: tuple[str, ...] = ()
+    #: changes since the previous run (``previous=``); their columns are in ``subjects``
+    shifts: SparkShifts | None = None
+    #: topic overlap and lone claims, when the readings have topics and some index gave one
+    topics: SparkTopics | None = None
     #: the strongest inversions, numpy's list (rows: subject positions); their count per pair of indices
     inversions: tuple[Inversion, ...] = ()
     inversion_counts: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
 
-def cells_of(subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec]) -> DataFrame:
-    """``(i, j, value, v)``: the readings of the run's subjects and indices, ``v`` oriented higher-is-better."""
-    columns = {spec.name: j for j, spec in enumerate(specs)}
-    column = F.create_map(*[x for name, j in columns.items() for x in (F.lit(name), F.lit(j))])
-    signs = [1.0 if spec.higher_is_better else -1.0 for spec in specs]
-    flip = F.create_map(*[x for j, sign in enumerate(signs) for x in (F.lit(j), F.lit(sign))])
-    known = readings.where(F.col("index").isin(list(columns))).select(
-        F.col("subject_id"), column[F.col("index")].cast("int").alias("j"), F.col("value").cast("double"),
-    )
-    positioned = known.join(subjects.select(F.col("position").alias("i"), "subject_id"), "subject_id")
-    return positioned.select("i", "j", "value", (F.col("value") * flip[F.col("j")]).alias("v"))
-
-
-def _by_subject(subjects: DataFrame, cells: DataFrame, columns: Sequence[str], k: int) -> DataFrame:
-    """One row per subject of the run, each of ``columns`` as an array in index order (null = missing)."""
-    packed = cells.groupBy("i").agg(
-        *[F.map_from_entries(F.collect_list(F.struct("j", name))).alias(name) for name in columns]
-    )
-    wide = subjects.select(F.col("position").alias("i"), "subject_id").join(packed, "i", "left")
-    return wide.select("i", "subject_id", *[
-        F.array(*[F.col(name)[j].cast("double") for j in range(k)]).alias(name) for name in columns
-    ])
-
-
 def compare_frames(
     subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec], *, method: str = "percentile",
     consensus: str = "median", threshold: float | None = DEFAULT_DISAGREEMENT_THRESHOLD, also: Sequence[str] = (),
-    failures: DataFrame | None = None, top: int = DEFAULT_TOP_INVERSIONS,
+    failures: DataFrame | None = None, top: int = DEFAULT_TOP_INVERSIONS, previous: RunFrames | None = None,
+    mover_threshold: float = MOVER_THRESHOLD,
 ) -> SparkComparison:
     """Normalize, aggregate and measure agreement and robustness, distributed (see the package docstring).
 
     ``threshold`` None: the roster's own unusual spread (``analytics/disputes.py``); ``failures``
-    (the export's) gives each index's health its failure breakdown; ``top`` inversions are listed.
+    (the export's) gives each index's health its failure breakdown; ``top`` inversions are listed;
+    ``previous`` adds the shifts since that run (``analytics/spark/shifts.py``); readings with a
+    ``topics`` column add the topics.
     """
     consensus_of(consensus)  # an unknown method fails before any work
     k = len(specs)
     names = [s.name for s in specs]
     cells = cells_of(subjects, readings, specs).persist()
     groups = tie_groups(cells).persist()
-    standing = cells.join(groups.select("j", "v", mid_percentile(groups).alias("standing")), ["j", "v"])
-    if method == "percentile":  # the standing itself: no second join of every cell with the groups
-        both = standing.select("i", "j", "standing", F.col("standing").alias("norm"))
-    else:
-        normalized = normalize(cells, groups, specs, method).select("i", "j", "norm")
-        both = standing.select("i", "j", "standing").join(normalized, ["i", "j"])
+    both = standings(cells, groups, specs, method)
     extra = [f"also_{n}" for n in range(len(also))]
     for name, other in zip(extra, also, strict=True):
         both = both.join(normalize(cells, groups, specs, other).select("i", "j", F.col("norm").alias(name)), ["i", "j"])
-    wide = _by_subject(subjects, both, ["norm", "standing", *extra], k).persist()  # alphas, then the caller's write
+    wide = by_subject(subjects, both, ["norm", "standing", *extra], k).persist()  # alphas, then the caller's write
     row = rows.figures(F.col("norm"), k)
     agreed: Column = rows.consensus(consensus, F.col("norm"), F.col("standing"))
     figures = wide.select(
@@ -125,6 +107,11 @@ def compare_frames(
         threshold = unusual_threshold(figures, DEFAULT_DISAGREEMENT_THRESHOLD)
     robust = robustness(figures, names, asked)
     per_subject = figures.drop("without").withColumn("flagged", F.coalesce(F.col("spread"), F.lit(0.0)) > threshold)
+    changes = None if previous is None else shifts(RunFrames(subjects, readings, tuple(specs)), both, figures, previous,
+                                                   method=method, consensus=consensus, mover_threshold=mover_threshold)
+    topic = topics(subjects, cells_of(subjects, readings, specs, "topics")) if "topics" in readings.columns else None
+    for more in (changes, topic):
+        per_subject = per_subject.join(more.subjects, "position", "left") if more else per_subject
     sizes = groups.groupBy("j").agg(F.first("count").alias("count"), F.count(F.lit(1)).alias("distinct"))
     per_index = {r["j"]: (int(r["count"]), int(r["distinct"])) for r in sizes.collect()}  # one row per index
     counts = [per_index.get(j, (0, 0))[0] for j in range(k)]
@@ -137,4 +124,4 @@ def compare_frames(
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))
     return SparkComparison(per_subject, tuple(specs), method, consensus, threshold, matrix, tuple(counts), robust,
-                           health, rule, tuple(also), strongest, inversion_counts)
+                           health, rule, tuple(also), changes, topic, strongest, inversion_counts)

@@ -20,7 +20,7 @@ from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics.agreement import MIN_INDICES_FOR_OUTLIER, ROBUSTNESS_SAMPLE, Robustness
 from aggregator.analytics.spark import rows
-from aggregator.analytics.spark.agreement import _doubled_ranks, _tie_sums, spearman_from_sums
+from aggregator.analytics.spark.agreement import spearman_from_sums, spearman_sums
 from aggregator.analytics.spark.normalize import medians, tie_groups
 
 
@@ -45,16 +45,8 @@ def robustness(per_subject: DataFrame, names: Sequence[str], subjects: int) -> R
         F.col("j").alias("a"), F.col("j").alias("b"), "j", "x", "y", F.abs(F.col("x") - F.col("y")).alias("d")
     ).localCheckpoint()  # read by each figure below: materialized once, with a short plan to analyse
     n = shared.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n"))
-    dx, dy = _doubled_ranks(shared, "x", n), _doubled_ranks(shared, "y", n)
-    products = (
-        shared.join(dx, ["a", "b", "x"]).join(dy, ["a", "b", "y"])
-        .groupBy("a", "b").agg(F.sum(F.col("dx") * F.col("dy")).alias("products"))
-    )
     shifts = medians(tie_groups(shared, "d"), "d", "shift").withColumnRenamed("j", "a")
-    figures = (
-        n.join(_tie_sums(shared, ["x"], "x"), ["a", "b"]).join(_tie_sums(shared, ["y"], "y"), ["a", "b"])
-        .join(products, ["a", "b"]).join(shifts, "a")
-    )
+    figures = spearman_sums(shared, n).join(shifts, "a")
     rho, counts, shift = np.full(k, np.nan), np.zeros(k, dtype=np.int64), np.full(k, np.nan)
     for r in figures.collect():  # one row per index
         j = int(r["a"])

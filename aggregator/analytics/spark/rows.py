@@ -34,6 +34,11 @@ def _median(sorted_values: Column) -> Column:
     return F.when(n > 0, mid)
 
 
+def median(values: Column) -> Column:
+    """The median of an array's present values (null when none is): ``row_nanmedian`` of one row."""
+    return _median(_present(values))
+
+
 def _quantile(sorted_values: Column, q: float) -> Column:
     """As ``SortedRows.quantile``: ``low + (high - low) * frac`` where frac > 0, else low."""
     n = F.size(sorted_values)
