@@ -88,14 +88,16 @@ def compare_frames(
     for name, other in zip(extra, also, strict=True):
         both = both.join(normalize(cells, groups, specs, other).select("i", "j", F.col("norm").alias(name)), ["i", "j"])
     wide = by_subject(subjects, both, ["norm", "standing", *extra], k).persist()  # alphas, then the caller's write
-    row = rows.figures(F.col("norm"), k)
-    agreed: Column = rows.consensus(consensus, F.col("norm"), F.col("standing"))
-    figures = wide.select(
+    # each row sorted once, in a column of its own: every figure below reads it
+    ranked = F.col("ranked")
+    row = rows.figures(F.col("norm"), k, ranked)
+    agreed: Column = rows.consensus(consensus, F.col("norm"), F.col("standing"), ranked)
+    figures = wide.withColumn("ranked", rows.present(F.col("norm"))).select(
         F.col("i").alias("position"), "subject_id", F.col("norm").alias("normalized"), "standing",
         row["n_indices"].alias("n_indices"), agreed.alias("consensus"), row["consensus_iqr"].alias("consensus_iqr"),
         row["spread"].alias("spread"), row["dissenter"].cast("long").alias("dissenter"),
         row["dissent_gap"].alias("dissent_gap"), *extra,
-        F.array(*without_each(consensus, F.col("norm"), F.col("standing"), k)).alias("without"),
+        F.array(*without_each(consensus, F.col("norm"), F.col("standing"), k, ranked)).alias("without"),
     )
     # materialized once (on the executors) and cut from its lineage: the threshold, the robustness
     # and the caller each build on it, and re-analysing its long plan for each of their joins

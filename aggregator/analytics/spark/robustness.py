@@ -19,19 +19,33 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics.agreement import MIN_INDICES_FOR_OUTLIER, ROBUSTNESS_SAMPLE, Robustness
+from aggregator.analytics.consensus import MIN_INDICES_FOR_CONSENSUS
 from aggregator.analytics.spark import rows
 from aggregator.analytics.spark.agreement import spearman_from_sums, spearman_sums
 from aggregator.analytics.spark.normalize import medians, tie_groups
 
 
-def without_each(method: str, normalized: Column, standing: Column, k: int) -> list[Column]:
-    """The ``method`` consensus of each row without index ``j``, for each j (null with fewer than 2 left)."""
+def without_each(
+    method: str, normalized: Column, standing: Column, k: int, ranked: Column | None = None
+) -> list[Column]:
+    """The ``method`` consensus of each row without index ``j``, for each j (null with fewer than 2 left).
+
+    ``ranked``: :func:`rows.present` of ``normalized``; the median without j is read off it.
+    """
     def drop(values: Column, j: int) -> Column:
         return F.array(*[values[c] for c in range(k) if c != j])
 
     if k < 2:  # nothing remains without the only index
         return [F.lit(None).cast("double") for _ in range(k)]
-    return [rows.consensus(method, drop(normalized, j), drop(standing, j)) for j in range(k)]
+    if method != "median":
+        return [rows.consensus(method, drop(normalized, j), drop(standing, j)) for j in range(k)]
+    ranked = rows.present(normalized) if ranked is None else ranked
+
+    def left_without(j: int) -> Column:
+        return F.size(ranked) - F.when(normalized[j].isNotNull(), 1).otherwise(0)
+
+    return [F.when(left_without(j) >= MIN_INDICES_FOR_CONSENSUS, rows.median_without(ranked, normalized[j]))
+            for j in range(k)]
 
 
 def robustness(per_subject: DataFrame, names: Sequence[str], subjects: int) -> Robustness:

@@ -5,6 +5,11 @@ the row's arrays, computed where the row is: ``normalized`` and ``standing`` (nu
 in index order). The formulas are those of :mod:`aggregator.analytics.consensus` and
 ``compare._row_figures``: linear-interpolation quartiles, the median of the others for the
 dissent, the first index with the widest gap winning.
+
+Each row is sorted once (:func:`present`, a column of its own, so that Spark's optimizer keeps
+it apart instead of inlining the sort into every figure that reads it); the median without each
+index is read off that sorted row, as ``SortedRows.median_without`` does, not by sorting the
+row again without it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from aggregator.errors import ConfigError
 METHODS = ("median", "trimmed_mean", "borda")
 
 
-def _present(values: Column) -> Column:
+def present(values: Column) -> Column:
+    """The row's values without the missing ones, ascending: what every figure below reads."""
     return F.array_sort(F.filter(values, lambda x: x.isNotNull()))
 
 
@@ -36,7 +42,26 @@ def _median(sorted_values: Column) -> Column:
 
 def median(values: Column) -> Column:
     """The median of an array's present values (null when none is): ``row_nanmedian`` of one row."""
-    return _median(_present(values))
+    return _median(present(values))
+
+
+def median_without(ranked: Column, x: Column) -> Column:
+    """The median of the row once its value ``x`` is left out (the row's median when ``x`` is null).
+
+    With ``m = n - 1`` values left, the t-th of them is the sorted row's place ``t + 1`` when x
+    sits at or before place t (which of equal values goes does not change what remains), else
+    place t: four picks, no second sort.
+    """
+    n = F.size(ranked)
+
+    def pick(place: Column) -> Column:
+        return _at(ranked, place.cast("int"))
+
+    below, lower = pick(F.floor((n - 2) / 2)), pick(F.floor((n - 1) / 2))
+    upper, above = pick(F.floor(n / 2)), pick(F.floor((n - 1) / 2) + 1)
+    low = F.when(x <= below, upper).otherwise(below)
+    high = F.when(x <= lower, above).otherwise(lower)
+    return F.when(x.isNull(), _median(ranked)).when(n >= 2, (low + high) / 2.0)
 
 
 def _quantile(sorted_values: Column, q: float) -> Column:
@@ -54,9 +79,12 @@ def _sum(values: Column) -> Column:
     return F.aggregate(values, F.lit(0.0), lambda acc, x: acc + F.coalesce(x, F.lit(0.0)))
 
 
-def consensus(method: str, normalized: Column, standing: Column) -> Column:
-    """The ``method`` consensus of each row; null with fewer than ``MIN_INDICES_FOR_CONSENSUS`` values."""
-    ranked = _present(normalized)
+def consensus(method: str, normalized: Column, standing: Column, ranked: Column | None = None) -> Column:
+    """The ``method`` consensus of each row; null with fewer than ``MIN_INDICES_FOR_CONSENSUS`` values.
+
+    ``ranked``: :func:`present` of ``normalized`` when the caller holds it already.
+    """
+    ranked = present(normalized) if ranked is None else ranked
     n = F.size(ranked)
     if method == "median":
         value = _median(ranked)
@@ -72,15 +100,15 @@ def consensus(method: str, normalized: Column, standing: Column) -> Column:
     return F.when(n >= MIN_INDICES_FOR_CONSENSUS, value)
 
 
-def figures(normalized: Column, k: int) -> dict[str, Column]:
-    """``n_indices``, ``consensus_iqr``, ``spread``, ``dissenter`` and ``dissent_gap`` of each row."""
-    ranked = _present(normalized)
+def figures(normalized: Column, k: int, ranked: Column | None = None) -> dict[str, Column]:
+    """``n_indices``, ``consensus_iqr``, ``spread``, ``dissenter`` and ``dissent_gap`` of each row.
+
+    ``ranked``: :func:`present` of ``normalized`` when the caller holds it already.
+    """
+    ranked = present(normalized) if ranked is None else ranked
     n = F.size(ranked)
     enough = n >= MIN_INDICES_FOR_CONSENSUS
-    gaps = [
-        F.abs(normalized[j] - _median(_present(F.array(*[normalized[c] for c in range(k) if c != j]))))
-        for j in range(k)
-    ]
+    gaps = [F.abs(normalized[j] - median_without(ranked, normalized[j])) for j in range(k)]
     widest = F.greatest(*gaps) if k > 1 else (gaps[0] if gaps else F.lit(None).cast("double"))
     has_dissent = n >= MIN_INDICES_FOR_DISSENT
     return {
