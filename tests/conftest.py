@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @pytest.fixture
@@ -92,3 +99,32 @@ def project(write) -> Path:
         value_column = "pi.score"
         scale = [0, 100]
     """)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session (``local[2]``) for every Spark test, configured for tiny tables.
+
+    Shared by the whole run: starting a JVM costs seconds, and a JVM whose JIT has warmed up on the
+    engine's plans analyses the next ones faster.
+    """
+    from pyspark.sql import SparkSession  # the Spark modules skip themselves without pyspark or Java
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = (
+        SparkSession.builder.master("local[2]").appName("influence-aggregator tests")
+        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "1").config("spark.default.parallelism", "2")
+        # tiny tables: compiling generated code, adaptive re-planning and a job per broadcast table cost
+        # more than they save (3-5x the time of the whole module)
+        .config("spark.sql.autoBroadcastJoinThreshold", "-1")
+        .config("spark.sql.adaptive.enabled", "false").config("spark.sql.codegen.wholeStage", "false")
+        .config("spark.sql.codegen.factoryMode", "NO_CODEGEN")
+        # most of the time goes to Catalyst analysing the engine's long plans in the driver: the full JIT
+        # and a throughput collector with room halve it (a C1-only JVM starts faster but stays slow)
+        .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC").config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

@@ -87,7 +87,8 @@ def compare_frames(
     extra = [f"also_{n}" for n in range(len(also))]
     for name, other in zip(extra, also, strict=True):
         both = both.join(normalize(cells, groups, specs, other).select("i", "j", F.col("norm").alias(name)), ["i", "j"])
-    wide = by_subject(subjects, both, ["norm", "standing", *extra], k).persist()  # alphas, then the caller's write
+    # materialized with a short plan: the figures and the alphas each analyse what they build on it
+    wide = by_subject(subjects, both, ["norm", "standing", *extra], k).localCheckpoint()
     # each row sorted once, in a column of its own: every figure below reads it
     ranked = F.col("ranked")
     row = rows.figures(F.col("norm"), k, ranked)

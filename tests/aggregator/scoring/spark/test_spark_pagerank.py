@@ -5,7 +5,7 @@ format, through ``aggregator scorer graph --engine spark``).
 Both paths run the same iteration and stop at the same strict L1 tolerance, so each is within
 ``alpha / (1 - alpha) * tol`` of the fixed point, and they are within twice that of each other;
 at the same number of iterations they are the same iterate, equal up to rounding. One local
-Spark session serves the module; the runs are few and small, with tolerances that keep the
+Spark session serves the test run (``tests/conftest.py``); the runs are few and small, with tolerances that keep the
 iterations few (Spark tests stay fast).
 """
 
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -25,33 +23,12 @@ if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java 17 (Debian: openjdk-17-jre-headless); CI installs it", allow_module_level=True)
 
 import pyarrow as pa  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
 from shared_data import shared_path  # noqa: E402
 
 from aggregator.cli.main import main  # noqa: E402
 from aggregator.errors import ConfigError  # noqa: E402
 from aggregator.scoring.graph import pagerank, read_edges  # noqa: E402
 from aggregator.scoring.spark.pagerank import pagerank_frame, read_edge_frame  # noqa: E402
-
-#: small local runs: generated code, adaptive planning and broadcast jobs cost more than they save
-SETTINGS = {
-    "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.default.parallelism": "2",
-    "spark.sql.autoBroadcastJoinThreshold": "-1", "spark.sql.adaptive.enabled": "false",
-    "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
-}
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder.master("local[2]").appName("influence-aggregator pagerank tests")
-    for key, value in SETTINGS.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def _bound(alpha: float, tol: float) -> float:
