@@ -253,10 +253,18 @@ def test_the_command_writes_the_shifts_and_topics_of_the_layout(spark, tmp_path,
         Reading(index=name, subject_id=sid, value=float(p % 5) * (2 if name == "a" else 1),
                 algorithm_version="2" if name == "a" else "1", topics=said.get((sid, name), ()))
         for p, sid in enumerate(ids) for name in "ba"))
-    out = tmp_path / "out"
-    assert main(["compare", "--engine", "spark", "--run", str(write_export(now, tmp_path / "now")),
-                 "--previous", str(write_export(previous, tmp_path / "before")), "--out", str(out)]) == 0
+    out, numpy_out = tmp_path / "out", tmp_path / "numpy"
+    folders = [str(write_export(now, tmp_path / "now")), str(write_export(previous, tmp_path / "before"))]
+    for engine, folder in (("spark", out), ("numpy", numpy_out)):
+        assert main(["compare", "--engine", engine, "--run", folders[0], "--previous", folders[1],
+                     "--out", str(folder)]) == 0
     capsys.readouterr()
+    # both engines write the same layout: the numpy engine's shifts and topics as the Spark engine's
+    numpy_summary = json.loads((numpy_out / "summary.json").read_text())
+    assert numpy_summary["topics"] == json.loads((out / "summary.json").read_text())["topics"]
+    assert pq.read_table(numpy_out / "lone_topics").to_pylist() == \
+        pq.read_table(out / "lone_topics").sort_by([("position", "ascending"), ("index", "ascending"),
+                                                    ("topic", "ascending")]).to_pylist()
     summary = json.loads((out / "summary.json").read_text())
     table = now.table()
     expected = compare_table(table, previous=previous.table(), previous_run="r1").shifts
@@ -269,6 +277,12 @@ def test_the_command_writes_the_shifts_and_topics_of_the_layout(spark, tmp_path,
     read_back = [SimpleNamespace(**{k: math.nan if v is None else v for k, v in row.items()})
                  for row in shifted["indices"]]
     check_indices(read_back, expected)
+    numpy_shifted = numpy_summary["shifts"]
+    assert {k: v for k, v in numpy_shifted.items() if k != "indices"} == \
+        {k: v for k, v in shifted.items() if k != "indices"}
+    check_indices([SimpleNamespace(**{k: math.nan if v is None else v for k, v in row.items()})
+                   for row in numpy_shifted["indices"]], expected)
+    check_subjects(pq.read_table(numpy_out / "subjects").to_pylist(), expected, 2)
     overlap = topic_overlap(len(ids), table.topics)
     assert [r["topic_indices"] for r in got] == overlap.n_indices.tolist()
     assert_close(column([r["topic_jaccard"] for r in got]), overlap.jaccard, "topic_jaccard")
