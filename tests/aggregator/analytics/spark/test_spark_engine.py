@@ -262,6 +262,12 @@ def test_the_command_writes_the_same_results_from_both_engines(spark, demo_expor
             assert_close(_column(mine[name]), _column(reference[name]), name)
         for name in ("consensus", "consensus_iqr", "spread", "dissent_gap"):
             assert_close(_column([mine[name]]), _column([reference[name]]), name)
+    # and what a person reads: the text report from either engine's output, the same to the character
+    texts = {}
+    for engine, out in outs.items():
+        assert main(["report", "--from", str(out), "--format", "text", "--out", str(tmp_path / f"{engine}.txt")]) == 0
+        texts[engine] = (tmp_path / f"{engine}.txt").read_text()
+    assert texts["spark"] == texts["numpy"] and "Influence report" in texts["spark"]
 
 
 def test_a_folder_that_is_no_export_is_named(tmp_path, capsys):
