@@ -35,7 +35,7 @@ import numpy as np
 from aggregator.analytics.agreement import Agreement, Robustness
 from aggregator.analytics.compare import Comparison, IndexHealth
 from aggregator.analytics.inversions import Inversion
-from aggregator.analytics.shifts import Shifts
+from aggregator.analytics.shifts import IndexShift, Shifts
 from aggregator.analytics.topics import Topics
 from aggregator.atomic import write_atomic
 from aggregator.errors import ConfigError
@@ -160,10 +160,17 @@ def shifts_json(shifts: Shifts | None, previous_dir: str | None) -> dict[str, An
     """``summary.json``'s ``shifts``: null without a previous run; else each index's shift and the movers' count."""
     if shifts is None:
         return None
+    return _shifts_figures(shifts.previous_run, previous_dir, shifts.mover_threshold, len(shifts.movers),
+                           shifts.indices)
+
+
+def _shifts_figures(previous_run: str | None, previous_dir: str | None, mover_threshold: float, movers: int,
+                    indices: Sequence[IndexShift]) -> dict[str, Any]:
+    """``shifts`` as both engines write it (docs/spark.md)."""
     return {
-        "previous_run": shifts.previous_run, "previous_dir": previous_dir,
-        "mover_threshold": float(shifts.mover_threshold), "movers": len(shifts.movers),
-        "indices": [{name: _field(value) for name, value in asdict(shift).items()} for shift in shifts.indices],
+        "previous_run": previous_run, "previous_dir": previous_dir, "mover_threshold": float(mover_threshold),
+        "movers": int(movers),
+        "indices": [{name: _field(value) for name, value in asdict(shift).items()} for shift in indices],
     }
 
 
@@ -309,10 +316,7 @@ def _spark_changes(result: SparkComparison, out: str, previous: str | None) -> d
     if topics is not None:
         topics.lone.write.mode("overwrite").parquet(f"{out.rstrip('/')}/lone_topics")
     return {
-        "shifts": None if changes is None else {
-            "previous_run": changes.previous_run, "previous_dir": previous, "mover_threshold": changes.mover_threshold,
-            "movers": changes.movers,
-            "indices": [{name: _field(value) for name, value in asdict(shift).items()} for shift in changes.indices],
-        },
+        "shifts": None if changes is None else _shifts_figures(
+            changes.previous_run, previous, changes.mover_threshold, changes.movers, changes.indices),
         "topics": None if topics is None else {"subjects": topics.with_topics, "lone": topics.n_lone},
     }
