@@ -226,7 +226,7 @@ def compare_table(
     if threshold is None:  # the roster's own: spreads its ordinary disagreement rarely reaches
         threshold = unusual_spread(rows.spread, rows.n_indices, DEFAULT_DISAGREEMENT_THRESHOLD)
     agreed = agreement(names, ranks, standing)
-    # percentiles keep the ranks' order and ties: the count reuses their sorts and tau-b's discordant pairs
+    # percentiles keep the ranks' order and ties: the count reuses their sorts
     same_order = normalized is standing
     return Comparison(
         table=table, method=method, normalized=normalized, consensus=rows.consensus,
@@ -234,8 +234,7 @@ def compare_table(
         threshold=threshold, threshold_rule=rule, health=index_health(table, failures),
         consensus_method=consensus, consensus_iqr=rows.iqr, standing=standing,
         inversions=top_inversions(normalized, top, threshold),
-        inversion_counts=count_inversions(normalized, threshold, ranks if same_order else None,
-                                          discordant=agreed.discordant if same_order else None),
+        inversion_counts=count_inversions(normalized, threshold, ranks if same_order else None),
         agreement=agreed,
         fingerprint=fingerprint(names, ranks, features) if features else None,
         robustness=robustness(names, rows.consensus, rows.without),

@@ -70,7 +70,6 @@ from aggregator.analytics._arrays import (
     FloatArray,
     IntArray,
     Ranked,
-    discordance_counter,
     rank_column,
 )
 
@@ -410,7 +409,6 @@ def _best_pairs(
 
 def count_inversions(
     normalized: FloatArray, min_gap: float = 0.0, ranks: Sequence[Ranked] | None = None, *, fast: bool = True,
-    discordant: IntArray | None = None,
 ) -> IntArray:
     """How many subject pairs each pair of indices orders oppositely, both by at least ``min_gap`` (> 0).
 
@@ -418,31 +416,43 @@ def count_inversions(
     ``normalized[a, x] - normalized[b, x] ≥ t`` and ``normalized[b, y] - normalized[a, y] ≥ t``,
     ``t`` the larger of ``min_gap`` and the smallest positive float: the rule
     :func:`top_inversions` lists the strongest of. A pair of subjects two index pairs disagree
-    on counts under each. O(n log n) per index pair, never one row per pair (see
-    :func:`_pair_count`), so a million subjects are counted too.
+    on counts under each. O(n log n) per index pair, never one row per pair, so a million
+    subjects are counted too: per column, each row's place and the first place t above it
+    (one forward pass), then per index pair one compiled sweep with a Fenwick tree
+    (:mod:`aggregator.analytics._kernels`).
 
     ``ranks`` (one :class:`Ranked` per column, whose order and tie groups are those of
     ``normalized``'s columns, e.g. the comparison's own when it normalizes to percentiles) saves
-    sorting the columns again; without it each column is sorted once here. ``fast=False`` (or
-    a scipy without its compiled counter) counts in vectorized block passes instead, O(n log² n).
-    ``discordant`` (with ``ranks``: the subject pairs each index pair orders oppositely, as
-    :class:`~aggregator.analytics.agreement.Agreement` counted them for tau-b; -1 where not
-    counted) saves counting those again.
+    sorting the columns again; without it each column is sorted once here. ``fast=False``
+    counts in vectorized numpy block passes instead, O(n log² n), without the compiled sweep.
     """
-    k = normalized.shape[1]
+    n, k = normalized.shape
     counts = np.zeros((k, k), dtype=np.int64)
     if ranks is None:
         ranks = [rank_column(normalized[:, j]) for j in range(k)]
     t = max(min_gap, _SMALLEST)
-    scratch = np.empty(normalized.shape[0], dtype=np.intp)
-    counter = discordance_counter() if fast else None
-    for x, y in combinations(range(k), 2):
+    pairs = list(combinations(range(k), 2))
+    if n < 2 or not pairs:
+        return counts
+    if fast:
+        from aggregator.analytics._kernels import groups_and_bounds, pair_count  # numba: only when counting
+
+        # the column's normalized values in its rank order: one gather per column, not per pair
+        along = [np.take(normalized[:, j], ranks[j].order) for j in range(k)]
+        groups = [groups_and_bounds(ranks[j].order, along[j], t, n) for j in range(k)]
+        for x, y in pairs:
+            # the count is symmetric: sweep along the column with more tie groups, so that the
+            # tree is over the other's, the smaller (a few hundred for integer scores: in cache)
+            sweep, tree = (x, y) if ranks[x].n_groups >= ranks[y].n_groups else (y, x)
+            counts[x, y] = counts[y, x] = pair_count(ranks[sweep].order, along[sweep], groups[tree], t)
+        return counts
+    scratch = np.empty(n, dtype=np.intp)
+    for x, y in pairs:
         # each unordered pair once: as (a, b) with a the subject x puts above
-        opposite = int(discordant[x, y]) if discordant is not None and discordant[x, y] >= 0 else None
-        counts[x, y] = counts[y, x] = _pair_count(
-            _Sweep.along(ranks[x], ranks[y], normalized[:, x], t, ahead=False),
-            _Sweep.along(ranks[y], ranks[x], normalized[:, y], t, ahead=True), scratch, counter, opposite,
-        )
+        by_u = _Sweep.along(ranks[x], ranks[y], normalized[:, x], t, ahead=False)
+        by_v = _Sweep.along(ranks[y], ranks[x], normalized[:, y], t, ahead=True)
+        if by_u.rows.size >= 2:
+            counts[x, y] = counts[y, x] = _prefix_count_in_blocks(*_prefix_asks(by_u, by_v, scratch))
     return counts
 
 
@@ -451,16 +461,15 @@ class _Sweep:
     """The rows two columns share, in one column's order, and where each row's wanted partners start.
 
     For the column ``u`` it is sorted by: ``rows`` in ascending ``u``; ``groups`` their tie
-    groups there (non-decreasing); ``other`` their tie groups in the other column; ``bound[i]``
-    the first place from which the rule holds against row ``rows[i]``: with ``ahead``, the
-    first place p with ``u[rows[p]] - u[rows[i]] ≥ t`` (rows the subject is t below), else
-    the end of the places p with ``u[rows[i]] - u[rows[p]] ≥ t`` (rows it is t above: a prefix).
-    A bound always falls between tie groups, as the rule depends on values only.
+    groups there (non-decreasing); ``bound[i]`` the first place from which the rule holds
+    against row ``rows[i]``: with ``ahead``, the first place p with ``u[rows[p]] - u[rows[i]] ≥ t``
+    (rows the subject is t below), else the end of the places p with ``u[rows[i]] - u[rows[p]] ≥ t``
+    (rows it is t above: a prefix). A bound always falls between tie groups, as the rule depends
+    on values only.
     """
 
     rows: IntArray
     groups: NDArray[np.intp]
-    other: NDArray[np.intp]
     bound: NDArray[np.intp]
 
     @classmethod
@@ -476,79 +485,7 @@ class _Sweep:
         else:
             guess = np.searchsorted(values, values - t, side="right")
             bound = _first_failing(values, guess, lambda x, at: values[at] - x >= t)
-        return cls(rows=rows, groups=np.compress(both, ranked.sorted_groups), other=np.compress(both, other),
-                   bound=bound)
-
-
-def _pair_count(
-    by_u: _Sweep, by_v: _Sweep, scratch: NDArray[np.intp], counter: Callable[[IntArray, IntArray], int] | None,
-    opposite: int | None = None,
-) -> int:
-    """The number of (a, b) with ``u[a] - u[b] ≥ t`` and ``v[b] - v[a] ≥ t``, in one compiled count.
-
-    Each row is a *point* b, at its own place in both orders, and an *ask* a, placed in u's
-    order just past the rows it is t above (``by_u.bound``) and in v's order just before the
-    rows t above it (``by_v.bound``); asks between the same two points keep their own rows'
-    order. scipy's discordance counter over points and asks together then finds: the pairs
-    of points that the two columns order oppositely (D), the same number among the asks (they
-    are ordered, and tied, exactly as their rows are), and every point-ask pair with the point
-    left of and above the ask (Q, wanted) or right of and below it (R). Of the n² point-ask
-    pairs, C have the point left (Σ of u's bounds) and Y above (Σ of what v's bounds leave),
-    so R = n² - C - Y + Q, and the count is D_all = 2D + 2Q + n² - C - Y solved for Q. D
-    itself is one more count over the points alone, unless given (``opposite``: tau-b counts
-    it too). Both orders come from the columns' one sort, and merging points and asks is a
-    few O(n) passes: no sort per index pair.
-    """
-    n = by_u.rows.size
-    if n < 2:
-        return 0
-    if counter is None:
-        return _prefix_count_in_blocks(*_prefix_asks(by_u, by_v, scratch))
-    # u's order is the counter's x; v's gives each point's and ask's rank there, read back in u's order
-    x_points, x_asks, points_at, asks_at = _merged_ranks(by_u.groups, by_u.bound)
-    y_points, y_asks, _, _ = _merged_ranks(by_v.groups, by_v.bound)
-    x = np.empty(2 * n, dtype=np.intp)
-    x[points_at], x[asks_at] = x_points, x_asks
-    in_v = _reorder(np.arange(n, dtype=np.intp), by_v.rows, by_u.rows, scratch)  # each row's place in v's order
-    y = np.empty(2 * n, dtype=np.intp)
-    y[points_at] = np.take(y_points, in_v)
-    y[asks_at] = np.take(y_asks, in_v)
-    everything = int(counter(x, y))
-    points = opposite if opposite is not None else int(
-        counter(np.ascontiguousarray(by_u.groups), np.ascontiguousarray(by_u.other)))
-    left = int(by_u.bound.sum())
-    above = n * n - int(by_v.bound.sum())
-    return (everything - 2 * points - n * n + left + above) // 2
-
-
-def _merged_ranks(
-    groups: NDArray[np.intp], bound: NDArray[np.intp]
-) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
-    """Points and asks merged, each ask i just before point ``bound[i]``: ranks and places.
-
-    A point's value is its tie group (``groups``, non-decreasing); an ask's sits between two
-    points, after the other asks there whose rows come first, so asks tie exactly where their
-    rows do, and never with a point. An element's dense rank (from 1) is then the number of
-    distinct point values up to it plus the number of distinct ask values up to it, both read
-    off one running count of the groups: no pass over the merged sequence. Returns the
-    points' ranks, the asks' ranks, the points' places and the asks' places.
-    """
-    n = groups.size
-    distinct = np.empty(n + 1, dtype=np.intp)  # distinct[j]: tie groups among the first j rows
-    distinct[0] = 0
-    if n:
-        distinct[1] = 1
-        np.not_equal(groups[1:], groups[:-1], out=distinct[2:])
-        np.cumsum(distinct, out=distinct)
-    asks_before = np.cumsum(np.bincount(bound, minlength=n + 1)[:n])  # asks placed before point j
-    rows = np.arange(n, dtype=np.intp)
-    points = np.take(distinct, rows + 1)
-    points += np.take(distinct, asks_before)
-    asks = np.take(distinct, bound)
-    asks += np.take(distinct, rows + 1)
-    points_at = rows + asks_before
-    rows += bound
-    return points, asks, points_at, rows
+        return cls(rows=rows, groups=np.compress(both, ranked.sorted_groups), bound=bound)
 
 
 def _reorder(values: NDArray[np.intp], rows: IntArray, into: IntArray, scratch: NDArray[np.intp]) -> NDArray[np.intp]:

@@ -163,9 +163,18 @@ def test_core_modules_do_not_load_adapters_or_reports():
 def test_import_aggregator_loads_no_heavy_library():
     loaded = _loaded_after("import aggregator")
     heavy = {"numpy", "pydantic", "asyncio", "aiohttp", "scipy", "matplotlib", "pandas", "jinja2", "rich",
-             "sqlite3", "tenacity", "pyspark", "pyarrow"}
+             "sqlite3", "tenacity", "pyspark", "pyarrow", "numba", "llvmlite"}
     assert not loaded & heavy
     # the app layer arrives with the first name that needs it, still without plugins
     names = _loaded_after("import aggregator; aggregator.Aggregator")
     assert "sqlite3" in names
     assert not {m for m in names if m.split(".")[0] in {"adapters", "reports", "aiohttp"}}
+
+
+def test_numba_loads_only_when_inversions_are_counted():
+    # the compiled kernels cost half a second to import: a comparison module must not pay it up front
+    assert "numba" not in _loaded_after("import aggregator.analytics.compare, aggregator.analytics.inversions")
+    assert "numba" in _loaded_after(
+        "import numpy as np; from aggregator.analytics.inversions import count_inversions\n"
+        "count_inversions(np.array([[1.0, 2.0], [2.0, 1.0]]))"
+    )

@@ -129,3 +129,76 @@ def test_gaps_at_a_rounding_boundary_count_by_the_rule_not_by_a_shifted_search(m
     table[rng.random(table.shape) < 0.1] = NAN
     assert np.array_equal(count_inversions(table, min_gap), brute_count(table, min_gap))
     assert np.array_equal(count_inversions(table, min_gap, fast=False), brute_count(table, min_gap))
+
+
+def _around(base: float, steps: int) -> float:
+    """``base`` moved ``steps`` floats up (or down, when negative)."""
+    for _ in range(abs(steps)):
+        base = float(np.nextafter(base, np.inf if steps > 0 else -np.inf))
+    return base
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.floats(-50, 150, allow_nan=False), min_size=1, max_size=5),
+    st.sampled_from([0.0, 1e-300, 0.1, 0.3, 1 / 3, 12.5, 25.0]),
+    st.randoms(use_true_random=False),
+)
+def test_gaps_within_a_float_of_min_gap_count_by_the_rule(bases, min_gap, random):
+    # each base with its partners t above and below, each moved up to one float either way:
+    # gaps equal to t, one float short of it and one past it, under both indices (min_gap 0:
+    # t is the smallest positive float, and neighbouring floats differ by about that near 0)
+    t = max(min_gap, float(np.nextafter(0.0, 1.0)))
+    points = [_around(value, step) for base in [*bases, 0.0] for value in (base - t, base, base + t)
+              for step in (-1, 0, 1)]
+    u = np.array(points)
+    v = np.array(points)
+    random.shuffle(points)
+    w = np.array(points)
+    table = np.stack([u, v[::-1], w], axis=1)
+    expected = brute_count(table, min_gap)
+    assert np.array_equal(count_inversions(table, min_gap), expected)
+    assert np.array_equal(count_inversions(table, min_gap, fast=False), expected)
+
+
+@pytest.mark.parametrize("rows", [0, 1])
+def test_fewer_than_two_subjects_count_nothing(rows):
+    table = np.array([[10.0, 90.0, 50.0]] * rows).reshape(rows, 3)
+    for fast in (True, False):
+        assert count_inversions(table, 0.0, fast=fast).tolist() == [[0] * 3] * 3
+
+
+def test_one_pair_of_indices_and_one_index():
+    table = np.array([[0.0, 100.0], [40.0, 60.0], [60.0, 40.0], [100.0, 0.0], [NAN, 50.0]])
+    # pairs (a, b) both ordered oppositely by ≥ 20: every pair of the four, but (40, 60)-(60, 40) by 20 exactly
+    assert count_inversions(table, 20.0).tolist() == [[0, 6], [6, 0]]
+    assert count_inversions(table, 20.5).tolist() == [[0, 5], [5, 0]]
+    assert count_inversions(table[:, :1], 0.0).tolist() == [[0]]
+
+
+def test_all_ties_and_empty_columns_count_nothing():
+    rng = np.random.default_rng(2)
+    table = np.column_stack([np.full(50, 7.0), rng.random(50) * 100, np.full(50, NAN), np.full(50, 7.0)])
+    for fast in (True, False):
+        counts = count_inversions(table, 0.0, fast=fast)
+        assert counts.tolist() == [[0] * 4] * 4
+        assert np.array_equal(counts, brute_count(table, 0.0))
+
+
+def test_a_million_subjects_count_as_the_block_passes_do():
+    # the compiled sweep at the size it is for (the block passes are checked against the
+    # definition above), on percentiles with heavy ties in one column and gaps in all
+    rng = np.random.default_rng(17)
+    n = 1_000_000
+    z = rng.normal(size=n)
+    table = np.column_stack([z + rng.normal(size=n), np.floor(3 * np.exp(z + rng.normal(size=n))), -z + rng.normal(size=n)])
+    table[rng.random(table.shape) < 0.2] = NAN
+    from aggregator.analytics.normalize import normalize, oriented_ranks
+    from aggregator.models import IndexSpec
+
+    specs = [IndexSpec(name=name) for name in "abc"]
+    ranks = oriented_ranks(table, specs)
+    standing = normalize(table, specs, "percentile", ranks=ranks)
+    counts = count_inversions(standing, 25.0, ranks)
+    assert np.array_equal(counts, count_inversions(standing, 25.0, fast=False))
+    assert counts[0, 2] > counts[0, 1] > 0
