@@ -23,61 +23,55 @@ _SPREAD = 14
 
 
 @njit(cache=True, nogil=True)
-def groups_and_bounds(order: NDArray[np.int64], values: NDArray[np.float64], t: float,
-                      n_rows: int) -> NDArray[np.int32]:
-    """Per row of the table: its tie group in a column and the first group t above it.
+def bounds_by_group(sorted_groups: NDArray[np.intp], values: NDArray[np.float64], t: float) -> NDArray[np.int32]:
+    """For each tie group of a column, the first group t above it.
 
-    ``order`` holds the rows the column scored, by ascending value, and ``values`` their values
-    in that order; groups are numbered from 1 by ascending value. Row ``order[q]`` gets
-    ``(g, h)``: g its group, h the group of the first place p with ``values[p] - values[q] ≥ t``
-    (one past the last group if none). p is found by a pointer that only moves forward: the
-    rule is evaluated as written, so rounding at the boundary decides as it does for the rule
-    itself, and p always starts a group, as the rule depends on values only. Unscored rows
-    get ``(0, 0)``. Two int32 side by side: one cache line gives both.
+    ``sorted_groups`` and ``values``: the column's tie groups (numbered from 1) and values in
+    ascending order, equal values sharing a group. Entry g is the group of the first place p
+    with ``values[p] - values[q] ≥ t``, q any place of group g (one past the last group if none;
+    entry 0, for unscored rows, is 0). p is found by a pointer that only moves forward, with
+    the rule evaluated as written, so rounding at the boundary decides as it does for the rule
+    itself; and p always starts a group, as the rule depends on values only.
     """
-    m = order.size
-    group = np.empty(m + 1, dtype=np.int32)
-    g = 0
-    for q in range(m):
-        if q == 0 or values[q] != values[q - 1]:
-            g += 1
-        group[q] = g
-    group[m] = g + 1
-    found = np.zeros((n_rows, 2), dtype=np.int32)
+    m = values.size
+    groups = sorted_groups[m - 1] if m else 0
+    found = np.zeros(groups + 1, dtype=np.int32)
     p = 0
     for q in range(m):
+        if q and sorted_groups[q] == sorted_groups[q - 1]:
+            continue  # the same value: the same bound
         # values ascend, and rounding keeps ``x - c`` monotone in x and in c: the first place
         # meeting the rule never moves back as q advances, and is past q itself (t > 0)
         p = max(p, q + 1)
         while p < m and not values[p] - values[q] >= t:
             p += 1
-        found[order[q], 0] = group[q]
-        found[order[q], 1] = group[p]
+        found[sorted_groups[q]] = sorted_groups[p] if p < m else groups + 1
     return found
 
 
 @njit(cache=True, nogil=True)
-def pair_count(order: NDArray[np.int64], values: NDArray[np.float64], other: NDArray[np.int32], t: float) -> int:
+def pair_count(order: NDArray[np.int64], values: NDArray[np.float64], groups: NDArray[np.intp],
+               above: NDArray[np.int32], t: float) -> int:
     """The number of row pairs (a, b) with ``u[a] - u[b] ≥ t`` and ``v[b] - v[a] ≥ t``.
 
-    ``order``/``values``: the rows u scored, by ascending u, and their values; ``other``:
-    :func:`groups_and_bounds` of v. Rows a are taken in u's order; the rows b with
-    ``u[a] - u[b] ≥ t`` are a prefix of that order, growing with a, and each enters a Fenwick
-    tree at its group in v as the prefix reaches it (if v scored it). The rows among them at
-    least t above a in v are those in a's bound's group or past it: the tree's total less its
-    prefix sum below the bound. O(n log n); the tree holds counts up to n in int32, half the
-    memory (and cache misses) of int64.
+    ``order``/``values``: the rows u scored, by ascending u, and their values; ``groups``:
+    each row's tie group in v (0 where v has no value), ``above``: :func:`bounds_by_group` of
+    v. Rows a are taken in u's order; the rows b with ``u[a] - u[b] ≥ t`` are a prefix of that
+    order, growing with a, and each enters a Fenwick tree at its group in v as the prefix
+    reaches it (if v scored it). The rows among them at least t above a in v are those in a's
+    bound's group or past it: the tree's total less its prefix sum below the bound.
+    O(n log n); the tree holds counts up to n in int32, half the memory (and cache misses) of
+    int64.
     """
     m = order.size
     # the rows' groups and bounds in v first, in a loop of independent reads the processor
     # overlaps (inside the sweep each would wait for its cache miss: four times slower)
     group = np.empty(m, dtype=np.int32)
     bound = np.empty(m, dtype=np.int32)
-    size = 1  # the tree's nodes are 1 .. size - 1: every group and bound read here fits
     for i in range(m):
-        group[i] = other[order[i], 0]
-        bound[i] = other[order[i], 1]
-        size = max(size, bound[i] + 1, group[i] + 1)
+        group[i] = groups[order[i]]
+        bound[i] = above[group[i]]
+    size = above.size  # groups 1 .. size - 1
     tree = np.zeros(size + (size >> _SPREAD), dtype=np.int32)
     total = 0
     inserted = 0

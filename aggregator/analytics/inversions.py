@@ -435,16 +435,17 @@ def count_inversions(
     if n < 2 or not pairs:
         return counts
     if fast:
-        from aggregator.analytics._kernels import groups_and_bounds, pair_count  # numba: only when counting
+        from aggregator.analytics._kernels import bounds_by_group, pair_count  # numba: only when counting
 
         # the column's normalized values in its rank order: one gather per column, not per pair
         along = [np.take(normalized[:, j], ranks[j].order) for j in range(k)]
-        groups = [groups_and_bounds(ranks[j].order, along[j], t, n) for j in range(k)]
+        above = [bounds_by_group(ranks[j].sorted_groups, along[j], t) for j in range(k)]
         for x, y in pairs:
             # the count is symmetric: sweep along the column with more tie groups, so that the
             # tree is over the other's, the smaller (a few hundred for integer scores: in cache)
             sweep, tree = (x, y) if ranks[x].n_groups >= ranks[y].n_groups else (y, x)
-            counts[x, y] = counts[y, x] = pair_count(ranks[sweep].order, along[sweep], groups[tree], t)
+            counts[x, y] = counts[y, x] = pair_count(ranks[sweep].order, along[sweep], ranks[tree].groups,
+                                                     above[tree], t)
         return counts
     scratch = np.empty(n, dtype=np.intp)
     for x, y in pairs:

@@ -186,16 +186,17 @@ def test_all_ties_and_empty_columns_count_nothing():
 
 
 def test_a_million_subjects_count_as_the_block_passes_do():
+    from aggregator.analytics.normalize import normalize, oriented_ranks
+    from aggregator.models import IndexSpec
+
     # the compiled sweep at the size it is for (the block passes are checked against the
     # definition above), on percentiles with heavy ties in one column and gaps in all
     rng = np.random.default_rng(17)
     n = 1_000_000
     z = rng.normal(size=n)
-    table = np.column_stack([z + rng.normal(size=n), np.floor(3 * np.exp(z + rng.normal(size=n))), -z + rng.normal(size=n)])
+    table = np.column_stack([z + rng.normal(size=n), np.floor(3 * np.exp(z + rng.normal(size=n))),
+                             -z + rng.normal(size=n)])
     table[rng.random(table.shape) < 0.2] = NAN
-    from aggregator.analytics.normalize import normalize, oriented_ranks
-    from aggregator.models import IndexSpec
-
     specs = [IndexSpec(name=name) for name in "abc"]
     ranks = oriented_ranks(table, specs)
     standing = normalize(table, specs, "percentile", ranks=ranks)
