@@ -203,16 +203,24 @@ def _index_shift(
     spec: IndexSpec, version_now: str, version_before: str, change: FloatArray, previous: FloatArray,
     ranks_now: Ranked, ranks_before: Ranked, median_before: float,
 ) -> IndexShift:
-    both = ~np.isnan(change)  # subjects scored in both runs
-    was = previous[both]
-    relative = change[both][was != 0] / np.abs(was[was != 0]) * 100.0
-    moved = change[both]
+    # each selection made once and each median taken in place: every temporary here is a few MB
+    # at a million subjects, and fresh memory costs page faults that weigh like the arithmetic
+    both = np.isnan(change)
+    np.logical_not(both, out=both)  # subjects scored in both runs
+    moved = np.compress(both, change)
+    was = np.compress(both, previous)
+    after = was + moved
+    nonzero = was != 0
+    relative = np.compress(nonzero, moved)
+    base = np.compress(nonzero, was)
+    relative /= np.abs(base, out=base)
+    relative *= 100.0
     n = int(moved.size)
     rho, _ = spearman(ranks_now, ranks_before)
     return finish_index_shift(
         spec, version_now, version_before, n=n, median_shift=median_in_place(moved), rank_corr=rho,
-        previous_median=median_before, median_before=median_in_place(was.copy()),
-        median_after=median_in_place(was + change[both]), median_relative_change=median_in_place(relative),
+        previous_median=median_before, median_before=median_in_place(was),
+        median_after=median_in_place(after), median_relative_change=median_in_place(relative),
     )
 
 
