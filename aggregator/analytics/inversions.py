@@ -417,8 +417,8 @@ def count_inversions(
     ``t`` the larger of ``min_gap`` and the smallest positive float: the rule
     :func:`top_inversions` lists the strongest of. A pair of subjects two index pairs disagree
     on counts under each. O(n log n) per index pair, never one row per pair, so a million
-    subjects are counted too: per column, each row's place and the first place t above it
-    (one forward pass), then per index pair one compiled sweep with a Fenwick tree
+    subjects are counted too: per column, each tie group's first group t above it (one forward
+    pass over the column's sort), then per index pair one compiled sweep with a Fenwick tree
     (:mod:`aggregator.analytics._kernels`).
 
     ``ranks`` (one :class:`Ranked` per column, whose order and tie groups are those of
