@@ -45,7 +45,8 @@ kept from a reply (failure messages, raw values, topics, component names) and ev
 the config's secrets blanked in each form a server may echo them in: its ``SecretStr`` options,
 and whatever ``${VAR}`` put into its other options (a key inside a ``url``), numbers aside.
 A redirect is followed only within the configured origin: the request carries the key, and
-another host's reply is no reading.
+another host's reply is no reading. No cookie is kept (no vendor keeps a session in one), and
+replies are asked for uncompressed.
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -86,6 +86,10 @@ SPLIT_KINDS = frozenset({FailureKind.BAD_PAYLOAD, FailureKind.SERVER_ERROR, Fail
 #: redirects followed (within the configured origin), and how many in a row, as aiohttp would
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
+#: every request asks for its reply uncompressed: scores are small JSON, and inflating each reply
+#: cost the client more CPU than the bytes saved were worth (bench/collect.py counts CPU per
+#: request). A vendor that compresses anyway is still read (and held to ``max_body_bytes``)
+SESSION_HEADERS = {"Accept-Encoding": "identity"}
 _STATUS_KINDS = {401: FailureKind.AUTH, 403: FailureKind.AUTH, 404: FailureKind.NOT_FOUND,
                  408: FailureKind.TIMEOUT, 429: FailureKind.RATE_LIMITED}
 
@@ -249,29 +253,25 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-@contextmanager
-def map_errors(url: str) -> Iterator[None]:
-    """Turn aiohttp and asyncio exceptions into our ``AdapterError``s, most specific first.
+def adapter_error(exc: TimeoutError | aiohttp.ClientError | ConnectionError, url: str, started: float) -> AdapterError:
+    """Our ``AdapterError`` for an aiohttp or asyncio exception, most specific first.
 
     Messages are built from ``url`` without its query (:func:`public_url`, worked out only for a
     message) and type names only, never ``str(exc)``.
     """
-    started = time.monotonic()
-    try:
-        yield
-    except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError
-        raise RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {public_url(url)}",
-                                    kind=FailureKind.TIMEOUT) from exc
-    except aiohttp.ClientSSLError as exc:  # certificates do not fix themselves between attempts
-        raise FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {public_url(url)}",
-                                kind=FailureKind.SERVER_ERROR) from exc
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
+    if isinstance(exc, TimeoutError):  # asyncio's, and aiohttp's ServerTimeoutError
+        return RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {public_url(url)}",
+                                     kind=FailureKind.TIMEOUT)
+    if isinstance(exc, aiohttp.ClientSSLError):  # certificates do not fix themselves between attempts
+        return FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {public_url(url)}",
+                                 kind=FailureKind.SERVER_ERROR)
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | ConnectionError):
         # refused, reset, disconnected, body cut short: usually passing trouble
-        raise RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {public_url(url)}",
-                                    kind=FailureKind.SERVER_ERROR) from exc
-    except aiohttp.ClientError as exc:  # too many redirects, invalid URL, ...
-        raise FatalAdapterError(f"request failed ({type(exc).__name__}) at {public_url(url)}",
-                                kind=FailureKind.SERVER_ERROR) from exc
+        return RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {public_url(url)}",
+                                     kind=FailureKind.SERVER_ERROR)
+    # too many redirects, invalid URL, ...
+    return FatalAdapterError(f"request failed ({type(exc).__name__}) at {public_url(url)}",
+                             kind=FailureKind.SERVER_ERROR)
 
 
 class _RetryAfterWait(wait_base):
@@ -398,6 +398,7 @@ class HttpAdapter(Generic[C]):
         results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
         async with aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency),
+            cookie_jar=aiohttp.DummyCookieJar(), headers=SESSION_HEADERS,
         ) as session:
 
             async def work() -> None:
@@ -553,8 +554,9 @@ class HttpAdapter(Generic[C]):
         self.stats["request/count"] += 1
         sent = time.monotonic()
         try:
-            with map_errors(url):
-                status, body, content_type, retry_after = await self._exchange(session, request)
+            status, body, content_type, retry_after = await self._exchange(session, request)
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            raise adapter_error(exc, url, sent) from exc
         finally:  # the vendor counted it when it arrived: before now, whatever became of it
             for limiter, ticket in zip(self._limiters, tickets, strict=True):
                 limiter.release(ticket)
@@ -573,7 +575,7 @@ class HttpAdapter(Generic[C]):
 
     async def _exchange(self, session: aiohttp.ClientSession, request: HttpRequest
                         ) -> tuple[int, bytes, str, float | None]:
-        """Send ``request`` and read the reply: status, body, content type and Retry-After.
+        """Send ``request`` and read the reply: status, body, the Content-Type header and Retry-After.
 
         Redirects are followed here, within the configured origin only: the request carries the
         key. (aiohttp's own following can only be checked by a trace hook, and a session with
@@ -587,7 +589,8 @@ class HttpAdapter(Generic[C]):
                 if location is None:
                     self.stats[f"http/status/{response.status}"] += 1
                     body = await self._read_body(response, request.url)
-                    return (response.status, body, response.content_type,
+                    # the header as sent: parsed only if the body is not JSON (see _decode_json)
+                    return (response.status, body, response.headers.get("Content-Type", ""),
                             retry_after_seconds(response.headers.get("Retry-After")))
                 url, params = _within_origin(response.url, location), {}  # the Location holds the query
                 method = "GET" if response.status == 303 else method
@@ -699,10 +702,12 @@ def _padded(rate: RateLimit, margin: float) -> RateLimit:
 
 def _decode_json(body: bytes, content_type: str, url: str) -> Any:
     """The decoded body; one that is not JSON (a maintenance page, a body cut short) is how a
-    flaky vendor fails for a few seconds, so it is retried like a 5xx."""
+    flaky vendor fails for a few seconds, so it is retried like a 5xx. ``content_type`` is the
+    reply's header, as sent."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
-        got = "malformed JSON" if "json" in content_type else f"expected JSON, got {content_type[:80]}"
+        media = content_type.partition(";")[0].strip().lower() or "application/octet-stream"
+        got = "malformed JSON" if "json" in media else f"expected JSON, got {media[:80]}"
         raise RetriableAdapterError(f"{got} ({len(body)} bytes) from {public_url(url)}",
                                     kind=FailureKind.BAD_PAYLOAD) from exc
