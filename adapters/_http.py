@@ -161,6 +161,8 @@ def handle(subject: Subject, *networks: str) -> str:
 
 def number(value: Any, what: str) -> float:
     """A finite number from a JSON number or a decimal string (``"61.5"``); else a bad payload."""
+    if type(value) is float and math.isfinite(value):  # most JSON numbers: nothing to convert
+        return value
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         try:
             result = float(value.strip() if isinstance(value, str) else value)
@@ -341,6 +343,9 @@ class HttpAdapter(Generic[C]):
         #: included, waits for the rate limit not); the collector reads the ones of its fetch
         self.latencies: list[float] = []
         self._secret_forms: tuple[str, ...] | None = None
+        self._unclean: re.Pattern[str] | None = None  # any secret form or unsafe character
+        #: component names found clean: a vendor's are a few, the same in every reply
+        self._clean_names: set[str] = set()
         # per instance, not per fetch: the vendor counts our requests across fetch calls. Every
         # limit has its window, the longest first: a quota that is used up holds no other place
         self._rates = tuple(sorted(limits.rates, key=lambda rate: rate.period, reverse=True))
@@ -498,15 +503,28 @@ class HttpAdapter(Generic[C]):
             return self._failure(subject, FailureKind.ADAPTER_ERROR, "the adapter gave no result", attempts)
         if isinstance(result, Failure):
             # a Failure built with 0 attempts is about a subject the hook never asked for
-            kept = {"attempts": attempts if result.attempts else 0, "message": self._scrub(result.message)}
+            kept: dict[str, Any] = {"attempts": attempts if result.attempts else 0,
+                                    "message": self._scrub(result.message)}
+            changed = kept["attempts"] != result.attempts or kept["message"] is not result.message
         else:  # a vendor may echo the key anywhere in its reply: every text we keep is scrubbed
-            kept = {"raw": None if result.raw is None else self._scrub(result.raw),
-                    "topics": tuple(self._scrub(topic) for topic in result.topics),
-                    "components": {self._scrub(name): value for name, value in result.components.items()}}
+            raw, topics, components = result.raw, result.topics, result.components
+            kept = {"raw": None if raw is None else self._scrub(raw),
+                    "topics": tuple(self._scrub(topic) for topic in topics) if topics else topics,
+                    "components": components if self._clean_names.issuperset(components)
+                    else self._scrub_names(components)}
+            # _scrub hands back the very text it was given when there was nothing to blank
+            changed = (kept["raw"] is not raw or kept["components"] is not components
+                       or any(a is not b for a, b in zip(kept["topics"], topics, strict=True)))
         # copied only if something changed: nearly always nothing does, and a copy costs per pair
-        if all(getattr(result, name) == value for name, value in kept.items()):
-            return result
-        return result.model_copy(update=kept)
+        return result.model_copy(update=kept) if changed else result
+
+    def _scrub_names(self, components: dict[str, float]) -> dict[str, float]:
+        """``components`` with its names scrubbed (the same dict if none changed); clean names are
+        remembered, so the next reply's are not searched again."""
+        scrubbed = {self._scrub(name): value for name, value in components.items()}
+        if len(self._clean_names) < 1000:  # a vendor naming its components freely is still scrubbed
+            self._clean_names.update(name for name in components if name in scrubbed)
+        return components if scrubbed.keys() == components.keys() else scrubbed
 
     @property
     def _attempts(self) -> int:
@@ -638,10 +656,13 @@ class HttpAdapter(Generic[C]):
     def _scrub(self, text: str) -> str:
         """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
         replace control and bidirectional-override characters."""
-        forms = self._secret_forms
-        if forms is None:  # worked out once: the config is frozen, and this runs for every text kept
-            forms = self._secret_forms = secret_forms(self.config.secrets)
-        for form in forms:
+        unclean = self._unclean
+        if unclean is None:  # worked out once: the config is frozen, and this runs for every text kept
+            self._secret_forms = secret_forms(self.config.secrets)
+            unclean = self._unclean = re.compile("|".join([*map(re.escape, self._secret_forms), UNSAFE_TEXT.pattern]))
+        if unclean.search(text) is None:  # nearly every text: one search, and the same text back
+            return text
+        for form in self._secret_forms or ():
             if form in text:
                 text = text.replace(form, "***")
         return UNSAFE_TEXT.sub("\ufffd", text)  # and no vendor text reaches anyone raw
