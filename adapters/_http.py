@@ -45,7 +45,8 @@ kept from a reply (failure messages, raw values, topics, component names) and ev
 the config's secrets blanked in each form a server may echo them in: its ``SecretStr`` options,
 and whatever ``${VAR}`` put into its other options (a key inside a ``url``), numbers aside.
 A redirect is followed only within the configured origin: the request carries the key, and
-another host's reply is no reading.
+another host's reply is no reading. No cookie is kept (no vendor keeps a session in one), and
+replies are asked for uncompressed.
 """
 
 from __future__ import annotations
@@ -59,8 +60,7 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -86,6 +86,10 @@ SPLIT_KINDS = frozenset({FailureKind.BAD_PAYLOAD, FailureKind.SERVER_ERROR, Fail
 #: redirects followed (within the configured origin), and how many in a row, as aiohttp would
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
+#: every request asks for its reply uncompressed: scores are small JSON, and inflating each reply
+#: cost the client more CPU than the bytes saved were worth (bench/collect.py counts CPU per
+#: request). A vendor that compresses anyway is still read (and held to ``max_body_bytes``)
+SESSION_HEADERS = {"Accept-Encoding": "identity"}
 _STATUS_KINDS = {401: FailureKind.AUTH, 403: FailureKind.AUTH, 404: FailureKind.NOT_FOUND,
                  408: FailureKind.TIMEOUT, 429: FailureKind.RATE_LIMITED}
 
@@ -157,6 +161,8 @@ def handle(subject: Subject, *networks: str) -> str:
 
 def number(value: Any, what: str) -> float:
     """A finite number from a JSON number or a decimal string (``"61.5"``); else a bad payload."""
+    if type(value) is float and math.isfinite(value):  # most JSON numbers: nothing to convert
+        return value
     if isinstance(value, int | float | str) and not isinstance(value, bool):
         try:
             result = float(value.strip() if isinstance(value, str) else value)
@@ -249,29 +255,25 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-@contextmanager
-def map_errors(url: str) -> Iterator[None]:
-    """Turn aiohttp and asyncio exceptions into our ``AdapterError``s, most specific first.
+def adapter_error(exc: TimeoutError | aiohttp.ClientError | ConnectionError, url: str, started: float) -> AdapterError:
+    """Our ``AdapterError`` for an aiohttp or asyncio exception, most specific first.
 
     Messages are built from ``url`` without its query (:func:`public_url`, worked out only for a
     message) and type names only, never ``str(exc)``.
     """
-    started = time.monotonic()
-    try:
-        yield
-    except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError
-        raise RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {public_url(url)}",
-                                    kind=FailureKind.TIMEOUT) from exc
-    except aiohttp.ClientSSLError as exc:  # certificates do not fix themselves between attempts
-        raise FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {public_url(url)}",
-                                kind=FailureKind.SERVER_ERROR) from exc
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as exc:
+    if isinstance(exc, TimeoutError):  # asyncio's, and aiohttp's ServerTimeoutError
+        return RetriableAdapterError(f"timed out after {time.monotonic() - started:.1f}s at {public_url(url)}",
+                                     kind=FailureKind.TIMEOUT)
+    if isinstance(exc, aiohttp.ClientSSLError):  # certificates do not fix themselves between attempts
+        return FatalAdapterError(f"TLS failed ({type(exc).__name__}) at {public_url(url)}",
+                                 kind=FailureKind.SERVER_ERROR)
+    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | ConnectionError):
         # refused, reset, disconnected, body cut short: usually passing trouble
-        raise RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {public_url(url)}",
-                                    kind=FailureKind.SERVER_ERROR) from exc
-    except aiohttp.ClientError as exc:  # too many redirects, invalid URL, ...
-        raise FatalAdapterError(f"request failed ({type(exc).__name__}) at {public_url(url)}",
-                                kind=FailureKind.SERVER_ERROR) from exc
+        return RetriableAdapterError(f"connection failed ({type(exc).__name__}) at {public_url(url)}",
+                                     kind=FailureKind.SERVER_ERROR)
+    # too many redirects, invalid URL, ...
+    return FatalAdapterError(f"request failed ({type(exc).__name__}) at {public_url(url)}",
+                             kind=FailureKind.SERVER_ERROR)
 
 
 class _RetryAfterWait(wait_base):
@@ -341,6 +343,9 @@ class HttpAdapter(Generic[C]):
         #: included, waits for the rate limit not); the collector reads the ones of its fetch
         self.latencies: list[float] = []
         self._secret_forms: tuple[str, ...] | None = None
+        self._unclean: re.Pattern[str] | None = None  # any secret form or unsafe character
+        #: component names found clean: a vendor's are a few, the same in every reply
+        self._clean_names: set[str] = set()
         # per instance, not per fetch: the vendor counts our requests across fetch calls. Every
         # limit has its window, the longest first: a quota that is used up holds no other place
         self._rates = tuple(sorted(limits.rates, key=lambda rate: rate.period, reverse=True))
@@ -398,6 +403,7 @@ class HttpAdapter(Generic[C]):
         results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
         async with aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency),
+            cookie_jar=aiohttp.DummyCookieJar(), headers=SESSION_HEADERS,
         ) as session:
 
             async def work() -> None:
@@ -497,15 +503,28 @@ class HttpAdapter(Generic[C]):
             return self._failure(subject, FailureKind.ADAPTER_ERROR, "the adapter gave no result", attempts)
         if isinstance(result, Failure):
             # a Failure built with 0 attempts is about a subject the hook never asked for
-            kept = {"attempts": attempts if result.attempts else 0, "message": self._scrub(result.message)}
+            kept: dict[str, Any] = {"attempts": attempts if result.attempts else 0,
+                                    "message": self._scrub(result.message)}
+            changed = kept["attempts"] != result.attempts or kept["message"] is not result.message
         else:  # a vendor may echo the key anywhere in its reply: every text we keep is scrubbed
-            kept = {"raw": None if result.raw is None else self._scrub(result.raw),
-                    "topics": tuple(self._scrub(topic) for topic in result.topics),
-                    "components": {self._scrub(name): value for name, value in result.components.items()}}
+            raw, topics, components = result.raw, result.topics, result.components
+            kept = {"raw": None if raw is None else self._scrub(raw),
+                    "topics": tuple(self._scrub(topic) for topic in topics) if topics else topics,
+                    "components": components if self._clean_names.issuperset(components)
+                    else self._scrub_names(components)}
+            # _scrub hands back the very text it was given when there was nothing to blank
+            changed = (kept["raw"] is not raw or kept["components"] is not components
+                       or any(a is not b for a, b in zip(kept["topics"], topics, strict=True)))
         # copied only if something changed: nearly always nothing does, and a copy costs per pair
-        if all(getattr(result, name) == value for name, value in kept.items()):
-            return result
-        return result.model_copy(update=kept)
+        return result.model_copy(update=kept) if changed else result
+
+    def _scrub_names(self, components: dict[str, float]) -> dict[str, float]:
+        """``components`` with its names scrubbed (the same dict if none changed); clean names are
+        remembered, so the next reply's are not searched again."""
+        scrubbed = {self._scrub(name): value for name, value in components.items()}
+        if len(self._clean_names) < 1000:  # a vendor naming its components freely is still scrubbed
+            self._clean_names.update(name for name in components if name in scrubbed)
+        return components if scrubbed.keys() == components.keys() else scrubbed
 
     @property
     def _attempts(self) -> int:
@@ -553,8 +572,9 @@ class HttpAdapter(Generic[C]):
         self.stats["request/count"] += 1
         sent = time.monotonic()
         try:
-            with map_errors(url):
-                status, body, content_type, retry_after = await self._exchange(session, request)
+            status, body, content_type, retry_after = await self._exchange(session, request)
+        except (TimeoutError, aiohttp.ClientError, ConnectionError) as exc:
+            raise adapter_error(exc, url, sent) from exc
         finally:  # the vendor counted it when it arrived: before now, whatever became of it
             for limiter, ticket in zip(self._limiters, tickets, strict=True):
                 limiter.release(ticket)
@@ -573,7 +593,7 @@ class HttpAdapter(Generic[C]):
 
     async def _exchange(self, session: aiohttp.ClientSession, request: HttpRequest
                         ) -> tuple[int, bytes, str, float | None]:
-        """Send ``request`` and read the reply: status, body, content type and Retry-After.
+        """Send ``request`` and read the reply: status, body, the Content-Type header and Retry-After.
 
         Redirects are followed here, within the configured origin only: the request carries the
         key. (aiohttp's own following can only be checked by a trace hook, and a session with
@@ -587,7 +607,8 @@ class HttpAdapter(Generic[C]):
                 if location is None:
                     self.stats[f"http/status/{response.status}"] += 1
                     body = await self._read_body(response, request.url)
-                    return (response.status, body, response.content_type,
+                    # the header as sent: parsed only if the body is not JSON (see _decode_json)
+                    return (response.status, body, response.headers.get("Content-Type", ""),
                             retry_after_seconds(response.headers.get("Retry-After")))
                 url, params = _within_origin(response.url, location), {}  # the Location holds the query
                 method = "GET" if response.status == 303 else method
@@ -635,10 +656,13 @@ class HttpAdapter(Generic[C]):
     def _scrub(self, text: str) -> str:
         """Belt and braces: blank every secret of the config (a key in a path, or echoed back), and
         replace control and bidirectional-override characters."""
-        forms = self._secret_forms
-        if forms is None:  # worked out once: the config is frozen, and this runs for every text kept
-            forms = self._secret_forms = secret_forms(self.config.secrets)
-        for form in forms:
+        unclean = self._unclean
+        if unclean is None:  # worked out once: the config is frozen, and this runs for every text kept
+            self._secret_forms = secret_forms(self.config.secrets)
+            unclean = self._unclean = re.compile("|".join([*map(re.escape, self._secret_forms), UNSAFE_TEXT.pattern]))
+        if unclean.search(text) is None:  # nearly every text: one search, and the same text back
+            return text
+        for form in self._secret_forms or ():
             if form in text:
                 text = text.replace(form, "***")
         return UNSAFE_TEXT.sub("\ufffd", text)  # and no vendor text reaches anyone raw
@@ -699,10 +723,12 @@ def _padded(rate: RateLimit, margin: float) -> RateLimit:
 
 def _decode_json(body: bytes, content_type: str, url: str) -> Any:
     """The decoded body; one that is not JSON (a maintenance page, a body cut short) is how a
-    flaky vendor fails for a few seconds, so it is retried like a 5xx."""
+    flaky vendor fails for a few seconds, so it is retried like a 5xx. ``content_type`` is the
+    reply's header, as sent."""
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:
-        got = "malformed JSON" if "json" in content_type else f"expected JSON, got {content_type[:80]}"
+        media = content_type.partition(";")[0].strip().lower() or "application/octet-stream"
+        got = "malformed JSON" if "json" in media else f"expected JSON, got {media[:80]}"
         raise RetriableAdapterError(f"{got} ({len(body)} bytes) from {public_url(url)}",
                                     kind=FailureKind.BAD_PAYLOAD) from exc

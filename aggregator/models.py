@@ -17,10 +17,15 @@ from typing import Annotated, Any, Self, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-#: A subject id is what ties one person or brand together across indices and runs.
-SubjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^\S(.*\S)?$")]
+#: A subject id is what ties one person or brand together across indices and runs: no space at
+#: either end, no line break inside
+_SUBJECT_ID_FORM = r"\S(.*\S)?"
+SubjectId = Annotated[str, Field(min_length=1, max_length=200, pattern=f"^{_SUBJECT_ID_FORM}$")]
+_SUBJECT_ID = re.compile(_SUBJECT_ID_FORM)
 #: Index names are config keys and appear in reports: short, lowercase, no spaces.
-IndexName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")]
+_INDEX_NAME_FORM = r"[a-z][a-z0-9_\-]{0,63}"
+IndexName = Annotated[str, Field(pattern=f"^{_INDEX_NAME_FORM}$")]
+_INDEX_NAME = re.compile(_INDEX_NAME_FORM)
 
 
 def utc_now() -> datetime:
@@ -257,6 +262,25 @@ class Reading(_Frozen):
 
 
 _READING_FIELDS = frozenset(Reading.model_fields)
+
+
+def reading(fields: dict[str, Any]) -> Reading:
+    """A Reading of ``fields`` (every field named), validated: values of exactly the types the
+    fields hold (a finite float within the scale, strings of the right form, a tuple of strings,
+    a dict of floats, a datetime) are checked here as pydantic would, in a few comparisons; anything else
+    (an int for a float, a list for the topics, a bad id) goes through pydantic, which converts
+    what it can and names what it cannot. The HTTP adapters build one for every pair they fetch."""
+    value, subject_id, raw, scale = fields["value"], fields["subject_id"], fields["raw"], fields["scale"]
+    components, topics, at = fields["components"], fields["topics"], fields["fetched_at"]
+    if (type(value) is float and type(scale) is Scale and scale.contains(value)
+            and type(subject_id) is str and len(subject_id) <= 200 and _SUBJECT_ID.fullmatch(subject_id)
+            and (raw is None or type(raw) is str) and type(fields["algorithm_version"]) is str
+            and type(components) is dict and all(type(k) is str and type(v) is float for k, v in components.items())
+            and type(topics) is tuple and all(type(topic) is str for topic in topics)
+            and type(at) is datetime and type(fields["index"]) is str and _INDEX_NAME.fullmatch(fields["index"])
+            and fields.keys() == _READING_FIELDS):
+        return Reading.checked(fields)
+    return Reading(**fields)
 _set_dict = object.__setattr__
 _set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__

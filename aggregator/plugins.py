@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 from pydantic import BaseModel, ValidationInfo
 
 from aggregator.errors import PluginNotFoundError, Problem
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, reading, utc_now
 from aggregator.ratelimit import RateLimit
 
 if TYPE_CHECKING:
@@ -128,11 +128,11 @@ def reading_or_failure(
             index=spec.name, subject_id=subject_id, kind=FailureKind.OUT_OF_RANGE, attempts=attempts,
             message=f"value {value!r} is outside the declared scale {spec.scale.describe()}",
         )
-    return Reading(
-        index=spec.name, subject_id=subject_id, value=value, raw=raw, scale=spec.scale,
-        algorithm_version=spec.algorithm_version, components=dict(components or {}),
-        topics=tuple(topics),
-    )
+    return reading({
+        "index": spec.name, "subject_id": subject_id, "value": value, "raw": raw, "scale": spec.scale,
+        "algorithm_version": spec.algorithm_version, "components": dict(components or {}),
+        "topics": tuple(topics), "fetched_at": utc_now(),
+    })
 
 
 def resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:

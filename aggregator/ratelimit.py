@@ -137,6 +137,7 @@ class SlidingWindowLimiter:
         self._counted: list[float] = []  # a heap of the times answered requests count from
         self._in_flight = 0
         self._lock: asyncio.Lock | None = None
+        self._queued = 0  # callers waiting for the lock (none: the fast path may serve a caller)
         self._released: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the lock belongs to
         self._reserved: list[int] = []  # the ledger's places taken for this process, not yet used
@@ -153,13 +154,23 @@ class SlidingWindowLimiter:
         loop = asyncio.get_running_loop()
         if self._lock is None or self._released is None or self._loop is not loop:
             self._lock, self._released, self._loop = asyncio.Lock(), asyncio.Event(), loop
-            self._in_flight = 0
-        async with self._lock:
+            self._in_flight = self._queued = 0
+        if self._queued == 0 and not self._lock.locked():
+            # nobody is waiting: a place free now (and, with a ledger, one already taken from it)
+            # is handed out without an await, so the usual request costs no lock and no task switch
+            free = self._free(time.monotonic())
+            if free > 0 and (self.ledger is None or (self._reserved and time.time() <= self._reserved_until)):
+                self._in_flight += 1
+                return self._reserved.pop() if self.ledger is not None else None
+        self._queued += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._queued -= 1
+        try:
             while True:
                 now = time.monotonic()
-                while self._counted and now - self._counted[0] >= self.limit.period:
-                    heapq.heappop(self._counted)
-                free = self.limit.count - len(self._counted) - self._in_flight
+                free = self._free(now)
                 if free > 0:
                     break
                 if self._counted:
@@ -172,6 +183,14 @@ class SlidingWindowLimiter:
                 ticket = await self._ledger_place(self.ledger, free)
             self._in_flight += 1
             return ticket
+        finally:
+            self._lock.release()
+
+    def _free(self, now: float) -> int:
+        """Places free in the window at ``now`` (forgetting answers older than the period)."""
+        while self._counted and now - self._counted[0] >= self.limit.period:
+            heapq.heappop(self._counted)
+        return self.limit.count - len(self._counted) - self._in_flight
 
     async def _ledger_place(self, ledger: WindowLedger, free: int) -> int:
         """A place in the shared window: one already taken, else a new block (waiting if full)."""

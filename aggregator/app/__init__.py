@@ -5,6 +5,7 @@
 - ``history``: runs read back from the store (a run's outcome, a subject over runs);
 - ``activity``: the roster's activity features for the index fingerprints;
 - ``api``: ``Aggregator``, ``run_report`` and ``render``, behind ``import aggregator``;
+- ``eventloop``: the loop the command's runs go on (uvloop where installed);
 - ``demo``: the whole pipeline on bundled data and the sandbox vendors;
 - ``schedule``: cron schedules with at-most-once delivery per slot.
 

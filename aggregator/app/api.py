@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from aggregator.analytics.outcome import RunOutcome
+from aggregator.app import eventloop
 from aggregator.app.config import Config, load_config
 from aggregator.app.pipeline import collect_run, compare_stored
 from aggregator.collection.collect import ProgressCallback
@@ -135,7 +136,8 @@ class Aggregator:
 def run_report(config_path: str | Path, out: str | Path | None = None, *, kind: str | None = None) -> RunResult:
     """Run the config's collection and write its report (to ``out``, else the config's ``report.out``).
 
-    The synchronous entry point, for scripts and cron jobs. In a notebook (or anywhere an event
+    The synchronous entry point, for scripts and cron jobs; it runs on uvloop where it is
+    installed, as the command does (:mod:`aggregator.app.eventloop`). In a notebook (or anywhere an event
     loop already runs) use ``await aggregator.Aggregator(config_path).run()`` instead.
     """
     try:
@@ -151,6 +153,6 @@ def run_report(config_path: str | Path, out: str | Path | None = None, *, kind: 
     target = out if out is not None else aggregator.config.report.out
     output_kind(target, kind)
     check_writable(target)
-    result = asyncio.run(aggregator.run())
+    result = eventloop.run(aggregator.run())
     result.write(target, kind)
     return result

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aggregator.app import eventloop
 from aggregator.atomic import write_atomic
 from aggregator.cli.exits import EXIT_DELIVERY, EXIT_INTERRUPTED, EXIT_OK
 from aggregator.errors import ConfigError, DeliveryError, Problem
@@ -142,7 +143,7 @@ def run_slot(config: Config, value: str, *, resend: bool = False) -> int:
             scheduler.install_signal_handlers()
             return await scheduler.deliver_or_wait(job, slot, resend=resend)
 
-        state, row = asyncio.run(go())
+        state, row = eventloop.run(go())
     where = f"slot {slot.key} of {name}"
     detail = f" ({row.detail})" if row and row.detail else ""
     if state == "released":
@@ -163,7 +164,7 @@ def schedule_command(config: Config) -> int:
     from aggregator.app.schedule import serve
 
     _logging()
-    undelivered = asyncio.run(serve(config))
+    undelivered = eventloop.run(serve(config))
     if undelivered:
         _err(f"schedule: stopped; NOT DELIVERED: {', '.join(f'{s.report} {s.key}' for s in undelivered)} "
              "(see `aggregator deliveries`)")

@@ -10,7 +10,6 @@ accepted by the mail server); 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -167,7 +166,7 @@ def _quiet_stdout() -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from aggregator.app import demo
+    from aggregator.app import demo, eventloop
     from aggregator.app.api import check_writable, output_kind
     from aggregator.cli.progress import ProgressDisplay
 
@@ -183,7 +182,7 @@ def _demo(args: argparse.Namespace) -> int:
     _err(f"demo: {args.subjects} subjects; four sandbox vendors on 127.0.0.1 and the in-house score; "
          "two snapshots (vendor algorithms v1, then v2)")
     with ProgressDisplay(enabled=not args.quiet) as display:
-        done = asyncio.run(demo.run_demo(directory, subjects=args.subjects, seed=args.seed, out=args.out,
+        done = eventloop.run(demo.run_demo(directory, subjects=args.subjects, seed=args.seed, out=args.out,
                                          progress=display.update))
     _summarize(done.result)
     print(f"report: {done.report_path.as_uri()}")
@@ -260,11 +259,12 @@ def _schedule(args: argparse.Namespace) -> int:
 
 def _collect(config: Config, *, resume: str | None, retry: frozenset[FailureKind], quiet: bool,
              shard: tuple[int, int] | None = None, run_id: str | None = None) -> RunResult:
+    from aggregator.app import eventloop
     from aggregator.app.api import Aggregator
     from aggregator.cli.progress import ProgressDisplay
 
     with ProgressDisplay(enabled=not quiet) as display:
-        result = asyncio.run(Aggregator(config).run(resume=resume, retry=retry, progress=display.update,
+        result = eventloop.run(Aggregator(config).run(resume=resume, retry=retry, progress=display.update,
                                                     shard=shard, run_id=run_id))
     _summarize(result)
     return result

@@ -130,3 +130,16 @@ async def test_a_reply_saying_no_such_ticker_is_coverage_whatever_its_status(rep
     replay.answer("/profile/info", '{"meta": {"error": "No such ticker"}}')
     failure = (await fetch(make(replay)))["beaver"]
     assert isinstance(failure, Failure) and (failure.kind, failure.attempts) == (FailureKind.NOT_FOUND, 1)
+
+
+async def test_a_component_name_echoing_the_key_is_blanked_after_clean_names_were_seen(replay):
+    # the clean names of the first reply are remembered; a new name in a later reply is searched
+    replay.answer("/profile/info", envelope([{"ticker": "AVIDBEAVER", "last_trade": "10.5", "eav_score": "39"}]))
+    replay.answer("/profile/info", envelope([{"ticker": "AVIDBEAVER", "last_trade": "11.5", "eav_score": "40",
+                                              f"{KEY}_score": "1", "bad\x1b[2J_score": "2"}]))
+    adapter = make(replay)
+    first = (await fetch(adapter))["beaver"]
+    second = (await fetch(adapter))["beaver"]
+    assert isinstance(first, Reading) and first.components == {"eav_score": 39.0}
+    assert isinstance(second, Reading)
+    assert second.components == {"eav_score": 40.0, "***_score": 1.0, "bad\ufffd[2J_score": 2.0}

@@ -278,6 +278,52 @@ async def test_an_oversized_body_is_a_bad_payload(vendor: Vendor) -> None:
     assert "response over 10 bytes" in result.message
 
 
+@pytest.fixture
+async def compressing() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """A vendor that gzips every reply whatever it was asked, and sets a cookie with each; it
+    notes the headers of every request. ``/score/bomb`` unpacks to 10,000 bytes."""
+    seen: list[dict[str, str]] = []
+
+    async def score(request: web.Request) -> web.StreamResponse:
+        seen.append(dict(request.headers))
+        padding = " " * 10_000 if request.match_info["handle"] == "bomb" else ""
+        response = web.Response(text='{"score": 61.5}' + padding, content_type="application/json")
+        response.set_cookie("session", "s1")
+        response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/score/{handle}", score)
+    async with serve(app) as url:
+        yield url, seen
+
+
+async def test_replies_are_asked_for_uncompressed_and_no_cookie_is_kept(
+        compressing: tuple[str, list[dict[str, str]]]) -> None:
+    url, seen = compressing
+    # by name: cookie jars take no cookie from an IP address
+    adapter = FakeVendor("fake", HttpConfig(base_url=url.replace("127.0.0.1", "localhost"), api_key=SecretStr(SECRET)),
+                         Limits(concurrency=1))
+    results = await fetch(adapter, ["ada", "bob", "cy"])
+    # a vendor that compresses anyway is still read
+    assert [r.value for r in results if isinstance(r, Reading)] == [61.5, 61.5, 61.5]
+    assert [headers.get("Accept-Encoding") for headers in seen] == ["identity"] * 3
+    assert not any("Cookie" in headers for headers in seen)  # the vendor's cookie is never sent back
+
+
+async def test_a_compressed_body_is_held_to_the_size_cap_once_unpacked(
+        compressing: tuple[str, list[dict[str, str]]]) -> None:
+    class Small(FakeVendor):
+        max_body_bytes = 1000  # the bomb is under 100 bytes on the wire, 10,015 unpacked
+
+    url, _ = compressing
+    adapter = Small("fake", HttpConfig(base_url=url, api_key=SecretStr(SECRET)), Limits())
+    ok, bomb = await fetch(adapter, ["ada", "bomb"])
+    assert isinstance(ok, Reading)
+    assert isinstance(bomb, Failure) and bomb.kind == FailureKind.BAD_PAYLOAD
+    assert "response over 1000 bytes" in bomb.message
+
+
 def test_it_is_an_adapter_named_after_its_instance() -> None:
     adapter = FakeVendor("fake_eu", HttpConfig(base_url="http://127.0.0.1:9"), Limits())
     assert isinstance(adapter, Adapter)

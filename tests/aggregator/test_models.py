@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pydantic import ValidationError
 
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, reading
 
 
 def test_subject_id_must_not_be_blank_and_error_names_field_and_value():
@@ -56,3 +58,33 @@ def test_failure_kinds_and_their_meaning():
     with pytest.raises(ValidationError) as info:
         Failure(index="kred", subject_id="ann", kind="exploded", message="x")  # type: ignore[arg-type]
     assert info.value.errors()[0]["loc"] == ("kind",)
+
+
+def _fields(**changes):
+    fields = {"index": "klout", "subject_id": "ann", "value": 61.5, "raw": "61.5", "scale": Scale(lo=1, hi=100),
+              "algorithm_version": "2", "components": {"reach": 7.0}, "topics": ("tea",),
+              "fetched_at": datetime(2026, 1, 2, tzinfo=UTC)}
+    return {**fields, **changes}
+
+
+@pytest.mark.parametrize("changes", [
+    {},  # the plain case, checked without pydantic
+    {"value": 61, "components": {"reach": 7}, "topics": ["tea"]},  # converted by pydantic, as before
+    {"raw": None, "components": {}, "topics": ()},
+])
+def test_reading_builds_what_pydantic_builds(changes):
+    built = reading(_fields(**changes))
+    expected = Reading(**_fields(**changes))
+    assert built == expected and built.model_dump() == expected.model_dump()
+    assert type(built.value) is float and type(built.topics) is tuple
+
+
+@pytest.mark.parametrize(("changes", "field"), [
+    ({"subject_id": " ann"}, "subject_id"), ({"subject_id": "a\nb"}, "subject_id"), ({"subject_id": ""}, "subject_id"),
+    ({"subject_id": "a" * 201}, "subject_id"), ({"index": "Klout"}, "index"), ({"value": 101.0}, "scale"),
+    ({"value": float("nan")}, "finite"), ({"components": {"reach": "much"}}, "components"),
+    ({"topics": ("tea", 3)}, "topics"),
+])
+def test_reading_refuses_what_pydantic_refuses(changes, field):
+    with pytest.raises(ValidationError, match=field):
+        reading(_fields(**changes))

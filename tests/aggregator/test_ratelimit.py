@@ -72,6 +72,21 @@ async def test_processes_sharing_a_store_share_the_window(tmp_path):
         assert first.claim("klout:def", limit, time.time())[0]
 
 
+async def test_callers_are_served_first_come_first_served_even_when_a_place_frees_meanwhile():
+    # one place a window: the first caller holds it, the next ones wait in turn; a caller that
+    # comes when a place has just freed, while others still wait, does not go ahead of them
+    limiter = SlidingWindowLimiter(RateLimit(1, 0.05))
+    served: list[str] = []
+
+    async def caller(name: str, after: float) -> None:
+        await asyncio.sleep(after)
+        limiter.release(await limiter.acquire())
+        served.append(name)
+
+    await asyncio.gather(caller("a", 0), caller("b", 0.001), caller("c", 0.002), caller("late", 0.06))
+    assert served == ["a", "b", "c", "late"]
+
+
 async def test_delay_holds_everyone_back():
     limiter = SlidingWindowLimiter(RateLimit(100, 1.0))
     limiter.delay(0.2)
