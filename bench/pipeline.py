@@ -11,12 +11,16 @@ by the ``files`` adapter of a config as a user would write it.
 Stages, each with its seconds (wall and CPU) and its own peak resident memory (the kernel's
 high-water mark, reset before each stage through ``/proc/self/clear_refs``):
 
+- ``store_one_transaction`` (with the files adapter): the baseline of the store stage, in the
+  same run: the rows ``collect`` stores, inserted in one transaction into a fresh file (no
+  columnar copy written); it runs first, so that the exports' data (which only it needs) is
+  dropped before anything is collected;
 - ``collect_previous``, ``collect``: ``collect_run`` (roster, files adapter, readings committed
   to SQLite in groups, the finished run's columnar copy written) for the previous run and this
-  one; ``--collect direct`` writes the same rows in one transaction instead;
-- ``store_one_transaction`` (with the files adapter): the baseline of the store stage, in the
-  same run: the rows ``collect`` stored, inserted in one transaction into a fresh file (no
-  columnar copy written);
+  one; ``--collect direct`` writes the same rows in one transaction instead. The previous run
+  is collected in a process of its own (its peak is that process's), as last week's run was:
+  from ``collect`` on, this process holds what ``aggregator run`` would, and each stage's
+  peak is the product's own plus the interpreter and what earlier stages of the run keep;
 - ``read_rows``: both runs read from their rows (``Store._columns_from_rows``): the path of runs
   without a columnar copy, and what finishing a run reads to write one;
 - ``read``: store -> table, as ``outcome_from_store`` reads them: this run's table, components,
