@@ -227,3 +227,12 @@ async def test_an_export_spoiled_while_it_is_read_fails_only_the_subjects_not_ye
     assert [item.value for item in read] == [float(i) for i in range(0, 100 * len(read), 100)]
     assert all(item.message == "vendor: k.csv could not be read" for item in spoiled)
     assert [item.subject_id for item in spoiled] == list(subjects.ids[len(read):])
+
+
+def test_a_columnar_roster_without_the_matched_network_is_refused_naming_its_networks(write):
+    path = write("k.csv", "screen_name,score\nann,1\n")
+    adapter = FilesAdapter("vendor", FilesConfig(path=path, match="handle:mastodon", key_column="screen_name"))
+    problems = adapter.check_inputs(Subjects.of(SUBJECTS))
+    assert [p.where for p in problems] == ["indices.vendor.options.match"]
+    assert "no 'mastodon' column" in problems[0].message and "(its networks: twitter)" in problems[0].message
+    assert adapter.check_inputs(SUBJECTS) == problems
