@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+from array import array
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
@@ -43,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from adapters._export_rows import ExportUnreadableError, Row, field, first_rows, gc_paused, read_blocks
 from aggregator.errors import Problem
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, utc_now
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, handles_on, subject_ids, utc_now
 from aggregator.plugins import (
     Limits,
     reading_or_failure,
@@ -88,9 +89,11 @@ class FilesConfig(BaseModel):
 
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
-#: the subjects a fetch looks for, by normalized key: each one's id and its key as the roster has it
-_Wanted = dict[str, list[tuple[str, str]]]
+#: what the first pass finds of a subject's key, beside a line number (>= 1): not in the file,
+#: on several lines, or no key to look for (no handle on the matched network)
+_NOT_FOUND, _REPEATED, _KEYLESS = 0, -1, -2
 
 
 class FilesAdapter:
@@ -112,85 +115,111 @@ class FilesAdapter:
     async def fetch(self, subjects: Sequence[Subject]) -> AsyncIterator[Reading | Failure]:
         """Two passes over the export, a block of rows at a time, so the file is never held whole.
 
-        The first finds the lines of each wanted key: a key on two lines is the vendor's mistake,
+        The first finds the line of each wanted key: a key on two lines is the vendor's mistake,
         and it must be known before anything is delivered, since each subject gets one answer.
         The second reads the rows of the keys found once. Reading is blocking work: each pass
         and each block runs in a thread, and the other adapters keep running meanwhile.
+
+        Subjects are known by their place in ``subjects`` (read as columns: no Subject is built
+        for a columnar roster), and what each pass keeps is an array over those places: a
+        million subjects cost a few bytes each, not a dict entry and a list of tuples.
         """
         file = self.config.path.name
-        wanted: _Wanted = {}
-        keyless = []
-        for subject in subjects:
-            key = self._key_of(subject)
-            if key is None:
-                keyless.append(subject.id)
-            else:
-                wanted.setdefault(_norm(key, self.config.match), []).append((subject.id, key))
+        ids = subject_ids(subjects)
+        match = self.config.match
+        keys = ids if match == "id" else handles_on(subjects, match.removeprefix("handle:"))
         problems: list[str] = []
         try:
-            lines = await asyncio.to_thread(self._lines_of, wanted, problems)
+            lines, repeated = await asyncio.to_thread(self._lines_of, keys, problems)
         except ExportUnreadableError as exc:
             yield self._failure(None, FailureKind.BAD_PAYLOAD, str(exc))
-            for subject in subjects:
-                yield self._failure(subject.id, FailureKind.BAD_PAYLOAD, f"{file} could not be read")
+            for subject_id in ids:
+                yield self._failure(subject_id, FailureKind.BAD_PAYLOAD, f"{file} could not be read")
             return
         if problems:
             yield self._failure(None, FailureKind.BAD_PAYLOAD, "; ".join(problems[:5]) + (
                 f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
-        for subject_id in keyless:
-            yield self._failure(subject_id, FailureKind.NOT_FOUND, f"subject has no {self.config.match} to look up")
-        once: dict[int, list[tuple[str, str]]] = {}  # line -> the subjects whose key is on it alone
-        for key, found in lines.items():
-            if isinstance(found, int):
-                once[found] = wanted[key]
-                continue
-            for subject_id, raw in wanted[key]:
-                message = f"{file} has {len(found)} rows for {raw!r} (lines {', '.join(map(str, found))})"
-                yield self._failure(subject_id, FailureKind.BAD_PAYLOAD, message)
+        for position in np.flatnonzero(lines == _KEYLESS).tolist():
+            yield self._failure(ids[position], FailureKind.NOT_FOUND, f"subject has no {match} to look up")
+        for position, found in repeated.items():
+            message = f"{file} has {len(found)} rows for {keys[position]!r} (lines {', '.join(map(str, found))})"
+            yield self._failure(ids[position], FailureKind.BAD_PAYLOAD, message)
+        once = np.flatnonzero(lines > 0)
+        once = once[np.argsort(lines[once], kind="stable")]  # by line, then roster order
+        once_lines = lines[once]
+        done = 0  # how many of ``once`` (in line order) have had their answer
         blocks = read_blocks(self.config.path, self.config.file_format, self._columns, [])  # problems: told above
         try:
-            while (results := await asyncio.to_thread(self._next_results, blocks, once)) is not None:
-                for item in results:
+            while (results := await asyncio.to_thread(self._next_results, blocks, once_lines, once, ids)) is not None:
+                answers, done = results
+                for item in answers:
                     yield item
         except ExportUnreadableError:  # changed or gone since the first pass
-            for found_once in once.values():
-                for subject_id, _ in found_once:
-                    yield self._failure(subject_id, FailureKind.BAD_PAYLOAD, f"{file} could not be read")
+            for position in once[done:].tolist():
+                yield self._failure(ids[position], FailureKind.BAD_PAYLOAD, f"{file} could not be read")
         finally:
             with contextlib.suppress(ValueError):  # still running in its thread (cancelled): it closes when dropped
                 blocks.close()
-        for key, found_none in wanted.items():
-            if key not in lines:
-                for subject_id, raw in found_none:
-                    yield self._failure(subject_id, FailureKind.NOT_FOUND, f"{file} has no row for {raw!r}")
+        for position in np.flatnonzero(lines == _NOT_FOUND).tolist():
+            yield self._failure(ids[position], FailureKind.NOT_FOUND, f"{file} has no row for {keys[position]!r}")
 
-    def _lines_of(self, wanted: _Wanted, problems: list[str]) -> dict[str, int | list[int]]:
-        """The line on which each wanted key is found, or its lines if more than one (keys nobody
-        wants are not kept; a line number alone, since nearly every key has one: a million of them)."""
+    def _lines_of(self, keys: Sequence[str | None], problems: list[str]) -> tuple[IntArray, dict[int, list[int]]]:
+        """For each subject (by place), the line its key is on: ``_NOT_FOUND``, ``_KEYLESS``, or
+        ``_REPEATED`` when the key is on several lines (those lines are in the dict, by place).
+
+        Only the wanted keys are kept while the file is read (a dict of a key to the first
+        place holding it), and a line number per place in an array."""
         path, key_column, match = self.config.path, self.config.key_column, self.config.match
-        lines: dict[str, int | list[int]] = {}
+        lines = array("q", bytes(8 * len(keys)))  # _NOT_FOUND (0) until its line is read
+        first: dict[str, int] = {}  # each wanted key (normalized) -> the first place holding it
+        sharing: list[tuple[int, int]] = []  # (place, first place with the same key): rare
+        for position, key in enumerate(keys):
+            if key is None:
+                lines[position] = _KEYLESS
+            elif (held := first.setdefault(_norm(key, match), position)) != position:
+                sharing.append((position, held))
+        repeated: dict[int, list[int]] = {}
         for block in read_blocks(path, self.config.file_format, [key_column], problems):
             for line, (key,) in block:
                 if key is None or key == "":
                     problems.append(f"{path.name}:{line}: column {key_column!r} is empty or missing")
                     continue
-                norm = _norm(key if isinstance(key, str) else str(key), match)
-                if norm in wanted:
-                    seen = lines.setdefault(norm, line)
-                    if seen != line:
-                        lines[norm] = [*seen, line] if isinstance(seen, list) else [seen, line]
-        return lines
+                place = first.get(_norm(key if isinstance(key, str) else str(key), match))
+                if place is None:
+                    continue
+                if lines[place] == _NOT_FOUND:
+                    lines[place] = line
+                else:
+                    repeated.setdefault(place, [lines[place]]).append(line)
+        del first
+        for position, held in sharing:  # a key several subjects share: each gets what it found
+            lines[position] = lines[held]
+            if held in repeated:
+                repeated[position] = repeated[held]
+        for position in repeated:
+            lines[position] = _REPEATED
+        return np.frombuffer(lines, dtype=np.int64), dict(sorted(repeated.items()))
 
-    def _next_results(self, blocks: Iterator[list[Row]], once: dict[int, list[tuple[str, str]]],
-                      ) -> list[Reading | Failure] | None:
-        """The answers from the next block's rows of keys found once (taken from ``once``); None at the end."""
+    def _next_results(self, blocks: Iterator[list[Row]], once_lines: IntArray, once: IntArray,
+                      ids: Sequence[str]) -> tuple[list[Reading | Failure], int] | None:
+        """The answers from the next block's rows of keys found once (``once``: the places of
+        their subjects, in the order of ``once_lines``, their lines), and how many of ``once``
+        have been answered so far; None at the end."""
         with gc_paused():
             block = next(blocks, None)
             if block is None:
                 return None
-            return self._results([(line, fields, once.pop(line)) for line, fields in block if line in once])
+            numbers = np.fromiter((line for line, _ in block), dtype=np.int64, count=len(block))
+            starts = np.searchsorted(once_lines, numbers, "left").tolist()
+            ends = np.searchsorted(once_lines, numbers, "right").tolist()
+            base = starts[0]
+            places = once[base:ends[-1]].tolist()  # this block's subjects, in line order
+            rows = [(line, fields, places[start - base:end - base])
+                    for (line, fields), start, end in zip(block, starts, ends, strict=True) if end > start]
+            return self._results(rows, ids), ends[-1]
 
-    def _results(self, rows: list[tuple[int, tuple[Any, ...], list[tuple[str, str]]]]) -> list[Reading | Failure]:
+    def _results(self, rows: list[tuple[int, tuple[Any, ...], list[int]]], ids: Sequence[str],
+                 ) -> list[Reading | Failure]:
         """Readings of these rows, checked a column at a time; a row that fails a check is read
         again on its own, for a message naming its file, line and column."""
         if not rows:
@@ -212,9 +241,10 @@ class FilesAdapter:
         at = utc_now()
         checked, name, version = Reading.checked, self.name, self.spec.algorithm_version
         results: list[Reading | Failure] = []
-        for i, (ok, value, (line, fields, subjects)) in enumerate(zip(good.tolist(), numbers.tolist(), rows,
-                                                                      strict=True)):
-            for subject_id, _ in subjects:
+        for i, (ok, value, (line, fields, places)) in enumerate(zip(good.tolist(), numbers.tolist(), rows,
+                                                                    strict=True)):
+            for place in places:
+                subject_id = ids[place]
                 if not ok:
                     results.append(self._parse(subject_id, line, fields))
                     continue
@@ -257,10 +287,6 @@ class FilesAdapter:
         value = fields[-1]
         items = value if isinstance(value, list) else str(value or "").split(";")
         return tuple(str(t).strip() for t in items if str(t).strip())
-
-    def _key_of(self, subject: Subject) -> str | None:
-        match = self.config.match
-        return subject.id if match == "id" else subject.handle(match.removeprefix("handle:"))
 
     def _failure(self, subject_id: str | None, kind: FailureKind, message: str) -> Failure:
         return Failure(index=self.name, subject_id=subject_id, kind=kind, message=f"{self.name}: {message}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Self, overload
@@ -75,6 +75,22 @@ class Subjects(Sequence[Subject]):
         self.ids = tuple(ids)
         self._names, self._handles, self._synthetic = names, handles, synthetic
 
+    @classmethod
+    def of(cls, subjects: Iterable[Subject]) -> Subjects:
+        """The columns of ``subjects`` (themselves if they already are columns)."""
+        if isinstance(subjects, Subjects):
+            return subjects
+        ids: list[str] = []
+        names: list[str] = []
+        handles: list[str] = []
+        synthetic: list[bool] = []
+        for subject in subjects:
+            ids.append(subject.id)
+            names.append(subject.name)
+            handles.append(handles_text(subject.handles))
+            synthetic.append(subject.synthetic)
+        return cls(ids, names, handles, synthetic)
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -82,6 +98,22 @@ class Subjects(Sequence[Subject]):
     def names(self) -> Sequence[str]:
         """The names, in roster order, without building a Subject each."""
         return self._names
+
+    @property
+    def handles_texts(self) -> Sequence[str]:
+        """Each subject's handles as the JSON text of its mapping (keys sorted), in roster order."""
+        return self._handles
+
+    @property
+    def synthetic(self) -> Sequence[bool]:
+        """Each subject's ``synthetic`` flag, in roster order."""
+        return self._synthetic
+
+    def take(self, positions: Iterable[int]) -> Subjects:
+        """The subjects at ``positions``, in that order, still as columns."""
+        at = list(positions)
+        return Subjects([self.ids[i] for i in at], [self._names[i] for i in at],
+                        [self._handles[i] for i in at], [self._synthetic[i] for i in at])
 
     @overload
     def __getitem__(self, i: int) -> Subject: ...
@@ -102,6 +134,40 @@ class Subjects(Sequence[Subject]):
 
     def __repr__(self) -> str:
         return f"Subjects({len(self)} subjects)"
+
+
+#: the handles of a subject who has none, as :class:`Subjects` holds them (one shared text)
+NO_HANDLES = "{}"
+
+
+def handles_text(handles: dict[str, str]) -> str:
+    """A subject's handles as :class:`Subjects` and the store hold them: JSON, keys sorted."""
+    return json.dumps(handles, sort_keys=True) if handles else NO_HANDLES
+
+
+def subject_ids(subjects: Sequence[Subject]) -> Sequence[str]:
+    """The subjects' ids in order; from a columnar roster without building a Subject each."""
+    return subjects.ids if isinstance(subjects, Subjects) else [s.id for s in subjects]
+
+
+def handle_maps(subjects: Sequence[Subject]) -> Iterator[dict[str, str]]:
+    """Each subject's handles (network -> handle) in order; from a columnar roster without
+    building a Subject each (a subject without handles costs no parsing)."""
+    if not isinstance(subjects, Subjects):
+        return (s.handles for s in subjects)
+    return ({} if text == NO_HANDLES else json.loads(text) for text in subjects.handles_texts)
+
+
+def handles_on(subjects: Sequence[Subject], network: str) -> list[str | None]:
+    """Each subject's handle on ``network`` (None where it has none), as :meth:`Subject.handle` gives it."""
+    return [handles.get(network) or None for handles in handle_maps(subjects)]
+
+
+def subset(subjects: Sequence[Subject], positions: Iterable[int]) -> Sequence[Subject]:
+    """The subjects at ``positions``, in that order: columns stay columns, a list gives a list."""
+    if isinstance(subjects, Subjects):
+        return subjects.take(positions)
+    return [subjects[i] for i in positions]
 
 
 class Scale(_Frozen):

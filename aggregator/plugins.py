@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_check
 from pydantic import BaseModel, ValidationInfo
 
 from aggregator.errors import PluginNotFoundError, Problem
-from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, reading, utc_now
+from aggregator.models import Failure, FailureKind, IndexSpec, Reading, Scale, Subject, handle_maps, reading, utc_now
 from aggregator.ratelimit import RateLimit
 
 if TYPE_CHECKING:
@@ -79,9 +79,9 @@ class CheckedAdapter(Protocol):
 def roster_network_problem(where: str, network: str, subjects: Sequence[Subject]) -> Problem | None:
     """A problem if no subject of the roster has a handle on ``network`` (a missing roster
     column would otherwise run with 0 % coverage)."""
-    if any(network in s.handles for s in subjects):
+    if any(network in handles for handles in handle_maps(subjects)):
         return None
-    known = sorted({n for s in subjects for n in s.handles})
+    known = sorted({n for handles in handle_maps(subjects) for n in handles})
     return Problem(where, f"the roster has no {network!r} column, or no one has a handle there "
                           f"(its networks: {', '.join(known) or 'none'})")
 

@@ -11,12 +11,16 @@ by the ``files`` adapter of a config as a user would write it.
 Stages, each with its seconds (wall and CPU) and its own peak resident memory (the kernel's
 high-water mark, reset before each stage through ``/proc/self/clear_refs``):
 
+- ``store_one_transaction`` (with the files adapter): the baseline of the store stage, in the
+  same run: the rows ``collect`` stores, inserted in one transaction into a fresh file (no
+  columnar copy written); it runs first, so that the exports' data (which only it needs) is
+  dropped before anything is collected;
 - ``collect_previous``, ``collect``: ``collect_run`` (roster, files adapter, readings committed
   to SQLite in groups, the finished run's columnar copy written) for the previous run and this
-  one; ``--collect direct`` writes the same rows in one transaction instead;
-- ``store_one_transaction`` (with the files adapter): the baseline of the store stage, in the
-  same run: the rows ``collect`` stored, inserted in one transaction into a fresh file (no
-  columnar copy written);
+  one; ``--collect direct`` writes the same rows in one transaction instead. The previous run
+  is collected in a process of its own (its peak is that process's), as last week's run was:
+  from ``collect`` on, this process holds what ``aggregator run`` would, and each stage's
+  peak is the product's own plus the interpreter and what earlier stages of the run keep;
 - ``read_rows``: both runs read from their rows (``Store._columns_from_rows``): the path of runs
   without a columnar copy, and what finishing a run reads to write one;
 - ``read``: store -> table, as ``outcome_from_store`` reads them: this run's table, components,
@@ -39,16 +43,18 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -61,7 +67,7 @@ from aggregator.app.pipeline import Collected, build_adapters, collect_run, comp
 from aggregator.atomic import atomic_open
 from aggregator.collection.roster import load_roster
 from aggregator.collection.store import Store
-from aggregator.models import Failures, Run, Subject, utc_now
+from aggregator.models import Failures, Run, Subject, subject_ids, utc_now
 from bench.analytics import make_tables  # the analytics benchmark's data
 from reports.model import build_view
 from reports.render import render
@@ -69,6 +75,7 @@ from reports.sections.standing import SHORTLIST_PAST
 from reports.standing_csv import write_standing_csv
 
 COMPONENTS = ("reach", "talk")
+T = TypeVar("T")
 
 
 def _peak_reset() -> None:
@@ -105,6 +112,13 @@ class Stages:
     def run(self, name: str, func: Callable[[], Any]) -> Any:
         with self.stage(name):
             return func()
+
+    def in_child(self, name: str, func: Callable[..., tuple[T, dict[str, float]]], *args: Any) -> T:
+        """``func(*args)`` in a fresh process (it times itself as stage ``name``): what it makes
+        and leaves behind is gone when it returns, as last week's run is gone from this week's."""
+        with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            result, self.figures[name] = pool.submit(func, *args).result()
+        return result
 
 
 Export = tuple[np.ndarray, list[float], list[list[float]] | None]  # rows kept, values, components
@@ -156,6 +170,15 @@ def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[l
     return configs, exports
 
 
+def collect_alone(config: Config) -> tuple[str, dict[str, float]]:
+    """``collect_run`` timed as stage ``collect_previous`` (in a process of its own): the run's id
+    and the stage's figures."""
+    stages = Stages()
+    with Store(config.store.path) as store:
+        collected: Collected = stages.run("collect_previous", lambda: asyncio.run(collect_run(config, store)))
+    return collected.run_id, stages.figures["collect_previous"]
+
+
 def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tuple[np.ndarray, str]:
     """``outcome_from_store``'s work stage by stage: the consensus and the history, for checking."""
 
@@ -178,7 +201,7 @@ def store_directly(config: Config, store: Store, exports: list[Export]) -> Colle
     return Collected(run.id, subjects, 0, 0)
 
 
-def insert_at_once(config: Config, store: Store, exports: list[Export]) -> tuple[Run, list[Subject]]:
+def insert_at_once(config: Config, store: Store, exports: list[Export]) -> tuple[Run, Sequence[Subject]]:
     """The rows ``collect_run`` stores from these exports, inserted in one transaction (the write floor).
 
     The rows are those the files adapter stores: a reading per row, ``not_found`` for the rest.
@@ -187,7 +210,7 @@ def insert_at_once(config: Config, store: Store, exports: list[Export]) -> tuple
     specs = [adapter.spec for adapter in build_adapters(config)]
     run = Run(id=new_run_id(), started_at=utc_now(), config_digest=config.digest)
     store.start_run(run, subjects, specs)
-    ids = np.array([s.id for s in subjects], dtype=object)
+    ids = np.array(subject_ids(subjects), dtype=object)
     at = utc_now().isoformat()
     db = store._db  # the floor: the same rows in one transaction
     db.execute("BEGIN")
@@ -248,24 +271,27 @@ def main() -> None:
         folder = Path(tmp)
         (before_cfg, config), exports = stages.run("prepare", lambda: write_inputs(folder, n, args.missing))
         warm_up()
+        # from here on this process holds what `aggregator run` would: each export's data is
+        # dropped once its last stage has used it, and the previous run is collected in a
+        # process of its own (a week ago), so none of its objects is left in this one
+        if args.collect == "files":
+            with Store(folder / "one-transaction.sqlite") as floor:  # the store stage's baseline: same rows
+                stages.run("store_one_transaction", lambda: insert_at_once(config, floor, exports[1]))
+            exports.clear()
+            earlier_id: str = stages.in_child("collect_previous", collect_alone, before_cfg)
         with Store(config.store.path) as store:
-            if args.collect == "files":
-                earlier: Collected = stages.run("collect_previous",
-                                                lambda: asyncio.run(collect_run(before_cfg, store)))
-                now: Collected = stages.run("collect", lambda: asyncio.run(collect_run(config, store)))
+            if args.collect == "direct":
+                earlier_id = stages.run("collect_previous",
+                                        lambda: store_directly(before_cfg, store, exports.pop(0))).run_id
+                now: Collected = stages.run("collect", lambda: store_directly(config, store, exports.pop(0)))
             else:
-                earlier = stages.run("collect_previous", lambda: store_directly(before_cfg, store, exports[0]))
-                now = stages.run("collect", lambda: store_directly(config, store, exports[1]))
-            if args.collect == "files":
-                with Store(folder / "one-transaction.sqlite") as floor:  # the store stage's baseline: same rows
-                    stages.run("store_one_transaction", lambda: insert_at_once(config, floor, exports[1]))
-            exports.clear()  # free the data before the timed stages
+                now = stages.run("collect", lambda: asyncio.run(collect_run(config, store)))
             run_id = now.run_id
             # the path of runs with no columnar copy (unfinished, or finished before schema 6),
             # which is also what finishing a run reads to write its copy
-            stages.run("read_rows", lambda: [store._columns_from_rows(r) for r in (run_id, earlier.run_id)])
+            stages.run("read_rows", lambda: [store._columns_from_rows(r) for r in (run_id, earlier_id)])
 
-            staged, history = staged_stages(stages, store, run_id, earlier.run_id)
+            staged, history = staged_stages(stages, store, run_id, earlier_id)
             outcome = stages.run("outcome", lambda: compare_stored(config, store, now))
             # the product's own call gives what the stages gave
             same = bool(np.array_equal(staged, outcome.comparison.consensus, equal_nan=True)) and (
@@ -273,7 +299,7 @@ def main() -> None:
             del staged, history
             baseline = None
             if n <= args.baseline_max:
-                old = stages.run("baseline_read", lambda: (old_read(store, run_id), old_read(store, earlier.run_id)))
+                old = stages.run("baseline_read", lambda: (old_read(store, run_id), old_read(store, earlier_id)))
                 new = outcome.comparison.table
                 same = same and bool(np.array_equal(old[0].raw, new.raw, equal_nan=True))
                 baseline = stages.figures["baseline_read"]

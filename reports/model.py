@@ -35,7 +35,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from aggregator.analytics.outcome import RunOutcome
-from reports.sections._common import SummaryLine, View, Wording, half_up, ids_of, index_label, points_text
+from aggregator.models import subject_ids
+from reports.sections._common import SummaryLine, View, Wording, half_up, index_label, points_text
 from reports.sections.agreement import AgreementView, agreement_view
 from reports.sections.changes import MAX_MOVERS, ChangesView, changes_view
 from reports.sections.disagreements import (
@@ -305,7 +306,7 @@ def _built_view(outcome: RunOutcome) -> ReportView:
     comparison = outcome.comparison
     table = comparison.table
     subjects = outcome.subjects
-    if tuple(ids_of(subjects)) != table.subject_ids:
+    if tuple(subject_ids(subjects)) != table.subject_ids:
         raise ValueError(
             "outcome.subjects must be aligned with comparison.table.subject_ids "
             f"({len(subjects)} subjects vs {len(table.subject_ids)} rows)"

@@ -26,9 +26,10 @@ from numpy.typing import NDArray
 
 from aggregator.analytics.outcome import RunOutcome
 from aggregator.atomic import atomic_open, write_atomic
+from aggregator.models import subject_ids
 from reports.model import build_view
 from reports.render import load_renderer
-from reports.sections._common import half_up, ids_of, index_label, names_of
+from reports.sections._common import half_up, index_label, names_of
 from reports.sections.standing import SHORTLIST_PAST, competition_ranks, standing_order
 
 #: characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
@@ -114,7 +115,7 @@ def standing_blocks(outcome: RunOutcome) -> Iterator[str]:
     odd_names = np.array([*_quoted(labels, ","), '"",'], dtype=object)  # index -1: no odd one out, an empty cell
     marked = comparison.flagged & (comparison.dissenter >= 0)
     disputed = np.where(comparison.flagged, '"yes",', '"no",').astype(object)
-    subject_cells = _subject_cells(ids_of(outcome.subjects), names_of(outcome.subjects))
+    subject_cells = _subject_cells(subject_ids(outcome.subjects), names_of(outcome.subjects))
     width = 7 + 2 * len(labels)
     for start in range(0, len(order), BLOCK):
         rows = order[start:start + BLOCK]

@@ -11,7 +11,7 @@ import numpy as np
 from aggregator.analytics._arrays import FloatArray
 from aggregator.analytics.compare import Comparison
 from aggregator.analytics.people import PeopleAgreement
-from aggregator.models import Failure, FailureKind, Failures, Reading, Run, Subject, Subjects
+from aggregator.models import Failure, FailureKind, Failures, Reading, Run, Subject, subject_ids
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,7 @@ class RunOutcome:
     people: PeopleAgreement | None = None
 
     def __post_init__(self) -> None:
-        ids = self.subjects.ids if isinstance(self.subjects, Subjects) else tuple(s.id for s in self.subjects)
-        if ids != self.comparison.table.subject_ids:
+        if tuple(subject_ids(self.subjects)) != self.comparison.table.subject_ids:
             raise ValueError("RunOutcome.subjects must be aligned with comparison.table.subject_ids")
 
     @property

@@ -19,7 +19,7 @@ import numpy as np
 from aggregator.analytics._arrays import FloatArray
 from aggregator.app.config import Config
 from aggregator.errors import AggregatorError
-from aggregator.models import Subject
+from aggregator.models import Subject, handles_on, subject_ids
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def features_for(subjects: Sequence[Subject], path: Path, *, match: str = "id",
     for i, row_key in enumerate(rows.keys):
         where.setdefault(_norm(row_key, network), []).append(i)
     picked = np.full(len(subjects), -1, dtype=np.int64)
-    for s, subject in enumerate(subjects):
-        key: str | None = subject.id if network is None else subject.handle(network)
+    keys = subject_ids(subjects) if network is None else handles_on(subjects, network)
+    for s, key in enumerate(keys):
         found = where.get(_norm(key, network), []) if key is not None else []
         if len(found) == 1 and found[0] not in rows.bad_rows:  # ambiguous or bad rows tell nothing
             picked[s] = found[0]

@@ -23,7 +23,7 @@ from aggregator.collection.resume import pending
 from aggregator.collection.roster import OptOut, load_roster, take_shard
 from aggregator.collection.store import Store, Writer
 from aggregator.errors import ConfigError, Problem, StoreUnusableError
-from aggregator.models import FailureKind, Run, Subject, utc_now
+from aggregator.models import FailureKind, Run, Subject, subject_ids, subset, utc_now
 from aggregator.plugins import Adapter, CheckedAdapter, adapters
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ class Collected:
     """A finished collection: the run in the store, and who was left out of it."""
 
     run_id: str
-    subjects: list[Subject]
+    #: the subjects collected, in roster order (as columns when read from a roster file)
+    subjects: Sequence[Subject]
     opted_out: int
     forgotten: int
     #: people's judged pairs to check every index against, read before anything was fetched
@@ -107,14 +108,16 @@ async def collect_run(
         if shard is not None:
             part, positions = take_shard(subjects, *shard)
             current = current.model_copy(update={"shard": part})
-            subjects = [subjects[i] for i in positions]
+            subjects = subset(subjects, positions)
         store.start_run(current, subjects, [a.spec for a in active], positions)
     else:
         current = store.run(resume)
         _check_resumable(store, current, active, shard)
-        erased = {s.id for s in gone}
-        subjects = [s for s in store.subjects(current.id) if s.id not in erased]
-    todo = pending([a.name for a in active], [s.id for s in subjects], store.answered(current.id, retry=retry))
+        erased = set(subject_ids(gone))
+        stored = store.subject_columns(current.id)
+        subjects = subset(stored, (i for i, sid in enumerate(stored.ids) if sid not in erased))
+    del roster  # the roster's columns stay only as far as ``subjects`` shares them
+    todo = pending([a.name for a in active], subject_ids(subjects), store.answered(current.id, retry=retry))
     limits = {name: index.limits for name, index in config.enabled_indices.items()}
     try:
         with store.writer(current.id) as sink:
@@ -152,7 +155,7 @@ def read_judgments(config: Config, roster: Sequence[Subject], gone: Sequence[Sub
     path = config.validation.judgments
     if path is None:
         return None
-    judgments = load_judgments(path, roster, {s.id for s in gone})
+    judgments = load_judgments(path, roster, set(subject_ids(gone)))
     for problem in judgments.problems:
         log.warning("%s: %s (row skipped)", path, problem)
     return judgments
@@ -202,7 +205,7 @@ async def _flushing(sink: Writer, work: Awaitable[T]) -> T:
 
 def _forget_opted_out(store: Store, gone: Sequence[Subject]) -> int:
     """Erase what the store holds about newly opted-out subjects, leaving no trace in the file."""
-    held = store.stored_subjects(s.id for s in gone)
+    held = store.stored_subjects(subject_ids(gone))
     if not held:
         return 0
     removed = store.forget(held)

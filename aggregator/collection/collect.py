@@ -25,12 +25,13 @@ stop the collection and reach the caller as they are.
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from aggregator.models import Failure, FailureKind, Reading, Subject
+from aggregator.models import Failure, FailureKind, Reading, Subject, subject_ids, subset
 from aggregator.plugins import Adapter, Limits
 
 log = logging.getLogger(__name__)
@@ -94,11 +95,9 @@ async def collect(
     """
     import asyncio  # here, not at the top: `import aggregator` stays light
 
-    by_id = {s.id: s for s in subjects}
     jobs = []
     for adapter in adapters:
-        ids = todo.get(adapter.name, ()) if todo is not None else by_id
-        wanted = [by_id[sid] for sid in ids if sid in by_id]
+        wanted = _asked_of(subjects, todo.get(adapter.name, ()) if todo is not None else None)
         own = getattr(adapter, "limits", None)
         chosen = (limits or {}).get(adapter.name) or (own if isinstance(own, Limits) else Limits())
         jobs.append(asyncio.ensure_future(_drain(adapter, wanted, sink, progress, chosen)))
@@ -127,7 +126,7 @@ async def _drain_index(adapter: Adapter, subjects: Sequence[Subject], sink: Sink
     started = time.monotonic()
     timed = _latencies(adapter)
     timed_before = len(timed) if timed is not None else 0
-    waiting = {s.id for s in subjects}
+    waiting = set(subject_ids(subjects))
     readings = failures = in_a_row = 0
     whole_index: Failure | None = None
     tripped: Failure | None = None
@@ -185,7 +184,7 @@ async def _drain_index(adapter: Adapter, subjects: Sequence[Subject], sink: Sink
                           name, type(exc).__name__)
                 reason = f"{name}: the adapter stopped with {type(exc).__name__}"
         asked = _asked(adapter)
-        left = [s.id for s in subjects if s.id in waiting]
+        left = [sid for sid in subject_ids(subjects) if sid in waiting]
         cut = {sid for sid in left if asked is not None and sid in asked}
         if tripped is not None:
             kind = tripped.kind
@@ -213,6 +212,21 @@ async def _drain_index(adapter: Adapter, subjects: Sequence[Subject], sink: Sink
     durations = sorted(timed[timed_before:]) if timed is not None else []
     return Tally(name, len(subjects), readings, failures, seconds, len(durations),
                  _quantile(durations, 0.5), _quantile(durations, 0.95), not_asked)
+
+
+def _asked_of(subjects: Sequence[Subject], ids: Sequence[str] | None) -> Sequence[Subject]:
+    """The subjects to ask an index about: those of ``ids`` (every one of ``subjects`` if None),
+    in that order, once per id.
+
+    The whole roster, the common case, is ``subjects`` itself: a million subjects are not
+    copied (or, held as columns, built as models) once per index.
+    """
+    all_ids = subject_ids(subjects)
+    if len(set(all_ids)) == len(all_ids) and (ids is None or (len(ids) == len(all_ids) and all(
+            map(operator.eq, ids, all_ids)))):
+        return subjects
+    at = {sid: i for i, sid in enumerate(all_ids)}  # a repeated id: its last subject
+    return subset(subjects, [at[sid] for sid in (at if ids is None else ids) if sid in at])
 
 
 def _requests_failed_in_a_row(adapter: Adapter) -> int | None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import Subject
+from aggregator.models import Subject, handle_maps, subject_ids
 
 REQUIRED_COLUMNS = ("a", "b", "winner")
 #: how much of an unknown name a problem repeats
@@ -56,9 +56,9 @@ def _key(text: str) -> str:
 def _names(subjects: Sequence[Subject]) -> dict[str, set[str]]:
     """Every id and handle, as a key, to the ids of the subjects it names."""
     names: dict[str, set[str]] = {}
-    for subject in subjects:
-        for name in (subject.id, *subject.handles.values()):
-            names.setdefault(_key(name), set()).add(subject.id)
+    for subject_id, handles in zip(subject_ids(subjects), handle_maps(subjects), strict=True):
+        for name in (subject_id, *handles.values()):
+            names.setdefault(_key(name), set()).add(subject_id)
     return names
 
 

@@ -18,13 +18,17 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from aggregator.errors import ConfigError, Problem
-from aggregator.models import UNSAFE_TEXT, Shard, Subject
+from aggregator.models import UNSAFE_TEXT, Shard, Subject, Subjects, handle_maps, handles_text, subject_ids, subset
 
 _RESERVED = {"id", "name", "synthetic"}
 
 
-def load_roster(path: Path) -> list[Subject]:
-    """Read and check the whole roster; every bad line is reported, with its line number."""
+def load_roster(path: Path) -> Subjects:
+    """Read and check the whole roster; every bad line is reported, with its line number.
+
+    The roster is held as columns (:class:`Subjects`): each line is checked as a
+    :class:`Subject`, whose fields are kept and the model dropped, so a million subjects cost
+    their ids and names, not a million models."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             return _parse_roster(csv.DictReader(handle), str(path))
@@ -34,7 +38,7 @@ def load_roster(path: Path) -> list[Subject]:
         raise ConfigError(f"roster is not a readable UTF-8 CSV file: {exc}", source=str(path)) from None
 
 
-def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
+def _parse_roster(reader: csv.DictReader[str], source: str) -> Subjects:
     header = reader.fieldnames or []
     missing = [column for column in ("id", "name") if column not in header]
     if missing:
@@ -43,7 +47,10 @@ def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
             f"found {', '.join(header) or 'no header'})", source=source,
         )
     networks = [column for column in header if column not in _RESERVED]
-    subjects: list[Subject] = []
+    ids: list[str] = []
+    names: list[str] = []
+    handles: list[str] = []
+    synthetic: list[bool] = []
     first_line: dict[str, int] = {}
     handle_line: dict[tuple[str, str], int] = {}
     problems: list[Problem] = []
@@ -79,12 +86,15 @@ def _parse_roster(reader: csv.DictReader[str], source: str) -> list[Subject]:
                 problems.append(Problem(f"line {line}, column {network}",
                                         f"handle {name!r} is also on line {seen}: one person per handle"))
         first_line[subject_id] = line
-        subjects.append(subject)
+        ids.append(subject.id)
+        names.append(subject.name)
+        handles.append(handles_text(subject.handles))
+        synthetic.append(subject.synthetic)
     if problems:
         raise ConfigError(problems, source=source)
-    if not subjects:
+    if not ids:
         raise ConfigError("roster has no subjects", source=source)
-    return subjects
+    return Subjects(ids, names, handles, synthetic)
 
 
 @dataclass(frozen=True)
@@ -110,18 +120,28 @@ class OptOut:
             raise ConfigError(f"cannot read opt-out list: {exc.strerror}", source=str(path)) from None
 
     def covers(self, subject: Subject) -> bool:
-        return _key(subject.id) in self.keys or any(_key(h) in self.keys for h in subject.handles.values())
+        return self._names(subject.id, subject.handles)
 
-    def split(self, subjects: Sequence[Subject]) -> tuple[list[Subject], list[Subject]]:
-        """(kept, opted out)."""
-        kept = [s for s in subjects if not self.covers(s)]
-        gone = [s for s in subjects if self.covers(s)]
-        return kept, gone
+    def _names(self, subject_id: str, handles: dict[str, str]) -> bool:
+        """Whether an entry is this id or one of these handles."""
+        return _key(subject_id) in self.keys or any(_key(h) in self.keys for h in handles.values())
+
+    def split(self, subjects: Sequence[Subject]) -> tuple[Sequence[Subject], Sequence[Subject]]:
+        """(kept, opted out), each in roster order; a columnar roster gives columns."""
+        if not self.keys:  # nobody opted out: the roster as it is, nothing read again
+            return subjects, subset(subjects, ())
+        gone = {i for i, (sid, handles) in enumerate(zip(subject_ids(subjects), handle_maps(subjects), strict=True))
+                if self._names(sid, handles)}
+        return subset(subjects, (i for i in range(len(subjects)) if i not in gone)), subset(subjects, sorted(gone))
 
     def unmatched(self, subjects: Sequence[Subject]) -> list[tuple[int, str]]:
         """Entries (line, text) that match no subject of the roster: usually a typo, and a typo
         there means someone who asked not to be scored still is."""
-        known = {_key(s.id) for s in subjects} | {_key(h) for s in subjects for h in s.handles.values()}
+        if not self.entries:
+            return []
+        wanted = {_key(text) for _, text in self.entries}  # the entries' keys, not the roster's
+        known = {key for key in map(_key, subject_ids(subjects)) if key in wanted}
+        known.update(key for handles in handle_maps(subjects) for key in map(_key, handles.values()) if key in wanted)
         return [(line, text) for line, text in self.entries if _key(text) not in known]
 
     def warnings(self, subjects: Sequence[Subject], path: Path | None) -> list[str]:
@@ -154,12 +174,12 @@ def shard_of(subject_id: str, count: int) -> int:
 def roster_digest(subjects: Sequence[Subject]) -> str:
     """A digest of the roster's ids in order: the shards of one roster share it."""
     digest = hashlib.sha256()
-    for subject in subjects:
-        digest.update(subject.id.encode("utf-8") + b"\n")
+    for subject_id in subject_ids(subjects):
+        digest.update(subject_id.encode("utf-8") + b"\n")
     return digest.hexdigest()
 
 
 def take_shard(subjects: Sequence[Subject], index: int, count: int) -> tuple[Shard, list[int]]:
     """Shard ``index`` of ``count`` of the roster, and the roster positions of its subjects (ascending)."""
     shard = Shard(index=index, count=count, roster=roster_digest(subjects), size=len(subjects))
-    return shard, [i for i, subject in enumerate(subjects) if shard_of(subject.id, count) == index]
+    return shard, [i for i, subject_id in enumerate(subject_ids(subjects)) if shard_of(subject_id, count) == index]

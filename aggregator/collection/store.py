@@ -31,7 +31,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain
+from itertools import chain, repeat
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -421,15 +421,20 @@ class Store:
                 (run.id, run.started_at.isoformat(), run.config_digest,
                  run.shard.model_dump_json() if run.shard else None),
             )
+            # rows made as they are inserted, from the roster's columns: a million subjects
+            # never stand as a list of rows (or of Subjects) beside the roster
+            roster = Subjects.of(subjects)
             self._db.executemany(
                 "INSERT INTO subjects (id, name, handles, synthetic) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET name = excluded.name, handles = excluded.handles, "
                 "synthetic = excluded.synthetic",
-                [(s.id, s.name, json.dumps(s.handles, sort_keys=True), int(s.synthetic)) for s in subjects],
+                zip(roster.ids, roster.names, roster.handles_texts, map(int, roster.synthetic), strict=True),
             )
+            if len(positions) != len(roster):
+                raise ValueError(f"start_run: {len(roster)} subjects but {len(positions)} positions")
             self._db.executemany(
                 "INSERT INTO run_subjects (run_id, subject_id, position) VALUES (?, ?, ?)",
-                [(run.id, s.id, i) for i, s in zip(positions, subjects, strict=True)],
+                zip(repeat(run.id), roster.ids, positions),
             )
             self._db.executemany(
                 "INSERT INTO run_indices (run_id, name, position, spec) VALUES (?, ?, ?, ?)",

@@ -26,11 +26,6 @@ class SummaryLine(View):
 # --- small formatting helpers -----------------------------------------------------------------
 
 
-def ids_of(subjects: Sequence[Subject]) -> Sequence[str]:
-    """The subjects' ids in order; from a columnar roster without building a Subject each."""
-    return subjects.ids if isinstance(subjects, Subjects) else tuple(s.id for s in subjects)
-
-
 def names_of(subjects: Sequence[Subject]) -> Sequence[str]:
     """The subjects' names in order; from a columnar roster without building a Subject each."""
     return subjects.names if isinstance(subjects, Subjects) else tuple(s.name for s in subjects)

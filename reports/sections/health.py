@@ -11,8 +11,8 @@ import numpy as np
 
 from aggregator.analytics.compare import Comparison, IndexHealth
 from aggregator.analytics.outcome import IndexTiming
-from aggregator.models import Failure, FailureKind, Failures, IndexSpec, Subject
-from reports.sections._common import SummaryLine, View, half_up, ids_of, index_label, names_of, plural
+from aggregator.models import Failure, FailureKind, Failures, IndexSpec, Subject, subject_ids
+from reports.sections._common import SummaryLine, View, half_up, index_label, names_of, plural
 
 #: How many failures the report lists; the rest are counted.
 MAX_FAILURES = 200
@@ -216,7 +216,7 @@ def in_report_order(
     if not len(given):
         return given
     failing = set(given.subject_ids)
-    position = {sid: n for n, sid in enumerate(ids_of(subjects)) if sid in failing}
+    position = {sid: n for n, sid in enumerate(subject_ids(subjects)) if sid in failing}
     column = {name: j for j, name in enumerate(index_names)}
     kinds = {kind: FailureKind(kind) for kind in set(given.kinds)}
     off_roster = len(subjects)  # off-roster subjects last, whole-index failures first
@@ -252,7 +252,7 @@ def failure_rows(
     if not ordered:
         return []  # nothing to name: no walk over the roster
     listed = {f.subject_id for f in ordered[:MAX_FAILURES]}
-    names = {sid: name for sid, name in zip(ids_of(subjects), names_of(subjects), strict=True) if sid in listed}
+    names = {sid: name for sid, name in zip(subject_ids(subjects), names_of(subjects), strict=True) if sid in listed}
     rows = []
     for f in ordered[:MAX_FAILURES]:
         if f.subject_id is None:

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from adapters import _export_rows as export_rows
 from adapters.files import FilesAdapter, FilesConfig
-from aggregator.models import Failure, FailureKind, Reading, Subject
+from aggregator.models import Failure, FailureKind, Reading, Subject, Subjects
 
 SUBJECTS = [
     Subject(id="ann", name="Ann", handles={"twitter": "ann_a"}),
@@ -160,3 +160,79 @@ async def test_a_large_export_is_read_in_blocks_not_held_whole(tmp_path, monkeyp
     values = [item.value for item in got if isinstance(item, Reading)]
     assert values == [(i % 97) + 0.5 for i in range(0, rows, rows // 10)]
     assert peak < path.stat().st_size / 2, f"peak {peak} bytes for a {path.stat().st_size}-byte export"
+
+
+def _answers(items):
+    """Each answer by subject, without the clock's fields."""
+    return {item.subject_id: item.model_dump(exclude={"fetched_at", "at"}) for item in items}
+
+
+async def test_a_columnar_roster_gets_the_same_answers_as_its_subjects(write):
+    """A roster read from a file is handed over as columns: every answer, message and order alike."""
+    path = write("k.csv", """
+        screen_name,score
+        ANN_A,10
+        bobb,x
+        bobb,12
+        nobody,3
+    """)
+    adapter = FilesAdapter("vendor", FilesConfig(path=path, match="handle:twitter", key_column="screen_name"))
+    as_models = [item async for item in adapter.fetch(SUBJECTS)]
+    as_columns = [item async for item in adapter.fetch(Subjects.of(SUBJECTS))]
+    assert [i.subject_id for i in as_columns] == [i.subject_id for i in as_models]
+    assert _answers(as_columns) == _answers(as_models)
+    got = _answers(as_columns)
+    assert got["ann"]["value"] == 10.0
+    assert "k.csv has 2 rows for 'bobb' (lines 3, 4)" in got["bob"]["message"]
+    assert "k.csv has no row for 'cychan'" in got["cy"]["message"]
+    assert got["dee"]["kind"] is FailureKind.NOT_FOUND and "no handle:twitter" in got["dee"]["message"]
+
+
+async def test_subjects_sharing_a_key_each_get_its_row_or_its_lines(write):
+    # the roster refuses a handle on two lines, but an adapter may be given any subjects
+    path = write("k.csv", """
+        screen_name,score
+        @Same,5
+        twice,1
+        TWICE,2
+    """)
+    subjects = [Subject(id="a", name="A", handles={"twitter": "same"}), Subject(id="b", name="B"),
+                Subject(id="c", name="C", handles={"twitter": "SAME"}),
+                Subject(id="d", name="D", handles={"twitter": "Twice"}),
+                Subject(id="e", name="E", handles={"twitter": "twice"})]
+    adapter = FilesAdapter("vendor", FilesConfig(path=path, match="handle:twitter", key_column="screen_name"))
+    got = {item.subject_id: item async for item in adapter.fetch(Subjects.of(subjects))}
+    assert (got["a"].value, got["c"].value) == (5.0, 5.0)
+    assert "2 rows for 'Twice' (lines 3, 4)" in got["d"].message
+    assert "2 rows for 'twice' (lines 3, 4)" in got["e"].message
+    assert got["b"].kind is FailureKind.NOT_FOUND and set(got) == {"a", "b", "c", "d", "e"}
+
+
+async def test_an_export_spoiled_while_it_is_read_fails_only_the_subjects_not_yet_answered(tmp_path, monkeypatch):
+    monkeypatch.setattr(export_rows, "BLOCK_ROWS", 10)
+    path = tmp_path / "k.csv"
+    rows = 20_000  # far more than one buffer of the open file: the rest is read after the damage
+    path.write_text("id,score\n" + "".join(f"p{i},{i}\n" for i in range(rows)))
+    subjects = Subjects.of(Subject(id=f"p{i}", name="P") for i in range(0, rows, 100))
+    adapter = FilesAdapter("vendor", FilesConfig(path=path))
+    got = []
+    async for item in adapter.fetch(subjects):
+        if not got:  # the second pass has begun: the same file is overwritten with bytes that are no UTF-8
+            with path.open("r+b") as handle:
+                handle.write(b"\xff" * path.stat().st_size)
+        got.append(item)
+    read = [item for item in got if isinstance(item, Reading)]
+    spoiled = [item for item in got if isinstance(item, Failure)]
+    assert read and spoiled and len(got) == len(subjects)  # one answer each, no subject twice
+    assert [item.value for item in read] == [float(i) for i in range(0, 100 * len(read), 100)]
+    assert all(item.message == "vendor: k.csv could not be read" for item in spoiled)
+    assert [item.subject_id for item in spoiled] == list(subjects.ids[len(read):])
+
+
+def test_a_columnar_roster_without_the_matched_network_is_refused_naming_its_networks(write):
+    path = write("k.csv", "screen_name,score\nann,1\n")
+    adapter = FilesAdapter("vendor", FilesConfig(path=path, match="handle:mastodon", key_column="screen_name"))
+    problems = adapter.check_inputs(Subjects.of(SUBJECTS))
+    assert [p.where for p in problems] == ["indices.vendor.options.match"]
+    assert "no 'mastodon' column" in problems[0].message and "(its networks: twitter)" in problems[0].message
+    assert adapter.check_inputs(SUBJECTS) == problems

@@ -9,7 +9,7 @@ import aggregator
 from aggregator.app.activity import features_for
 from aggregator.app.config import load_config
 from aggregator.errors import ConfigError
-from aggregator.models import Subject
+from aggregator.models import Subject, Subjects
 
 FEATURES = """
     screen_name,follower_count,following_count,listed_count,mentions_received,retweets_received,posts,mentions_sent
@@ -31,6 +31,10 @@ def test_features_align_with_subjects_by_handle(write):
     assert found["follower_count"].tolist()[:2] == [900.0, 120.0]
     assert np.isnan(found["follower_count"][2]) and np.isnan(found["posts"][3])
     assert "retweets_sent" not in found  # a column the file does not have
+    # a roster read from its file is held as columns: the same features, read from them
+    from_columns = features_for(Subjects.of(people), path, match="handle:twitter", key_column="screen_name")
+    assert from_columns.keys() == found.keys()
+    assert all(np.array_equal(from_columns[k], found[k], equal_nan=True) for k in found)
 
 
 async def test_a_run_with_an_inhouse_index_fingerprints_every_index(project, write):

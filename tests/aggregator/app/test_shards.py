@@ -49,7 +49,7 @@ def test_every_subject_is_in_exactly_one_shard_for_n_1_to_7(roster_file):
 
 def test_a_subject_s_shard_depends_on_its_id_only(roster_file):
     roster = load_roster(roster_file)
-    shuffled = roster[:]
+    shuffled = list(roster)
     random.Random(7).shuffle(shuffled)
     for count in (2, 5):
         before = {roster[i].id: k for k in range(1, count + 1) for i in take_shard(roster, k, count)[1]}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from aggregator.collection.collect import Progress, collect
-from aggregator.models import Failure, FailureKind, Reading, Subject
+from aggregator.models import Failure, FailureKind, Reading, Subject, Subjects
 from aggregator.testing import FakeAdapter
 
 SUBJECTS = [Subject(id=f"s{i}", name=f"S{i}") for i in range(6)]
@@ -85,3 +85,32 @@ async def test_answers_for_unasked_subjects_or_other_indices_are_not_trusted():
     assert len(got) == 6 and ("c", "stranger") not in pairs
     assert pairs["c", "s0"].kind is FailureKind.ADAPTER_ERROR
     assert pairs["c", "s1"].value == 2.0
+
+
+async def test_a_columnar_roster_is_collected_like_its_subjects_each_index_asking_its_own_todo():
+    roster = Subjects.of(SUBJECTS)
+    every = FakeAdapter("every", {s.id: float(i) for i, s in enumerate(SUBJECTS)})
+    some = FakeAdapter("some", {s.id: 1.0 for s in SUBJECTS})
+    got: list[Reading | Failure] = []
+    todo = {"every": list(roster.ids), "some": ["s4", "s1", "nobody", "s4"]}
+    await collect([every, some], roster, got.append, todo=todo)
+    assert every.asked == list(roster.ids)  # the whole roster, in its order
+    assert some.asked == ["s4", "s1", "s4"]  # the todo's order; an id not on the roster is not asked
+    pairs = _by_pair(got)
+    assert [pairs["every", s.id].value for s in SUBJECTS] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert sorted(sid for index, sid in pairs if index == "some") == ["s1", "s4"]
+
+
+async def test_subjects_with_one_id_twice_are_asked_once_as_the_last_of_them():
+    twice = [Subject(id="a", name="First"), Subject(id="b", name="B"), Subject(id="a", name="Last")]
+    seen: list[str] = []
+
+    class Names(FakeAdapter):
+        async def fetch(self, subjects):
+            seen.extend(s.name for s in subjects)
+            async for item in super().fetch(subjects):
+                yield item
+
+    got: list[Reading | Failure] = []
+    await collect([Names("n", {"a": 1.0, "b": 2.0})], twice, got.append)
+    assert seen == ["Last", "B"] and len(got) == 2
