@@ -121,10 +121,17 @@ def _iterate(spark: SparkSession, edges: DataFrame, nodes: DataFrame | None, *, 
 
 
 def _step(ranks: DataFrame, links: DataFrame, alpha: float, spread: float) -> DataFrame:
-    """The next iterate beside the previous one: node, dangling, x, previous."""
-    flow = links.join(ranks.select(F.col("node").alias("src"), "x"), "src").groupBy(
+    """The next iterate beside the previous one: node, dangling, x, previous.
+
+    Sort-merge joins (``merge``): the ranks, the edges (by source) and the inflow (by target) are
+    already hash-partitioned alike, so neither side is shuffled for them. Left to itself, adaptive
+    execution broadcasts ranks under 10 MB, and each broadcast's hash table (a 64 MB page on the
+    driver, whatever the rows) stayed until a garbage collection in Python and then in the JVM let
+    Spark's cleaner drop it: 65 MB more held per iteration, up to 500 MB on a 2,000-edge graph.
+    """
+    flow = links.join(ranks.select(F.col("node").alias("src"), "x").hint("merge"), "src").groupBy(
         F.col("dst").alias("node")).agg(F.sum(F.col("share") * F.col("x")).alias("inflow"))
-    return ranks.join(flow, "node", "left").select(
+    return ranks.hint("merge").join(flow, "node", "left").select(
         "node", "dangling", (F.lit(alpha) * F.coalesce(F.col("inflow"), F.lit(0.0)) + F.lit(spread)).alias("x"),
         F.col("x").alias("previous"))
 
