@@ -102,9 +102,9 @@ def _iterate(spark: SparkSession, edges: DataFrame, nodes: DataFrame | None, *, 
         iterations += 1
         spread = (alpha * dangling_mass + 1.0 - alpha) / n
         # Every iterate is cut from its lineage: the step reads the ranks twice (the inflow and the
-        # previous x), so an uncut plan doubles with each iteration, and each copy is analysed,
-        # cached and kept as text by the SQL status store (the 1 GB driver ran out of heap at ~5 of
-        # them per checkpoint on the Higgs mention layer). Cut, the plan is the same few nodes.
+        # previous x), so an uncut plan doubles with each iteration (5k to 390k characters over 5 of
+        # them), each copy analysed, cached and described to the SQL status store (the 1 GB driver
+        # ran out of heap on the Higgs mention layer). Cut, the plan is the same few nodes.
         step = _truncated(_step(ranks, links, alpha, spread), spark)
         figures = step.agg(F.sum(F.abs(F.col("x") - F.col("previous"))).alias("change"),
                            F.sum(F.when(F.col("dangling"), F.col("x")).otherwise(0.0)).alias("dangling")).first()
@@ -125,8 +125,8 @@ def _step(ranks: DataFrame, links: DataFrame, alpha: float, spread: float) -> Da
 
     Sort-merge joins (``merge``): the ranks, the edges (by source) and the inflow (by target) are
     already hash-partitioned alike, so neither side is shuffled for them. Left to itself, adaptive
-    execution broadcasts ranks under 10 MB, and each broadcast's hash table (a 64 MB page on the
-    driver, whatever the rows) stayed until a garbage collection in Python and then in the JVM let
+    execution broadcasts ranks under 10 MB, and each broadcast's hash table (about 64 MB on the
+    driver even for a few thousand rows) stayed until a garbage collection in Python and then in the JVM let
     Spark's cleaner drop it: 65 MB more held per iteration, up to 500 MB on a 2,000-edge graph.
     """
     flow = links.join(ranks.select(F.col("node").alias("src"), "x").hint("merge"), "src").groupBy(
