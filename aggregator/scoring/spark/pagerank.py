@@ -105,7 +105,8 @@ def _iterate(spark: SparkSession, edges: DataFrame, nodes: DataFrame | None, *, 
         # previous x), so an uncut plan doubles with each iteration (5k to 390k characters over 5 of
         # them), each copy analysed, cached and described to the SQL status store (the 1 GB driver
         # ran out of heap on the Higgs mention layer). Cut, the plan is the same few nodes.
-        step = _truncated(_step(ranks, links, alpha, spread), spark)
+        # not eager: the figures' job below computes the iterate and keeps it, one job per iteration
+        step = _truncated(_step(ranks, links, alpha, spread), spark, eager=False)
         figures = step.agg(F.sum(F.abs(F.col("x") - F.col("previous"))).alias("change"),
                            F.sum(F.when(F.col("dangling"), F.col("x")).otherwise(0.0)).alias("dangling")).first()
         assert figures is not None
@@ -141,12 +142,13 @@ def _dangling_mass(ranks: DataFrame) -> float:
     return float(row["mass"] or 0.0) if row is not None else 0.0
 
 
-def _truncated(frame: DataFrame, spark: SparkSession) -> DataFrame:
-    """``frame`` computed and cut from its lineage: a reliable checkpoint when the session has a
-    checkpoint folder (a cluster that may lose executors), a local one otherwise."""
+def _truncated(frame: DataFrame, spark: SparkSession, *, eager: bool = True) -> DataFrame:
+    """``frame`` cut from its lineage, and computed now when ``eager`` (else by the first job that reads
+    it whole): a reliable checkpoint when the session has a checkpoint folder (a cluster that may
+    lose executors), a local one otherwise."""
     if spark.sparkContext.getCheckpointDir():
-        return frame.checkpoint(eager=True)
-    return frame.localCheckpoint(eager=True)
+        return frame.checkpoint(eager=eager)
+    return frame.localCheckpoint(eager=eager)
 
 
 def _release(*frames: DataFrame) -> None:
