@@ -10,8 +10,9 @@ tol 1e-6):
 
 - **baseline**: the scipy path (``aggregator.scoring.graph``: the file read, then the power
   iteration) — its seconds and iterations;
-- **Spark**: ``aggregator.scoring.spark.pagerank`` on the same text file in local mode (the
-  session's start is reported apart, not counted): edges read, iterated to the same strict L1
+- **Spark**: ``aggregator.scoring.spark.pagerank`` on the same text file in local mode, in the
+  session the command builds (``aggregator.app.engines.spark_session``, Spark's default 1 GB
+  driver; its start is reported apart, not counted): edges read, iterated to the same strict L1
   tolerance, ranks written as Parquet to a temporary folder — its seconds, iterations and
   seconds per iteration;
 - the ratio (Spark / scipy) and the agreement: the L1 distance of the two rank vectors against
@@ -93,12 +94,10 @@ def main() -> int:
         say(f"no {source}: the Higgs graph is in ../shared/data/higgs beside the checkout")
         return 2
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.perf_counter()
-    from pyspark.sql import SparkSession
+    from aggregator.app.engines import spark_session  # the session `aggregator scorer graph --engine spark` runs in
 
-    spark = (SparkSession.builder.master(args.master).appName("bench spark_pagerank")
-             .config("spark.ui.showConsoleProgress", "false").getOrCreate())
+    spark = spark_session(args.master)
     spark.sparkContext.setLogLevel("ERROR")
     session_s = time.perf_counter() - started
     load = os.getloadavg()
