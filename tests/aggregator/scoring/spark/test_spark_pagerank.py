@@ -130,16 +130,17 @@ def test_a_bad_edge_file_is_named_with_its_line(spark, tmp_path):
 
 def _plans_and_blocks(spark, run):
     """``run()``'s result, the longest query plan Spark recorded while it ran (in characters, from the SQL
-    status store, as its UI shows it) and how many more RDDs hold blocks after it than before."""
+    status store, as its UI shows it) and how many RDDs it left holding blocks (by id: the shared session's
+    cleaner may free other tests' RDDs meanwhile, so a count before and after would not tell)."""
     context = spark.sparkContext._jsc.sc()
     store = spark._jsparkSession.sharedState().statusStore()
     context.listenerBus().waitUntilEmpty()  # the status store is fed asynchronously
-    seen, held = store.executionsCount(), len(spark.sparkContext._jsc.getPersistentRDDs())
+    seen, held = store.executionsCount(), set(spark.sparkContext._jsc.getPersistentRDDs().keys())
     result = run()
     context.listenerBus().waitUntilEmpty()
     executions = store.executionsList(seen, store.executionsCount() - seen)
     longest = max(len(executions.apply(i).physicalPlanDescription()) for i in range(executions.size()))
-    return result, longest, len(spark.sparkContext._jsc.getPersistentRDDs()) - held
+    return result, longest, len(set(spark.sparkContext._jsc.getPersistentRDDs().keys()) - held)
 
 
 def test_many_iterations_keep_the_plan_and_the_held_blocks_the_size_of_one(spark, tmp_path):
