@@ -95,9 +95,11 @@ async def collect(
     """
     import asyncio  # here, not at the top: `import aggregator` stays light
 
+    all_ids = subject_ids(subjects)
+    place = {sid: i for i, sid in enumerate(all_ids)}  # once for every index; a repeated id: its last subject
     jobs = []
     for adapter in adapters:
-        wanted = _asked_of(subjects, todo.get(adapter.name, ()) if todo is not None else None)
+        wanted = _asked_of(subjects, all_ids, place, todo.get(adapter.name, ()) if todo is not None else None)
         own = getattr(adapter, "limits", None)
         chosen = (limits or {}).get(adapter.name) or (own if isinstance(own, Limits) else Limits())
         jobs.append(asyncio.ensure_future(_drain(adapter, wanted, sink, progress, chosen)))
@@ -214,19 +216,19 @@ async def _drain_index(adapter: Adapter, subjects: Sequence[Subject], sink: Sink
                  _quantile(durations, 0.5), _quantile(durations, 0.95), not_asked)
 
 
-def _asked_of(subjects: Sequence[Subject], ids: Sequence[str] | None) -> Sequence[Subject]:
+def _asked_of(
+    subjects: Sequence[Subject], all_ids: Sequence[str], place: Mapping[str, int], ids: Sequence[str] | None,
+) -> Sequence[Subject]:
     """The subjects to ask an index about: those of ``ids`` (every one of ``subjects`` if None),
-    in that order, once per id.
+    in that order, once per id. ``all_ids``: the subjects' ids; ``place``: each id's (last) position.
 
     The whole roster, the common case, is ``subjects`` itself: a million subjects are not
     copied (or, held as columns, built as models) once per index.
     """
-    all_ids = subject_ids(subjects)
-    if len(set(all_ids)) == len(all_ids) and (ids is None or (len(ids) == len(all_ids) and all(
-            map(operator.eq, ids, all_ids)))):
+    unique = len(place) == len(all_ids)
+    if unique and (ids is None or (len(ids) == len(all_ids) and all(map(operator.eq, ids, all_ids)))):
         return subjects
-    at = {sid: i for i, sid in enumerate(all_ids)}  # a repeated id: its last subject
-    return subset(subjects, [at[sid] for sid in (at if ids is None else ids) if sid in at])
+    return subset(subjects, [place[sid] for sid in (place if ids is None else ids) if sid in place])
 
 
 def _requests_failed_in_a_row(adapter: Adapter) -> int | None:
