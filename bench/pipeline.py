@@ -26,7 +26,7 @@ high-water mark, reset before each stage through ``/proc/self/clear_refs``):
 - ``read``: store -> table, as ``outcome_from_store`` reads them: this run's table, components,
   failures and roster, and the previous run's table, all from the runs' columnar copies;
 - ``compare``: ``compare_table`` on them (with the previous run), the yardstick of the goals;
-- ``history``: the consensus history from the tables already read;
+- ``history``: the consensus history from the tables already read and the figures the comparison holds;
 - ``outcome``: ``compare_stored``, the product's call that does read + compare + history;
 - ``view``, ``web``, ``text``, ``json``: the report's view-model and each renderer; above
   ``--view-max`` subjects they are skipped (null in the JSON);
@@ -61,8 +61,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo's reports/, not bench/reports.py
 
 from aggregator.analytics.compare import ScoreTable, compare_table
+from aggregator.analytics.outcome import ConsensusHistory
 from aggregator.app.config import Config, config_from_dict
-from aggregator.app.history import _stored, consensus_history
+from aggregator.app.history import _stored, consensus_history, known_consensus
 from aggregator.app.pipeline import Collected, build_adapters, collect_run, compare_stored, new_run_id
 from aggregator.atomic import atomic_open
 from aggregator.collection.roster import load_roster
@@ -179,7 +180,7 @@ def collect_alone(config: Config) -> tuple[str, dict[str, float]]:
     return collected.run_id, stages.figures["collect_previous"]
 
 
-def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tuple[np.ndarray, str]:
+def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tuple[np.ndarray, ConsensusHistory]:
     """``outcome_from_store``'s work stage by stage: the consensus and the history, for checking."""
 
     def read() -> tuple[dict[str, Any], Any, Any]:
@@ -189,8 +190,9 @@ def staged_stages(stages: Stages, store: Store, run_id: str, earlier: str) -> tu
     tables, failures, _ = stages.run("read", read)
     comparison = stages.run("compare", lambda: compare_table(
         tables[run_id].table, failures=failures, previous=tables[earlier].table, previous_run=earlier))
-    history = stages.run("history", lambda: consensus_history(store, run_id, tables=tables))
-    return comparison.consensus, repr(history)
+    history = stages.run("history", lambda: consensus_history(
+        store, run_id, tables=tables, known=known_consensus(comparison, run_id)))
+    return comparison.consensus, history
 
 
 def store_directly(config: Config, store: Store, exports: list[Export]) -> Collected:
@@ -294,8 +296,9 @@ def main() -> None:
             staged, history = staged_stages(stages, store, run_id, earlier_id)
             outcome = stages.run("outcome", lambda: compare_stored(config, store, now))
             # the product's own call gives what the stages gave
-            same = bool(np.array_equal(staged, outcome.comparison.consensus, equal_nan=True)) and (
-                history == repr(dict(outcome.history)))
+            same = (bool(np.array_equal(staged, outcome.comparison.consensus, equal_nan=True))
+                    and np.array_equal(history.rows, outcome.history.rows)
+                    and np.array_equal(history.consensus, outcome.history.consensus, equal_nan=True))
             del staged, history
             baseline = None
             if n <= args.baseline_max:

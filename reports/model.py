@@ -366,6 +366,6 @@ def _built_view(outcome: RunOutcome) -> ReportView:
         agreement=agreement,
         changes=changes,
         lone_topics=tuple(lone_topics(comparison, subjects, labels)),
-        history_runs=max(map(len, outcome.history.values()), default=0),
+        history_runs=outcome.history.runs,
         people=people,
     )

@@ -116,6 +116,9 @@ class Shifts:
     mover_threshold: float
     #: rows whose ``|movement|`` reaches the threshold, largest first
     movers: IntArray
+    #: the previous run's consensus on its own rows (by the comparison's normalizer and consensus
+    #: method), for the history's line of that run; None when not at hand (read back from an export)
+    previous_consensus: FloatArray | None = None
 
     @property
     def events(self) -> tuple[IndexShift, ...]:
@@ -168,6 +171,7 @@ def compute_shifts(
         previous_run=previous_run, indices=tuple(index_shifts), raw_change=raw_change,
         standing_change=standing_change, consensus_change=consensus_change, movement=movement,
         new=~known, mover_threshold=mover_threshold, movers=movers_of(movement, mover_threshold),
+        previous_consensus=before.consensus,
     )
 
 

@@ -24,12 +24,13 @@ import numpy as np
 from aggregator.analytics._arrays import FloatArray, row_nanmedian
 from aggregator.analytics.compare import (
     MIN_INDICES_FOR_CONSENSUS,
+    Comparison,
     ScoreTable,
     common_versions,
     compare_table,
 )
 from aggregator.analytics.normalize import normalize
-from aggregator.analytics.outcome import Components, IndexTiming, RunOutcome
+from aggregator.analytics.outcome import Components, ConsensusHistory, IndexTiming, RunOutcome
 from aggregator.collection._columns import RosterRows, RunColumns
 from aggregator.collection.store import Store
 from aggregator.errors import StoreError
@@ -80,8 +81,7 @@ def trend(store: Store, subject_id: str, *, last: int | None = None) -> Trend:
             i, j = at_run[run_id], at_index[index]
             raw[i, j] = value
             standing[i, j] = (below + equal / 2.0) / scored * 100.0
-    enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
-    consensus = np.where(enough, row_nanmedian(standing), np.nan)
+    consensus = standing_consensus(standing)
     return Trend(subject_id, tuple(store.run(r) for r in run_ids), tuple(indices), raw, standing, consensus)
 
 
@@ -91,13 +91,16 @@ HISTORY_RUNS = 8
 
 def consensus_history(
     store: Store, run_id: str, *, last: int = HISTORY_RUNS, tables: Mapping[str, StoredRun] | None = None,
-) -> dict[str, tuple[float, ...]]:
+    known: Mapping[str, FloatArray] | None = None,
+) -> ConsensusHistory:
     """Each of the run's subjects' consensus over the last ``last`` runs up to ``run_id``, oldest first.
 
     The runs are the finished ones before ``run_id`` and ``run_id`` itself; NaN where a run did
     not score the subject (with two indices at least). Subjects with fewer than two scored runs
     are left out (there is no line to draw). Each run is read as columns (``tables`` gives runs
-    already read, by id), its standings ranked in numpy, and only its consensus kept.
+    already read, by id), its standings ranked in numpy, and only its consensus kept; ``known``
+    gives, by run id, that figure already computed (:func:`standing_consensus` of the run's
+    table, on its rows), which is then not computed again.
     """
     if last < 1:
         raise ValueError(f"last must be at least 1, got {last}")
@@ -106,22 +109,47 @@ def consensus_history(
     here = ids.index(run_id) if run_id in ids else len(ids)
     chosen = ([rid for rid, finished in runs[:here] if finished] + [run_id])[-last:]
     if len(chosen) < 2:
-        return {}
+        return ConsensusHistory()
     given = dict(tables or {})
     for rid in chosen:
         if rid not in given:
             given[rid] = _stored(store, rid, components=False)
-    roster, subject_ids = given[run_id].roster, given[run_id].table.subject_ids
-    consensus = np.full((len(subject_ids), len(chosen)), np.nan)
+    roster = given[run_id].roster
+    consensus = np.full((len(given[run_id].table.subject_ids), len(chosen)), np.nan)
     for k, rid in enumerate(chosen):
-        table, own = given[rid].table, given[rid].roster
-        standing = normalize(table.raw, table.specs, "percentile")  # as standing_history counts it
-        enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
-        theirs = np.where(enough, row_nanmedian(standing), np.nan)
-        rows, known = roster.rows_of(own.keys)  # this run's rows of the subjects that run had
-        consensus[rows, k] = theirs[own.rows[known]]
+        own = given[rid].roster
+        theirs = known[rid] if known and rid in known else standing_consensus(
+            normalize(given[rid].table.raw, given[rid].table.specs, "percentile"))  # as standing_history counts it
+        if own is roster or np.array_equal(own.keys, roster.keys):  # the same ids: no search
+            consensus[roster.rows, k] = theirs[own.rows]
+        else:
+            rows, held = roster.rows_of(own.keys)  # this run's rows of the subjects that run had
+            consensus[rows, k] = theirs[own.rows[held]]
     kept = np.flatnonzero(np.sum(~np.isnan(consensus), axis=1) >= 2)
-    return dict(zip(map(subject_ids.__getitem__, kept.tolist()), map(tuple, consensus[kept].tolist()), strict=True))
+    return ConsensusHistory(kept, consensus[kept])
+
+
+def standing_consensus(standing: FloatArray) -> FloatArray:
+    """Each row's median percentile standing (NaN with fewer than ``MIN_INDICES_FOR_CONSENSUS``
+    indices): the consensus that :func:`trend` and the history lines show, whatever the report's method."""
+    enough = np.sum(~np.isnan(standing), axis=1) >= MIN_INDICES_FOR_CONSENSUS
+    out: FloatArray = np.where(enough, row_nanmedian(standing), np.nan)
+    return out
+
+
+def known_consensus(comparison: Comparison, run_id: str) -> dict[str, FloatArray]:
+    """What :func:`consensus_history` needs of the runs ``comparison`` already ranked, by run id.
+
+    The comparison always holds this run's percentile standing, so only its median is taken; its
+    consensus (and the previous run's, kept by its shifts) is that very figure only when the report
+    ranks by percentile with the median consensus: under any other method it is not given.
+    """
+    same = comparison.method == "percentile" and comparison.consensus_method == "median"
+    known = {run_id: comparison.consensus if same else standing_consensus(comparison.standing)}
+    shifts = comparison.shifts
+    if same and shifts is not None and shifts.previous_run and shifts.previous_consensus is not None:
+        known[shifts.previous_run] = shifts.previous_consensus
+    return known
 
 
 def subject_history(store: Store, subject_id: str, *, method: str = "percentile") -> list[HistoryPoint]:
@@ -192,7 +220,8 @@ def outcome_from_store(
         run=run, subjects=store.subject_columns(run_id), comparison=comparison, failures=failures,
         opted_out=opted_out, forgotten=forgotten, title=title, components=MappingProxyType(read[run_id].components),
         timing=MappingProxyType({name: IndexTiming(*row) for name, row in store.index_timing(run_id).items()}),
-        history=MappingProxyType(consensus_history(store, run_id, last=history, tables=read) if history else {}),
+        history=consensus_history(store, run_id, last=history, tables=read, known=known_consensus(comparison, run_id))
+        if history else ConsensusHistory(),
     )
 
 

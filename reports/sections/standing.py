@@ -12,12 +12,13 @@ machine a table of a few hundred rows does, 1,000 rows took 0.3-0.7 s and 10,000
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from aggregator.analytics.compare import Comparison
+from aggregator.analytics.outcome import ConsensusHistory
 from aggregator.models import Subject
 from reports.sections._common import View, bottom_rows, half_up, highest_first, opt_float, opt_int, top_rows
 
@@ -128,10 +129,6 @@ def shortlist_note(shown: int, total: int, where: str, *, ends: int = SHORTLIST_
     )
 
 
-def _rounded(points: Sequence[float]) -> tuple[int | None, ...]:
-    return tuple(opt_int(v) for v in half_up(np.array(points, dtype=np.float64), 0)) if points else ()
-
-
 def standing_where(total: int, csv: str | None, *, beside: str = "this report") -> str:
     """Where the full standing of a shortened one is: the CSV file ``csv`` (beside ``beside``, when
     given), or where it will be when the report is written to a file."""
@@ -142,7 +139,7 @@ def standing_where(total: int, csv: str | None, *, beside: str = "this report") 
 
 
 def standing_rows(
-    comparison: Comparison, subjects: Sequence[Subject], history: Mapping[str, tuple[float, ...]] | None = None,
+    comparison: Comparison, subjects: Sequence[Subject], history: ConsensusHistory | None = None,
     rows: NDArray[np.intp] | None = None,
 ) -> list[StandingRow]:
     """The subjects in ``rows`` (default: all, highest consensus first); every number rounded once, vectorized.
@@ -154,7 +151,8 @@ def standing_rows(
         rank_of_row = competition_ranks(comparison.consensus[rows])
     else:
         rank_of_row = ranks_of(comparison.consensus, rows)
-    history = history or {}
+    lines, has_line = (history or ConsensusHistory()).of_rows(rows)
+    lines = half_up(lines, 0)
     standing = half_up(comparison.normalized[rows], 0)
     bars = np.clip(np.nan_to_num(standing, nan=0.0), 0, 100).astype(np.int64)
     consensus = half_up(comparison.consensus[rows], 1)
@@ -183,7 +181,7 @@ def standing_rows(
                     )
                     for j in columns
                 ),
-                history=_rounded(history.get(subject.id, ())),
+                history=tuple(opt_int(v) for v in lines[k]) if has_line[k] else (),
             )
         )
     return out

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from types import MappingProxyType
 
 import pytest
 
+from aggregator.analytics.outcome import ConsensusHistory
+from aggregator.models import subject_ids
 from reports._chromium import chromium_path, open_page
 from reports.model import build_view
 from reports.render import render
 
 from .conftest import make_outcome
 
-HISTORY = {"ada": (61.4, math.nan, 72.5), "bob": (10.0, 20.49)}
+HISTORY = {"ada": (61.4, math.nan, 72.5), "bob": (math.nan, 10.0, 20.49)}
 
 
 @pytest.fixture
 def with_history():
-    return replace(make_outcome(), history=MappingProxyType(HISTORY))
+    outcome = make_outcome()
+    return replace(outcome, history=ConsensusHistory.of_subjects(HISTORY, subject_ids(outcome.subjects)))
 
 
 def test_rows_carry_the_rounded_history_and_others_none(with_history):
     rows = {r.subject_id: r.history for r in build_view(with_history).standing}
     assert rows["ada"] == (61, None, 73)  # half up, as every figure in the report
-    assert rows["bob"] == (10, 20)
+    assert rows["bob"] == (None, 10, 20)
     assert rows["cy"] == ()
 
 
@@ -33,7 +35,7 @@ def test_the_page_holds_one_short_attribute_per_subject_with_history(with_histor
     html = render(with_history, "html")
     assert isinstance(html, str)
     assert html.count(' data-h="') == 2
-    assert ' data-h="61,,73"' in html and ' data-h="10,20"' in html
+    assert ' data-h="61,,73"' in html and ' data-h=",10,20"' in html
     plain = render(make_outcome(), "html")
     assert isinstance(plain, str) and " data-h=" not in plain
     assert 'id="detail-history"' not in plain and "<svg" in html and plain.count("<svg") == html.count("<svg") - 1

@@ -17,14 +17,14 @@ from email.message import EmailMessage
 from email.policy import default as default_policy
 from html.parser import HTMLParser
 from pathlib import Path
-from types import MappingProxyType
 
 import numpy as np
 import pytest
 
 import aggregator
 from aggregator.analytics.compare import ScoreTable, compare_table
-from aggregator.models import IndexSpec, Scale, Subject
+from aggregator.analytics.outcome import ConsensusHistory
+from aggregator.models import IndexSpec, Scale, Subject, subject_ids
 from reports.email import MAX_HTML_BYTES, build_email
 from reports.model import build_view
 from reports.sections.changes import SPARK_BLOCKS, SPARK_GAP, spark_chars
@@ -189,7 +189,7 @@ async def test_a_subject_with_fewer_than_two_known_runs_shows_nothing(runs):
     outcome = runs[-1].outcome
     # the same real run, but every subject known in one run only (not scored before)
     once = {s.id: (math.nan, 50.0) for s in outcome.subjects}
-    view = build_view(replace(outcome, history=MappingProxyType(once)))
+    view = build_view(replace(outcome, history=ConsensusHistory.of_subjects(once, subject_ids(outcome.subjects))))
     assert view.changes is not None and view.changes.movers
     assert all(m.trend is None for m in view.changes.movers)
     text = TextRenderer().render(view)
@@ -215,7 +215,7 @@ def _big_with_movers(n: int, k: int, name_length: int) -> object:
                                previous_run="run-before")
     outcome = make_outcome(now, subjects, specs, ())
     history = {sid: tuple(float(v) for v in rng.uniform(0, 100, 8)) for sid in ids}
-    return replace(outcome, comparison=comparison, history=MappingProxyType(history))
+    return replace(outcome, comparison=comparison, history=ConsensusHistory.of_subjects(history, ids))
 
 
 @pytest.mark.parametrize(("n", "k", "name_length"), [(2_000, 5, 300), (300, 40, 60)])

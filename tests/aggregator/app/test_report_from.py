@@ -22,7 +22,7 @@ import pytest
 
 pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow is the optional 'spark' extra: pip install '.[spark]'")
 
-from aggregator.analytics.outcome import RunOutcome  # noqa: E402
+from aggregator.analytics.outcome import ConsensusHistory, RunOutcome  # noqa: E402
 from aggregator.app import demo  # noqa: E402
 from aggregator.app.api import Aggregator, RunResult, render  # noqa: E402
 from aggregator.app.config import config_from_dict  # noqa: E402
@@ -115,7 +115,7 @@ class Compared:
 
 def exportable(outcome: RunOutcome) -> RunOutcome:
     """The product's own outcome of a run, without what an export does not carry."""
-    return replace(outcome, opted_out=0, forgotten=0, timing=MappingProxyType({}), history=MappingProxyType({}),
+    return replace(outcome, opted_out=0, forgotten=0, timing=MappingProxyType({}), history=ConsensusHistory(),
                    people=None, comparison=replace(outcome.comparison, fingerprint=None))
 
 
