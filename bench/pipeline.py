@@ -127,7 +127,7 @@ Export = tuple[np.ndarray, list[float], list[list[float]] | None]  # rows kept, 
 
 def write_csv(outcome: Any, path: Path) -> None:
     """The full standing as ``RunResult.write`` writes it beside a shortened page (whole or not at all)."""
-    with atomic_open(path, newline="") as handle:
+    with atomic_open(path, "wb") as handle:
         write_standing_csv(outcome, handle)
 
 

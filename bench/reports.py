@@ -301,7 +301,7 @@ def main() -> None:
 
 
 def _write_csv(data: RunOutcome, path: Path) -> None:
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with path.open("wb") as handle:
         write_standing_csv(data, handle)
 
 

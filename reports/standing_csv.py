@@ -6,20 +6,23 @@
 links it by a relative address, so the two can be moved together). Both files are written
 atomically (:mod:`aggregator.atomic`).
 
-The CSV is written straight from the comparison's arrays, a block of rows at a time
-(:func:`standing_blocks`): each distinct figure of a column is formatted once and every cell is
-picked from those texts by index, and each block's cells are joined in one call, so a million
-subjects cost one quoted text each (their id and name) and no Python work per figure. Names
-come from outside: a text cell that a spreadsheet would read as a formula (starting with ``=``,
-``+``, ``-``, ``@``, tab or carriage return) gets a leading ``'``, and every text cell is quoted, as OWASP's
-"CSV Injection" advice says; figures are written by us from floats and stay plain numbers.
+The CSV is written straight from the comparison's arrays by Arrow's compiled string kernels
+(``pyarrow.compute``), a block of rows at a time (:func:`standing_blocks`): each column's cells
+are made as one Arrow array, each block's lines joined from them, and the block's text written
+from the joined array's buffer, so a million subjects cost no Python work per cell. Names come
+from outside: a text cell that a spreadsheet would read as a formula (starting with ``=``, ``+``,
+``-``, ``@``, tab or carriage return) gets a leading ``'``, every text cell is quoted (a quote
+inside doubled), as OWASP's "CSV Injection" advice says; figures are written by us from floats
+and stay plain numbers, each as Python's ``repr`` writes it (the shortest text that reads back as
+the same float), whole numbers for ranks, standings and counts, empty where there is none.
+Lines end with RFC 4180's CRLF.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,14 +35,21 @@ from reports.render import load_renderer
 from reports.sections._common import half_up, index_label, names_of
 from reports.sections.standing import SHORTLIST_PAST, competition_ranks, standing_order
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 #: characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-#: the same, as a set of first characters
-_FORMULA_FIRST = frozenset(FORMULA_STARTS)
-#: rows formatted at a time: bounded memory at any roster size (a block is ~15 MB of text at 1M)
+#: the same, as a regular expression (RE2, Arrow's) matching a text that starts with one
+_FORMULA_START = "^[" + "".join(f"\\x{ord(c):02x}" for c in FORMULA_STARTS) + "]"
+#: rows written at a time: bounded memory at any roster size (a block is ~15 MB of text at 1M)
 BLOCK = 100_000
 #: RFC 4180's line end
 LINE_END = "\r\n"
+#: where Arrow writes a float in the same notation as ``repr`` (fixed, not exponent): from 1e-4 up
+#: to below 1e10 (``repr`` keeps fixed notation up to 1e16, Arrow switches at 1e10, and below 1e-4
+#: ``repr`` writes an exponent where Arrow does not until 1e-6)
+_SAME_NOTATION = (1e-4, 1e10)
 
 
 def standing_csv_name(report: str | Path) -> str:
@@ -47,64 +57,85 @@ def standing_csv_name(report: str | Path) -> str:
     return f"{Path(report).stem}.standing.csv"
 
 
-def safe_cell(text: str) -> str:
-    """Outside text made inert in a spreadsheet: a leading ``'`` when it could start a formula.
+def text_cells(values: Sequence[str]) -> pa.Array:
+    """Outside text as CSV cells: a leading ``'`` when it could start a formula, quotes doubled, quoted.
 
-    >>> [safe_cell(t) for t in ("Ada", "=HYPERLINK(1)", "-2+3", "@SUM(A1)", "\\tx")]
-    ['Ada', "'=HYPERLINK(1)", "'-2+3", "'@SUM(A1)", "'\\tx"]
+    >>> print(",".join(text_cells(["Ada", "=1+2", "@SUM(A1)", 'a "b" c']).to_pylist()))
+    "Ada","'=1+2","'@SUM(A1)","a ""b"" c"
     """
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values, type=pa.large_string())
+    text = pc.if_else(pc.match_substring_regex(text, _FORMULA_START), _joined("'", text), text)
+    return _joined('"', pc.replace_substring(text, '"', '""'), '"')
 
 
-def _quoted(values: Iterable[str], end: str) -> list[str]:
-    """Text cells, neutralised and quoted (a quote inside doubled), each followed by ``end``."""
-    return [f'"{v}"{end}' if v[:1] not in _FORMULA_FIRST and '"' not in v
-            else '"' + safe_cell(v).replace('"', '""') + '"' + end for v in values]
+def float_cells(values: NDArray[np.float64]) -> pa.Array:
+    """Each float as ``repr`` writes it (the shortest text that reads back as the same float), empty for NaN.
 
+    Arrow writes the same shortest digits; inside :data:`_SAME_NOTATION` (and for zero) only a whole
+    number differs (``3`` for ``3.0``) and gets its ``.0``; the few floats outside it go through ``repr``.
 
-def _subject_cells(ids: Sequence[str], names: Sequence[str]) -> NDArray[np.object_]:
-    """Each subject's id and name cells as one text (``"id","name",``), in roster order.
-
-    Made in roster order and then picked in standing order: walking the roster's strings in
-    standing order jumps around memory and costs several times as much.
+    >>> float_cells(np.array([0.1, 3.0, -0.0, 1e-05, 1e15, np.nan, 123.456])).to_pylist()
+    ['0.1', '3.0', '-0.0', '1e-05', '1000000000000000.0', '', '123.456']
     """
-    quoted = zip(_quoted(ids, ","), _quoted(names, ","), strict=True)
-    return np.array([a + b for a, b in quoted], dtype=object)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    missing = np.isnan(values)
+    size = np.abs(values)
+    same = ((size >= _SAME_NOTATION[0]) & (size < _SAME_NOTATION[1])) | (values == 0)  # NaN: False
+    text = pc.cast(pa.array(values, mask=missing), pa.large_string())  # NaN: null, then empty
+    for rows, change in ((same & (values == np.floor(values)), _whole_float),
+                         (~same & ~missing, _repr_floats)):  # rare: notation differs, repr writes them
+        if rows.any():
+            text = pc.replace_with_mask(text, pa.array(rows), change(text, values, np.flatnonzero(rows)))
+    return pc.fill_null(text, "")
 
 
-def _figures(values: NDArray[np.float64], end: str, *, whole: bool = False) -> NDArray[np.object_]:
-    """Figure cells, each followed by ``end``: bare numbers (``repr`` of the float, or the whole number),
-    empty where there is none (NaN).
+def _whole_float(text: pa.Array, _values: NDArray[np.float64], rows: NDArray[np.intp]) -> pa.Array:
+    return _joined(text.take(rows), ".0")
 
-    Each distinct value is formatted once: a column of a million scores holds far fewer distinct
-    values (standings are whole points, consensus has one decimal, vendors round their scores).
-    Distinct by bit pattern, so ``-0.0`` stays ``-0.0``.
+
+def _repr_floats(_text: pa.Array, values: NDArray[np.float64], rows: NDArray[np.intp]) -> pa.Array:
+    import pyarrow as pa
+
+    return pa.array([repr(v) for v in values[rows].tolist()], type=pa.large_string())
+
+
+def whole_cells(values: NDArray[np.float64]) -> pa.Array:
+    """Whole numbers (ranks, standings, counts) as integers, empty for NaN.
+
+    >>> whole_cells(np.array([1.0, 100.0, -0.0, np.nan])).to_pylist()
+    ['1', '100', '0', '']
     """
-    bits, where = np.unique(np.ascontiguousarray(values, dtype=np.float64).view(np.int64), return_inverse=True)
-    distinct = bits.view(np.float64).tolist()
-    if whole:
-        texts = ["" if v != v else str(int(v)) for v in distinct]
-    else:
-        texts = ["" if v != v else repr(v) for v in distinct]
-    return np.array([t + end for t in texts], dtype=object)[where.reshape(-1)]
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = np.isnan(values)
+    whole = pa.array(np.where(missing, 0.0, values).astype(np.int64), mask=missing)
+    return pc.fill_null(pc.cast(whole, pa.large_string()), "")
 
 
 def standing_header(labels: Sequence[str]) -> str:
     header = ["rank", "subject_id", "name", "consensus", "spread", "indices", "disputed", "odd_one_out"]
     for label in labels:
         header += [f"{label} standing", f"{label} raw"]
-    return "".join(_quoted(header, ","))[:-1] + LINE_END
+    return ",".join(text_cells(header).to_pylist()) + LINE_END
 
 
-def standing_blocks(outcome: RunOutcome) -> Iterator[str]:
-    """The header line, then every subject's line a block of lines at a time, highest consensus first,
-    as the page's standing orders them.
+def standing_blocks(outcome: RunOutcome) -> Iterator[str | memoryview]:
+    """The header line, then every subject's line a block of lines at a time (as UTF-8 bytes),
+    highest consensus first, as the page's standing orders them.
 
     Standings are rounded as the page shows them (whole points; consensus and spread to one
-    decimal); raw scores are the indices' own, unrounded. Each block is a table of cells (every
-    cell already ends with its comma, the last with the line end) joined in one call: no Python
-    work per row.
+    decimal); raw scores are the indices' own, unrounded. Each block's columns of cells are
+    joined into its lines by Arrow: no Python work per row.
     """
+    import pyarrow as pa
+
     comparison = outcome.comparison
     table = comparison.table
     labels = [spec.label or index_label(spec.name) for spec in table.specs]
@@ -112,36 +143,48 @@ def standing_blocks(outcome: RunOutcome) -> Iterator[str]:
     order = standing_order(comparison)
     ranks = competition_ranks(comparison.consensus[order]).astype(np.float64)
     ranks[ranks == 0] = np.nan
-    odd_names = np.array([*_quoted(labels, ","), '"",'], dtype=object)  # index -1: no odd one out, an empty cell
-    marked = comparison.flagged & (comparison.dissenter >= 0)
-    disputed = np.where(comparison.flagged, '"yes",', '"no",').astype(object)
-    subject_cells = _subject_cells(subject_ids(outcome.subjects), names_of(outcome.subjects))
-    width = 7 + 2 * len(labels)
+    odd_names = pa.concat_arrays([text_cells(labels), pa.array(['""'], type=pa.large_string())])  # -1: none
+    odd_one = np.where(comparison.flagged & (comparison.dissenter >= 0), comparison.dissenter, len(labels))
+    disputed = pa.array(['"no"', '"yes"'], type=pa.large_string())
+    ids = text_cells(subject_ids(outcome.subjects))  # in roster order, then picked by row
+    names = text_cells(names_of(outcome.subjects))
     for start in range(0, len(order), BLOCK):
         rows = order[start:start + BLOCK]
+        picked = pa.array(rows)
         standing = half_up(comparison.normalized[rows], 0)
         raw = table.raw[rows]
-        cells = np.empty((len(rows), width), dtype=object)
-        cells[:, 0] = _figures(ranks[start:start + BLOCK], ",", whole=True)
-        cells[:, 1] = subject_cells[rows]  # id and name
-        cells[:, 2] = _figures(half_up(comparison.consensus[rows], 1), ",")
-        cells[:, 3] = _figures(half_up(comparison.spread[rows], 1), ",")
-        cells[:, 4] = _figures(comparison.n_indices[rows].astype(np.float64), ",", whole=True)
-        cells[:, 5] = disputed[rows]
-        cells[:, 6] = odd_names[np.where(marked[rows], comparison.dissenter[rows], -1)]
+        cells = [
+            whole_cells(ranks[start:start + BLOCK]), ids.take(picked), names.take(picked),
+            float_cells(half_up(comparison.consensus[rows], 1)), float_cells(half_up(comparison.spread[rows], 1)),
+            whole_cells(comparison.n_indices[rows].astype(np.float64)),
+            disputed.take(pa.array(comparison.flagged[rows].astype(np.int8))), odd_names.take(pa.array(odd_one[rows])),
+        ]
         for j in range(len(labels)):
-            last = j == len(labels) - 1
-            cells[:, 7 + 2 * j] = _figures(standing[:, j], ",", whole=True)
-            cells[:, 8 + 2 * j] = _figures(raw[:, j], LINE_END if last else ",")
-        if not labels:  # no index column: the odd one out ends the line
-            cells[:, 6] = [cell[:-1] + LINE_END for cell in cells[:, 6].tolist()]
-        yield "".join(cells.ravel().tolist())
+            cells += [whole_cells(standing[:, j]), float_cells(raw[:, j])]
+        lines = _joined(_joined(*cells, separator=","), LINE_END)
+        yield _text_of(lines)
 
 
-def write_standing_csv(outcome: RunOutcome, handle: IO[str]) -> None:
-    """Write the full standing to ``handle`` (opened with ``newline=""``): text quoted, figures bare."""
+def _joined(*parts: pa.Array | str, separator: str = "") -> pa.Array:
+    """Arrow's row-wise join of text columns (large strings); a plain string is the same in every row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [pa.scalar(part, pa.large_string()) if isinstance(part, str) else part for part in parts]
+    return pc.binary_join_element_wise(*texts, pa.scalar(separator, pa.large_string()))
+
+
+def _text_of(lines: pa.Array) -> memoryview:
+    """A string array's values back to back, as they lie in its data buffer (no copy)."""
+    _, offsets, data = lines.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
+    return memoryview(data)[int(bounds[0]):int(bounds[-1])] if len(lines) else memoryview(b"")
+
+
+def write_standing_csv(outcome: RunOutcome, handle: IO[bytes]) -> None:
+    """Write the full standing to ``handle`` (binary) as UTF-8: text quoted, figures bare."""
     for block in standing_blocks(outcome):
-        handle.write(block)
+        handle.write(block.encode("utf-8") if isinstance(block, str) else block)
 
 
 def write_report(outcome: RunOutcome, path: str | Path, kind: str) -> list[Path]:
@@ -155,7 +198,7 @@ def write_report(outcome: RunOutcome, path: str | Path, kind: str) -> list[Path]
     name: str | None = None
     if len(outcome.subjects) > SHORTLIST_PAST:
         name = standing_csv_name(path)
-        with atomic_open(path.with_name(name), newline="") as handle:
+        with atomic_open(path.with_name(name), "wb") as handle:
             write_standing_csv(outcome, handle)
         written.append(path.with_name(name))
     document = load_renderer(kind).render(build_view(outcome, standing_csv=name))

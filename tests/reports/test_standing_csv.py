@@ -5,17 +5,20 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aggregator.app.api import RunResult
 from aggregator.models import IndexSpec, Scale, Subject
 from reports import standing_csv
 from reports.model import build_view
 from reports.sections.standing import SHORTLIST_PAST
-from reports.standing_csv import safe_cell, write_report
+from reports.standing_csv import float_cells, text_cells, whole_cells, write_report
 
 from .conftest import make_outcome
 
@@ -44,10 +47,44 @@ def read_csv(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-def test_safe_cell_neutralises_every_formula_start_and_nothing_else():
-    assert [safe_cell(name) for name in HOSTILE] == [
-        "'" + name if name[0] in "=+-@\t\r" else name for name in HOSTILE
-    ]
+def safe_cell(text: str) -> str:
+    """OWASP's defence as the module docstring defines it: a leading ``'`` when the text could start a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def test_text_cells_neutralise_every_formula_start_and_nothing_else_and_quote_every_cell():
+    given = [*HOSTILE, "", '"=1"', "'x", "a,b", " =lead", "\n=1", "＝fullwidth"]
+    assert text_cells(given).to_pylist() == ['"' + safe_cell(t).replace('"', '""') + '"' for t in given]
+    assert text_cells(["=1"]).to_pylist() == ['"\'=1"'] and text_cells(['q"']).to_pylist() == ['"q"""']
+
+
+#: floats at every notation boundary of ``repr`` and Arrow, and their neighbours
+EDGES = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.7976931348623157e308, 1e-7, 1e-6, 1e-5, 1e-4,
+         1e10, 1e15, 1e16, 1e17, 1e21, 1e22, 2.0**53, 2.0**53 + 2, 0.1, 0.30000000000000004, 123.456, 1234567.0,
+         9999999999.0, 9999999999.5, 99.95, 52.0, -52.0, 1.0, -1.0, math.inf, -math.inf]
+
+
+def test_float_cells_are_reprs_at_every_boundary_and_over_many_magnitudes():
+    rng = np.random.default_rng(3)
+    near = [math.nextafter(v, w) for v in EDGES if math.isfinite(v) for w in (-math.inf, math.inf)]
+    spread = rng.uniform(-1, 1, 200_000) * 10.0 ** rng.uniform(-12, 20, 200_000)  # every notation
+    whole = np.round(rng.uniform(-1e11, 1e11, 20_000))
+    tenths = np.floor(rng.uniform(-1000, 1000, 20_000) * 10 + 0.5) / 10  # consensus and spread, half up
+    values = np.concatenate([EDGES, near, spread, whole, tenths, rng.uniform(0, 100, 50_000), [np.nan] * 3])
+    assert float_cells(values).to_pylist() == ["" if v != v else repr(v) for v in values.tolist()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50))
+def test_float_cells_read_back_as_the_same_floats(values):
+    cells = float_cells(np.array(values, dtype=np.float64)).to_pylist()
+    assert cells == ["" if v != v else repr(v) for v in values]
+    assert [float(c) if c else math.nan for c in cells] == pytest.approx(values, nan_ok=True, rel=0, abs=0)
+
+
+def test_whole_cells_are_integers_and_empty_for_none():
+    cells = whole_cells(np.array([1.0, 100.0, -0.0, 0.0, np.nan, 1e6])).to_pylist()
+    assert cells == ["1", "100", "0", "0", "", "1000000"]
 
 
 def test_the_csv_holds_every_subject_in_the_page_order_with_inert_names(big, tmp_path):
@@ -164,7 +201,7 @@ def test_the_csv_is_written_byte_for_byte_as_defined_across_blocks(tmp_path, mon
     outcome = make_outcome(raw, outcome.subjects, outcome.comparison.table.specs, ())
     monkeypatch.setattr(standing_csv, "BLOCK", 97)  # several blocks, the last one short
     path = tmp_path / "standing.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    with path.open("wb") as handle:
         standing_csv.write_standing_csv(outcome, handle)
     written = path.read_bytes().decode("utf-8")
     assert written == csv_by_definition(outcome)
