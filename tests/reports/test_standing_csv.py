@@ -6,6 +6,8 @@ import csv
 import dataclasses
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +18,10 @@ from hypothesis import strategies as st
 from aggregator.app.api import RunResult
 from aggregator.models import IndexSpec, Scale, Subject
 from reports import standing_csv
+from reports.csv_cells import float_cells, text_cells, whole_cells
 from reports.model import build_view
 from reports.sections.standing import SHORTLIST_PAST
-from reports.standing_csv import float_cells, text_cells, whole_cells, write_report
+from reports.standing_csv import write_report
 
 from .conftest import make_outcome
 
@@ -217,3 +220,26 @@ def test_the_view_of_one_outcome_is_built_once_and_names_the_csv_when_asked(big)
     fresh = dataclasses.replace(big)  # another outcome with the same figures: built anew, the same view
     assert build_view(fresh, standing_csv="week.standing.csv") == named
     assert build_view(fresh).standing is not first.standing
+
+
+def test_writing_the_csv_does_not_import_pandas():
+    # pyarrow's pa.array and pa.scalar import pandas when it is installed: 0.3 s, more than 100,000 subjects' cells
+    script = """
+import io, sys
+import numpy as np
+from aggregator.analytics.compare import ScoreTable, compare_table
+from aggregator.analytics.outcome import RunOutcome
+from aggregator.models import IndexSpec, Run, Scale, Subject, utc_now
+from reports.standing_csv import write_standing_csv
+specs = (IndexSpec(name="a", scale=Scale(lo=0, hi=100)), IndexSpec(name="b", scale=Scale(lo=0, hi=100)))
+raw = np.random.default_rng(1).uniform(0, 100, (600, 2))
+subjects = [Subject(id=f"s{i}", name=f"=Name {i}") for i in range(600)]
+comparison = compare_table(ScoreTable(tuple(s.id for s in subjects), specs, raw))
+outcome = RunOutcome(run=Run(id="r", started_at=utc_now(), config_digest="x"), subjects=subjects,
+                     comparison=comparison, failures=())
+out = io.BytesIO()
+write_standing_csv(outcome, out)
+print(out.getvalue().count(b"\\r\\n"), "pandas" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["601", "False"]
