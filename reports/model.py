@@ -49,10 +49,12 @@ from reports.sections.disagreements import (
 )
 from reports.sections.headline import Headline, headline_view, story_line, summary_lines
 from reports.sections.health import (
+    MAX_FAILURES,
     FailureRow,
     IndexView,
     failure_rows,
     fault_examples,
+    faults_of,
     health_for,
     in_report_order,
     index_view,
@@ -313,10 +315,12 @@ def _built_view(outcome: RunOutcome) -> ReportView:
         )
     wording = Wording(comparison.method)
     labels = [spec.label or index_label(spec.name) for spec in table.specs]
-    ordered = in_report_order(outcome.failures, subjects, table.index_names)
+    # the listed failures are the first MAX_FAILURES in report order; each index's examples come from its faults
+    ordered = in_report_order(outcome.failures, subjects, table.index_names, limit=MAX_FAILURES)
+    faults = in_report_order(faults_of(outcome.failures), subjects, table.index_names)
     indices = tuple(
         index_view(
-            comparison.method, spec, health_for(comparison, j, spec), fault_examples(ordered, spec.name),
+            comparison.method, spec, health_for(comparison, j, spec), fault_examples(faults, spec.name),
             latency_text(outcome.timing.get(spec.name)),
         )
         for j, spec in enumerate(table.specs)

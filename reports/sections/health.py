@@ -203,34 +203,54 @@ def _codes(values: Sequence[str]) -> list[int]:
 
 
 def in_report_order(
-    failures: Sequence[Failure], subjects: Sequence[Subject], index_names: Sequence[str]
+    failures: Sequence[Failure], subjects: Sequence[Subject], index_names: Sequence[str], *, limit: int | None = None,
 ) -> Failures:
-    """Index by index, faults before coverage gaps, then kind, then roster order, then message.
+    """Index by index, faults before coverage gaps, then kind, then roster order, then message
+    (the first ``limit`` of them, when given).
 
     Failures arrive in whatever order the fetches finished; sorting them keeps the report the
     same for the same run. Sorted on the columns (one integer code per key, then one stable
     :func:`numpy.lexsort`), so a run with hundreds of thousands of coverage gaps builds no
-    :class:`Failure` for them: the result is :class:`Failures` columns in the new order.
+    :class:`Failure` for them: the result is :class:`Failures` columns in the new order. The
+    leading keys (index, fault, kind) take few values: with ``limit``, only the failures of the
+    groups they make up to the one holding the ``limit``-th failure are sorted further.
     """
     given = Failures.of(failures)
     if not len(given):
         return given
-    failing = set(given.subject_ids)
+    column = {name: j for j, name in enumerate(index_names)}  # indices not in the table last, by name
+    index_rank = {name: n for n, name in
+                  enumerate(sorted(set(given.indices), key=lambda name: (column.get(name, len(column)), name)))}
+    width = 2 * len(_KIND_ORDER)
+    kind_rank = {kind: FailureKind(kind).is_coverage_gap * len(_KIND_ORDER) + _KIND_ORDER[FailureKind(kind)]
+                 for kind in set(given.kinds)}
+    group = (np.array([index_rank[name] * width for name in given.indices], dtype=np.int64)
+             + np.array([kind_rank[kind] for kind in given.kinds], dtype=np.int64))
+    rows = np.arange(len(given))
+    if limit is not None and limit < len(given):  # every failure that can be among the first `limit`
+        rows = np.flatnonzero(group <= np.partition(group, limit - 1)[limit - 1]) if limit > 0 else rows[:0]
+    ids = [given.subject_ids[i] for i in rows.tolist()]
+    failing = set(ids)
     position = {sid: n for n, sid in enumerate(subject_ids(subjects)) if sid in failing}
-    column = {name: j for j, name in enumerate(index_names)}
-    kinds = {kind: FailureKind(kind) for kind in set(given.kinds)}
     off_roster = len(subjects)  # off-roster subjects last, whole-index failures first
     keys = (  # least significant first, as lexsort takes them
-        _codes(given.messages),
-        [-1 if sid is None else position.get(sid, off_roster) for sid in given.subject_ids],
-        [_KIND_ORDER[kinds[kind]] for kind in given.kinds],
-        [kinds[kind].is_coverage_gap for kind in given.kinds],
-        _codes(given.indices),
-        [column.get(index, len(column)) for index in given.indices],
+        np.asarray(_codes([given.messages[i] for i in rows.tolist()]), dtype=np.int64),
+        np.array([-1 if sid is None else position.get(sid, off_roster) for sid in ids], dtype=np.int64),
+        group[rows],
     )
-    order = np.lexsort([np.asarray(key, dtype=np.int64) for key in keys]).tolist()
+    return _picked(given, rows[np.lexsort(keys)][:limit].tolist())
+
+
+def faults_of(failures: Sequence[Failure]) -> Failures:
+    """The failures that are faults (not an index not knowing a subject), in their order."""
+    given = Failures.of(failures)
+    gap = {kind: FailureKind(kind).is_coverage_gap for kind in set(given.kinds)}
+    return _picked(given, [i for i, kind in enumerate(given.kinds) if not gap[kind]])
+
+
+def _picked(given: Failures, rows: list[int]) -> Failures:
     columns = (given.indices, given.subject_ids, given.kinds, given.attempts, given.messages, given.times)
-    return Failures(*([values[i] for i in order] for values in columns))
+    return Failures(*([values[i] for i in rows] for values in columns))
 
 
 def fault_examples(failures: Sequence[Failure], index: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ import pytest
 
 from aggregator.models import Failure, FailureKind, Failures, Subject
 from reports.model import build_view
-from reports.sections.health import MAX_EXAMPLES, MAX_FAILURES, fault_examples, in_report_order
+from reports.sections.health import MAX_EXAMPLES, MAX_FAILURES, fault_examples, faults_of, in_report_order
 
 
 def test_a_whole_index_fault_reads_as_every_subject(build_outcome):
@@ -108,9 +108,15 @@ def test_report_order_sorts_on_the_columns_as_the_definition_sorts_the_failures(
     given = Failures.of(failures) if columns else tuple(failures)
     ordered = in_report_order(given, subjects, names)
     assert list(ordered) == _report_order_by_definition(failures, roster, names)
+    faults_only = in_report_order(faults_of(given), subjects, names)
     for name in [*names, "alpha"]:  # the examples: first distinct fault messages of each index, in that order
         faults = [f.message for f in ordered if f.index == name and not f.kind.is_coverage_gap]
         assert fault_examples(ordered, name) == tuple(dict.fromkeys(faults))[:MAX_EXAMPLES]
+        assert fault_examples(faults_only, name) == fault_examples(ordered, name)
+    assert all(not f.kind.is_coverage_gap for f in faults_only)
+    # the first few only: the same as the head of the whole order, at every size (inside a group, at its end)
+    for limit in (0, 1, 7, 50, 151, 599, 600, 700):
+        assert list(in_report_order(given, subjects, names, limit=limit)) == list(ordered)[:limit]
 
 
 def test_a_run_read_back_as_columns_gives_the_view_of_the_same_failures_as_objects(build_outcome):
