@@ -73,6 +73,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_base, wait_exponential, wait_random
 from yarl import URL
 
+from adapters._handover import Handover
 from aggregator.errors import AdapterError, FatalAdapterError, RetriableAdapterError
 from aggregator.models import UNSAFE_TEXT, Failure, FailureKind, IndexSpec, Reading, Subject
 from aggregator.plugins import Limits
@@ -400,7 +401,7 @@ class HttpAdapter(Generic[C]):
         groups = [subjects[i:i + size] for i in range(0, len(subjects), size)]
         pending = iter(groups)
         # bounded, so a slow consumer holds the workers back instead of piling up results
-        results: asyncio.Queue[Reading | Failure] = asyncio.Queue(self.limits.concurrency)
+        results: Handover[Reading | Failure] = Handover(self.limits.concurrency)
         async with aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(limit=self.limits.concurrency),
             cookie_jar=aiohttp.DummyCookieJar(), headers=SESSION_HEADERS,
@@ -409,13 +410,12 @@ class HttpAdapter(Generic[C]):
             async def work() -> None:
                 # workers share one iterator: a fixed pool, not a task per subject
                 for group in pending:
-                    for result in await self._fetch_group(session, group):
-                        await results.put(result)
+                    await results.put(await self._fetch_group(session, group))
 
             workers = [asyncio.create_task(work()) for _ in range(max(1, min(self.limits.concurrency, len(groups))))]
             try:
                 for _ in range(len(subjects)):
-                    yield await results.get()
+                    yield await results.take()
             finally:
                 # cancel until they are done: aiohttp's own timeout can swallow a cancellation
                 # that lands at the same moment, and the worker would then wait on a full queue

@@ -9,7 +9,9 @@ burst; the limiter here instead keeps the last ``count`` requests (from their an
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -89,12 +91,14 @@ class WindowLedger(Protocol):
     ``scope`` names one (index, API key) pair without the key; times are epoch seconds.
     """
 
-    def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1,
-              counted_from: float | None = None, answered: Sequence[tuple[int, float]] = (),
-              unused: Sequence[int] = ()) -> tuple[list[int], float]:
-        """Take up to ``places`` places in the window, each counted from ``counted_from`` (default
-        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds to wait)`` if it is full.
-        First, in the same transaction, :meth:`settle` ``answered`` and :meth:`give_back` ``unused``."""
+    def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1, hold: float = 0.0,
+              answered: Sequence[tuple[int, float]] = (), unused: Sequence[int] = ()
+              ) -> tuple[list[tuple[int, float]], float]:
+        """Take up to ``places`` places in the window, each with the time it may start from, no
+        later than ``now + hold`` (see :func:`place_starts`); a place is used within ``hold`` of its
+        start and counted from then until settled. ``([(ticket, start), ...], 0)``, or ``([],
+        seconds until a place starts)`` if the window is full. First, in the same transaction,
+        :meth:`settle` ``answered`` and :meth:`give_back` ``unused``."""
         ...
 
     def settle(self, answered: Sequence[tuple[int, float]]) -> None:
@@ -104,6 +108,36 @@ class WindowLedger(Protocol):
     def give_back(self, tickets: Sequence[int]) -> None:
         """Places taken but never used: free them for everyone."""
         ...
+
+
+def place_starts(near: Sequence[float], held: int, limit: RateLimit, now: float, *, places: int,
+                 hold: float) -> tuple[list[float], float]:
+    """When each of up to ``places`` new places in a shared window may start: ``(starts, 0)``,
+    or ``([], seconds until the first could)`` if none can start before ``now + hold``.
+
+    The window holds ``held`` places, each counted from a time ``at`` (its answer's, or until
+    then the latest its request may have reached the vendor); ``near`` holds the ``at`` of those
+    ranked ``N - places + 1`` to ``N`` from the latest (``N = limit.count``). A place starting at
+    ``s`` is counted from ``s + hold`` until its answer; it may start once fewer than ``N`` places
+    (those taken before it included) count from after ``s - period``. Whenever requests then
+    arrive within their places' spans, a window of the vendor's holds at most ``N``: of ``N + 1``
+    in one window, the last taken would have seen the ``N`` others counted after its start minus
+    the period. So a process may take places ahead, while the window is still full, and other
+    processes see them counted.
+
+    Only the ``N``-th latest time matters, and ``places`` new ones move it up by at most
+    ``places`` ranks: the places ranked above ``near`` stand in as later than any.
+    """
+    count = limit.count
+    ranked = sorted(near) + [math.inf] * min(held, max(0, count - places))
+    starts: list[float] = []
+    for _ in range(places):
+        start = now if len(ranked) < count else max(now, ranked[-count] + limit.period)
+        if start > now + hold:
+            return (starts, 0.0) if starts else ([], start - now)
+        starts.append(start)
+        bisect.insort(ranked, start + hold)
+    return starts, 0.0
 
 
 class SlidingWindowLimiter:
@@ -117,12 +151,14 @@ class SlidingWindowLimiter:
 
     The ledger is a database, so at high rates places are taken from it in blocks: one
     transaction takes up to about what this limiter lets through in ``hold`` seconds (a quarter
-    of the period, at most 0.25 s; fewer after a block that was not used up in time), each place
-    counted from the end of that time until its answer is written, so a place handed out late
-    is never counted from before its request was sent. Answers are written back in groups
-    (within ``hold``, and in the transaction that takes each block); places still unused after
-    ``hold`` (given back in that transaction too), or when :meth:`flush` is called at the end of
-    a fetch, are given back.
+    of the period, at most 0.25 s; fewer after a block that was not used up in time). A window
+    kept full has only a place or two free at any moment, so a block takes places ahead: each
+    with the time it may start from (when an older place leaves the window, at most ``hold``
+    ahead), used within ``hold`` of that and counted from the end of that time until its answer
+    is written, so a place handed out late is never counted from before its request was sent
+    (:func:`place_starts`). Answers are written back in groups (within ``hold``, and in the
+    transaction that takes each block); places not used in time (given back in that transaction
+    too), or still unused when :meth:`flush` is called at the end of a fetch, are given back.
     """
 
     def __init__(self, limit: RateLimit, ledger: WindowLedger | None = None, scope: str = "",
@@ -140,8 +176,11 @@ class SlidingWindowLimiter:
         self._queued = 0  # callers waiting for the lock (none: the fast path may serve a caller)
         self._released: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the lock belongs to
-        self._reserved: list[int] = []  # the ledger's places taken for this process, not yet used
-        self._reserved_until = 0.0  # (epoch seconds) after this they would count from too early
+        # the ledger's places taken for this process, not yet used: (ticket, epoch seconds it may
+        # start from), the next one last; a place not used within ``hold`` of its start would count
+        # from too early: it lapses, and is given back with the next claim
+        self._reserved: list[tuple[int, float]] = []
+        self._lapsed: list[int] = []
         self._block_size = 1  # places the last block took
         self._answered: list[tuple[int, float]] = []  # answers not yet written to the ledger
         self._writing: asyncio.TimerHandle | None = None  # when they will be
@@ -155,13 +194,19 @@ class SlidingWindowLimiter:
         if self._lock is None or self._released is None or self._loop is not loop:
             self._lock, self._released, self._loop = asyncio.Lock(), asyncio.Event(), loop
             self._in_flight = self._queued = 0
-        if self._queued == 0 and not self._lock.locked():
-            # nobody is waiting: a place free now (and, with a ledger, one already taken from it)
-            # is handed out without an await, so the usual request costs no lock and no task switch
-            free = self._free(time.monotonic())
-            if free > 0 and (self.ledger is None or (self._reserved and time.time() <= self._reserved_until)):
+        # nobody is waiting: a place free now (and, with a ledger, one already taken from it that
+        # may start now) is handed out without an await: the usual request costs no lock and no
+        # task switch
+        if self._queued == 0 and not self._lock.locked() and self._free(time.monotonic()) > 0:
+            if self.ledger is None:
                 self._in_flight += 1
-                return self._reserved.pop() if self.ledger is not None else None
+                return None
+            if self._reserved:
+                place, start = self._reserved[-1]
+                if start <= time.time() <= start + self.hold:
+                    self._reserved.pop()
+                    self._in_flight += 1
+                    return place
         self._queued += 1
         try:
             await self._lock.acquire()
@@ -180,7 +225,7 @@ class SlidingWindowLimiter:
                     await self._released.wait()
             ticket = None
             if self.ledger is not None:
-                ticket = await self._ledger_place(self.ledger, free)
+                ticket = await self._ledger_place(self.ledger)
             self._in_flight += 1
             return ticket
         finally:
@@ -192,26 +237,33 @@ class SlidingWindowLimiter:
             heapq.heappop(self._counted)
         return self.limit.count - len(self._counted) - self._in_flight
 
-    async def _ledger_place(self, ledger: WindowLedger, free: int) -> int:
-        """A place in the shared window: one already taken, else a new block (waiting if full)."""
+    async def _ledger_place(self, ledger: WindowLedger) -> int:
+        """A place in the shared window: one already taken (waiting for its start), else a new block
+        (waiting if the window is full)."""
         import asyncio
 
         while True:
             now = time.time()
-            if self._reserved and now <= self._reserved_until:
-                return self._reserved.pop()
+            while self._reserved and self._reserved[-1][1] + self.hold < now:
+                self._lapsed.append(self._reserved.pop()[0])
+            if self._reserved:
+                ticket, start = self._reserved[-1]
+                if start <= now:
+                    self._reserved.pop()
+                    return ticket
+                await asyncio.sleep(start - now)
+                continue
             # as many as the last block used in time, twice that if it used them all: a slow
             # moment takes one at a time rather than giving most of a block back
-            unused, self._reserved = self._reserved, []
-            answered = self._answers()
+            unused, self._lapsed = self._lapsed, []
             size = self._block_size
-            places = max(1, min(self.block, free, 2 * size if not unused else size - len(unused)))
-            # one transaction writes the answers, gives back the unused places and takes the block
-            tickets, wait = ledger.claim(self.scope, self.limit, now, places=places, counted_from=now + self.hold,
-                                         answered=answered, unused=unused)
-            if tickets:
-                self._reserved, self._reserved_until, self._block_size = tickets, now + self.hold, len(tickets)
-                return self._reserved.pop()
+            places = max(1, min(self.block, 2 * size if not unused else size - len(unused)))
+            # one transaction writes the answers, gives back the lapsed places and takes the block
+            taken, wait = ledger.claim(self.scope, self.limit, now, places=places, hold=self.hold,
+                                       answered=self._answers(), unused=unused)
+            if taken:
+                self._reserved, self._block_size = taken[::-1], len(taken)
+                continue
             await asyncio.sleep(self._check_wait(max(wait, 0.001)))
 
     def _check_wait(self, wait: float) -> float:
@@ -235,8 +287,9 @@ class SlidingWindowLimiter:
     def _write_back(self, ledger: WindowLedger) -> None:
         """Write the answers known so far and give back the places not used in time."""
         self._write_answers()
-        if self._reserved:
-            unused, self._reserved = self._reserved, []
+        unused = [*self._lapsed, *(ticket for ticket, _ in self._reserved)]
+        self._reserved, self._lapsed = [], []
+        if unused:
             ledger.give_back(unused)
 
     def release(self, ticket: int | None = None) -> None:

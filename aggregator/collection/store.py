@@ -62,7 +62,7 @@ from aggregator.models import (
     Subject,
     Subjects,
 )
-from aggregator.ratelimit import RateLimit
+from aggregator.ratelimit import RateLimit, place_starts
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -556,28 +556,35 @@ class Store:
             if self._db.execute("SELECT 1 FROM run_columns WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
                 self._save_columns(run_id, self._columns_from_rows(run_id))
 
-    def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1,
-              counted_from: float | None = None, answered: Sequence[tuple[int, float]] = (),
-              unused: Sequence[int] = ()) -> tuple[list[int], float]:
+    def claim(self, scope: str, limit: RateLimit, now: float, *, places: int = 1, hold: float = 0.0,
+              answered: Sequence[tuple[int, float]] = (), unused: Sequence[int] = ()
+              ) -> tuple[list[tuple[int, float]], float]:
         """Take up to ``places`` places in ``scope``'s window of ``limit`` at ``now`` (epoch
-        seconds), for every process using this file, each counted from ``counted_from`` (default
-        ``now``) until settled: ``(tickets, 0)``, or ``([], seconds until a place frees)``.
-        ``answered`` and ``unused`` are settled and given back first, in the same transaction."""
+        seconds), for every process using this file: each with the time it may start from, no
+        later than ``now + hold``, counted from ``hold`` after that until settled
+        (:func:`~aggregator.ratelimit.place_starts`): ``([(ticket, start), ...], 0)``, or ``([],
+        seconds until a place starts)``. ``answered`` and ``unused`` are settled and given back
+        first, in the same transaction."""
         with self._transaction():
             self._settle(answered)
             self._give_back(unused)
+            where = (scope, limit.period)
             self._db.execute("DELETE FROM rate_windows WHERE scope = ? AND period = ? AND at <= ?",
-                             (scope, limit.period, now - limit.period))
-            held, oldest = self._db.execute("SELECT count(*), min(at) FROM rate_windows WHERE scope = ? AND period = ?",
-                                            (scope, limit.period)).fetchone()
-            if held >= limit.count:
-                return [], float(oldest) + limit.period - now
-            taken = min(places, limit.count - held)
-            row = (scope, limit.period, now if counted_from is None else counted_from)
-            tickets = [ticket for (ticket,) in self._db.execute(
-                "INSERT INTO rate_windows (scope, period, at) VALUES " + ", ".join(["(?, ?, ?)"] * taken)
-                + " RETURNING rowid", row * taken).fetchall()]
-        return tickets, 0.0
+                             (*where, now - limit.period))
+            (held,) = self._db.execute("SELECT count(*) FROM rate_windows WHERE scope = ? AND period = ?",
+                                       where).fetchone()
+            near = [at for (at,) in self._db.execute(
+                "SELECT at FROM rate_windows WHERE scope = ? AND period = ? ORDER BY at DESC LIMIT ? OFFSET ?",
+                (*where, places, max(0, limit.count - places)))]
+            starts, wait = place_starts(near, held, limit, now, places=places, hold=hold)
+            if not starts:
+                return [], wait
+            rows = [value for start in starts for value in (*where, start + hold)]
+            # RETURNING gives no order: matched by the time each row counts from (the starts ascend)
+            taken = sorted(self._db.execute(
+                "INSERT INTO rate_windows (scope, period, at) VALUES " + ", ".join(["(?, ?, ?)"] * len(starts))
+                + " RETURNING at, rowid", rows).fetchall())
+        return [(ticket, start) for (_, ticket), start in zip(taken, starts, strict=True)], 0.0
 
     def settle(self, answered: Sequence[tuple[int, float]]) -> None:
         """Each ``(ticket, at)``: the request holding ``ticket`` was answered at ``at`` and counts

@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
+import pytest
 import tomli_w
 
 from adapters.sandbox.launch import launch
 from aggregator.collection.store import Store
+from aggregator.ratelimit import RateLimit
 
 
 async def aggregator_run(config: str) -> int:
@@ -45,3 +47,21 @@ async def test_two_runs_back_to_back_share_the_vendors_window(tmp_path):
     for name in ("history.sqlite", "history.sqlite-wal"):
         file = tmp_path / name
         assert not file.exists() or key.encode() not in file.read_bytes()  # a digest, never the key
+
+
+def test_places_taken_ahead_are_counted_by_every_process_on_the_store(tmp_path):
+    limit = RateLimit(3, 1.0)
+    with Store(tmp_path / "h.sqlite") as first, Store(tmp_path / "h.sqlite") as second:
+        taken, _ = first.claim("kred:abc", limit, 100.0, places=3)
+        assert [start for _, start in taken] == [100.0] * 3
+        first.settle([(ticket, 100.0 + k / 10) for k, (ticket, _) in enumerate(taken)])  # answered .0, .1, .2
+        # the window is full: places ahead, each starting as one answered a second earlier leaves it,
+        # none later than now + hold
+        ahead, wait = first.claim("kred:abc", limit, 100.9, places=3, hold=0.25)
+        assert wait == 0 and [start for _, start in ahead] == pytest.approx([101.0, 101.1])
+        # the other connection (another process) counts them: at 101.05 the place from 100.0 has
+        # left, but the two taken ahead fill the window until the place from 100.2 leaves
+        assert second.claim("kred:abc", limit, 101.05) == ([], pytest.approx(0.15))
+        # given back, they free the window for everyone
+        first.give_back([ticket for ticket, _ in ahead])
+        assert len(second.claim("kred:abc", limit, 101.05)[0]) == 1
