@@ -111,8 +111,6 @@ def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int
     import pyarrow as pa
 
     def task(table: pa.Table) -> pa.Table:
-        from aggregator.analytics._arrays import discordance_counter
-
         pair = (table.column("a")[0].as_py(), table.column("b")[0].as_py())
         starts, n = places[pair]
         x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
@@ -121,12 +119,7 @@ def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int
         x, y = x[order], y[order]
         x_first, x_sizes = _runs(x)
         _, xy_sizes = _runs(x, y)
-        local = 0
-        if x.size > 1:
-            counter = discordance_counter()
-            if counter is None:  # pragma: no cover - a scipy that moved its kernel
-                raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
-            local = int(counter(np.cumsum(x_first, dtype=np.intp), _groups(y)))
+        local = discordant(np.cumsum(x_first, dtype=np.intp), _groups(y))
         at = table.column("xb")[0].as_py()
         size = np.repeat(x_sizes, x_sizes)
         below = np.repeat(np.flatnonzero(x_first), x_sizes)  # the row's group's first place in the bucket
@@ -153,8 +146,6 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) 
     def task(table: pa.Table) -> pa.Table:
         import pyarrow.compute as pc
 
-        from aggregator.analytics._arrays import discordance_counter
-
         pair = (table.column("a")[0].as_py(), table.column("b")[0].as_py())
         starts, n = places[pair]
         xb = np.asarray(table.column("xb").to_numpy(), dtype=np.intp)
@@ -164,15 +155,10 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) 
         dy = np.empty(y.size, dtype=np.float64)
         dy[order] = 2 * (starts[table.column("yb")[0].as_py()] + np.repeat(np.flatnonzero(y_first), y_sizes)) \
             + np.repeat(y_sizes, y_sizes) - n
-        across = 0
-        if y.size > 1:
-            counter = discordance_counter()
-            if counter is None:  # pragma: no cover - a scipy that moved its kernel
-                raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
-            by_bucket = np.argsort(xb, kind="stable")
-            groups = np.empty(y.size, dtype=np.intp)
-            groups[order] = np.cumsum(y_first, dtype=np.intp)
-            across = int(counter(np.ascontiguousarray(xb[by_bucket]), np.ascontiguousarray(groups[by_bucket])))
+        by_bucket = np.argsort(xb, kind="stable")
+        groups = np.empty(y.size, dtype=np.intp)
+        groups[order] = np.cumsum(y_first, dtype=np.intp)
+        across = discordant(xb[by_bucket], groups[by_bucket])
         t = y_sizes.astype(np.float64)
         summed = {name: [pc.sum(table.column(name)).as_py() or 0] for name in ("local", "x_pairs", "xy_pairs")}
         return pa.table({
@@ -190,6 +176,19 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) 
     summed = ["local", "x_pairs", "xy_pairs", "x_cubes", "across_y", "y_pairs", "y_cubes", "products"]
     return by_x.groupBy("a", "b", "yb").applyInArrow(task, schema).groupBy("a", "b").agg(
         *[F.sum(name).alias(name) for name in summed])
+
+
+def discordant(x: IntArray, y: IntArray) -> int:
+    """The couples i < j with ``y[i] > y[j]`` and ``x[i] < x[j]`` (``x`` ascending; ``y`` tie groups from 1):
+    scipy's compiled Fenwick-tree counter, O(n log n)."""
+    from aggregator.analytics._arrays import discordance_counter
+
+    if x.size < 2:
+        return 0
+    counter = discordance_counter()
+    if counter is None:  # pragma: no cover - a scipy that moved its kernel
+        raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
+    return int(counter(np.ascontiguousarray(x, dtype=np.intp), np.ascontiguousarray(y, dtype=np.intp)))
 
 
 def _runs(*columns: FloatArray) -> tuple[BoolArray, IntArray]:

@@ -50,7 +50,7 @@ from aggregator.analytics.inversions import (
     _loosen,
     _rank_key,
 )
-from aggregator.analytics.spark import _grid
+from aggregator.analytics.spark import _grid, agreement
 from aggregator.analytics.spark.agreement import kendall_levels, shared_rows
 
 #: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
@@ -224,25 +224,20 @@ def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArr
     above; the discordant ones (left and above, or right and below) number 2Q + N - C - Y, which
     is the counter's count over all events less its counts among the points and among the queries.
     """
-    from aggregator.analytics._arrays import discordance_counter
-
     n_points, n_queries = px.size, qx.size
     if n_points == 0 or n_queries == 0:
         return 0
-    counter = discordance_counter()
-    if counter is None:  # pragma: no cover - a scipy that moved its kernel
-        raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
     is_query = np.r_[np.zeros(n_points, dtype=np.intp), np.ones(n_queries, dtype=np.intp)]
     x_place = _places(np.r_[px, qx], is_query)
     y_place = _places(np.r_[py, qy], 1 - is_query)
 
-    def discordant(chosen: BoolArray) -> int:
+    def among(chosen: BoolArray) -> int:
         order = np.argsort(x_place[chosen])
         x, y = x_place[chosen][order], y_place[chosen][order] + 1  # the counter wants x ascending, y ≥ 1
-        return int(counter(np.ascontiguousarray(x), np.ascontiguousarray(y)))
+        return agreement.discordant(x, y)
 
     queries = is_query == 1
-    cross = discordant(np.ones(is_query.size, dtype=np.bool_)) - discordant(~queries) - discordant(queries)
+    cross = among(np.ones(is_query.size, dtype=np.bool_)) - among(~queries) - among(queries)
     points_before = np.cumsum(~queries[np.argsort(x_place)])  # points at or before each place in x
     left = int(points_before[np.sort(x_place[queries])].sum())
     points_below = np.cumsum(~queries[np.argsort(y_place)])
