@@ -217,6 +217,7 @@ def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_exp
         assert abs(tau - expected.kendall[a, b]) <= TOLERANCE
 
 
+@settings(deadline=None)  # plain arithmetic, but a busy machine can stall any call past 200 ms
 @given(size=st.integers(1, 5), data=st.data())
 def test_the_grid_counts_the_couples_before_in_one_order_and_after_in_the_other(size, data):
     counts = st.lists(st.integers(0, 2**40), min_size=size * size, max_size=size * size)
