@@ -5,24 +5,19 @@ Every pair of indices is taken at once: a self-join of the cells on the subject 
 distributed aggregate of those rows; only the per-pair totals (a few numbers per pair) reach
 the driver, which finishes each statistic with the numpy engine's own formulas.
 
-**Kendall's tau-b** needs n, the pairs tied in x, in y and in both (group counts) and the
-discordant pairs D (x_i < x_j, y_i > y_j, strictly). D is counted exactly, merge-sort style:
+**Kendall's tau-b and Spearman's rho** need n, the pairs tied in x, in y and in both, the
+discordant pairs D (x_i < x_j, y_i > y_j, strictly) and the cross product of the doubled, centred
+mid-ranks (whole numbers). Each pair's rows are cut into a grid: ``2^levels`` buckets of x and as
+many of y (:mod:`~aggregator.analytics.spark._grid`; ``levels`` grows with the pair's rows so that
+a bucket holds about ``BUCKET_ROWS`` at most, :func:`kendall_levels`; a run that small is one
+bucket). The grid's cell counts (driver-sized) give each bucket's first rank, and the rest is two
+passes of one Arrow task per bucket (``applyInArrow``, O(m log m) for m rows, never a whole column):
 
-- each pair's rows are cut by x into ``2^levels`` buckets (approximate quantiles; equal x
-  always share a bucket, so every pair of rows in different buckets has x strictly ordered by
-  bucket number). ``levels`` grows with the pairs' row count (:func:`kendall_levels`) so that a
-  bucket holds about ``BUCKET_ROWS`` rows at most; a run that small is one bucket per pair;
-- inside a bucket, D is counted by scipy's Fenwick-tree counter in one Arrow task per bucket
-  (``applyInArrow``): O(m log m) for a bucket of m rows, never a whole column;
-- across buckets, a pair of rows is counted at the highest bit where their bucket numbers
-  differ: at level L, rows in the left half (bit L = 0) and right half of each block of
-  ``2^(L+1)`` buckets. For each right-half row, the left-half rows of its block with a larger
-  y are a running sum over y, descending (:func:`~aggregator.analytics.spark._running.running`).
-  One running sum covers every level and every pair: O(n log buckets) rows.
-
-**Spearman's rho** ranks within the shared rows (pairwise-complete, ties at mid-rank): a
-running sum over each pair's distinct x (and y) gives the doubled, centred mid-ranks, whole
-numbers; rho is their cross product over the square root of the tie-corrected sums of squares.
+- per x bucket: D inside it (scipy's Fenwick-tree counter), the x and (x, y) tie sums, and each
+  row's x rank;
+- per y bucket: D between its rows of different x buckets (the counter over the x bucket
+  number), the y tie sums, each row's y rank and the cross product;
+- D between rows of different x and different y buckets comes from the grid's counts alone.
 
 **Krippendorff's alpha** (interval, on percentile standings): per subject, the count, sum and
 sum of squares of its centred standings, with and without each index; the sums over subjects
@@ -38,20 +33,19 @@ import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
-from aggregator.analytics._arrays import FloatArray
+from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray
 from aggregator.analytics.agreement import (
     MIN_INDICES_FOR_OUTLIER,
     Agreement,
     _alpha_from_sums,
     _fisher_ci,
 )
-from aggregator.analytics.spark._running import running
+from aggregator.analytics.spark import _grid
 
 #: Rows of one pair that one bucket (one Arrow task) should hold at most. A task holds its rows
 #: about three times over (Arrow, the sort, the tie groups: ~100 bytes a row, ~100 MB at 1M), well
 #: inside a Python worker's share of an executor, and counts 1M rows in a fraction of a second, so
-#: scheduling it costs little beside the work. Fewer, larger buckets also mean fewer merge levels:
-#: the across-bucket running sum handles rows x levels.
+#: scheduling it costs little beside the work.
 BUCKET_ROWS = 1_000_000
 
 
@@ -74,127 +68,154 @@ def shared_rows(cells: DataFrame) -> DataFrame:
     return left.join(right, "i").where(F.col("a") < F.col("b"))
 
 
-def _tie_sums(rows: DataFrame, keys: Sequence[str], prefix: str) -> DataFrame:
-    """Per pair: Σ t(t-1)/2 and Σ (t³ - t) over the groups of equal ``keys``."""
-    t = F.col("t").cast("double")
-    return rows.groupBy("a", "b", *keys).agg(F.count(F.lit(1)).alias("t")).groupBy("a", "b").agg(
-        F.sum(F.col("t") * (F.col("t") - 1) / 2).cast("long").alias(f"{prefix}_pairs"),
-        F.sum(t * t * t - t).alias(f"{prefix}_cubes"),
-    )
-
-
-def _doubled_ranks(rows: DataFrame, key: str, n: DataFrame) -> DataFrame:
-    """``(a, b, key, d)``: 2 * mid-rank - (n + 1) of each distinct ``key`` within its pair's shared rows."""
-    groups = rows.groupBy("a", "b", key).agg(F.count(F.lit(1)).alias("t"))
-    ranked = running(groups, ["a", "b"], [key], "t", "below").join(n, ["a", "b"])
-    return ranked.select("a", "b", key, (2 * F.col("below") + F.col("t") - F.col("n")).cast("double").alias(f"d{key}"))
-
-
-def spearman_sums(rows: DataFrame, n: DataFrame) -> DataFrame:
-    """Per pair ``(a, b)`` of ``rows`` (a, b, x, y): ``n`` (given, per pair), the tie sums of x and of y,
-    and ``products``, the cross product of the doubled centred mid-ranks: what :func:`spearman_from_sums` takes."""
-    dx, dy = _doubled_ranks(rows, "x", n), _doubled_ranks(rows, "y", n)
-    products = (
-        rows.join(dx, ["a", "b", "x"]).join(dy, ["a", "b", "y"])
-        .groupBy("a", "b").agg(F.sum(F.col("dx") * F.col("dy")).alias("products"))
-    )
-    return n.join(_tie_sums(rows, ["x"], "x"), ["a", "b"]).join(_tie_sums(rows, ["y"], "y"), ["a", "b"]) \
-        .join(products, ["a", "b"])
-
-
-def _discordant_within_buckets(rows: DataFrame) -> DataFrame:
-    """Per pair, D among rows of the same x bucket: one Arrow task per (pair, bucket)."""
-    import pyarrow as pa
-
-    def count(table: pa.Table) -> pa.Table:
-        import numpy as np
-
-        from aggregator.analytics._arrays import discordance_counter, rank_column
-
-        x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
-        y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
-        order = np.lexsort((y, x))
-        xg = rank_column(x).groups[order].astype(np.intp)
-        yg = rank_column(y).groups[order].astype(np.intp)
-        counter = discordance_counter()
-        if counter is None:  # pragma: no cover - a scipy that moved its kernel
-            raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
-        found = int(counter(np.ascontiguousarray(xg), np.ascontiguousarray(yg))) if len(x) > 1 else 0
-        return pa.table({"a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1),
-                         "discordant": pa.array([found], pa.int64())})
-
-    return (
-        rows.groupBy("a", "b", "bucket").applyInArrow(count, "a int, b int, discordant long")
-        .groupBy("a", "b").agg(F.sum("discordant").alias("local"))
-    )
-
-
-def _discordant_across_buckets(rows: DataFrame, levels: int) -> DataFrame:
-    """Per pair, D among rows of different x buckets, every level of the merge at once."""
-    ones = rows.select("a", "b", "bucket", (-F.col("y")).alias("down"), F.lit(1).alias("one"))
-    return across_buckets(ones, levels, ["down"], left="one", right="one")
-
-
-def across_buckets(rows: DataFrame, levels: int, order: Sequence[str], *, left: str, right: str) -> DataFrame:
-    """``(a, b, across)``: per pair, the (l, r) with l's bucket left of r's, l before r in ``order`` (strictly).
-
-    Each such couple is counted once, at the highest bit where the buckets differ: at that level l is in
-    the left half of a block of ``2^(level+1)`` buckets and r in the right half. A couple weighs
-    ``left`` of l times ``right`` of r (columns of ``rows``, with ``a``, ``b``, ``bucket`` and the
-    ``order`` columns, the first numeric). One running sum covers every level and every pair.
-    """
-    by_value = rows.groupBy("a", "b", "bucket", *order).agg(F.sum(left).alias("_l"), F.sum(right).alias("_r"))
-    level = F.explode(F.sequence(F.lit(0), F.lit(levels - 1))).alias("level")
-    spread = by_value.select("a", "b", "bucket", *order, "_l", "_r", level)
-    half = F.expr("shiftright(bucket, level) & 1")
-    merged = spread.groupBy("a", "b", "level", F.expr("shiftright(bucket, level + 1)").alias("block"), *order).agg(
-        F.sum(F.when(half == 0, F.col("_l")).otherwise(0)).alias("_left"),
-        F.sum(F.when(half == 1, F.col("_r")).otherwise(0)).alias("_right"),
-    )
-    before = running(merged, ["a", "b", "level", "block"], order, "_left", "_before")
-    return before.groupBy("a", "b").agg(F.sum(F.col("_right") * F.col("_before")).alias("across"))
-
-
-def buckets(rows: DataFrame, levels: int, column: str = "x") -> DataFrame:
-    """``rows`` with ``bucket``: the range of ``column`` the row is in within its pair, 0 .. 2**levels - 1.
-
-    Cut at approximate quantiles: equal values always share a bucket, so rows in different buckets
-    are strictly ordered by bucket number.
-    """
-    size = 2 ** levels
-    cuts = rows.groupBy("a", "b").agg(
-        F.percentile_approx(column, [i / size for i in range(1, size)], 1000).alias("_cuts")
-    )
-    return rows.join(cuts, ["a", "b"]).withColumn(
-        "bucket", F.size(F.filter("_cuts", lambda c: c < F.col(column)))
-    ).drop("_cuts")
-
-
 def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:
-    """Per pair ``(a, b)``: n, the tie counts, D and Spearman's cross product (driver-sized).
+    """Per pair of indices ``(a, b)``: :func:`rank_figures` of the subjects both scored."""
+    return rank_figures(shared_rows(cells), levels=levels)
 
-    ``levels``: Kendall's rows are cut into ``2**levels`` buckets of x; by default
-    :func:`kendall_levels` of the largest pair.
+
+def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:
+    """Per pair ``(a, b)`` of ``rows`` (a, b, x, y): n, the tie sums (``x_pairs``, ``y_pairs``, ``xy_pairs``,
+    ``x_cubes``, ``y_cubes``), D (``local`` + ``across``) and Spearman's cross product (``products``):
+    what :func:`kendall_from_counts` and :func:`spearman_from_sums` take. Driver-sized.
+
+    ``levels``: each pair's rows are cut into ``2**levels`` buckets of x and as many of y; by
+    default :func:`kendall_levels` of the largest pair.
     """
-    rows = shared_rows(cells).persist()  # every count below reads these rows
-    n = rows.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n")).persist()
+    rows = rows.select("a", "b", "x", "y").persist()  # counted, then cut
+    sizes = {(r["a"], r["b"]): int(r["count"]) for r in rows.groupBy("a", "b").count().collect()}
     if levels is None:
-        largest = n.agg(F.max("n")).first()
-        levels = kendall_levels(int(largest[0] or 0) if largest else 0)
-    figures = spearman_sums(rows, n).join(_tie_sums(rows, ["x", "y"], "xy"), ["a", "b"])
-    persisted = [rows, n]
-    if levels:
-        bucketed = buckets(rows, levels).persist()  # read by both counts
-        persisted.append(bucketed)
-        figures = figures.join(_discordant_within_buckets(bucketed), ["a", "b"]).join(
-            _discordant_across_buckets(bucketed, levels), ["a", "b"], "left")
-    else:  # one bucket a pair: all of D is counted inside it
-        figures = figures.join(_discordant_within_buckets(rows.withColumn("bucket", F.lit(0))), ["a", "b"]) \
-            .withColumn("across", F.lit(0).cast("long"))
-    found = {(r["a"], r["b"]): r.asDict() for r in figures.collect()}  # one row per pair of indices
-    for frame in persisted:
+        levels = kendall_levels(max(sizes.values(), default=0))
+    size = 2**levels
+    bucketed = _grid.cut(rows, size, {"xb": "x", "yb": "y"}).persist()  # counted on the grid, then in both passes
+    grid = _grid.grids(bucketed, "xb", "yb", size, {"rows": F.lit(1)})["rows"]
+    by_x = _by_x(bucketed, {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()})
+    totals = _by_y(by_x, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()})
+    found = {}
+    for r in totals.collect():  # one row per pair
+        pair = (r["a"], r["b"])
+        figures = r.asDict()
+        figures.update(n=sizes[pair], across=int(r["across_y"]) + _grid.cross_couples(grid[pair], grid[pair]))
+        found[pair] = figures
+    for frame in (rows, bucketed):
         frame.unpersist()
     return found
+
+
+def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) -> DataFrame:
+    """One Arrow task per (pair, x bucket): D inside the bucket, the x and (x, y) tie sums, and each row's
+    doubled centred x rank ``dx`` (its bucket's first place from ``places``: per pair, the offsets and n).
+
+    Out: the rows with ``dx``, to be cut by y; the bucket's totals ride on its first row (0 on the others),
+    so that they reach the y pass without a pass of their own.
+    """
+    import pyarrow as pa
+
+    def task(table: pa.Table) -> pa.Table:
+        pair = (table.column("a")[0].as_py(), table.column("b")[0].as_py())
+        starts, n = places[pair]
+        x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
+        y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
+        order = np.lexsort((y, x))  # x ascending, equal (x, y) next to each other
+        x, y = x[order], y[order]
+        x_first, x_sizes = _runs(x)
+        _, xy_sizes = _runs(x, y)
+        local = discordant(np.cumsum(x_first, dtype=np.intp), _groups(y))
+        at = table.column("xb")[0].as_py()
+        size = np.repeat(x_sizes, x_sizes)
+        below = np.repeat(np.flatnonzero(x_first), x_sizes)  # the row's group's first place in the bucket
+        dx = 2 * (starts[at] + below) + size - n
+        t = x_sizes.astype(np.float64)
+        riding = {"local": local, "x_pairs": int((x_sizes * (x_sizes - 1) // 2).sum()),
+                  "x_cubes": float((t * t * t - t).sum()), "xy_pairs": int((xy_sizes * (xy_sizes - 1) // 2).sum())}
+        return pa.table({
+            "a": table.column("a"), "b": table.column("b"), "xb": table.column("xb"),
+            "yb": table.column("yb").take(pa.array(order)), "y": y, "dx": dx.astype(np.float64),
+            **{name: _on_first(x.size, value) for name, value in riding.items()},
+        })
+
+    schema = ("a int, b int, xb int, yb int, y double, dx double, "
+              "local long, x_pairs long, x_cubes double, xy_pairs long")
+    return bucketed.select("a", "b", "xb", "yb", "x", "y").groupBy("a", "b", "xb").applyInArrow(task, schema)
+
+
+def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) -> DataFrame:
+    """One Arrow task per (pair, y bucket): D between rows of different x buckets in it, the y tie sums, each
+    row's ``dy`` and Σ dx·dy; the x pass's totals summed. Then per pair: one row of every figure."""
+    import pyarrow as pa
+
+    def task(table: pa.Table) -> pa.Table:
+        import pyarrow.compute as pc
+
+        pair = (table.column("a")[0].as_py(), table.column("b")[0].as_py())
+        starts, n = places[pair]
+        xb = np.asarray(table.column("xb").to_numpy(), dtype=np.intp)
+        y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
+        order = np.argsort(y)
+        y_first, y_sizes = _runs(y[order])
+        dy = np.empty(y.size, dtype=np.float64)
+        dy[order] = 2 * (starts[table.column("yb")[0].as_py()] + np.repeat(np.flatnonzero(y_first), y_sizes)) \
+            + np.repeat(y_sizes, y_sizes) - n
+        by_bucket = np.argsort(xb, kind="stable")
+        groups = np.empty(y.size, dtype=np.intp)
+        groups[order] = np.cumsum(y_first, dtype=np.intp)
+        across = discordant(xb[by_bucket], groups[by_bucket])
+        t = y_sizes.astype(np.float64)
+        summed = {name: [pc.sum(table.column(name)).as_py() or 0] for name in ("local", "x_pairs", "xy_pairs")}
+        return pa.table({
+            "a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1), **summed,
+            "x_cubes": [pc.sum(table.column("x_cubes")).as_py() or 0.0],
+            "across_y": [across], "y_pairs": [int((y_sizes * (y_sizes - 1) // 2).sum())],
+            "y_cubes": [float((t * t * t - t).sum())],
+            "products": [float(np.dot(np.asarray(table.column("dx").to_numpy(), dtype=np.float64), dy))],
+        }, schema=pa.schema([("a", pa.int32()), ("b", pa.int32()), ("local", pa.int64()), ("x_pairs", pa.int64()),
+                             ("xy_pairs", pa.int64()), ("x_cubes", pa.float64()), ("across_y", pa.int64()),
+                             ("y_pairs", pa.int64()), ("y_cubes", pa.float64()), ("products", pa.float64())]))
+
+    schema = ("a int, b int, local long, x_pairs long, xy_pairs long, x_cubes double, across_y long, y_pairs long, "
+              "y_cubes double, products double")
+    summed = ["local", "x_pairs", "xy_pairs", "x_cubes", "across_y", "y_pairs", "y_cubes", "products"]
+    return by_x.groupBy("a", "b", "yb").applyInArrow(task, schema).groupBy("a", "b").agg(
+        *[F.sum(name).alias(name) for name in summed])
+
+
+def discordant(x: IntArray, y: IntArray) -> int:
+    """The couples i < j with ``y[i] > y[j]`` and ``x[i] < x[j]`` (``x`` ascending; ``y`` tie groups from 1):
+    scipy's compiled Fenwick-tree counter, O(n log n)."""
+    from aggregator.analytics._arrays import discordance_counter
+
+    if x.size < 2:
+        return 0
+    counter = discordance_counter()
+    if counter is None:  # pragma: no cover - a scipy that moved its kernel
+        raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
+    return int(counter(np.ascontiguousarray(x, dtype=np.intp), np.ascontiguousarray(y, dtype=np.intp)))
+
+
+def _runs(*columns: FloatArray) -> tuple[BoolArray, IntArray]:
+    """Of sorted ``columns`` (equal rows next to each other): where each run of equal rows starts, and its length."""
+    size = columns[0].size
+    first = np.zeros(size, dtype=np.bool_)
+    if size:
+        first[0] = True
+        for column in columns:
+            first[1:] |= column[1:] != column[:-1]
+    return first, np.diff(np.r_[np.flatnonzero(first), size])
+
+
+def _groups(values: FloatArray) -> IntArray:
+    """Each value's tie group, 1 .. distinct, in value order (the counter's y)."""
+    order = np.argsort(values)
+    first, _ = _runs(values[order])
+    groups = np.empty(values.size, dtype=np.intp)
+    groups[order] = np.cumsum(first, dtype=np.intp)
+    return groups
+
+
+def _on_first(rows: int, value: float) -> IntArray | FloatArray:
+    """A column of ``rows`` zeros but ``value`` on its first row (whole numbers stay whole)."""
+    column = np.zeros(rows, dtype=np.float64 if isinstance(value, float) else np.int64)
+    column[:1] = value
+    return column
 
 
 def kendall_from_counts(n: int, x_ties: int, y_ties: int, both_ties: int, discordant: int) -> float:

@@ -11,11 +11,12 @@ rounds monotonically, so each bound is one float: a step or two from ``u[a] - t`
 else found by bisection on the floats' order (:func:`bound_below`, :func:`bound_above`, Arrow
 batches). Every row is then a *point* ``(u, v)`` and a *query*
 ``(U, V)``, and the count is the (point, query) couples with the point's u ≤ the query's and its
-v ≥ the query's. As Kendall's discordant pairs (``agreement``): the events are cut by u into
-``2^levels`` buckets (a point and a query of equal u share one); inside a bucket one Arrow task
-counts its couples with scipy's compiled discordance counter (:func:`dominance_pairs`); across
-buckets a couple is counted at the highest bit where the bucket numbers differ, by a running sum
-over v (``agreement.across_buckets``). O(n log n), exact, one row per subject and index pair.
+v ≥ the query's. As Kendall's discordant pairs (``agreement``), each pair's events are cut into a
+grid (:mod:`~aggregator.analytics.spark._grid`: buckets of u, where a point and a query of equal u
+share one, and of v): inside a u bucket, one Arrow task counts its couples with scipy's compiled
+discordance counter (:func:`dominance_pairs`); between u buckets within a v bucket, the same with
+the u bucket for u; between both, the grid's counts. O(n log n), exact, one row per subject and
+index pair.
 
 **The top K** bounds, then lists. A seed (the subjects whose ``u - v`` is among the ~``_SEED``
 largest or smallest of each index pair, cut at approximate quantiles) is scored on the driver;
@@ -49,7 +50,8 @@ from aggregator.analytics.inversions import (
     _loosen,
     _rank_key,
 )
-from aggregator.analytics.spark.agreement import across_buckets, buckets, kendall_levels, shared_rows
+from aggregator.analytics.spark import _grid, agreement
+from aggregator.analytics.spark.agreement import kendall_levels, shared_rows
 
 #: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
 _SEED_ACCURACY = 10_000
@@ -90,25 +92,25 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     events = bounded.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
         .unionByName(bounded.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
                                     F.lit(1).alias("kind")))
-    if levels:
-        bucketed = buckets(events, levels, "key").persist()  # read by both counts
-        oriented = bucketed.select(
-            "a", "b", "bucket", (-F.col("val")).alias("down"), "kind",
-            F.when(F.col("kind") == 0, 1).otherwise(0).alias("point"),
-            F.when(F.col("kind") == 1, 1).otherwise(0).alias("query"),
-        )
-        # at one v, a point goes before a query (kind 0 < 1): a point whose v equals the bound counts
-        found = _within_buckets(bucketed).join(
-            across_buckets(oriented, levels, ["down", "kind"], left="point", right="query"), ["a", "b"], "left")
-        totals = found.select("a", "b", (F.col("local") + F.coalesce(F.col("across"), F.lit(0))).alias("n"))
-    else:  # one bucket a pair: every couple is counted inside it
-        bucketed = None
-        totals = _within_buckets(events.withColumn("bucket", F.lit(0))).withColumnRenamed("local", "n")
+    size = 2**levels
+    # a point and a query of equal key share a key bucket, of equal value a value bucket
+    bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}).persist()  # read by the grid and both passes
+    found = _dominance_within(bucketed.withColumnRenamed("kb", "bucket"))
+    if size > 1:
+        # different key buckets, the same value bucket: the key bucket orders the couple (a query's
+        # half a step below its bucket, so that a point of the same bucket is not counted twice)
+        by_value = bucketed.select("a", "b", F.col("vb").alias("bucket"), "val", "kind",
+                                   (F.col("kb") - F.col("kind") / 2).alias("key"))
+        found = found.unionByName(_dominance_within(by_value))
+    per_pair = found.groupBy("a", "b").agg(F.sum("local").alias("n"))
+    grid = _grid.grids(bucketed, "kb", "vb", size, {"points": 1 - F.col("kind"), "queries": F.col("kind")})
     counts = np.zeros((k, k), dtype=np.int64)
-    for r in totals.collect():  # one row per pair of indices
-        counts[r["a"], r["b"]] = counts[r["b"], r["a"]] = int(r["n"])
-    if bucketed is not None:
-        bucketed.unpersist()
+    for r in per_pair.collect():  # one row per pair of indices
+        pair = (r["a"], r["b"])
+        # a point in an earlier key bucket and a later value bucket than the query
+        counts[pair] = counts[pair[::-1]] = int(r["n"]) + _grid.cross_couples(grid["points"][pair],
+                                                                            grid["queries"][pair])
+    bucketed.unpersist()
     return counts
 
 
@@ -197,8 +199,8 @@ def _bound_udfs(t: float) -> tuple[Callable[[Column], Column], Callable[[Column]
     return udfs[0], udfs[1]
 
 
-def _within_buckets(events: DataFrame) -> DataFrame:
-    """``(a, b, local)``: per pair, the couples inside one bucket, one Arrow task per (pair, bucket)."""
+def _dominance_within(events: DataFrame) -> DataFrame:
+    """``(a, b, local)``: the couples inside each bucket, one Arrow task (and one row) per (pair, bucket)."""
     import pyarrow as pa
 
     def count(table: pa.Table) -> pa.Table:
@@ -210,10 +212,7 @@ def _within_buckets(events: DataFrame) -> DataFrame:
         return pa.table({"a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1),
                          "local": pa.array([found], pa.int64())})
 
-    return (
-        events.groupBy("a", "b", "bucket").applyInArrow(count, "a int, b int, local long")
-        .groupBy("a", "b").agg(F.sum("local").alias("local"))
-    )
+    return events.groupBy("a", "b", "bucket").applyInArrow(count, "a int, b int, local long")
 
 
 def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> int:
@@ -225,25 +224,20 @@ def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArr
     above; the discordant ones (left and above, or right and below) number 2Q + N - C - Y, which
     is the counter's count over all events less its counts among the points and among the queries.
     """
-    from aggregator.analytics._arrays import discordance_counter
-
     n_points, n_queries = px.size, qx.size
     if n_points == 0 or n_queries == 0:
         return 0
-    counter = discordance_counter()
-    if counter is None:  # pragma: no cover - a scipy that moved its kernel
-        raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
     is_query = np.r_[np.zeros(n_points, dtype=np.intp), np.ones(n_queries, dtype=np.intp)]
     x_place = _places(np.r_[px, qx], is_query)
     y_place = _places(np.r_[py, qy], 1 - is_query)
 
-    def discordant(chosen: BoolArray) -> int:
+    def among(chosen: BoolArray) -> int:
         order = np.argsort(x_place[chosen])
         x, y = x_place[chosen][order], y_place[chosen][order] + 1  # the counter wants x ascending, y ≥ 1
-        return int(counter(np.ascontiguousarray(x), np.ascontiguousarray(y)))
+        return agreement.discordant(x, y)
 
     queries = is_query == 1
-    cross = discordant(np.ones(is_query.size, dtype=np.bool_)) - discordant(~queries) - discordant(queries)
+    cross = among(np.ones(is_query.size, dtype=np.bool_)) - among(~queries) - among(queries)
     points_before = np.cumsum(~queries[np.argsort(x_place)])  # points at or before each place in x
     left = int(points_before[np.sort(x_place[queries])].sum())
     points_below = np.cumsum(~queries[np.argsort(y_place)])

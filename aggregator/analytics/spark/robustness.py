@@ -21,7 +21,7 @@ from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 from aggregator.analytics.agreement import MIN_INDICES_FOR_OUTLIER, ROBUSTNESS_SAMPLE, Robustness
 from aggregator.analytics.consensus import MIN_INDICES_FOR_CONSENSUS
 from aggregator.analytics.spark import rows
-from aggregator.analytics.spark.agreement import spearman_from_sums, spearman_sums
+from aggregator.analytics.spark.agreement import rank_figures, spearman_from_sums
 from aggregator.analytics.spark.normalize import medians, tie_groups
 
 
@@ -58,15 +58,12 @@ def robustness(per_subject: DataFrame, names: Sequence[str], subjects: int) -> R
     ).where(F.col("x").isNotNull() & F.col("y").isNotNull()).select(
         F.col("j").alias("a"), F.col("j").alias("b"), "j", "x", "y", F.abs(F.col("x") - F.col("y")).alias("d")
     ).localCheckpoint()  # read by each figure below: materialized once, with a short plan to analyse
-    n = shared.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n"))
-    shifts = medians(tie_groups(shared, "d"), "d", "shift").withColumnRenamed("j", "a")
-    figures = spearman_sums(shared, n).join(shifts, "a")
     rho, counts, shift = np.full(k, np.nan), np.zeros(k, dtype=np.int64), np.full(k, np.nan)
-    for r in figures.collect():  # one row per index
-        j = int(r["a"])
-        counts[j] = int(r["n"])
-        rho[j] = spearman_from_sums(int(r["n"]), r["x_cubes"], r["y_cubes"], r["products"])
-        shift[j] = float(r["shift"])
+    for (j, _), f in rank_figures(shared).items():  # one pair (j, j) per index
+        counts[j] = f["n"]
+        rho[j] = spearman_from_sums(f["n"], f["x_cubes"], f["y_cubes"], f["products"])
+    for r in medians(tie_groups(shared, "d"), "d", "shift").collect():  # one row per index
+        shift[int(r["j"])] = float(r["shift"])
     most = -1
     if k >= MIN_INDICES_FOR_OUTLIER and not np.all(np.isnan(rho)):
         most = int(np.nanargmin(rho))

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 from aggregator.analytics.compare import common_versions
 from aggregator.analytics.shifts import IndexShift, finish_index_shift
 from aggregator.analytics.spark import rows
-from aggregator.analytics.spark.agreement import spearman_from_sums, spearman_sums
+from aggregator.analytics.spark.agreement import rank_figures, spearman_from_sums
 from aggregator.analytics.spark.cells import by_subject, cells_of, standings
 from aggregator.analytics.spark.normalize import medians, tie_groups
 from aggregator.models import IndexSpec
@@ -138,9 +138,8 @@ def _index_shifts(
     stacked = pairs.select("j", F.posexplode(F.array(*kinds)).alias("kind", "m")).where(F.col("m").isNotNull())
     keyed = stacked.select((F.col("j") * len(kinds) + F.col("kind")).alias("j"), "m")
     found = {int(r["j"]): float(r["m"]) for r in medians(tie_groups(keyed, "m"), "m", "m").collect()}
-    ranked = pairs.select(F.col("j").alias("a"), F.col("j").alias("b"), "x", "y")
-    counts = ranked.groupBy("a", "b").agg(F.count(F.lit(1)).alias("n"))
-    sums = {int(r["a"]): r for r in spearman_sums(ranked, counts).collect()}  # one row per index
+    sums = {j: r for (j, _), r in rank_figures(pairs.select(F.col("j").alias("a"), F.col("j").alias("b"), "x", "y"))
+            .items()}  # one pair (j, j) per index
     everyone = {int(r["j"]): float(r["m"]) for r in medians(prev_groups, "v", "m").collect()}
     now_versions, prev_versions = versions_of(now.readings, now.specs), versions_of(before.readings, before.specs)
     nan = float("nan")
@@ -152,7 +151,7 @@ def _index_shifts(
             continue
         figures = {name: found.get(j * len(kinds) + kind, nan) for kind, name in enumerate(_MEDIANS)}
         r = sums.get(j)
-        n = int(r["n"]) if r is not None else 0
+        n = r["n"] if r is not None else 0
         rho = spearman_from_sums(n, r["x_cubes"], r["y_cubes"], r["products"]) if r is not None else nan
         # the previous run's median in raw units whichever way the index runs (its values are oriented)
         previous_median = everyone.get(p, nan) * (1.0 if spec.higher_is_better else -1.0)

@@ -36,6 +36,7 @@ from spark_checks import column as _column  # noqa: E402
 from aggregator.analytics.compare import ScoreTable, compare_table  # noqa: E402
 from aggregator.analytics.consensus import consensus_by_rows  # noqa: E402
 from aggregator.analytics.inversions import Inversion, count_inversions, top_inversions  # noqa: E402
+from aggregator.analytics.spark import _grid  # noqa: E402
 from aggregator.analytics.spark import agreement as spark_agreement  # noqa: E402
 from aggregator.analytics.spark import inversions as spark_inversions  # noqa: E402
 from aggregator.analytics.spark import rows  # noqa: E402
@@ -214,6 +215,18 @@ def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_exp
             assert int(f["across"] or 0) > int(f["local"]) > 0
         tau = spark_agreement.kendall_from_counts(f["n"], f["x_pairs"], f["y_pairs"], f["xy_pairs"], discordant)
         assert abs(tau - expected.kendall[a, b]) <= TOLERANCE
+
+
+@settings(deadline=None)  # plain arithmetic, but a busy machine can stall any call past 200 ms
+@given(size=st.integers(1, 5), data=st.data())
+def test_the_grid_counts_the_couples_before_in_one_order_and_after_in_the_other(size, data):
+    counts = st.lists(st.integers(0, 2**40), min_size=size * size, max_size=size * size)
+    left = np.array(data.draw(counts), dtype=object).reshape(size, size)
+    right = np.array(data.draw(counts), dtype=object).reshape(size, size)
+    expected = sum(left[p, c] * right[q, d] for p in range(size) for q in range(p + 1, size)
+                   for c in range(size) for d in range(c))
+    assert _grid.cross_couples(left, right) == expected  # whole numbers past int64's range stay exact
+    assert _grid.offsets(left[0]).tolist() == [sum(left[0, :c]) for c in range(size)]
 
 
 def test_kendall_buckets_grow_with_the_rows_so_each_holds_a_bounded_number():
