@@ -36,10 +36,9 @@ from spark_checks import column as _column  # noqa: E402
 from aggregator.analytics.compare import ScoreTable, compare_table  # noqa: E402
 from aggregator.analytics.consensus import consensus_by_rows  # noqa: E402
 from aggregator.analytics.inversions import Inversion, count_inversions, top_inversions  # noqa: E402
-from aggregator.analytics.spark import _grid  # noqa: E402
+from aggregator.analytics.spark import _grid, rows  # noqa: E402
 from aggregator.analytics.spark import agreement as spark_agreement  # noqa: E402
 from aggregator.analytics.spark import inversions as spark_inversions  # noqa: E402
-from aggregator.analytics.spark import rows  # noqa: E402
 from aggregator.analytics.spark.engine import cells_of, compare_frames  # noqa: E402
 from aggregator.app import demo  # noqa: E402
 from aggregator.app.export import export_run, read_exported, score_table  # noqa: E402
