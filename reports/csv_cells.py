@@ -56,7 +56,8 @@ def numbers(values: NDArray[np.float64] | NDArray[np.int64] | NDArray[np.bool_],
     import pyarrow as pa
 
     kind = {"f": pa.float64(), "i": pa.int64(), "b": pa.bool_()}[values.dtype.kind]
-    data = np.packbits(values, bitorder="little") if values.dtype.kind == "b" else np.ascontiguousarray(values)
+    data = np.packbits(values.view(np.bool_), bitorder="little") if values.dtype.kind == "b" \
+        else np.ascontiguousarray(values)
     valid = None if missing is None else pa.py_buffer(np.packbits(~missing, bitorder="little"))
     return pa.Array.from_buffers(kind, len(values), [valid, pa.py_buffer(data)])
 

@@ -5,7 +5,7 @@ the failures in report order, and the fault sentences the headline and summary c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -241,6 +241,9 @@ def in_report_order(
     return _picked(given, rows[np.lexsort(keys)][:limit].tolist())
 
 
+_Cell = TypeVar("_Cell")
+
+
 def faults_of(failures: Sequence[Failure]) -> Failures:
     """The failures that are faults (not an index not knowing a subject), in their order."""
     given = Failures.of(failures)
@@ -249,8 +252,11 @@ def faults_of(failures: Sequence[Failure]) -> Failures:
 
 
 def _picked(given: Failures, rows: list[int]) -> Failures:
-    columns = (given.indices, given.subject_ids, given.kinds, given.attempts, given.messages, given.times)
-    return Failures(*([values[i] for i in rows] for values in columns))
+    def pick(values: Sequence[_Cell]) -> list[_Cell]:
+        return [values[i] for i in rows]
+
+    return Failures(pick(given.indices), pick(given.subject_ids), pick(given.kinds), pick(given.attempts),
+                    pick(given.messages), pick(given.times))
 
 
 def fault_examples(failures: Sequence[Failure], index: str) -> tuple[str, ...]:
