@@ -87,7 +87,10 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
         levels = kendall_levels(max(sizes.values(), default=0))
     size = 2**levels
     bucketed = _grid.cut(rows, size, {"xb": "x", "yb": "y"}).persist()  # counted on the grid, then in both passes
-    grid = _grid.grids(bucketed, "xb", "yb", size, {"rows": F.lit(1)})["rows"]
+    if size > 1:
+        grid = _grid.grids(bucketed, "xb", "yb", size, {"rows": F.lit(1)})["rows"]
+    else:  # one cell a pair: its count is the pair's (no job for it)
+        grid = {pair: np.array([[count]], dtype=object) for pair, count in sizes.items()}
     by_x = _by_x(bucketed, {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()})
     totals = _by_y(by_x, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()})
     found = {}
