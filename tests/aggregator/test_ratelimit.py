@@ -121,7 +121,9 @@ async def test_places_not_used_in_time_lapse_and_are_given_back(tmp_path):
             return taken, wait
 
     with Noting(tmp_path / "h.sqlite") as store:
-        limiter = SlidingWindowLimiter(RateLimit(40, 0.4), store, "kred:abc")  # blocks of up to 10
+        # blocks of up to 6, each place usable for hold = 0.25 s (the most any limit gets): room for a
+        # busy machine to stall between the four acquires below without their places lapsing
+        limiter = SlidingWindowLimiter(RateLimit(40, 1.6), store, "kred:abc")
         used = []
         for _ in range(4):  # blocks of 2, then 4: two places of the second are left over
             used.append(await limiter.acquire())
