@@ -48,7 +48,7 @@ def standing_header(labels: Sequence[str]) -> str:
     return ",".join(text_cells(header).to_pylist()) + LINE_END
 
 
-def standing_blocks(outcome: RunOutcome) -> Iterator[str | memoryview]:
+def standing_blocks(outcome: RunOutcome) -> Iterator[bytes | memoryview]:
     """The header line, then every subject's line a block of lines at a time (as UTF-8 bytes),
     highest consensus first, as the page's standing orders them.
 
@@ -59,7 +59,7 @@ def standing_blocks(outcome: RunOutcome) -> Iterator[str | memoryview]:
     comparison = outcome.comparison
     table = comparison.table
     labels = [spec.label or index_label(spec.name) for spec in table.specs]
-    yield standing_header(labels)
+    yield standing_header(labels).encode("utf-8")
     order = standing_order(comparison)
     ranks = competition_ranks(comparison.consensus[order]).astype(np.float64)
     ranks[ranks == 0] = np.nan
@@ -88,7 +88,7 @@ def standing_blocks(outcome: RunOutcome) -> Iterator[str | memoryview]:
 def write_standing_csv(outcome: RunOutcome, handle: IO[bytes]) -> None:
     """Write the full standing to ``handle`` (binary) as UTF-8: text quoted, figures bare."""
     for block in standing_blocks(outcome):
-        handle.write(block.encode("utf-8") if isinstance(block, str) else block)
+        handle.write(block)
 
 
 def write_report(outcome: RunOutcome, path: str | Path, kind: str) -> list[Path]:
