@@ -45,6 +45,8 @@ def cut(rows: DataFrame, size: int, columns: Mapping[str, str]) -> DataFrame:
     cuts = rows.groupBy("a", "b").agg(
         *[F.percentile_approx(value, quantiles, _ACCURACY).alias(f"_cuts_{name}") for name, value in columns.items()]
     )
+    # joined by shuffling the rows on the pair (not by broadcasting the cuts): the buckets' passes and
+    # the grid group by pair and bucket, which rows already placed by pair need no second shuffle for
     return rows.join(cuts, ["a", "b"]).select(
         *rows.columns,
         *[F.size(F.filter(f"_cuts_{name}", _below(value))).alias(name) for name, value in columns.items()],

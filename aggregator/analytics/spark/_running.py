@@ -41,7 +41,8 @@ def running(
     cuts = df.groupBy(*group).agg(
         F.percentile_approx(F.col(first), [i / buckets for i in range(1, buckets)], _ACCURACY).alias("_cuts")
     )
-    bucketed = df.join(cuts, list(group), "left") if group else df.crossJoin(cuts)
+    # the cuts and the bucket offsets are a row per group (bucket): broadcast, so the rows stay where they are
+    bucketed = df.join(F.broadcast(cuts), list(group), "left") if group else df.crossJoin(F.broadcast(cuts))
     bucketed = bucketed.withColumn(
         "_bucket", F.size(F.array_distinct(F.filter("_cuts", lambda c: c < F.col(first))))
     ).drop("_cuts").persist()  # read twice below: the rows, and the bucket totals
@@ -51,7 +52,7 @@ def running(
     totals = bucketed.groupBy(*group, "_bucket").agg(combine(value).alias("_total"))
     earlier = Window.partitionBy(*group).orderBy("_bucket").rowsBetween(Window.unboundedPreceding, -1)
     offsets = totals.withColumn("_offset", combine("_total").over(earlier)).drop("_total")
-    joined = local.join(offsets, [*group, "_bucket"], "left")
+    joined = local.join(F.broadcast(offsets), [*group, "_bucket"], "left")
     result: Column
     if how == "sum":
         result = F.coalesce(F.col("_offset"), F.lit(0)) + F.coalesce(F.col("_local"), F.lit(0))

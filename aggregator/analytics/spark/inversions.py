@@ -88,7 +88,8 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always)."""
     t = max(min_gap, _SMALLEST)
     below, above = _bound_udfs(t)
-    bounded = rows.select("a", "b", "x", "y", below(F.col("x")).alias("qx"), above(F.col("y")).alias("qy"))
+    # kept: the cut reads the events twice (its quantiles, then the buckets), and the bounds are Python's work
+    bounded = rows.select("a", "b", "x", "y", below(F.col("x")).alias("qx"), above(F.col("y")).alias("qy")).persist()
     events = bounded.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
         .unionByName(bounded.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
                                     F.lit(1).alias("kind")))
@@ -110,7 +111,8 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     for r in found.groupBy("a", "b").agg(F.sum("local").alias("n")).collect():  # one row per pair of indices
         pair = (r["a"], r["b"])
         counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
-    bucketed.unpersist()
+    for frame in (bucketed, bounded):
+        frame.unpersist()
     return counts
 
 
@@ -326,7 +328,7 @@ def _seed(
         F.min("x").alias("x_lo"), F.max("x").alias("x_hi"), F.min("y").alias("y_lo"), F.max("y").alias("y_hi"),
     )
     lower, upper = w <= F.col("_cuts")[0], w >= F.col("_cuts")[1]
-    seeded = rows.join(per_pair, ["a", "b"]).where(lower | upper).select(
+    seeded = rows.join(F.broadcast(per_pair), ["a", "b"]).where(lower | upper).select(
         "a", "b", "i", "x", "y", upper.alias("upper"), lower.alias("lower"), *_ENDS)
     by_pair: dict[tuple[int, int], list[Any]] = {}
     for r in seeded.collect():  # about 2 * _SEED rows per pair of indices

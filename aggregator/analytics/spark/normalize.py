@@ -29,7 +29,7 @@ def tie_groups(cells: DataFrame, key: str = "v") -> DataFrame:
     groups = cells.groupBy("j", key).agg(F.count(F.lit(1)).alias("t"))
     groups = running(groups, ["j"], [key], "t", "below")
     counts = groups.groupBy("j").agg(F.sum("t").alias("count"))
-    return groups.join(counts, "j")
+    return groups.join(F.broadcast(counts), "j")  # a row per index: the groups stay where they are
 
 
 def mid_percentile(groups: DataFrame) -> Column:
@@ -79,7 +79,7 @@ def _range(cells: DataFrame, specs: Sequence[IndexSpec]) -> DataFrame:
         F.log1p(F.col("v") - lowest) * (F.lit(100.0) / F.log1p(top - lowest))
     )
     bounded = {j: _bounded(F.col("value"), spec) for j, spec in enumerate(specs) if spec.scale.bounded}
-    joined = cells.join(ends, "j")
+    joined = cells.join(F.broadcast(ends), "j")
     return joined.withColumn("norm", _per_column(bounded, unbounded)).drop("_lowest", "_top")
 
 
@@ -97,18 +97,18 @@ def _robust_z(cells: DataFrame, groups: DataFrame) -> DataFrame:
     """``robust_z``: the normal CDF of (v - median) / (1.4826 MAD), or 1.2533 mean absolute deviation."""
     centre = medians(groups, "v", "_median")
     deviations = (
-        groups.join(centre, "j").withColumn("d", F.abs(F.col("v") - F.col("_median")))
+        groups.join(F.broadcast(centre), "j").withColumn("d", F.abs(F.col("v") - F.col("_median")))
         .groupBy("j", "d").agg(F.sum("t").alias("t"))
     )
     ranked = running(deviations, ["j"], ["d"], "t", "below")
-    ranked = ranked.join(ranked.groupBy("j").agg(F.sum("t").alias("count")), "j")
+    ranked = ranked.join(F.broadcast(ranked.groupBy("j").agg(F.sum("t").alias("count"))), "j")
     mad = medians(ranked, "d", "_mad")
     mean = ranked.groupBy("j").agg((F.sum(F.col("d") * F.col("t")) / F.sum("t")).alias("_mean"))
     scales = mad.join(mean, "j").select(
         "j", F.when(F.col("_mad") * MAD_TO_SD == 0.0, F.col("_mean") * MEAN_AD_TO_SD)
         .otherwise(F.col("_mad") * MAD_TO_SD).alias("_scale"),
     )
-    joined = cells.join(centre, "j").join(scales, "j")
+    joined = cells.join(F.broadcast(centre), "j").join(F.broadcast(scales), "j")
     # a null divisor where the scale is 0: Spark evaluates a UDF's input before the ``when`` that guards it
     z = (F.col("v") - F.col("_median")) / F.when(F.col("_scale") != 0.0, F.col("_scale"))
     norm = F.when(F.col("_scale") == 0.0, F.lit(50.0)).otherwise(_normal_cdf()(z) * 100.0)
