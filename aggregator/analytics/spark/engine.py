@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics._arrays import IntArray
@@ -29,7 +29,7 @@ from aggregator.analytics.spark.disputes import unusual_threshold
 from aggregator.analytics.spark.health import index_health
 from aggregator.analytics.spark.inversions import inversions
 from aggregator.analytics.spark.normalize import normalize, tie_groups
-from aggregator.analytics.spark.robustness import robustness, without_each
+from aggregator.analytics.spark.robustness import robustness
 from aggregator.analytics.spark.shifts import RunFrames, SparkShifts, shifts
 from aggregator.analytics.spark.topics import SparkTopics, topics
 from aggregator.models import IndexSpec
@@ -89,21 +89,9 @@ def compare_frames(
         both = both.join(normalize(cells, groups, specs, other).select("i", "j", F.col("norm").alias(name)), ["i", "j"])
     # materialized with a short plan: the figures and the alphas each analyse what they build on it
     wide = by_subject(subjects, both, ["norm", "standing", *extra], k).localCheckpoint()
-    # each row sorted once, in a column of its own: every figure below reads it
-    ranked = F.col("ranked")
-    row = rows.figures(F.col("norm"), k, ranked)
-    agreed: Column = rows.consensus(consensus, F.col("norm"), F.col("standing"), ranked)
-    figures = wide.withColumn("ranked", rows.present(F.col("norm"))).select(
-        F.col("i").alias("position"), "subject_id", F.col("norm").alias("normalized"), "standing",
-        row["n_indices"].alias("n_indices"), agreed.alias("consensus"), row["consensus_iqr"].alias("consensus_iqr"),
-        row["spread"].alias("spread"), row["dissenter"].cast("long").alias("dissenter"),
-        row["dissent_gap"].alias("dissent_gap"), *extra,
-        F.array(*without_each(consensus, F.col("norm"), F.col("standing"), k, ranked)).alias("without"),
-    )
     # materialized once (on the executors) and cut from its lineage: the threshold, the robustness
-    # and the caller each build on it, and re-analysing its long plan for each of their joins
-    # costs more than the work
-    figures = figures.localCheckpoint()
+    # and the caller each build on it
+    figures = rows.subject_figures(wide, consensus, k, extra).localCheckpoint()
     asked = figures.count()
     rule = "fixed" if threshold is not None else "unusual"
     if threshold is None:

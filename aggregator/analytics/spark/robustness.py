@@ -4,9 +4,9 @@ As :func:`aggregator.analytics.agreement.robustness`: beyond ``ROBUSTNESS_SAMPLE
 comparison reads every ``step``-th subject (by position, as the numpy engine reads every
 ``step``-th row); per index left out it gives Spearman's rho between the full consensus and the
 consensus without the index (pairwise complete, ties at mid-rank), the subjects behind it, and
-the median absolute change. The consensus without an index is a row expression (the consensus
-method on the row's array less one element); Spearman's figures come from the agreement module's
-distributed rank sums, and the median from tie groups, so only a few numbers per index reach
+the median absolute change. The consensus without each index comes with each subject's figures
+(``rows.subject_figures``, the numpy engine's row code); Spearman's figures come from the agreement
+module's distributed rank sums, and the median from tie groups, so only a few numbers per index reach
 the driver.
 """
 
@@ -15,37 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics.agreement import MIN_INDICES_FOR_OUTLIER, ROBUSTNESS_SAMPLE, Robustness
-from aggregator.analytics.consensus import MIN_INDICES_FOR_CONSENSUS
-from aggregator.analytics.spark import rows
 from aggregator.analytics.spark.agreement import rank_figures, spearman_from_sums
 from aggregator.analytics.spark.normalize import medians, tie_groups
-
-
-def without_each(
-    method: str, normalized: Column, standing: Column, k: int, ranked: Column | None = None
-) -> list[Column]:
-    """The ``method`` consensus of each row without index ``j``, for each j (null with fewer than 2 left).
-
-    ``ranked``: :func:`rows.present` of ``normalized``; the median without j is read off it.
-    """
-    def drop(values: Column, j: int) -> Column:
-        return F.array(*[values[c] for c in range(k) if c != j])
-
-    if k < 2:  # nothing remains without the only index
-        return [F.lit(None).cast("double") for _ in range(k)]
-    if method != "median":
-        return [rows.consensus(method, drop(normalized, j), drop(standing, j)) for j in range(k)]
-    ranked = rows.present(normalized) if ranked is None else ranked
-
-    def left_without(j: int) -> Column:
-        return F.size(ranked) - F.when(normalized[j].isNotNull(), 1).otherwise(0)
-
-    return [F.when(left_without(j) >= MIN_INDICES_FOR_CONSENSUS, rows.median_without(ranked, normalized[j]))
-            for j in range(k)]
 
 
 def robustness(per_subject: DataFrame, names: Sequence[str], subjects: int) -> Robustness:

@@ -1,25 +1,26 @@
 """What each subject's row of normalized scores says: consensus, IQR, spread, dissenter.
 
-A row holds a handful of values (one per index), so each figure is a Spark SQL expression over
-the row's arrays, computed where the row is: ``normalized`` and ``standing`` (null = missing,
-in index order). The formulas are those of :mod:`aggregator.analytics.consensus` and
-``compare._row_figures``: linear-interpolation quartiles, the median of the others for the
-dissent, the first index with the widest gap winning.
-
-Each row is sorted once (:func:`present`, a column of its own, so that Spark's optimizer keeps
-it apart instead of inlining the sort into every figure that reads it); the median without each
-index is read off that sorted row, as ``SortedRows.median_without`` does, not by sorting the
-row again without it.
-"""
+A row holds a handful of values (one per index): ``normalized`` and ``standing`` (null =
+missing, in index order). :func:`subject_figures` computes every figure of a subject with the
+numpy engine's own row code (``compare._row_figures``), an Arrow batch of rows at a time on the
+workers. The Spark SQL expressions below (:func:`consensus`, :func:`median`) are for the figures
+other stages read off a row without the rest: the previous run's consensus, the movement."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
-from aggregator.analytics.compare import MIN_INDICES_FOR_DISSENT
+from aggregator.analytics._arrays import FloatArray
 from aggregator.analytics.consensus import MIN_INDICES_FOR_CONSENSUS, TRIM
 from aggregator.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 METHODS = ("median", "trimmed_mean", "borda")
 
@@ -43,35 +44,6 @@ def _median(sorted_values: Column) -> Column:
 def median(values: Column) -> Column:
     """The median of an array's present values (null when none is): ``row_nanmedian`` of one row."""
     return _median(present(values))
-
-
-def median_without(ranked: Column, x: Column) -> Column:
-    """The median of the row once its value ``x`` is left out (the row's median when ``x`` is null).
-
-    With ``m = n - 1`` values left, the t-th of them is the sorted row's place ``t + 1`` when x
-    sits at or before place t (which of equal values goes does not change what remains), else
-    place t: four picks, no second sort.
-    """
-    n = F.size(ranked)
-
-    def pick(place: Column) -> Column:
-        return _at(ranked, place.cast("int"))
-
-    below, lower = pick(F.floor((n - 2) / 2)), pick(F.floor((n - 1) / 2))
-    upper, above = pick(F.floor(n / 2)), pick(F.floor((n - 1) / 2) + 1)
-    low = F.when(x <= below, upper).otherwise(below)
-    high = F.when(x <= lower, above).otherwise(lower)
-    return F.when(x.isNull(), _median(ranked)).when(n >= 2, (low + high) / 2.0)
-
-
-def _quantile(sorted_values: Column, q: float) -> Column:
-    """As ``SortedRows.quantile``: ``low + (high - low) * frac`` where frac > 0, else low."""
-    n = F.size(sorted_values)
-    where = F.lit(q) * (n - 1)
-    lo = F.floor(where).cast("int")
-    frac = where - lo
-    low, high = _at(sorted_values, lo), _at(sorted_values, lo + 1)
-    return F.when(n > 0, low + F.when(frac > 0, (high - low) * frac).otherwise(F.lit(0.0)))
 
 
 def _sum(values: Column) -> Column:
@@ -100,23 +72,52 @@ def consensus(method: str, normalized: Column, standing: Column, ranked: Column 
     return F.when(n >= MIN_INDICES_FOR_CONSENSUS, value)
 
 
-def figures(normalized: Column, k: int, ranked: Column | None = None) -> dict[str, Column]:
-    """``n_indices``, ``consensus_iqr``, ``spread``, ``dissenter`` and ``dissent_gap`` of each row.
+def subject_figures(wide: DataFrame, consensus: str, k: int, carried: Sequence[str] = ()) -> DataFrame:
+    """Each subject's figures, by the numpy engine's own row code, an Arrow batch of rows at a time.
 
-    ``ranked``: :func:`present` of ``normalized`` when the caller holds it already.
+    ``wide``: ``i``, ``subject_id``, ``norm`` and ``standing`` (arrays of ``k``, index order, null =
+    missing) and the ``carried`` columns. Out: ``position``, ``subject_id``, ``normalized``,
+    ``standing``, ``n_indices``, ``consensus``, ``consensus_iqr``, ``spread``, ``dissenter``,
+    ``dissent_gap``, the carried columns and ``without`` (the consensus without each index). The
+    figures are ``compare._row_figures`` of each batch: the same arithmetic as the numpy engine,
+    done by numpy on the workers, instead of Spark SQL's array functions (interpreted, row by row).
     """
-    ranked = present(normalized) if ranked is None else ranked
-    n = F.size(ranked)
-    enough = n >= MIN_INDICES_FOR_CONSENSUS
-    gaps = [F.abs(normalized[j] - median_without(ranked, normalized[j])) for j in range(k)]
-    widest = F.greatest(*gaps) if k > 1 else (gaps[0] if gaps else F.lit(None).cast("double"))
-    has_dissent = n >= MIN_INDICES_FOR_DISSENT
-    return {
-        "n_indices": n.cast("long"),
-        "consensus_iqr": F.when(enough, _quantile(ranked, 0.75) - _quantile(ranked, 0.25)),
-        "spread": F.when(enough, F.element_at(ranked, -1) - F.element_at(ranked, 1)) if k else F.lit(None),
-        # the first column with the widest gap (array_position is 1-based and skips nulls)
-        "dissenter": F.when(has_dissent, F.array_position(F.array(*gaps), widest) - 1).otherwise(F.lit(-1))
-        if k else F.lit(-1),
-        "dissent_gap": F.when(has_dissent, widest),
-    }
+    import pyarrow as pa
+
+    schema = ", ".join([
+        "position long", "subject_id string", "normalized array<double>", "standing array<double>",
+        "n_indices long", "consensus double", "consensus_iqr double", "spread double", "dissenter long",
+        "dissent_gap double", *[f"{name} array<double>" for name in carried], "without array<double>",
+    ])
+
+    def figures(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from aggregator.analytics.compare import _row_figures
+
+        for batch in batches:
+            found = _row_figures(_matrix(batch.column("norm"), k), _matrix(batch.column("standing"), k), consensus)
+            scalars = [found.n_indices, found.consensus, found.iqr, found.spread, found.dissenter, found.dissent_gap]
+            without = np.column_stack(found.without) if k else np.empty((batch.num_rows, 0))
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("i"), batch.column("subject_id"), batch.column("norm"), batch.column("standing"),
+                 *[pa.array(values, from_pandas=True) for values in scalars],  # NaN: no figure (null)
+                 *[batch.column(name) for name in carried], _lists(without)],
+                names=["position", "subject_id", "normalized", "standing", "n_indices", "consensus", "consensus_iqr",
+                       "spread", "dissenter", "dissent_gap", *carried, "without"],
+            )
+
+    return wide.select("i", "subject_id", "norm", "standing", *carried).mapInArrow(figures, schema)
+
+
+def _matrix(lists: pa.Array, k: int) -> FloatArray:
+    """A list column of ``k`` values a row as an (n, k) float matrix, NaN where a value is null."""
+    values = lists.flatten().to_numpy(zero_copy_only=False)
+    return np.asarray(values, dtype=np.float64).reshape(len(lists), k)
+
+
+def _lists(matrix: FloatArray) -> pa.Array:
+    """Each row of ``matrix`` as a list, NaN as null."""
+    import pyarrow as pa
+
+    n, k = matrix.shape
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32) if k else np.zeros(n + 1, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(matrix.ravel(), from_pandas=True))
