@@ -1,6 +1,7 @@
 """Benchmark the Spark engine against the numpy engine on the same exported run, size by size.
 
-    python bench/spark.py [--sizes 1000000 3000000 10000000] [--beyond 20000000] [--dir DIR] [--smoke]
+    python bench/spark.py [--sizes 1000000 3000000 10000000] [--beyond 20000000] [--dir DIR]
+                          [--driver-memory 4g] [--driver-java-options '-XX:+UseParallelGC'] [--smoke]
 
 Data: the analytics benchmark's five skewed, tied columns (``bench/analytics.py``'s
 ``make_tables``: a lognormal, a Pareto mix, integer counts with heavy ties, a 0-100 score with
@@ -10,12 +11,13 @@ chunk and index, as an export of one shard per chunk would). Each size's run is 
 ``DIR/run-N`` and reused by later invocations.
 
 For each size, each engine runs as the product runs it, in a fresh process: ``aggregator compare
---engine numpy|spark --run DIR/run-N --out ...`` (Spark with ``--master local[2]`` and a driver
-memory of ``--driver-memory``, 4g by default). Seconds are wall time of that process (Spark's
-includes starting its JVM); ``cpu_s`` the CPU seconds (user + system) of its whole process tree,
-which a machine shared with other work inflates far less than wall time; memory is the peak of
-the tree's resident set. Both are sampled every 0.2 s from /proc: the Python driver, Spark's JVM
-(driver and executor in local mode) and its Python workers. Then both engines' outputs are
+--engine numpy|spark --run DIR/run-N --out ...`` (Spark with ``--master local[2]``, a driver memory
+of ``--driver-memory``, 4g by default, and the JVM options ``--driver-java-options``: by default the
+throughput collector that docs/spark.md advises for local runs). Seconds are wall time of that
+process (Spark's includes starting its JVM); ``cpu_s`` the CPU seconds (user + system) of its whole
+process tree, which a machine shared with other work inflates far less than wall time; memory is the
+peak of the tree's resident set. Both are sampled every 0.2 s from /proc: the Python driver, Spark's
+JVM (driver and executor in local mode) and its Python workers. Then both engines' outputs are
 compared: every per-subject column within 1e-9 (integers and flags identical) and the summary's
 figures within 1e-9: ``same_numbers``.
 
@@ -132,13 +134,15 @@ def _tree(root: int) -> dict[int, tuple[int, float]]:
     return tree
 
 
-def run_engine(engine: str, run: Path, out: Path, *, driver_memory: str, timeout: float | None) -> dict[str, Any]:
+def run_engine(engine: str, run: Path, out: Path, *, driver_memory: str, java_options: str = "",
+               timeout: float | None) -> dict[str, Any]:
     """Seconds and peak tree RSS of ``aggregator compare --engine ENGINE`` in a fresh process."""
     command = [sys.executable, "-m", "aggregator", "compare", "--engine", engine, "--run", str(run), "--out", str(out)]
     env = dict(os.environ)
     if engine == "spark":
         command += ["--master", "local[2]"]
-        env["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {driver_memory} pyspark-shell"
+        java = f"--driver-java-options '{java_options}' " if java_options else ""
+        env["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {driver_memory} {java}pyspark-shell"
     peak = 0
     cpu: dict[int, float] = {}  # the last CPU seconds seen of each process of the tree
     started = time.perf_counter()
@@ -246,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--beyond", type=int, default=0, help="one size on Spark alone (numpy cannot hold it)")
     parser.add_argument("--dir", type=Path, help="where the runs are written (kept); default: a temporary folder")
     parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--driver-java-options", default="-XX:+UseParallelGC",
+                        help="the Spark JVM's options (default: the throughput collector docs/spark.md advises "
+                             "for local runs; '' for the JVM's own default)")
     parser.add_argument("--smoke", action="store_true", help="one tiny size, both engines")
     args = parser.parse_args(argv)
     sizes = [3000] if args.smoke else sorted(args.sizes)
@@ -262,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for engine in ("numpy", "spark"):
                 out = base / f"out-{n}-{engine}"
                 shutil.rmtree(out, ignore_errors=True)
-                figures[engine] = run_engine(engine, run, out, driver_memory=args.driver_memory, timeout=None)
+                figures[engine] = run_engine(engine, run, out, driver_memory=args.driver_memory,
+                                             java_options=args.driver_java_options, timeout=None)
                 done = figures[engine]
                 print(f"{n:>11,} {engine:>5}: {done['seconds']:8.1f} s, {done['cpu_s']:8.1f} CPU s, "
                       f"peak {done['peak_gb']:5.2f} GB", flush=True)
@@ -276,13 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             run = base / f"run-{beyond}"
             write_run(run, beyond)
             beyond_figures = {"subjects": beyond, "spark": run_engine(
-                "spark", run, base / f"out-{beyond}-spark", driver_memory=args.driver_memory, timeout=BEYOND_LIMIT_S)}
+                "spark", run, base / f"out-{beyond}-spark", driver_memory=args.driver_memory,
+                java_options=args.driver_java_options, timeout=BEYOND_LIMIT_S)}
             print(f"{beyond:>11,} spark: {beyond_figures['spark']}", flush=True)
     finally:
         if temporary:
             shutil.rmtree(base, ignore_errors=True)
     print(json.dumps({
-        "bench": "spark", "master": "local[2]", "driver_memory": args.driver_memory, "sizes": results,
+        "bench": "spark", "master": "local[2]", "driver_memory": args.driver_memory,
+        "driver_java_options": args.driver_java_options, "sizes": results,
         "slope": {e: slope([r["subjects"] for r in results], [r[e]["seconds"] for r in results])
                   for e in ("numpy", "spark")},
         "cpu_slope": {e: slope([r["subjects"] for r in results], [r[e]["cpu_s"] for r in results])
