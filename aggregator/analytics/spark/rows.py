@@ -51,12 +51,9 @@ def _sum(values: Column) -> Column:
     return F.aggregate(values, F.lit(0.0), lambda acc, x: acc + F.coalesce(x, F.lit(0.0)))
 
 
-def consensus(method: str, normalized: Column, standing: Column, ranked: Column | None = None) -> Column:
-    """The ``method`` consensus of each row; null with fewer than ``MIN_INDICES_FOR_CONSENSUS`` values.
-
-    ``ranked``: :func:`present` of ``normalized`` when the caller holds it already.
-    """
-    ranked = present(normalized) if ranked is None else ranked
+def consensus(method: str, normalized: Column, standing: Column) -> Column:
+    """The ``method`` consensus of each row; null with fewer than ``MIN_INDICES_FOR_CONSENSUS`` values."""
+    ranked = present(normalized)
     n = F.size(ranked)
     if method == "median":
         value = _median(ranked)
