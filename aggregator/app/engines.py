@@ -113,7 +113,10 @@ def _with_local_settings(builder: SparkSession.Builder) -> SparkSession.Builder:
 
     if SparkContext._active_spark_context is not None:
         return builder
-    given = SparkConf()  # what the launcher already set (the JVM starts here, with its arguments)
+    # the JVM started now (getOrCreate would start it next) with the launcher's arguments: a SparkConf made
+    # before it exists holds nothing, one made after holds spark-defaults.conf, --conf and PYSPARK_SUBMIT_ARGS
+    SparkContext._ensure_initialized()
+    given = SparkConf()
     for key, value in LOCAL_SETTINGS.items():
         if not given.contains(key):
             builder = builder.config(key, value)

@@ -19,7 +19,7 @@ pytest.importorskip("pyspark", reason="pyspark is the optional 'spark' extra: pi
 if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
     pytest.skip("Spark needs Java 17 (Debian: openjdk-17-jre-headless); CI installs it", allow_module_level=True)
 
-from aggregator.app.engines import LOCAL_SETTINGS  # noqa: E402
+from aggregator.app.engines import LOCAL_SETTINGS
 
 READ_BACK = """
 import json, sys
