@@ -229,30 +229,25 @@ def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArr
     n_points, n_queries = px.size, qx.size
     if n_points == 0 or n_queries == 0:
         return 0
-    is_query = np.r_[np.zeros(n_points, dtype=np.intp), np.ones(n_queries, dtype=np.intp)]
-    x_place = _places(np.r_[px, qx], is_query)
-    y_place = _places(np.r_[py, qy], 1 - is_query)
+    n = n_points + n_queries
+    # one stable sort each: ties keep the order given, so in x the points (given first) come before
+    # queries of equal x, and in y the queries (given first there) before points of equal y
+    by_x = np.argsort(np.r_[px, qx], kind="stable")
+    by_y = np.argsort(np.r_[qy, py], kind="stable")
+    by_y = np.where(by_y < n_queries, by_y + n_points, by_y - n_queries)  # as events: points, then queries
+    y_place = np.empty(n, dtype=np.intp)
+    y_place[by_y] = np.arange(1, n + 1)  # the counter wants y from 1
+    is_query = np.arange(n) >= n_points
+    query_in_x, y_in_x = is_query[by_x], y_place[by_x]  # every event in x order: x is its place
 
-    def among(chosen: BoolArray) -> int:
-        order = np.argsort(x_place[chosen])
-        x, y = x_place[chosen][order], y_place[chosen][order] + 1  # the counter wants x ascending, y ≥ 1
-        return agreement.discordant(x, y)
+    def discordant(y: IntArray) -> int:
+        return agreement.discordant(np.arange(y.size, dtype=np.intp), y)
 
-    queries = is_query == 1
-    cross = among(np.ones(is_query.size, dtype=np.bool_)) - among(~queries) - among(queries)
-    points_before = np.cumsum(~queries[np.argsort(x_place)])  # points at or before each place in x
-    left = int(points_before[np.sort(x_place[queries])].sum())
-    points_below = np.cumsum(~queries[np.argsort(y_place)])
-    above = n_points * n_queries - int(points_below[np.sort(y_place[queries])].sum())
+    cross = discordant(y_in_x) - discordant(y_in_x[~query_in_x]) - discordant(y_in_x[query_in_x])
+    left = int(np.cumsum(~query_in_x)[query_in_x].sum())  # per query, the points at or before it in x
+    query_in_y = is_query[by_y]
+    above = n_points * n_queries - int(np.cumsum(~query_in_y)[query_in_y].sum())
     return (cross - n_points * n_queries + left + above) // 2
-
-
-def _places(values: FloatArray, second: IntArray) -> IntArray:
-    """Each value's place (0 .. n - 1) in the order of ``(values, second)``: all distinct."""
-    order = np.lexsort((second, values))
-    places = np.empty(values.size, dtype=np.intp)
-    places[order] = np.arange(values.size, dtype=np.intp)
-    return places
 
 
 # -- the top K -------------------------------------------------------------------------------------
