@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from aggregator.analytics.agreement import Agreement, Robustness
+from aggregator.analytics.arrow_lists import rows_of_lists
 from aggregator.analytics.compare import Comparison, IndexHealth, ScoreTable
 from aggregator.analytics.inversions import Inversion
 from aggregator.analytics.outcome import Components, RunOutcome
@@ -229,8 +230,7 @@ class _Columns:
         lengths = pc.list_value_length(column)
         if column.null_count or (len(column) and pc.min_max(lengths).as_py() != {"min": self.k, "max": self.k}):
             raise ConfigError(f"{self.where}: column {name!r} must hold {self.k} values (one per index) in every row")
-        values = column.flatten().to_numpy(zero_copy_only=False)
-        return np.asarray(values, dtype=np.float64).reshape(len(column), self.k)
+        return rows_of_lists(column, self.k)
 
 
 def _shifts(given: _Shifts, columns: _Columns) -> Shifts:

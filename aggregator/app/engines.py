@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from aggregator.analytics.agreement import Agreement, Robustness
+from aggregator.analytics.arrow_lists import float_column, lists_of_rows
 from aggregator.analytics.compare import Comparison, IndexHealth
 from aggregator.analytics.inversions import Inversion
 from aggregator.analytics.shifts import IndexShift, Shifts
@@ -255,20 +256,22 @@ def subjects_table(result: Comparison) -> pa.Table:
     columns = {
         "position": pa.array(np.arange(len(result.table.subject_ids)), pa.int64()),
         "subject_id": pa.array(result.table.subject_ids, pa.string()),
-        "normalized": _rows(result.normalized), "standing": _rows(result.standing),
-        "n_indices": pa.array(result.n_indices, pa.int64()), "consensus": _column(result.consensus),
-        "consensus_iqr": _column(result.consensus_iqr), "spread": _column(result.spread),
-        "dissenter": pa.array(result.dissenter, pa.int64()), "dissent_gap": _column(result.dissent_gap),
+        "normalized": lists_of_rows(result.normalized), "standing": lists_of_rows(result.standing),
+        "n_indices": pa.array(result.n_indices, pa.int64()), "consensus": float_column(result.consensus),
+        "consensus_iqr": float_column(result.consensus_iqr), "spread": float_column(result.spread),
+        "dissenter": pa.array(result.dissenter, pa.int64()), "dissent_gap": float_column(result.dissent_gap),
         "flagged": pa.array(result.flagged, pa.bool_()),
     }
     if result.shifts is not None:
         shifts = result.shifts
-        columns |= {"raw_change": _rows(shifts.raw_change), "standing_change": _rows(shifts.standing_change),
-                    "consensus_change": _column(shifts.consensus_change), "movement": _column(shifts.movement),
+        columns |= {"raw_change": lists_of_rows(shifts.raw_change),
+                    "standing_change": lists_of_rows(shifts.standing_change),
+                    "consensus_change": float_column(shifts.consensus_change),
+                    "movement": float_column(shifts.movement),
                     "new": pa.array(shifts.new, pa.bool_())}
     if result.topics is not None:
         columns |= {"topic_indices": pa.array(result.topics.n_indices, pa.int64()),
-                    "topic_jaccard": _column(result.topics.jaccard)}
+                    "topic_jaccard": float_column(result.topics.jaccard)}
     return pa.table(columns)
 
 
@@ -282,21 +285,6 @@ def lone_topics_table(topics: Topics, subject_ids: Sequence[str]) -> pa.Table:
         "index": pa.array([t.index for t in topics.lone], pa.int64()),
         "topic": pa.array([t.topic for t in topics.lone], pa.string()),
     })
-
-
-def _rows(matrix: np.ndarray) -> pa.Array:
-    """A ``[subjects × indices]`` array as one list<double> per subject (NaN -> null), built as columns."""
-    import pyarrow as pa
-
-    n, k = matrix.shape
-    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32) if k else np.zeros(n + 1, np.int32), pa.int32())
-    return pa.ListArray.from_arrays(offsets, _column(np.ascontiguousarray(matrix).reshape(-1)))
-
-
-def _column(values: np.ndarray) -> pa.Array:
-    import pyarrow as pa
-
-    return pa.array(values, pa.float64(), from_pandas=True)  # NaN -> null, as Spark writes it
 
 
 def _spark(

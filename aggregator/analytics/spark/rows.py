@@ -15,7 +15,7 @@ import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
-from aggregator.analytics._arrays import FloatArray
+from aggregator.analytics.arrow_lists import lists_of_rows, rows_of_lists
 from aggregator.analytics.consensus import MIN_INDICES_FOR_CONSENSUS, TRIM
 from aggregator.errors import ConfigError
 
@@ -91,30 +91,16 @@ def subject_figures(wide: DataFrame, consensus: str, k: int, carried: Sequence[s
         from aggregator.analytics.compare import _row_figures
 
         for batch in batches:
-            found = _row_figures(_matrix(batch.column("norm"), k), _matrix(batch.column("standing"), k), consensus)
+            normalized, standing = (rows_of_lists(batch.column(name), k) for name in ("norm", "standing"))
+            found = _row_figures(normalized, standing, consensus)
             scalars = [found.n_indices, found.consensus, found.iqr, found.spread, found.dissenter, found.dissent_gap]
             without = np.column_stack(found.without) if k else np.empty((batch.num_rows, 0))
             yield pa.RecordBatch.from_arrays(
                 [batch.column("i"), batch.column("subject_id"), batch.column("norm"), batch.column("standing"),
-                 *[pa.array(values, from_pandas=True) for values in scalars],  # NaN: no figure (null)
-                 *[batch.column(name) for name in carried], _lists(without)],
+                 *[pa.array(values, from_pandas=True) for values in scalars],  # NaN: no figure (null); ints stay ints
+                 *[batch.column(name) for name in carried], lists_of_rows(without)],
                 names=["position", "subject_id", "normalized", "standing", "n_indices", "consensus", "consensus_iqr",
                        "spread", "dissenter", "dissent_gap", *carried, "without"],
             )
 
     return wide.select("i", "subject_id", "norm", "standing", *carried).mapInArrow(figures, schema)
-
-
-def _matrix(lists: pa.Array, k: int) -> FloatArray:
-    """A list column of ``k`` values a row as an (n, k) float matrix, NaN where a value is null."""
-    values = lists.flatten().to_numpy(zero_copy_only=False)
-    return np.asarray(values, dtype=np.float64).reshape(len(lists), k)
-
-
-def _lists(matrix: FloatArray) -> pa.Array:
-    """Each row of ``matrix`` as a list, NaN as null."""
-    import pyarrow as pa
-
-    n, k = matrix.shape
-    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32) if k else np.zeros(n + 1, dtype=np.int32))
-    return pa.ListArray.from_arrays(offsets, pa.array(matrix.ravel(), from_pandas=True))
