@@ -206,3 +206,28 @@ async def test_two_processes_taking_places_in_blocks_together_stay_inside_the_wi
     with Store(path) as store:
         rows = [rowid for (rowid,) in store._db.execute("SELECT rowid FROM rate_windows")]
     assert rows and set(rows) <= set(used)
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_request_at_the_limit_wakes_once(loop, monkeypatch):
+    """At the limit each place frees as an answer leaves the window: the wait for it ends once,
+    after it freed, on either loop (uvloop's timers may fire up to a millisecond early)."""
+    factory = None
+    if loop == "uvloop":
+        factory = pytest.importorskip("uvloop").new_event_loop
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def counted(delay: float, result: object = None) -> object:
+        waits.append(delay)
+        return await real_sleep(delay, result)
+
+    async def at_the_limit() -> None:
+        limiter = SlidingWindowLimiter(RateLimit(1, 0.0124))  # waits of a fraction of a millisecond more
+        for _ in range(30):  # answered at once: every acquire after the first waits for the last to leave
+            limiter.release(await limiter.acquire())
+
+    monkeypatch.setattr(asyncio, "sleep", counted)
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(at_the_limit())
+    assert 29 <= len(waits) <= 31, f"{len(waits)} waits for 29 places that had to be waited for"
