@@ -271,7 +271,7 @@ class SlidingWindowLimiter:
             if taken:
                 self._reserved, self._block_size = taken[::-1], len(taken)
                 continue
-            await asyncio.sleep(self._check_wait(max(wait, 0.001)))
+            await asyncio.sleep(self._check_wait(max(wait, 0.001)) + TIMER_SLACK)
 
     def _check_wait(self, wait: float) -> float:
         if self.max_wait is not None and wait > self.max_wait:
