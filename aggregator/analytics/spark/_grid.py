@@ -13,8 +13,9 @@ bucket number. Every couple is then counted once, where it falls:
 - in different buckets of both: from the grid's cell counts alone, ``size × size`` numbers per
   index pair on the driver (:func:`cross_couples`).
 
-No task holds more than a bucket (about n / size rows), each row is shuffled once per pass, and
-only the grid's counts reach the driver.
+Each pass shuffles the rows on (pair, bucket) (:func:`by_bucket`), so no task holds more than a
+few buckets (about n / size rows each) however many rows a pair has, and only the grid's counts
+reach the driver.
 """
 
 from __future__ import annotations
@@ -45,12 +46,22 @@ def cut(rows: DataFrame, size: int, columns: Mapping[str, str]) -> DataFrame:
     cuts = rows.groupBy("a", "b").agg(
         *[F.percentile_approx(value, quantiles, _ACCURACY).alias(f"_cuts_{name}") for name, value in columns.items()]
     )
-    # joined by shuffling the rows on the pair (not by broadcasting the cuts): the buckets' passes and
-    # the grid group by pair and bucket, which rows already placed by pair need no second shuffle for
-    return rows.join(cuts, ["a", "b"]).select(
+    # the cuts broadcast (a row per pair): rows placed by pair would put each pair's rows in one task
+    return rows.join(F.broadcast(cuts), ["a", "b"]).select(
         *rows.columns,
         *[F.size(F.filter(f"_cuts_{name}", _below(value))).alias(name) for name, value in columns.items()],
     )
+
+
+#: Rows a pass's task should hold at least: fewer, and scheduling a task costs more than its work.
+TASK_ROWS = 250_000
+
+
+def by_bucket(rows: DataFrame, bucket: str, groups: int, total: int) -> DataFrame:
+    """``rows`` (``total`` of them, in ``groups`` (pair, ``bucket``) groups) shuffled on (pair, bucket):
+    a pass's task then sorts and counts a bucket or a few, never a whole pair. Twice as many
+    partitions as groups (hashing puts a few groups together), but none of fewer than ``TASK_ROWS``."""
+    return rows.repartition(max(1, min(2 * groups, -(-total // TASK_ROWS))), "a", "b", bucket)
 
 
 def _below(value: str) -> Callable[[Column], Column]:

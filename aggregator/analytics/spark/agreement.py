@@ -91,8 +91,10 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
         grid = _grid.grids(bucketed, "xb", "yb", size, {"rows": F.lit(1)})["rows"]
     else:  # one cell a pair: its count is the pair's (no job for it)
         grid = {pair: np.array([[count]], dtype=object) for pair, count in sizes.items()}
-    by_x = _by_x(bucketed, {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()})
-    totals = _by_y(by_x, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()})
+    spread = len(sizes) * size, sum(sizes.values())  # each pass's (pair, bucket) groups and rows
+    by_x = _by_x(_grid.by_bucket(bucketed, "xb", *spread),
+                 {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()})
+    totals = _by_y(by_x, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()}, spread)
     found = {}
     for r in totals.collect():  # one row per pair
         pair = (r["a"], r["b"])
@@ -141,9 +143,10 @@ def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int
     return bucketed.select("a", "b", "xb", "yb", "x", "y").groupBy("a", "b", "xb").applyInArrow(task, schema)
 
 
-def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) -> DataFrame:
+def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], spread: tuple[int, int]) -> DataFrame:
     """One Arrow task per (pair, y bucket): D between rows of different x buckets in it, the y tie sums, each
-    row's ``dy`` and Σ dx·dy; the x pass's totals summed. Then per pair: one row of every figure."""
+    row's ``dy`` and Σ dx·dy; the x pass's totals summed. Then per pair: one row of every figure. ``spread``:
+    the (pair, bucket) groups and the rows (:func:`_grid.by_bucket`)."""
     import pyarrow as pa
 
     def task(table: pa.Table) -> pa.Table:
@@ -177,8 +180,8 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) 
     schema = ("a int, b int, local long, x_pairs long, xy_pairs long, x_cubes double, across_y long, y_pairs long, "
               "y_cubes double, products double")
     summed = ["local", "x_pairs", "xy_pairs", "x_cubes", "across_y", "y_pairs", "y_cubes", "products"]
-    return by_x.groupBy("a", "b", "yb").applyInArrow(task, schema).groupBy("a", "b").agg(
-        *[F.sum(name).alias(name) for name in summed])
+    per_bucket = _grid.by_bucket(by_x, "yb", *spread).groupBy("a", "b", "yb").applyInArrow(task, schema)
+    return per_bucket.groupBy("a", "b").agg(*[F.sum(name).alias(name) for name in summed])
 
 
 def discordant(x: IntArray, y: IntArray) -> int:
