@@ -169,8 +169,11 @@ def read_edges(path: Path) -> Edges:
     if len(wrong):
         expected = "2 or 3 fields (source target [weight])" if width not in (2, 3) else (
             f"{width} fields (source target [weight]) like the first edge")
-        raise ConfigError([Problem(f"line {wrong[0] + 1}", f"expected {expected}, got {counts[wrong[0]]}")],
-                          source=source)
+        got = f"got {counts[wrong[0]]}"
+        line = raw.split(b"\n", wrong[0] + 1)[wrong[0]]
+        if counts[wrong[0]] < 2 and (b"," in line or b";" in line):  # a CSV export, most likely
+            got += " (fields are separated by spaces or tabs; this line has commas or semicolons)"
+        raise ConfigError([Problem(f"line {wrong[0] + 1}", f"expected {expected}, {got}")], source=source)
     tokens = raw.split()
     src_tokens, dst_tokens = tokens[0::width], tokens[1::width]
     weight = np.ones(len(src_tokens))

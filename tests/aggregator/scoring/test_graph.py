@@ -123,6 +123,10 @@ def test_integer_files_read_in_blocks_as_the_general_path_reads_them(tmp_path, m
     ("1 2\n2 3 4\n", "line 2: expected 2 fields (source target [weight]) like the first edge, got 3"),
     ("1 2 1\n\n2 3\n", "line 3: expected 3 fields (source target [weight]) like the first edge, got 2"),
     ("1\n", "line 1: expected 2 or 3 fields (source target [weight]), got 1"),
+    ("alice,bob,2.5\n", "line 1: expected 2 or 3 fields (source target [weight]), got 1 (fields are separated "
+                        "by spaces or tabs; this line has commas or semicolons)"),
+    ("a b\nb;c\n", "line 2: expected 2 fields (source target [weight]) like the first edge, got 1 (fields are "
+                   "separated by spaces or tabs; this line has commas or semicolons)"),
     ("1 2 1\n2 3 -4\n", "line 2, column 3 (weight): expected a non-negative number, got '-4'"),
     ("1 2 1\n# c\n2 3 heavy\n3 1 -1\n", "line 3, column 3 (weight): expected a non-negative number, got 'heavy'"),
     ("1 2 nan\n", "line 1, column 3 (weight): expected a non-negative number, got 'nan'"),
