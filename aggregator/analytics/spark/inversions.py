@@ -96,20 +96,22 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     size = 2**levels
     # a point and a query of equal key share a key bucket, of equal value a value bucket
     bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}).persist()  # read by the grid and both passes
-    found = _dominance_within(bucketed.withColumnRenamed("kb", "bucket"))
+    by_key = bucketed.withColumnRenamed("kb", "bucket")
     crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
-    if size > 1:
+    if size == 1:
+        found = _dominance_within(by_key)
+    else:
         grid = _grid.grids(bucketed, "kb", "vb", size, {"points": 1 - F.col("kind"), "queries": F.col("kind")})
         # a point in an earlier key bucket and a later value bucket than the query
         crossing = {pair: _grid.cross_couples(points, grid["queries"][pair]) for pair, points in grid["points"].items()}
-        groups = len(grid["points"]) * size
-        total = sum(int(cells.sum()) for weight in grid.values() for cells in weight.values())
-        found = _dominance_within(_grid.by_bucket(bucketed.withColumnRenamed("kb", "bucket"), "bucket", groups, total))
+        events_in = sum(int(cells.sum()) for weight in grid.values() for cells in weight.values())
+        spread = len(grid["points"]) * size, events_in  # each pass's (pair, bucket) groups and rows
         # different key buckets, the same value bucket: the key bucket orders the couple (a query's
         # half a step below its bucket, so that a point of the same bucket is not counted twice)
         by_value = bucketed.select("a", "b", F.col("vb").alias("bucket"), "val", "kind",
                                    (F.col("kb") - F.col("kind") / 2).alias("key"))
-        found = found.unionByName(_dominance_within(_grid.by_bucket(by_value, "bucket", groups, total)))
+        found = _dominance_within(_grid.by_bucket(by_key, "bucket", *spread)).unionByName(
+            _dominance_within(_grid.by_bucket(by_value, "bucket", *spread)))
     counts = np.zeros((k, k), dtype=np.int64)
     for r in found.groupBy("a", "b").agg(F.sum("local").alias("n")).collect():  # one row per pair of indices
         pair = (r["a"], r["b"])
