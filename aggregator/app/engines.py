@@ -45,7 +45,7 @@ from aggregator.models import IndexSpec
 if TYPE_CHECKING:
     import pyarrow as pa
     from numpy.typing import NDArray
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from aggregator.analytics.spark.engine import SparkComparison
     from aggregator.analytics.spark.shifts import RunFrames
@@ -125,7 +125,7 @@ def _with_local_settings(builder: SparkSession.Builder) -> SparkSession.Builder:
     return builder
 
 
-def _local_defaults(spark: SparkSession, readings: int = 0) -> None:
+def _local_defaults(spark: SparkSession, readings: DataFrame | None = None) -> None:
     """Local mode's settings where the user gave none (spark-defaults.conf, ``--conf``, ``PYSPARK_SUBMIT_ARGS``).
 
     Spark's default of 200 shuffle partitions is sized for a cluster: on a few local cores each of the
@@ -133,12 +133,15 @@ def _local_defaults(spark: SparkSession, readings: int = 0) -> None:
     busy and each task's sort big enough to be worth scheduling; adaptive execution (on by default)
     coalesces the small per-index and per-pair shuffles further. But none of more than about
     :data:`LOCAL_READINGS_PER_PARTITION` of the run's ``readings``: a task's sort of more spills to disk
-    (at 10M subjects × 5 on 8 partitions, the per-subject shuffles spilled 11 GB).
+    (at 10M subjects × 5 on 8 partitions, the per-subject shuffles spilled 11 GB). They are counted only
+    here (Parquet's footers hold the count: no pass over the rows; a cluster's run is not counted).
     """
     context = spark.sparkContext
     if (context.master or "").startswith("local") and not context.getConf().contains("spark.sql.shuffle.partitions"):
-        per_core = LOCAL_PARTITIONS_PER_CORE * context.defaultParallelism
-        spark.conf.set("spark.sql.shuffle.partitions", str(max(per_core, -(-readings // LOCAL_READINGS_PER_PARTITION))))
+        partitions = LOCAL_PARTITIONS_PER_CORE * context.defaultParallelism
+        if readings is not None:
+            partitions = max(partitions, -(-readings.count() // LOCAL_READINGS_PER_PARTITION))
+        spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
 
 
 def summary(
@@ -301,7 +304,7 @@ def _spark(
     now = _spark_run(spark, base)
     failures = spark.read.parquet(f"{base}/failures").select("index", "subject_id", "kind", "attempts", "message")
     before = None if previous is None else _spark_run(spark, previous.rstrip("/"))
-    _local_defaults(spark, now.readings.count())  # Parquet's footers hold the count: no pass over the rows
+    _local_defaults(spark, now.readings)
     result = compare_frames(now.subjects, now.readings, now.specs, method=method, consensus=consensus,
                             threshold=threshold, failures=failures, previous=before)
     result.subjects.write.mode("overwrite").parquet(f"{out.rstrip('/')}/subjects")

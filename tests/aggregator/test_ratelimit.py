@@ -230,4 +230,6 @@ def test_a_request_at_the_limit_wakes_once(loop, monkeypatch):
     monkeypatch.setattr(asyncio, "sleep", counted)
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(at_the_limit())
-    assert 29 <= len(waits) <= 31, f"{len(waits)} waits for 29 places that had to be waited for"
+    # one wait a place (a few more if a loaded machine preempts the loop mid-iteration; fewer if it stalls
+    # past a place between an answer and the next ask); before the slack, uvloop spun: 479
+    assert 20 <= len(waits) <= 32, f"{len(waits)} waits for 29 places that had to be waited for"
