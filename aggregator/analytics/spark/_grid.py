@@ -20,12 +20,17 @@ reach the driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: percentile_approx accuracy for the cuts (only the buckets' evenness depends on it)
 _ACCURACY = 1000
@@ -62,6 +67,40 @@ def by_bucket(rows: DataFrame, bucket: str, groups: int, total: int) -> DataFram
     a pass's task then sorts and counts a bucket or a few, never a whole pair. Twice as many
     partitions as groups (hashing puts a few groups together), but none of fewer than ``TASK_ROWS``."""
     return rows.repartition(max(1, min(2 * groups, -(-total // TASK_ROWS))), "a", "b", bucket)
+
+
+def per_bucket(rows: DataFrame, bucket: str, spread: tuple[int, int] | None, task: Callable[[pa.Table], pa.Table],
+               schema: str) -> DataFrame:
+    """``task`` on the rows of each (pair, ``bucket``), an Arrow table each, its results' rows together.
+
+    As ``groupBy("a", "b", bucket).applyInArrow(task, schema)``, less Spark's sort of every row by
+    its group (a fifth of a pass's time, a third of its JVM's): the rows are shuffled on (pair,
+    bucket) (:func:`by_bucket`; ``spread``: the groups and the rows, None: Spark's partitions, for
+    rows known to be few), and each task parts its partition's few groups in Python.
+    """
+    import pyarrow as pa
+
+    keys = ["a", "b", bucket]
+
+    def each(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        held = [batch for batch in batches if batch.num_rows]  # the partition: a few groups, sized by by_bucket
+        if not held:
+            return
+        table = pa.Table.from_batches(held)
+        columns = [np.asarray(table.column(key).to_numpy()) for key in keys]
+        order = np.lexsort(columns[::-1])
+        table = table.take(pa.array(order))
+        starts = np.zeros(order.size, dtype=np.bool_)
+        starts[0] = True
+        for column in columns:
+            ordered = column[order]
+            starts[1:] |= ordered[1:] != ordered[:-1]
+        edges = [*np.flatnonzero(starts).tolist(), order.size]
+        for start, stop in pairwise(edges):
+            yield from task(table.slice(start, stop - start)).to_batches()
+
+    placed = rows.repartition(*keys) if spread is None else by_bucket(rows, bucket, *spread)
+    return placed.mapInArrow(each, schema)
 
 
 def _below(value: str) -> Callable[[Column], Column]:

@@ -11,7 +11,7 @@ mid-ranks (whole numbers). Each pair's rows are cut into a grid: ``2^levels`` bu
 many of y (:mod:`~aggregator.analytics.spark._grid`; ``levels`` grows with the pair's rows so that
 a bucket holds about ``BUCKET_ROWS`` at most, :func:`kendall_levels`; a run that small is one
 bucket). The grid's cell counts (driver-sized) give each bucket's first rank, and the rest is two
-passes of one Arrow task per bucket (``applyInArrow``, O(m log m) for m rows, never a whole column):
+passes of one Arrow call per bucket (:func:`_grid.per_bucket`, O(m log m) for m rows, never a whole column):
 
 - per x bucket: D inside it (scipy's Fenwick-tree counter), the x and (x, y) tie sums, and each
   row's x rank;
@@ -92,8 +92,7 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     else:  # one cell a pair: its count is the pair's (no job for it)
         grid = {pair: np.array([[count]], dtype=object) for pair, count in sizes.items()}
     spread = len(sizes) * size, sum(sizes.values())  # each pass's (pair, bucket) groups and rows
-    by_x = _by_x(_grid.by_bucket(bucketed, "xb", *spread),
-                 {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()})
+    by_x = _by_x(bucketed, {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()}, spread)
     totals = _by_y(by_x, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()}, spread)
     found = {}
     for r in totals.collect():  # one row per pair
@@ -106,7 +105,8 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     return found
 
 
-def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]]) -> DataFrame:
+def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], spread: tuple[int, int]
+          ) -> DataFrame:
     """One Arrow task per (pair, x bucket): D inside the bucket, the x and (x, y) tie sums, and each row's
     doubled centred x rank ``dx`` (its bucket's first place from ``places``: per pair, the offsets and n).
 
@@ -140,7 +140,7 @@ def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int
 
     schema = ("a int, b int, xb int, yb int, y double, dx double, "
               "local long, x_pairs long, x_cubes double, xy_pairs long")
-    return bucketed.select("a", "b", "xb", "yb", "x", "y").groupBy("a", "b", "xb").applyInArrow(task, schema)
+    return _grid.per_bucket(bucketed.select("a", "b", "xb", "yb", "x", "y"), "xb", spread, task, schema)
 
 
 def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], spread: tuple[int, int]) -> DataFrame:
@@ -180,7 +180,7 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], 
     schema = ("a int, b int, local long, x_pairs long, xy_pairs long, x_cubes double, across_y long, y_pairs long, "
               "y_cubes double, products double")
     summed = ["local", "x_pairs", "xy_pairs", "x_cubes", "across_y", "y_pairs", "y_cubes", "products"]
-    per_bucket = _grid.by_bucket(by_x, "yb", *spread).groupBy("a", "b", "yb").applyInArrow(task, schema)
+    per_bucket = _grid.per_bucket(by_x, "yb", spread, task, schema)
     return per_bucket.groupBy("a", "b").agg(*[F.sum(name).alias(name) for name in summed])
 
 

@@ -99,7 +99,7 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     by_key = bucketed.withColumnRenamed("kb", "bucket")
     crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
     if size == 1:
-        found = _dominance_within(by_key)
+        found = _dominance_within(by_key, None)
     else:
         grid = _grid.grids(bucketed, "kb", "vb", size, {"points": 1 - F.col("kind"), "queries": F.col("kind")})
         # a point in an earlier key bucket and a later value bucket than the query
@@ -110,8 +110,7 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
         # half a step below its bucket, so that a point of the same bucket is not counted twice)
         by_value = bucketed.select("a", "b", F.col("vb").alias("bucket"), "val", "kind",
                                    (F.col("kb") - F.col("kind") / 2).alias("key"))
-        found = _dominance_within(_grid.by_bucket(by_key, "bucket", *spread)).unionByName(
-            _dominance_within(_grid.by_bucket(by_value, "bucket", *spread)))
+        found = _dominance_within(by_key, spread).unionByName(_dominance_within(by_value, spread))
     counts = np.zeros((k, k), dtype=np.int64)
     for r in found.groupBy("a", "b").agg(F.sum("local").alias("n")).collect():  # one row per pair of indices
         pair = (r["a"], r["b"])
@@ -206,8 +205,8 @@ def _bound_udfs(t: float) -> tuple[Callable[[Column], Column], Callable[[Column]
     return udfs[0], udfs[1]
 
 
-def _dominance_within(events: DataFrame) -> DataFrame:
-    """``(a, b, local)``: the couples inside each bucket, one Arrow task (and one row) per (pair, bucket)."""
+def _dominance_within(events: DataFrame, spread: tuple[int, int] | None) -> DataFrame:
+    """``(a, b, local)``: the couples inside each bucket, one row per (pair, bucket) (:func:`_grid.per_bucket`)."""
     import pyarrow as pa
 
     def count(table: pa.Table) -> pa.Table:
@@ -219,7 +218,7 @@ def _dominance_within(events: DataFrame) -> DataFrame:
         return pa.table({"a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1),
                          "local": pa.array([found], pa.int64())})
 
-    return events.groupBy("a", "b", "bucket").applyInArrow(count, "a int, b int, local long")
+    return _grid.per_bucket(events, "bucket", spread, count, "a int, b int, local long")
 
 
 def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> int:
