@@ -39,22 +39,33 @@ Pair = tuple[int, int]
 Grid = NDArray[np.object_]  # whole numbers as Python ints: products of counts overflow no int64 this way
 
 
-def cut(rows: DataFrame, size: int, columns: Mapping[str, str]) -> DataFrame:
+#: Rows per bucket the cuts are read from, at least: a sample of the rows, not all (an approximate
+#: quantile costs about 0.3 µs a row; the counts are exact whatever the cuts, only the buckets'
+#: evenness depends on them, and 20,000 a bucket place each cut within about 1 % of its rows).
+CUT_SAMPLE_PER_BUCKET = 20_000
+
+
+def cut(rows: DataFrame, size: int, columns: Mapping[str, str], largest: int | None = None) -> DataFrame:
     """``rows`` with one bucket column per ``columns`` item (bucket column: value column), 0 .. size - 1.
 
     Cut per index pair (``a``, ``b``) at approximate quantiles of the value: the bucket is the
     number of cuts below the value, so equal values share a bucket and bucket order is value order.
+    ``largest``: the most rows a pair has; the cuts are then read from a sample of about
+    :data:`CUT_SAMPLE_PER_BUCKET` rows a bucket of that pair (a pair the sample missed is one bucket).
     """
     if size <= 1:
         return rows.select("*", *[F.lit(0).alias(name) for name in columns])
     quantiles = [i / size for i in range(1, size)]
-    cuts = rows.groupBy("a", "b").agg(
+    share = 1.0 if largest is None else CUT_SAMPLE_PER_BUCKET * size / max(largest, 1)
+    sample = rows if share >= 1.0 else rows.sample(fraction=share, seed=0)
+    cuts = sample.groupBy("a", "b").agg(
         *[F.percentile_approx(value, quantiles, _ACCURACY).alias(f"_cuts_{name}") for name, value in columns.items()]
     )
     # the cuts broadcast (a row per pair): rows placed by pair would put each pair's rows in one task
-    return rows.join(F.broadcast(cuts), ["a", "b"]).select(
+    return rows.join(F.broadcast(cuts), ["a", "b"], "left").select(
         *rows.columns,
-        *[F.size(F.filter(f"_cuts_{name}", _below(value))).alias(name) for name, value in columns.items()],
+        *[F.coalesce(F.size(F.filter(f"_cuts_{name}", _below(value))), F.lit(0)).alias(name)
+          for name, value in columns.items()],
     )
 
 

@@ -86,7 +86,8 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     if levels is None:
         levels = kendall_levels(max(sizes.values(), default=0))
     size = 2**levels
-    bucketed = _grid.cut(rows, size, {"xb": "x", "yb": "y"}).persist()  # counted on the grid, then in both passes
+    # counted on the grid, then in both passes
+    bucketed = _grid.cut(rows, size, {"xb": "x", "yb": "y"}, max(sizes.values(), default=0)).persist()
     if size > 1:
         grid = _grid.grids(bucketed, "xb", "yb", size, {"rows": F.lit(1)})["rows"]
     else:  # one cell a pair: its count is the pair's (no job for it)

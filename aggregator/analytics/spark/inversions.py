@@ -75,7 +75,8 @@ def inversions(
     if largest is None:
         found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
         largest = int(found[0] or 0) if found else 0
-    counts = count_inversions(rows, k, min_gap, levels=kendall_levels(2 * largest) if levels is None else levels)
+    counts = count_inversions(rows, k, min_gap, levels=kendall_levels(2 * largest) if levels is None else levels,
+                              largest=largest)
     strongest = top_inversions(rows, largest, top, min_gap)
     rows.unpersist()
     return strongest, counts
@@ -84,8 +85,12 @@ def inversions(
 # -- the count -------------------------------------------------------------------------------------
 
 
-def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0) -> IntArray:
-    """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always)."""
+def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0, largest: int | None = None
+                     ) -> IntArray:
+    """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always).
+
+    ``largest``: the most rows a pair has, when known (the grid's cuts are then read from a sample).
+    """
     t = max(min_gap, _SMALLEST)
     below, above = _bound_udfs(t)
     # kept: the cut reads the events twice (its quantiles, then the buckets), and the bounds are Python's work
@@ -94,8 +99,10 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
         .unionByName(bounded.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
                                     F.lit(1).alias("kind")))
     size = 2**levels
-    # a point and a query of equal key share a key bucket, of equal value a value bucket
-    bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}).persist()  # read by the grid and both passes
+    # a point and a query of equal key share a key bucket, of equal value a value bucket; read by the
+    # grid and both passes
+    events_in_largest = None if largest is None else 2 * largest
+    bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}, events_in_largest).persist()
     by_key = bucketed.withColumnRenamed("kb", "bucket")
     crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
     if size == 1:
