@@ -20,7 +20,7 @@ reach the driver.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,9 @@ import numpy as np
 from numpy.typing import NDArray
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
+from pyspark.sql.types import StructType
+
+from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -45,10 +48,15 @@ Grid = NDArray[np.object_]  # whole numbers as Python ints: products of counts o
 CUT_SAMPLE_PER_BUCKET = 20_000
 
 
-def cut(rows: DataFrame, size: int, columns: Mapping[str, str], largest: int | None = None) -> DataFrame:
+#: The columns a pass's groups are kept apart by, besides the bucket: the index pair.
+PAIR = ("a", "b")
+
+
+def cut(rows: DataFrame, size: int, columns: Mapping[str, str], largest: int | None = None, *,
+        by: Sequence[str] = PAIR) -> DataFrame:
     """``rows`` with one bucket column per ``columns`` item (bucket column: value column), 0 .. size - 1.
 
-    Cut per index pair (``a``, ``b``) at approximate quantiles of the value: the bucket is the
+    Cut per index pair (``by``: ``a``, ``b``) at approximate quantiles of the value: the bucket is the
     number of cuts below the value, so equal values share a bucket and bucket order is value order.
     ``largest``: the most rows a pair has; the cuts are then read from a sample of about
     :data:`CUT_SAMPLE_PER_BUCKET` rows a bucket of that pair (a pair the sample missed is one bucket).
@@ -58,11 +66,11 @@ def cut(rows: DataFrame, size: int, columns: Mapping[str, str], largest: int | N
     quantiles = [i / size for i in range(1, size)]
     share = 1.0 if largest is None else CUT_SAMPLE_PER_BUCKET * size / max(largest, 1)
     sample = rows if share >= 1.0 else rows.sample(fraction=share, seed=0)
-    cuts = sample.groupBy("a", "b").agg(
+    cuts = sample.groupBy(*by).agg(
         *[F.percentile_approx(value, quantiles, _ACCURACY).alias(f"_cuts_{name}") for name, value in columns.items()]
     )
     # the cuts broadcast (a row per pair): rows placed by pair would put each pair's rows in one task
-    return rows.join(F.broadcast(cuts), ["a", "b"], "left").select(
+    return rows.join(F.broadcast(cuts), list(by), "left").select(
         *rows.columns,
         *[F.coalesce(F.size(F.filter(f"_cuts_{name}", _below(value))), F.lit(0)).alias(name)
           for name, value in columns.items()],
@@ -73,15 +81,15 @@ def cut(rows: DataFrame, size: int, columns: Mapping[str, str], largest: int | N
 TASK_ROWS = 250_000
 
 
-def by_bucket(rows: DataFrame, bucket: str, groups: int, total: int) -> DataFrame:
+def by_bucket(rows: DataFrame, bucket: str, groups: int, total: int, *, by: Sequence[str] = PAIR) -> DataFrame:
     """``rows`` (``total`` of them, in ``groups`` (pair, ``bucket``) groups) shuffled on (pair, bucket):
     a pass's task then sorts and counts a bucket or a few, never a whole pair. Twice as many
     partitions as groups (hashing puts a few groups together), but none of fewer than ``TASK_ROWS``."""
-    return rows.repartition(max(1, min(2 * groups, -(-total // TASK_ROWS))), "a", "b", bucket)
+    return rows.repartition(max(1, min(2 * groups, -(-total // TASK_ROWS))), *by, bucket)
 
 
 def per_bucket(rows: DataFrame, bucket: str, spread: tuple[int, int] | None, task: Callable[[pa.Table], pa.Table],
-               schema: str) -> DataFrame:
+               schema: str | StructType, *, by: Sequence[str] = PAIR) -> DataFrame:
     """``task`` on the rows of each (pair, ``bucket``), an Arrow table each, its results' rows together.
 
     As ``groupBy("a", "b", bucket).applyInArrow(task, schema)``, less Spark's sort of every row by
@@ -91,7 +99,7 @@ def per_bucket(rows: DataFrame, bucket: str, spread: tuple[int, int] | None, tas
     """
     import pyarrow as pa
 
-    keys = ["a", "b", bucket]
+    keys = [*by, bucket]
 
     def each(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         held = [batch for batch in batches if batch.num_rows]  # the partition: a few groups, sized by by_bucket
@@ -110,7 +118,7 @@ def per_bucket(rows: DataFrame, bucket: str, spread: tuple[int, int] | None, tas
         for start, stop in pairwise(edges):
             yield from task(table.slice(start, stop - start)).to_batches()
 
-    placed = rows.repartition(*keys) if spread is None else by_bucket(rows, bucket, *spread)
+    placed = rows.repartition(*keys) if spread is None else by_bucket(rows, bucket, *spread, by=by)
     return placed.mapInArrow(each, schema)
 
 
@@ -143,3 +151,14 @@ def offsets(counts: NDArray[np.object_]) -> NDArray[np.int64]:
     """Each bucket's first place: the rows in the buckets before it."""
     before: NDArray[np.int64] = (np.cumsum(counts) - counts).astype(np.int64)
     return before
+
+
+def runs(*columns: FloatArray) -> tuple[BoolArray, IntArray]:
+    """Of sorted ``columns`` (equal rows next to each other): where each run of equal rows starts, and its length."""
+    size = columns[0].size
+    first = np.zeros(size, dtype=np.bool_)
+    if size:
+        first[0] = True
+        for column in columns:
+            first[1:] |= column[1:] != column[:-1]
+    return first, np.diff(np.r_[np.flatnonzero(first), size])

@@ -33,7 +33,7 @@ import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
-from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray
+from aggregator.analytics._arrays import FloatArray, IntArray
 from aggregator.analytics.agreement import (
     MIN_INDICES_FOR_OUTLIER,
     Agreement,
@@ -123,8 +123,8 @@ def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
         order = np.lexsort((y, x))  # x ascending, equal (x, y) next to each other
         x, y = x[order], y[order]
-        x_first, x_sizes = _runs(x)
-        _, xy_sizes = _runs(x, y)
+        x_first, x_sizes = _grid.runs(x)
+        _, xy_sizes = _grid.runs(x, y)
         local = discordant(np.cumsum(x_first, dtype=np.intp), _groups(y))
         at = table.column("xb")[0].as_py()
         size = np.repeat(x_sizes, x_sizes)
@@ -158,7 +158,7 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], 
         xb = np.asarray(table.column("xb").to_numpy(), dtype=np.intp)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
         order = np.argsort(y)
-        y_first, y_sizes = _runs(y[order])
+        y_first, y_sizes = _grid.runs(y[order])
         dy = np.empty(y.size, dtype=np.float64)
         dy[order] = 2 * (starts[table.column("yb")[0].as_py()] + np.repeat(np.flatnonzero(y_first), y_sizes)) \
             + np.repeat(y_sizes, y_sizes) - n
@@ -198,21 +198,10 @@ def discordant(x: IntArray, y: IntArray) -> int:
     return int(counter(np.ascontiguousarray(x, dtype=np.intp), np.ascontiguousarray(y, dtype=np.intp)))
 
 
-def _runs(*columns: FloatArray) -> tuple[BoolArray, IntArray]:
-    """Of sorted ``columns`` (equal rows next to each other): where each run of equal rows starts, and its length."""
-    size = columns[0].size
-    first = np.zeros(size, dtype=np.bool_)
-    if size:
-        first[0] = True
-        for column in columns:
-            first[1:] |= column[1:] != column[:-1]
-    return first, np.diff(np.r_[np.flatnonzero(first), size])
-
-
 def _groups(values: FloatArray) -> IntArray:
     """Each value's tie group, 1 .. distinct, in value order (the counter's y)."""
     order = np.argsort(values)
-    first, _ = _runs(values[order])
+    first, _ = _grid.runs(values[order])
     groups = np.empty(values.size, dtype=np.intp)
     groups[order] = np.cumsum(first, dtype=np.intp)
     return groups

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
-from aggregator.analytics.spark.normalize import mid_percentile, normalize
+from aggregator.analytics.spark.normalize import groups_of, mid_percentile, normalize
 from aggregator.models import IndexSpec
 
 
@@ -30,13 +30,15 @@ def cells_of(subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec
     return positioned.select("i", "j", "value", (F.col("value") * flip[F.col("j")]).alias("v"), *carried)
 
 
-def standings(cells: DataFrame, groups: DataFrame, specs: Sequence[IndexSpec], method: str) -> DataFrame:
-    """``(i, j, value, v, standing, norm)``: each cell's percentile standing and its ``method`` normalization."""
-    standing = cells.join(groups.select("j", "v", mid_percentile(groups).alias("standing")), ["j", "v"])
-    if method == "percentile":  # the standing itself: no second join of every cell with the groups
+def standings(cells: DataFrame, specs: Sequence[IndexSpec], method: str) -> DataFrame:
+    """``(i, j, value, v, standing, norm)``: each cell's percentile standing and its ``method`` normalization.
+
+    ``cells``: :func:`~aggregator.analytics.spark.normalize.ranked` (each knows its tie group).
+    """
+    standing = cells.withColumn("standing", mid_percentile(cells))
+    if method == "percentile":  # the standing itself
         return standing.select("i", "j", "value", "v", "standing", F.col("standing").alias("norm"))
-    normalized = normalize(cells, groups, specs, method).select("i", "j", "norm")
-    return standing.select("i", "j", "value", "v", "standing").join(normalized, ["i", "j"])
+    return normalize(standing, groups_of(cells), specs, method).select("i", "j", "value", "v", "standing", "norm")
 
 
 def by_subject(subjects: DataFrame, cells: DataFrame, columns: Sequence[str], k: int) -> DataFrame:

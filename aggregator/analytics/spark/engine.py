@@ -28,7 +28,7 @@ from aggregator.analytics.spark.cells import by_subject, cells_of, standings
 from aggregator.analytics.spark.disputes import unusual_threshold
 from aggregator.analytics.spark.health import index_health
 from aggregator.analytics.spark.inversions import inversions
-from aggregator.analytics.spark.normalize import normalize, tie_groups
+from aggregator.analytics.spark.normalize import groups_of, normalize, ranked
 from aggregator.analytics.spark.robustness import robustness
 from aggregator.analytics.spark.shifts import RunFrames, SparkShifts, shifts
 from aggregator.analytics.spark.topics import SparkTopics, topics
@@ -81,9 +81,9 @@ def compare_frames(
     consensus_of(consensus)  # an unknown method fails before any work
     k = len(specs)
     names = [s.name for s in specs]
-    cells = cells_of(subjects, readings, specs).persist()
-    groups = tie_groups(cells).persist()
-    both = standings(cells, groups, specs, method)
+    cells = ranked(cells_of(subjects, readings, specs))
+    groups = groups_of(cells)
+    both = standings(cells, specs, method)
     extra = [f"also_{n}" for n in range(len(also))]
     for name, other in zip(extra, also, strict=True):
         both = both.join(normalize(cells, groups, specs, other).select("i", "j", F.col("norm").alias(name)), ["i", "j"])

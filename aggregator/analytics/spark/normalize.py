@@ -1,27 +1,93 @@
 """Every normalizer of :mod:`aggregator.analytics.normalize`, on a long table of cells.
 
 A cell is one reading: ``i`` (the subject's position), ``j`` (the index's column), ``value``
-(raw) and ``v`` (oriented: negated where lower is better). Each column is ranked once, as tie
-groups: one row per distinct ``(j, v)`` with its size ``t`` and the number of cells ``below``
-it (:func:`tie_groups`, a distributed running sum); percentiles, medians, the quantile map and
-the Spearman ranks all read those groups. The arithmetic follows the numpy code step by step,
-in the same order, so the numbers agree to the last bits or nearly.
+(raw) and ``v`` (oriented: negated where lower is better). Each column is ranked once: each cell
+gets its tie group's size ``t`` and the number of cells ``below`` it (:func:`ranked`, a pass of
+Arrow calls over buckets of each column's values), and the tie groups are one cell of each
+(:func:`groups_of`: one row per distinct ``(j, v)``); percentiles, medians, the quantile map and
+the Spearman ranks all read those (:func:`tie_groups` ranks other keys: a distributed running
+sum). The arithmetic follows the numpy code step by step, in the same order, so the numbers
+agree to the last bits or nearly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
+from pyspark.sql.types import BooleanType, LongType, StructField, StructType
 
 from aggregator.analytics.normalize import MAD_TO_SD, MEAN_AD_TO_SD, reference_index
+from aggregator.analytics.spark import _grid
 from aggregator.analytics.spark._running import running
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
 
 KNOWN = ("percentile", "range", "robust_z", "quantile_map")
+
+
+#: A column's cells one Arrow call ranks at most (about: the buckets are cut at approximate quantiles).
+RANK_BUCKET_ROWS = 1_000_000
+
+
+def ranked(cells: DataFrame, *, bucket_rows: int = RANK_BUCKET_ROWS) -> DataFrame:
+    """``cells`` with each cell's tie group in its column: its size ``t``, the cells ``below`` it, the
+    column's ``count``, and ``first`` (true on one cell of each group): what joining ``cells`` with
+    :func:`tie_groups` on ``(j, v)`` gives, with no join, no window and no sort by Spark.
+
+    Each column's cells are cut into buckets of their values (equal values share one); one Arrow
+    call sorts and counts a bucket's cells; a bucket's first place is the cells in the buckets
+    before it (a count per bucket, on the driver). A column of ``bucket_rows`` cells or fewer is one bucket.
+    Returned persisted and computed (the caller unpersists it): ``cells`` are read three times here.
+    """
+    import pyarrow as pa
+
+    owned = not cells.is_cached
+    cells = cells.persist()  # counted, counted by bucket, then ranked
+    counted = cells.groupBy("j").count().collect()  # one row per index
+    count = {int(r["j"]): int(r["count"]) for r in counted}
+    largest = max(count.values(), default=0)
+    size = max(1, -(-largest // bucket_rows))
+    bucketed = _grid.cut(cells, size, {"bucket": "v"}, largest, by=["j"])
+    totals = {j: np.zeros(size, dtype=np.int64) for j in count}
+    for r in bucketed.groupBy("j", "bucket").count().collect():  # at most size rows per index
+        totals[int(r["j"])][int(r["bucket"])] = int(r["count"])
+    starts = {j: np.cumsum(t) - t for j, t in totals.items()}
+
+    def task(table: pa.Table) -> pa.Table:
+        j = table.column("j")[0].as_py()
+        v = np.asarray(table.column("v").to_numpy(), dtype=np.float64)
+        order = np.argsort(v, kind="stable")
+        first, sizes = _grid.runs(v[order])
+        t, below, lead = np.empty(v.size, dtype=np.int64), np.empty(v.size, dtype=np.int64), np.empty_like(first)
+        t[order] = np.repeat(sizes, sizes)
+        below[order] = starts[j][table.column("bucket")[0].as_py()] + np.repeat(np.flatnonzero(first), sizes)
+        lead[order] = first
+        found = {"t": t, "below": below, "count": np.full(v.size, count[j], dtype=np.int64), "first": lead}
+        kept = table.drop_columns(["bucket"])
+        for name, values in found.items():
+            kept = kept.append_column(name, pa.array(values))
+        return kept
+
+    added = [StructField(name, LongType(), False) for name in ("t", "below", "count")]
+    schema = StructType([*cells.schema.fields, *added, StructField("first", BooleanType(), False)])
+    spread = len(count) * size, sum(count.values())
+    found = _grid.per_bucket(bucketed, "bucket", spread, task, schema, by=["j"]).persist()
+    found.count()  # computed now, so that the cells it was ranked from can go
+    if owned:
+        cells.unpersist()
+    return found
+
+
+def groups_of(cells: DataFrame) -> DataFrame:
+    """The tie groups of :func:`ranked` ``cells``: ``(j, v, t, below, count)``, one row per distinct ``(j, v)``."""
+    return cells.where(F.col("first")).select("j", "v", "t", "below", "count")
 
 
 def tie_groups(cells: DataFrame, key: str = "v") -> DataFrame:

@@ -27,7 +27,7 @@ from aggregator.analytics.shifts import IndexShift, finish_index_shift
 from aggregator.analytics.spark import rows
 from aggregator.analytics.spark.agreement import rank_figures, spearman_from_sums
 from aggregator.analytics.spark.cells import by_subject, cells_of, standings
-from aggregator.analytics.spark.normalize import medians, tie_groups
+from aggregator.analytics.spark.normalize import groups_of, medians, ranked, tie_groups
 from aggregator.models import IndexSpec
 
 #: the per-index medians taken over the cells both runs scored, in their ``kind`` order
@@ -80,28 +80,26 @@ def shifts(
     k = len(now.specs)
     previous_column = {spec.name: p for p, spec in enumerate(before.specs)}
     common = {j: previous_column[spec.name] for j, spec in enumerate(now.specs) if spec.name in previous_column}
-    prev_groups, prev_standings, prev_rows = read_run(before, method, consensus)
+    prev_cells, prev_standings, prev_rows = read_run(before, method, consensus)
     prev_consensus = prev_rows.select("subject_id", F.col("consensus").alias("_before"), F.lit(True).alias("_known"))
     # materialized once and cut from its lineage: every figure below reads it, and re-analysing the
     # two runs' long plans for each costs more than the work
     pairs = _pairs(now, now_cells, before, prev_standings, common).localCheckpoint()
-    indices = _index_shifts(now, before, pairs, prev_groups, common)
+    indices = _index_shifts(now, before, pairs, groups_of(prev_cells), common)
     per_subject = _per_subject(now_rows, prev_consensus, pairs, k).localCheckpoint()
     movers = per_subject.where(F.abs(F.col("movement")) >= mover_threshold).count()
-    for frame in (prev_groups, prev_standings):
-        frame.unpersist()
+    prev_cells.unpersist()
     return SparkShifts(before.run_id, indices, per_subject, mover_threshold, movers)
 
 
 def read_run(run: RunFrames, method: str, consensus: str) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """A run's tie groups and standings (persisted: the caller unpersists them), and each subject's
-    consensus (position, subject_id, consensus), as ``compare_frames`` computes them."""
-    cells = cells_of(run.subjects, run.readings, run.specs)
-    groups = tie_groups(cells).persist()  # the standings, and the medians
-    scored = standings(cells, groups, run.specs, method).persist()
+    """A run's ranked cells (persisted: the caller unpersists them), their standings, and each
+    subject's consensus (position, subject_id, consensus), as ``compare_frames`` computes them."""
+    cells = ranked(cells_of(run.subjects, run.readings, run.specs))  # the standings, and the medians
+    scored = standings(cells, run.specs, method)
     wide = by_subject(run.subjects, scored, ["norm", "standing"], len(run.specs))
     agreed = rows.consensus(consensus, F.col("norm"), F.col("standing"))
-    return groups, scored, wide.select(F.col("i").alias("position"), "subject_id", agreed.alias("consensus"))
+    return cells, scored, wide.select(F.col("i").alias("position"), "subject_id", agreed.alias("consensus"))
 
 
 def _pairs(

@@ -40,6 +40,7 @@ from aggregator.analytics.spark import _grid, rows  # noqa: E402
 from aggregator.analytics.spark import agreement as spark_agreement  # noqa: E402
 from aggregator.analytics.spark import inversions as spark_inversions  # noqa: E402
 from aggregator.analytics.spark.engine import cells_of, compare_frames  # noqa: E402
+from aggregator.analytics.spark.normalize import groups_of, ranked, tie_groups  # noqa: E402
 from aggregator.app import demo  # noqa: E402
 from aggregator.app.export import export_run, read_exported, score_table  # noqa: E402
 from aggregator.cli.main import main  # noqa: E402
@@ -226,6 +227,23 @@ def test_the_grid_counts_the_couples_before_in_one_order_and_after_in_the_other(
                    for c in range(size) for d in range(c))
     assert _grid.cross_couples(left, right) == expected  # whole numbers past int64's range stay exact
     assert _grid.offsets(left[0]).tolist() == [sum(left[0, :c]) for c in range(size)]
+
+
+@pytest.mark.parametrize("bucket_rows", [5, 1_000_000])
+def test_cells_are_ranked_as_their_tie_groups_say_in_buckets_or_whole(spark, demo_export, bucket_rows):
+    """Each cell's tie group size, cells below and column count, ranked a bucket of values at a time
+    (the demo's columns cut into dozens of buckets, or one each), are the tie groups' own."""
+    table = score_table(read_exported(demo_export))
+    subjects, readings = frames(spark, table)
+    cells = cells_of(subjects, readings, table.specs)
+    got = ranked(cells, bucket_rows=bucket_rows)
+    expected = cells.join(tie_groups(cells), ["j", "v"]).select("i", "j", "t", "below", "count")
+    assert sorted(got.select("i", "j", "t", "below", "count").collect()) == sorted(expected.collect())
+    leads = groups_of(got).groupBy("j", "v").count()
+    assert leads.where(F.col("count") != 1).count() == 0  # one cell leads each group
+    assert leads.count() == tie_groups(cells).count()
+    if bucket_rows == 5:  # many buckets: some values tie across the cells of several subjects
+        assert got.where(F.col("t") > 1).count() > 0
 
 
 def test_kendall_buckets_grow_with_the_rows_so_each_holds_a_bounded_number():

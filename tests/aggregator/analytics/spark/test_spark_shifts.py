@@ -99,12 +99,11 @@ def spark_shifts(
     spark: SparkSession, now: Run, previous: Run, method: str, consensus: str
 ) -> tuple[list[dict[str, Any]], SparkShifts]:
     current = now.frames(spark)
-    groups, scored, per_subject = read_run(current, method, consensus)
+    cells, scored, per_subject = read_run(current, method, consensus)
     found = shifts(current, scored, per_subject, previous.frames(spark), method=method, consensus=consensus,
                    mover_threshold=15.0)
     got = [r.asDict() for r in found.subjects.orderBy("position").collect()]
-    groups.unpersist()
-    scored.unpersist()
+    cells.unpersist()
     return got, found
 
 
