@@ -23,11 +23,11 @@ from pyspark.sql.types import BooleanType, LongType, StructField, StructType
 from aggregator.analytics.normalize import MAD_TO_SD, MEAN_AD_TO_SD, reference_index
 from aggregator.analytics.spark import _grid
 from aggregator.analytics.spark._running import running
+from aggregator.errors import ConfigError
+from aggregator.models import IndexSpec
 
 if TYPE_CHECKING:
     import pyarrow as pa
-from aggregator.errors import ConfigError
-from aggregator.models import IndexSpec
 
 KNOWN = ("percentile", "range", "robust_z", "quantile_map")
 
