@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import pairwise
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,7 +93,7 @@ def per_bucket(rows: DataFrame, bucket: str, spread: tuple[int, int] | None, tas
     """``task`` on the rows of each (pair, ``bucket``), an Arrow table each, its results' rows together.
 
     As ``groupBy("a", "b", bucket).applyInArrow(task, schema)``, less Spark's sort of every row by
-    its group (a fifth of a pass's time, a third of its JVM's): the rows are shuffled on (pair,
+    its group (at 3M, a third of the passes' JVM CPU): the rows are shuffled on (pair,
     bucket) (:func:`by_bucket`; ``spread``: the groups and the rows, None: Spark's partitions, for
     rows known to be few), and each task parts its partition's few groups in Python.
     """
@@ -109,13 +109,8 @@ def per_bucket(rows: DataFrame, bucket: str, spread: tuple[int, int] | None, tas
         columns = [np.asarray(table.column(key).to_numpy()) for key in keys]
         order = np.lexsort(columns[::-1])
         table = table.take(pa.array(order))
-        starts = np.zeros(order.size, dtype=np.bool_)
-        starts[0] = True
-        for column in columns:
-            ordered = column[order]
-            starts[1:] |= ordered[1:] != ordered[:-1]
-        edges = [*np.flatnonzero(starts).tolist(), order.size]
-        for start, stop in pairwise(edges):
+        first, _ = runs(*[column[order] for column in columns])
+        for start, stop in pairwise([*np.flatnonzero(first).tolist(), order.size]):
             yield from task(table.slice(start, stop - start)).to_batches()
 
     placed = rows.repartition(*keys) if spread is None else by_bucket(rows, bucket, *spread, by=by)
@@ -147,13 +142,13 @@ def cross_couples(left: Grid, right: Grid) -> int:
     return int((left * later).sum())
 
 
-def offsets(counts: NDArray[np.object_]) -> NDArray[np.int64]:
-    """Each bucket's first place: the rows in the buckets before it."""
+def offsets(counts: NDArray[Any]) -> NDArray[np.int64]:
+    """Each bucket's first place: the rows in the buckets before it (counts: whole numbers, any dtype)."""
     before: NDArray[np.int64] = (np.cumsum(counts) - counts).astype(np.int64)
     return before
 
 
-def runs(*columns: FloatArray) -> tuple[BoolArray, IntArray]:
+def runs(*columns: FloatArray | IntArray) -> tuple[BoolArray, IntArray]:
     """Of sorted ``columns`` (equal rows next to each other): where each run of equal rows starts, and its length."""
     size = columns[0].size
     first = np.zeros(size, dtype=np.bool_)

@@ -58,7 +58,7 @@ def ranked(cells: DataFrame, *, bucket_rows: int = RANK_BUCKET_ROWS) -> DataFram
     totals = {j: np.zeros(size, dtype=np.int64) for j in count}
     for r in bucketed.groupBy("j", "bucket").count().collect():  # at most size rows per index
         totals[int(r["j"])][int(r["bucket"])] = int(r["count"])
-    starts = {j: np.cumsum(t) - t for j, t in totals.items()}
+    starts = {j: _grid.offsets(t) for j, t in totals.items()}
 
     def task(table: pa.Table) -> pa.Table:
         j = table.column("j")[0].as_py()
