@@ -23,6 +23,8 @@ from typing import Literal
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
+from aggregator.analytics.spark._grid import count_below
+
 #: Buckets per group: enough that no one task sorts a large share of a group.
 DEFAULT_BUCKETS = 32
 #: percentile_approx accuracy for the bucket cuts (only their evenness depends on it)
@@ -43,9 +45,8 @@ def running(
     )
     # the cuts and the bucket offsets are a row per group (bucket): broadcast, so the rows stay where they are
     bucketed = df.join(F.broadcast(cuts), list(group), "left") if group else df.crossJoin(F.broadcast(cuts))
-    bucketed = bucketed.withColumn(
-        "_bucket", F.size(F.array_distinct(F.filter("_cuts", lambda c: c < F.col(first))))
-    ).drop("_cuts").persist()  # read twice below: the rows, and the bucket totals
+    # read twice below: the rows, and the bucket totals
+    bucketed = count_below(bucketed, {"_bucket": ("_cuts", first)}, buckets - 1).drop("_cuts").persist()
     combine = F.sum if how == "sum" else F.max
     before = Window.partitionBy(*group, "_bucket").orderBy(*order).rowsBetween(Window.unboundedPreceding, -1)
     local = bucketed.withColumn("_local", combine(value).over(before))
