@@ -26,7 +26,8 @@ give alpha and alpha without each index (``agreement._alpha_from_sums``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import combinations
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from aggregator.analytics.agreement import (
     _alpha_from_sums,
     _fisher_ci,
 )
+from aggregator.analytics.arrow_lists import rows_of_lists
 from aggregator.analytics.spark import _grid
 
 #: Rows of one pair that one bucket (one Arrow task) should hold at most. A task holds its rows
@@ -66,6 +68,30 @@ def shared_rows(cells: DataFrame) -> DataFrame:
     left = cells.select(F.col("i"), F.col("j").alias("a"), F.col("v").alias("x"))
     right = cells.select(F.col("i"), F.col("j").alias("b"), F.col("v").alias("y"))
     return left.join(right, "i").where(F.col("a") < F.col("b"))
+
+
+def pair_rows(wide: DataFrame, k: int, values: str) -> DataFrame:
+    """What :func:`shared_rows` makes of the cells, from a row per subject instead: ``wide`` holds ``i`` and
+    the array column ``values`` (``k`` long, index order; null or NaN: not scored).
+
+    Each Arrow batch of subjects gives its rows for every pair of indices where it is: no join, so no
+    shuffle of every cell twice to bring a subject's cells together (a row per subject has them).
+    """
+    import pyarrow as pa
+
+    def rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            scored = rows_of_lists(batch.column(values), k)
+            present, subject = ~np.isnan(scored), batch.column("i").to_numpy()
+            for a, b in combinations(range(k), 2):
+                kept = np.flatnonzero(present[:, a] & present[:, b])
+                if kept.size:
+                    yield pa.RecordBatch.from_arrays(
+                        [pa.array(np.full(kept.size, a, np.int32)), pa.array(np.full(kept.size, b, np.int32)),
+                         pa.array(subject[kept]), pa.array(scored[kept, a]), pa.array(scored[kept, b])],
+                        names=["a", "b", "i", "x", "y"])
+
+    return wide.select("i", values).mapInArrow(rows, "a int, b int, i long, x double, y double")
 
 
 def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:

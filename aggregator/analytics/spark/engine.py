@@ -108,9 +108,13 @@ def compare_frames(
     counts = [per_index.get(j, (0, 0))[0] for j in range(k)]
     distinct = [per_index.get(j, (0, 0))[1] for j in range(k)]
     alpha = agree.alphas(wide.select(F.col("standing").alias("s")), k)
-    matrix = agree.agreement(names, counts, distinct, agree.pair_figures(cells), alpha)
-    scored = figures.select(F.col("position").alias("i"), F.posexplode("normalized").alias("j", "v"))
-    strongest, inversion_counts = inversions(scored.where(F.col("v").isNotNull()), k, threshold, top,
+    # each pair of indices' shared subjects, made from a row per subject (no join): Kendall's and Spearman's
+    # on the standings (the percentile of each cell's value within its index: its value's order and ties
+    # exactly, which is all the ranks read), the inversions on the normalized scores
+    by_position = figures.withColumnRenamed("position", "i")
+    matrix = agree.agreement(names, counts, distinct, agree.rank_figures(agree.pair_rows(by_position, k, "standing")),
+                             alpha)
+    strongest, inversion_counts = inversions(agree.pair_rows(by_position, k, "normalized"), k, threshold, top,
                                              largest=int(np.triu(matrix.n, 1).max(initial=0)))
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))

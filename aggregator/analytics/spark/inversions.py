@@ -3,7 +3,7 @@
 The rule is :mod:`aggregator.analytics.inversions`'s: index x puts subject a above b and index y
 puts b above a, both by at least a gap t (``u``, ``v`` the two normalized columns, the gaps
 subtracted in floating point as numpy does). Every index pair is taken at once, on the rows
-``(a, b, i, x, y)`` of the subjects both indices scored (``agreement.shared_rows``).
+``(a, b, i, x, y)`` of the subjects both indices scored (``agreement.pair_rows``).
 
 **The count** is a 2-D dominance count. ``u[a] - u[b] ≥ t`` holds for the b whose u is at most
 a bound ``U[a]``, and ``v[b] - v[a] ≥ t`` for those whose v is at least ``V[a]``: the subtraction
@@ -51,7 +51,7 @@ from aggregator.analytics.inversions import (
     _rank_key,
 )
 from aggregator.analytics.spark import _grid, agreement
-from aggregator.analytics.spark.agreement import kendall_levels, shared_rows
+from aggregator.analytics.spark.agreement import kendall_levels
 
 #: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
 _SEED_ACCURACY = 10_000
@@ -61,17 +61,17 @@ _SIGN = np.int64(-(2**63))
 
 
 def inversions(
-    cells: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, largest: int | None = None,
+    shared: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, largest: int | None = None,
     levels: int | None = None,
 ) -> tuple[tuple[Inversion, ...], IntArray]:
     """numpy's ``top_inversions(normalized, top, min_gap)`` and ``count_inversions(normalized, min_gap)``.
 
-    ``cells``: ``(i, j, v)``, one row per scored cell (i the subject's position, j the index's,
-    v its normalized score), ``k`` indices. ``largest``: the most rows two indices share, when the
-    caller knows it (the agreement's n); ``levels``: the count's merge levels (by default from
-    ``largest``, as Kendall's).
+    ``shared``: ``(a, b, i, x, y)``, a row per subject (i, its position) both index a and index b (a < b, of
+    ``k``) scored, x and y its normalized scores (``agreement.shared_rows`` of the cells, or ``pair_rows``).
+    ``largest``: the most rows two indices share, when the caller knows it (the agreement's n);
+    ``levels``: the count's merge levels (by default from ``largest``, as Kendall's).
     """
-    rows = shared_rows(cells).persist()  # both the count and the top read them
+    rows = shared.persist()  # both the count and the top read them
     if largest is None:
         found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
         largest = int(found[0] or 0) if found else 0

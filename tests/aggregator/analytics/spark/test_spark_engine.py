@@ -349,11 +349,26 @@ def normalized_tables(draw: st.DrawFn) -> np.ndarray:
 @given(normalized=normalized_tables(), min_gap=st.sampled_from([0.0, 12.5, 30.0]), top=st.sampled_from([1, 7, 100]),
        levels=st.sampled_from([None, 2]))
 def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, levels):
-    cells = [(i, j, float(v)) for (i, j), v in np.ndenumerate(normalized) if not np.isnan(v)]
-    frame = spark.createDataFrame(cells, "i long, j int, v double")
-    strongest, counts = spark_inversions.inversions(frame, normalized.shape[1], min_gap, top, levels=levels)
+    shared = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v")
+    strongest, counts = spark_inversions.inversions(shared, normalized.shape[1], min_gap, top, levels=levels)
     check_inversions(strongest, top_inversions(normalized, top, min_gap))
     assert counts.tolist() == count_inversions(normalized, min_gap).tolist()
+
+
+def wide_frame(spark, table: np.ndarray):
+    """``(i, v)``: a row per subject, its scores an array (missing: null, and now and then NaN)."""
+    rows = [(i, [None if np.isnan(v) and (i + j) % 3 else float(v) for j, v in enumerate(row)])
+            for i, row in enumerate(table)]
+    return spark.createDataFrame(rows, "i long, v array<double>")
+
+
+def test_pair_rows_of_a_row_per_subject_are_the_shared_rows_of_its_cells(spark, demo_export):
+    normalized = compare_table(score_table(read_exported(demo_export))).normalized
+    assert np.isnan(normalized).any()
+    cells = [(i, j, float(v)) for (i, j), v in np.ndenumerate(normalized) if not np.isnan(v)]
+    joined = spark_agreement.shared_rows(spark.createDataFrame(cells, "i long, j int, v double"))
+    made = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v")
+    assert sorted(made.collect()) == sorted(joined.select("a", "b", "i", "x", "y").collect())
 
 
 def test_the_inversion_count_merges_buckets_as_exactly_as_it_counts_inside_them(spark, demo_export):
