@@ -26,7 +26,7 @@ give alpha and alpha without each index (``agreement._alpha_from_sums``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -70,14 +70,19 @@ def shared_rows(cells: DataFrame) -> DataFrame:
     return left.join(right, "i").where(F.col("a") < F.col("b"))
 
 
-def pair_rows(wide: DataFrame, k: int, values: str) -> DataFrame:
+def pair_rows(wide: DataFrame, k: int, values: str,
+              more: Mapping[str, Callable[[FloatArray, FloatArray], FloatArray]] | None = None) -> DataFrame:
     """What :func:`shared_rows` makes of the cells, from a row per subject instead: ``wide`` holds ``i`` and
-    the array column ``values`` (``k`` long, index order; null or NaN: not scored).
+    the array column ``values`` (``k`` long, index order; null or NaN: not scored). ``more``: further
+    columns (doubles), each a function of a pair's x and y arrays, computed in the same pass.
 
     Each Arrow batch of subjects gives its rows for every pair of indices where it is: no join, so no
     shuffle of every cell twice to bring a subject's cells together (a row per subject has them).
     """
     import pyarrow as pa
+
+    added = dict(more or {})
+    names = ["a", "b", "i", "x", "y", *added]
 
     def rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
@@ -86,12 +91,14 @@ def pair_rows(wide: DataFrame, k: int, values: str) -> DataFrame:
             for a, b in combinations(range(k), 2):
                 kept = np.flatnonzero(present[:, a] & present[:, b])
                 if kept.size:
+                    x, y = scored[kept, a], scored[kept, b]
                     yield pa.RecordBatch.from_arrays(
                         [pa.array(np.full(kept.size, a, np.int32)), pa.array(np.full(kept.size, b, np.int32)),
-                         pa.array(subject[kept]), pa.array(scored[kept, a]), pa.array(scored[kept, b])],
-                        names=["a", "b", "i", "x", "y"])
+                         pa.array(subject[kept]), pa.array(x), pa.array(y),
+                         *[pa.array(column(x, y)) for column in added.values()]], names=names)
 
-    return wide.select("i", values).mapInArrow(rows, "a int, b int, i long, x double, y double")
+    schema = ", ".join(["a int", "b int", "i long", "x double", "y double", *[f"{name} double" for name in added]])
+    return wide.select("i", values).mapInArrow(rows, schema)
 
 
 def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:

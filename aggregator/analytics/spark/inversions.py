@@ -90,11 +90,15 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always).
 
     ``largest``: the most rows a pair has, when known (the grid's cuts are then read from a sample).
+    ``rows`` may hold the bounds already (``qx``, ``qy``: :func:`gap_bounds` of ``min_gap``).
     """
-    t = max(min_gap, _SMALLEST)
-    below, above = _bound_udfs(t)
-    # kept: the cut reads the events twice (its quantiles, then the buckets), and the bounds are Python's work
-    bounded = rows.select("a", "b", "x", "y", below(F.col("x")).alias("qx"), above(F.col("y")).alias("qy")).persist()
+    made = {"qx", "qy"} <= set(rows.columns)  # with the rows (gap_bounds)
+    if made:
+        bounded = rows.select("a", "b", "x", "y", "qx", "qy")
+    else:  # kept: the cut reads the events twice (its quantiles, then the buckets), and the bounds are Python's work
+        below, above = _bound_udfs(max(min_gap, _SMALLEST))
+        bounded = rows.select("a", "b", "x", "y", below(F.col("x")).alias("qx"), above(F.col("y")).alias("qy"))
+        bounded.persist()
     events = bounded.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
         .unionByName(bounded.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
                                     F.lit(1).alias("kind")))
@@ -122,9 +126,16 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     for r in found.groupBy("a", "b").agg(F.sum("local").alias("n")).collect():  # one row per pair of indices
         pair = (r["a"], r["b"])
         counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
-    for frame in (bucketed, bounded):
-        frame.unpersist()
+    bucketed.unpersist()
+    if not made:
+        bounded.unpersist()
     return counts
+
+
+def gap_bounds(min_gap: float) -> dict[str, Callable[[FloatArray, FloatArray], FloatArray]]:
+    """The count's bounds ``qx``, ``qy`` as columns for ``agreement.pair_rows`` to make with the rows."""
+    t = max(min_gap, _SMALLEST)
+    return {"qx": lambda x, _: bound_below(x, t), "qy": lambda _, y: bound_above(y, t)}
 
 
 def bound_below(values: FloatArray, t: float) -> FloatArray:

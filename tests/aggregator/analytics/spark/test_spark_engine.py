@@ -347,9 +347,11 @@ def normalized_tables(draw: st.DrawFn) -> np.ndarray:
 @settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(normalized=normalized_tables(), min_gap=st.sampled_from([0.0, 12.5, 30.0]), top=st.sampled_from([1, 7, 100]),
-       levels=st.sampled_from([None, 2]))
-def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, levels):
-    shared = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v")
+       levels=st.sampled_from([None, 2]), bounds_made=st.booleans())
+def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, levels, bounds_made):
+    """The gap bounds made with the pair rows, as the engine does, or by the count itself."""
+    more = spark_inversions.gap_bounds(min_gap) if bounds_made else None
+    shared = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v", more)
     strongest, counts = spark_inversions.inversions(shared, normalized.shape[1], min_gap, top, levels=levels)
     check_inversions(strongest, top_inversions(normalized, top, min_gap))
     assert counts.tolist() == count_inversions(normalized, min_gap).tolist()
