@@ -42,11 +42,16 @@ def standings(cells: DataFrame, specs: Sequence[IndexSpec], method: str) -> Data
 
 
 def by_subject(subjects: DataFrame, cells: DataFrame, columns: Sequence[str], k: int) -> DataFrame:
-    """One row per subject of the run, each of ``columns`` as an array in index order (null = missing)."""
-    packed = cells.groupBy("i").agg(
-        *[F.map_from_entries(F.collect_list(F.struct("j", name))).alias(name) for name in columns]
-    )
+    """One row per subject of the run, each of ``columns`` as an array in index order (null = missing).
+
+    A column per (index, column), a hash aggregation of plain doubles (a subject has one cell of each
+    index, or none), rather than a list of structs a subject (an object aggregation).
+    """
+    packed = cells.groupBy("i").agg(*[
+        F.max(F.when(F.col("j") == j, F.col(name).cast("double"))).alias(f"_{name}_{j}")
+        for name in columns for j in range(k)
+    ])
     wide = subjects.select(F.col("position").alias("i"), "subject_id").join(packed, "i", "left")
     return wide.select("i", "subject_id", *[
-        F.array(*[F.col(name)[j].cast("double") for j in range(k)]).alias(name) for name in columns
+        F.array(*[F.col(f"_{name}_{j}") for j in range(k)]).alias(name) for name in columns
     ])
