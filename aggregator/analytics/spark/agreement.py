@@ -1,9 +1,11 @@
 """The agreement matrix on Spark: Kendall's tau-b and Spearman's rho exact, Krippendorff's alpha.
 
-Every pair of indices is taken at once: a self-join of the cells on the subject gives one row
-``(a, b, x, y)`` per subject both indices scored (x, y the oriented values). Every count is a
-distributed aggregate of those rows; only the per-pair totals (a few numbers per pair) reach
-the driver, which finishes each statistic with the numpy engine's own formulas.
+Every pair of indices is taken at once, on one row ``(a, b, x, y)`` per subject both indices scored:
+:func:`pair_rows` makes them from the row per subject (x, y its percentile standings, which keep
+each index's order and ties of the oriented values exactly: all the ranks read), :func:`shared_rows`
+from the cells, by a self-join on the subject. Every count is a distributed aggregate of those rows;
+only the per-pair totals (a few numbers per pair) reach the driver, which finishes each statistic
+with the numpy engine's own formulas.
 
 **Kendall's tau-b and Spearman's rho** need n, the pairs tied in x, in y and in both, the
 discordant pairs D (x_i < x_j, y_i > y_j, strictly) and the cross product of the doubled, centred
