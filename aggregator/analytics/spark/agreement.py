@@ -1,9 +1,9 @@
 """The agreement matrix on Spark: Kendall's tau-b and Spearman's rho exact, Krippendorff's alpha.
 
-Every pair of indices is taken at once, on one row ``(a, b, x, y)`` per subject both indices scored:
-:func:`pair_rows` makes them from the row per subject (x, y its percentile standings, which keep
-each index's order and ties of the oriented values exactly: all the ranks read), :func:`shared_rows`
-from the cells, by a self-join on the subject. Every count is a distributed aggregate of those rows;
+Every pair of indices is taken at once, on one row ``(a, b, x, y)`` per subject both indices scored,
+made from the row per subject with no join (:func:`pair_rows`; x, y the subject's percentile
+standings, which keep each index's order and ties of the oriented values exactly: all the ranks
+read). Every count is a distributed aggregate of those rows;
 only the per-pair totals (a few numbers per pair) reach the driver, which finishes each statistic
 with the numpy engine's own formulas.
 
@@ -65,17 +65,11 @@ def kendall_levels(rows: int, bucket_rows: int = BUCKET_ROWS) -> int:
     return levels
 
 
-def shared_rows(cells: DataFrame) -> DataFrame:
-    """``(a, b, i, x, y)``: one row per subject scored by both index ``a`` and index ``b`` (a < b)."""
-    left = cells.select(F.col("i"), F.col("j").alias("a"), F.col("v").alias("x"))
-    right = cells.select(F.col("i"), F.col("j").alias("b"), F.col("v").alias("y"))
-    return left.join(right, "i").where(F.col("a") < F.col("b"))
-
-
 def pair_rows(wide: DataFrame, k: int, values: str,
               more: Mapping[str, Callable[[FloatArray, FloatArray], FloatArray]] | None = None) -> DataFrame:
-    """What :func:`shared_rows` makes of the cells, from a row per subject instead: ``wide`` holds ``i`` and
-    the array column ``values`` (``k`` long, index order; null or NaN: not scored). ``more``: further
+    """``(a, b, i, x, y)``: a row per subject and pair of indices a < b it has both of (x, y its values of
+    a and b). ``wide`` holds ``i`` and the array column ``values`` (``k`` long, index order; null or NaN:
+    not scored). ``more``: further
     columns (doubles), each a function of a pair's x and y arrays, computed in the same pass.
 
     Each Arrow batch of subjects gives its rows for every pair of indices where it is: no join, so no
@@ -101,11 +95,6 @@ def pair_rows(wide: DataFrame, k: int, values: str,
 
     schema = ", ".join(["a int", "b int", "i long", "x double", "y double", *[f"{name} double" for name in added]])
     return wide.select("i", values).mapInArrow(rows, schema)
-
-
-def pair_figures(cells: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:
-    """Per pair of indices ``(a, b)``: :func:`rank_figures` of the subjects both scored."""
-    return rank_figures(shared_rows(cells), levels=levels)
 
 
 def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[int, int], dict[str, Any]]:

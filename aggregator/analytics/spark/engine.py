@@ -27,7 +27,7 @@ from aggregator.analytics.spark import rows
 from aggregator.analytics.spark.cells import by_subject, cells_of, standings
 from aggregator.analytics.spark.disputes import unusual_threshold
 from aggregator.analytics.spark.health import index_health
-from aggregator.analytics.spark.inversions import gap_bounds, inversions
+from aggregator.analytics.spark.inversions import inversions
 from aggregator.analytics.spark.normalize import groups_of, normalize, ranked
 from aggregator.analytics.spark.robustness import robustness
 from aggregator.analytics.spark.shifts import RunFrames, SparkShifts, shifts
@@ -114,8 +114,7 @@ def compare_frames(
     by_position = figures.withColumnRenamed("position", "i")
     matrix = agree.agreement(names, counts, distinct, agree.rank_figures(agree.pair_rows(by_position, k, "standing")),
                              alpha)
-    strongest, inversion_counts = inversions(agree.pair_rows(by_position, k, "normalized", gap_bounds(threshold)),
-                                             k, threshold, top,
+    strongest, inversion_counts = inversions(by_position, k, threshold, top,
                                              largest=int(np.triu(matrix.n, 1).max(initial=0)))
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))

@@ -61,17 +61,18 @@ _SIGN = np.int64(-(2**63))
 
 
 def inversions(
-    shared: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, largest: int | None = None,
-    levels: int | None = None,
+    wide: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, values: str = "normalized",
+    largest: int | None = None, levels: int | None = None,
 ) -> tuple[tuple[Inversion, ...], IntArray]:
     """numpy's ``top_inversions(normalized, top, min_gap)`` and ``count_inversions(normalized, min_gap)``.
 
-    ``shared``: ``(a, b, i, x, y)``, a row per subject (i, its position) both index a and index b (a < b, of
-    ``k``) scored, x and y its normalized scores (``agreement.shared_rows`` of the cells, or ``pair_rows``).
-    ``largest``: the most rows two indices share, when the caller knows it (the agreement's n);
-    ``levels``: the count's merge levels (by default from ``largest``, as Kendall's).
+    ``wide``: a row per subject, ``i`` (its position) and the array column ``values`` (its normalized
+    scores, ``k`` long, index order; null or NaN: not scored). ``largest``: the most rows two indices
+    share, when the caller knows it (the agreement's n); ``levels``: the count's merge levels (by
+    default from ``largest``, as Kendall's).
     """
-    rows = shared.persist()  # both the count and the top read them
+    # both the count and the top read them; the count's bounds are made with them, in the same pass
+    rows = agreement.pair_rows(wide, k, values, gap_bounds(min_gap)).persist()
     if largest is None:
         found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
         largest = int(found[0] or 0) if found else 0
@@ -89,19 +90,13 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
                      ) -> IntArray:
     """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always).
 
-    ``largest``: the most rows a pair has, when known (the grid's cuts are then read from a sample).
-    ``rows`` may hold the bounds already (``qx``, ``qy``: :func:`gap_bounds` of ``min_gap``).
+    ``rows``: ``agreement.pair_rows`` with :func:`gap_bounds` of ``min_gap`` (``qx``, ``qy``), read twice
+    (persist them). ``largest``: the most rows a pair has, when known (the grid's cuts are then read
+    from a sample).
     """
-    made = {"qx", "qy"} <= set(rows.columns)  # with the rows (gap_bounds)
-    if made:
-        bounded = rows.select("a", "b", "x", "y", "qx", "qy")
-    else:  # kept: the cut reads the events twice (its quantiles, then the buckets), and the bounds are Python's work
-        below, above = _bound_udfs(max(min_gap, _SMALLEST))
-        bounded = rows.select("a", "b", "x", "y", below(F.col("x")).alias("qx"), above(F.col("y")).alias("qy"))
-        bounded.persist()
-    events = bounded.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
-        .unionByName(bounded.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
-                                    F.lit(1).alias("kind")))
+    events = rows.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
+        .unionByName(rows.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
+                                 F.lit(1).alias("kind")))
     size = 2**levels
     # a point and a query of equal key share a key bucket, of equal value a value bucket; read by the
     # grid and both passes
@@ -127,8 +122,6 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
         pair = (r["a"], r["b"])
         counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
     bucketed.unpersist()
-    if not made:
-        bounded.unpersist()
     return counts
 
 
@@ -201,26 +194,6 @@ def _float(key: IntArray) -> FloatArray:
 
 def _next_float(w: FloatArray) -> FloatArray:
     return _float(_key(w) + 1)
-
-
-def _bound_udfs(t: float) -> tuple[Callable[[Column], Column], Callable[[Column], Column]]:
-    """:func:`bound_below` and :func:`bound_above` as Arrow UDFs (a batch at a time, never a column)."""
-    import pyarrow as pa
-    from pyspark.sql.pandas.functions import arrow_udf
-
-    def below(x: pa.Array) -> pa.Array:
-        return pa.array(bound_below(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t))
-
-    def above(x: pa.Array) -> pa.Array:
-        return pa.array(bound_above(np.asarray(x.to_numpy(zero_copy_only=False), dtype=np.float64), t))
-
-    make: Any = arrow_udf  # its stubs have no overload for the annotated form
-    udfs = []
-    for function in (below, above):
-        # pyspark reads the kind of UDF off real annotations, which ``from __future__`` turns into strings
-        function.__annotations__ = {"x": pa.Array, "return": pa.Array}
-        udfs.append(make(function, "double"))
-    return udfs[0], udfs[1]
 
 
 def _dominance_within(events: DataFrame, spread: tuple[int, int] | None) -> DataFrame:

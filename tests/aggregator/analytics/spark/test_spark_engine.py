@@ -205,7 +205,7 @@ def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_exp
     table = score_table(read_exported(demo_export))
     subjects, readings = frames(spark, table)
     expected = compare_table(table).agreement
-    coarse = spark_agreement.pair_figures(cells_of(subjects, readings, table.specs), levels=levels)
+    coarse = spark_agreement.rank_figures(shared_rows(cells_of(subjects, readings, table.specs)), levels=levels)
     assert len(coarse) == len(table.specs) * (len(table.specs) - 1) // 2
     for (a, b), f in coarse.items():
         discordant = int(f["local"]) + int(f["across"] or 0)
@@ -347,12 +347,10 @@ def normalized_tables(draw: st.DrawFn) -> np.ndarray:
 @settings(max_examples=3, deadline=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(normalized=normalized_tables(), min_gap=st.sampled_from([0.0, 12.5, 30.0]), top=st.sampled_from([1, 7, 100]),
-       levels=st.sampled_from([None, 2]), bounds_made=st.booleans())
-def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, levels, bounds_made):
-    """The gap bounds made with the pair rows, as the engine does, or by the count itself."""
-    more = spark_inversions.gap_bounds(min_gap) if bounds_made else None
-    shared = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v", more)
-    strongest, counts = spark_inversions.inversions(shared, normalized.shape[1], min_gap, top, levels=levels)
+       levels=st.sampled_from([None, 2]))
+def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, levels):
+    strongest, counts = spark_inversions.inversions(wide_frame(spark, normalized), normalized.shape[1], min_gap, top,
+                                                    values="v", levels=levels)
     check_inversions(strongest, top_inversions(normalized, top, min_gap))
     assert counts.tolist() == count_inversions(normalized, min_gap).tolist()
 
@@ -364,20 +362,27 @@ def wide_frame(spark, table: np.ndarray):
     return spark.createDataFrame(rows, "i long, v array<double>")
 
 
+def shared_rows(cells):
+    """``(a, b, i, x, y)`` of the cells ``(i, j, v)`` by a self-join on the subject: what ``pair_rows`` must give."""
+    left = cells.select("i", F.col("j").alias("a"), F.col("v").alias("x"))
+    right = cells.select("i", F.col("j").alias("b"), F.col("v").alias("y"))
+    return left.join(right, "i").where(F.col("a") < F.col("b")).select("a", "b", "i", "x", "y")
+
+
 def test_pair_rows_of_a_row_per_subject_are_the_shared_rows_of_its_cells(spark, demo_export):
     normalized = compare_table(score_table(read_exported(demo_export))).normalized
     assert np.isnan(normalized).any()
     cells = [(i, j, float(v)) for (i, j), v in np.ndenumerate(normalized) if not np.isnan(v)]
-    joined = spark_agreement.shared_rows(spark.createDataFrame(cells, "i long, j int, v double"))
+    joined = shared_rows(spark.createDataFrame(cells, "i long, j int, v double"))
     made = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v")
-    assert sorted(made.collect()) == sorted(joined.select("a", "b", "i", "x", "y").collect())
+    assert sorted(made.collect()) == sorted(joined.collect())
 
 
 def test_the_inversion_count_merges_buckets_as_exactly_as_it_counts_inside_them(spark, demo_export):
     """The demo's standings cut into 8 buckets a pair of indices: most couples are counted across buckets."""
     normalized = compare_table(score_table(read_exported(demo_export))).normalized
-    cells = [(i, j, float(v)) for (i, j), v in np.ndenumerate(normalized) if not np.isnan(v)]
-    rows = spark_agreement.shared_rows(spark.createDataFrame(cells, "i long, j int, v double"))
+    rows = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v",
+                                     spark_inversions.gap_bounds(10.0))
     expected = count_inversions(normalized, 10.0)
     assert expected.sum() > 0
     assert spark_inversions.count_inversions(rows, normalized.shape[1], 10.0, levels=3).tolist() == expected.tolist()
