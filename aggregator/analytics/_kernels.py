@@ -94,3 +94,34 @@ def pair_count(order: NDArray[np.int64], values: NDArray[np.float64], groups: ND
                 at &= at - 1
             total += inserted - nearer
     return total
+
+
+@njit(cache=True, nogil=True)
+def dominance_sweep(point_x: NDArray[np.float64], point_places: NDArray[np.intp], query_x: NDArray[np.float64],
+                    points_below: NDArray[np.intp]) -> int:
+    """The (point, query) couples with the point's x at most the query's and its y at least the query's.
+
+    ``point_x``: the points' x ascending, ``point_places``: each one's place (from 0) in the points'
+    ascending y; ``query_x``: the queries' x ascending, ``points_below``: for each, how many points
+    have a y below its y. The queries are taken in x order; the points at or left of each enter a
+    Fenwick tree at their y place as the sweep reaches them, and the query's couples are the points
+    entered less those below it (a prefix of the places). O(n log n).
+    """
+    m = point_places.size
+    tree = np.zeros(m + 1 + ((m + 1) >> _SPREAD), dtype=np.int32)
+    total = 0
+    entered = 0
+    for q in range(query_x.size):
+        while entered < m and point_x[entered] <= query_x[q]:
+            at = point_places[entered] + 1
+            while at <= m:
+                tree[at + (at >> _SPREAD)] += 1
+                at += at & -at
+            entered += 1
+        below = 0
+        at = points_below[q]
+        while at > 0:
+            below += tree[at + (at >> _SPREAD)]
+            at &= at - 1
+        total += entered - below
+    return total

@@ -213,36 +213,22 @@ def _dominance_within(events: DataFrame, spread: tuple[int, int] | None) -> Data
 
 
 def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> int:
-    """The (point, query) couples with ``px ≤ qx`` and ``py ≥ qy``, O(n log n) with scipy's counter.
+    """The (point, query) couples with ``px ≤ qx`` and ``py ≥ qy``, O(n log n): a compiled sweep in x
+    over a Fenwick tree of the points' y places (:func:`~aggregator.analytics._kernels.dominance_sweep`).
 
-    Points and queries take distinct whole-number places: in x, a point before a query of equal x;
-    in y, a query before a point of equal y. Wanted: Q, the couples with the point left of the
-    query and above it. Of the N = points × queries couples, C have the point left and Y have it
-    above; the discordant ones (left and above, or right and below) number 2Q + N - C - Y, which
-    is the counter's count over all events less its counts among the points and among the queries.
+    A query's couples among the points swept are those not strictly below it in y: their number
+    is where its y falls among the points' sorted y (searched from the left, so equal y counts).
     """
-    n_points, n_queries = px.size, qx.size
-    if n_points == 0 or n_queries == 0:
+    from aggregator.analytics._kernels import dominance_sweep  # numba: only in the tasks that count
+
+    if px.size == 0 or qx.size == 0:
         return 0
-    n = n_points + n_queries
-    # one stable sort each: ties keep the order given, so in x the points (given first) come before
-    # queries of equal x, and in y the queries (given first there) before points of equal y
-    by_x = np.argsort(np.r_[px, qx], kind="stable")
-    by_y = np.argsort(np.r_[qy, py], kind="stable")
-    by_y = np.where(by_y < n_queries, by_y + n_points, by_y - n_queries)  # as events: points, then queries
-    y_place = np.empty(n, dtype=np.intp)
-    y_place[by_y] = np.arange(1, n + 1)  # the counter wants y from 1
-    is_query = np.arange(n) >= n_points
-    query_in_x, y_in_x = is_query[by_x], y_place[by_x]  # every event in x order: x is its place
-
-    def discordant(y: IntArray) -> int:
-        return agreement.discordant(np.arange(y.size, dtype=np.intp), y)
-
-    cross = discordant(y_in_x) - discordant(y_in_x[~query_in_x]) - discordant(y_in_x[query_in_x])
-    left = int(np.cumsum(~query_in_x)[query_in_x].sum())  # per query, the points at or before it in x
-    query_in_y = is_query[by_y]
-    above = n_points * n_queries - int(np.cumsum(~query_in_y)[query_in_y].sum())
-    return (cross - n_points * n_queries + left + above) // 2
+    by_y = np.argsort(py)
+    places = np.empty(py.size, dtype=np.intp)
+    places[by_y] = np.arange(py.size)
+    below = np.searchsorted(py[by_y], qy, side="left")
+    points, queries = np.argsort(px), np.argsort(qx)
+    return int(dominance_sweep(px[points], places[points], qx[queries], below[queries]))
 
 
 # -- the top K -------------------------------------------------------------------------------------
