@@ -94,15 +94,22 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     (persist them). ``largest``: the most rows a pair has, when known (the grid's cuts are then read
     from a sample).
     """
-    events = rows.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), F.lit(0).alias("kind")) \
-        .unionByName(rows.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
-                                 F.lit(1).alias("kind")))
+    kind = {0: F.lit(0).cast("byte"), 1: F.lit(1).cast("byte")}  # a byte: every event moves it
+    events = rows.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), kind[0].alias("kind")) \
+        .unionByName(rows.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"), kind[1].alias("kind")))
     size = 2**levels
     # a point and a query of equal key share a key bucket, of equal value a value bucket; read by the
     # grid and both passes
     events_in_largest = None if largest is None else 2 * largest
     bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}, events_in_largest).persist()
-    by_key = bucketed.withColumnRenamed("kb", "bucket")
+
+    def cell(bucket: str) -> Column:
+        # a pass's (pair, bucket) as one number: each column an event carries into a pass costs its
+        # share of the shuffle and of the Arrow conversion, which are most of the pass
+        placed: Column = (F.col("a") * k + F.col("b")).cast("long") * size + F.col(bucket)
+        return placed.alias("cell")
+
+    by_key = bucketed.select(cell("kb"), "key", "val", "kind")
     crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
     if size == 1:
         found = _dominance_within(by_key, None)
@@ -114,12 +121,12 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
         spread = len(grid["points"]) * size, events_in  # each pass's (pair, bucket) groups and rows
         # different key buckets, the same value bucket: the key bucket orders the couple (a query's
         # half a step below its bucket, so that a point of the same bucket is not counted twice)
-        by_value = bucketed.select("a", "b", F.col("vb").alias("bucket"), "val", "kind",
-                                   (F.col("kb") - F.col("kind") / 2).alias("key"))
+        by_value = bucketed.select(cell("vb"), "val", "kind", (F.col("kb") - F.col("kind") / 2).alias("key"))
         found = _dominance_within(by_key, spread).unionByName(_dominance_within(by_value, spread))
     counts = np.zeros((k, k), dtype=np.int64)
-    for r in found.groupBy("a", "b").agg(F.sum("local").alias("n")).collect():  # one row per pair of indices
-        pair = (r["a"], r["b"])
+    per_pair = found.groupBy(F.expr(f"cell div {size}").alias("pair")).agg(F.sum("local").alias("n"))
+    for r in per_pair.collect():  # one row per pair of indices
+        pair = divmod(int(r["pair"]), k)
         counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
     bucketed.unpersist()
     return counts
@@ -197,7 +204,7 @@ def _next_float(w: FloatArray) -> FloatArray:
 
 
 def _dominance_within(events: DataFrame, spread: tuple[int, int] | None) -> DataFrame:
-    """``(a, b, local)``: the couples inside each bucket, one row per (pair, bucket) (:func:`_grid.per_bucket`)."""
+    """``(cell, local)``: the couples inside each ``cell`` (pair and bucket), a row each (:func:`_grid.per_bucket`)."""
     import pyarrow as pa
 
     def count(table: pa.Table) -> pa.Table:
@@ -206,10 +213,9 @@ def _dominance_within(events: DataFrame, spread: tuple[int, int] | None) -> Data
         val = np.asarray(table.column("val").to_numpy(), dtype=np.float64)
         points, queries = kind == 0, kind == 1
         found = dominance_pairs(key[points], val[points], key[queries], val[queries])
-        return pa.table({"a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1),
-                         "local": pa.array([found], pa.int64())})
+        return pa.table({"cell": table.column("cell").slice(0, 1), "local": pa.array([found], pa.int64())})
 
-    return _grid.per_bucket(events, "bucket", spread, count, "a int, b int, local long")
+    return _grid.per_bucket(events, "cell", spread, count, "cell long, local long", by=())
 
 
 def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> int:
