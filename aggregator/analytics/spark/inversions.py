@@ -13,9 +13,9 @@ batches). Every row is then a *point* ``(u, v)`` and a *query*
 ``(U, V)``, and the count is the (point, query) couples with the point's u ≤ the query's and its
 v ≥ the query's. As Kendall's discordant pairs (``agreement``), each pair's events are cut into a
 grid (:mod:`~aggregator.analytics.spark._grid`: buckets of u, where a point and a query of equal u
-share one, and of v): inside a u bucket, one Arrow task counts its couples with scipy's compiled
-discordance counter (:func:`dominance_pairs`); between u buckets within a v bucket, the same with
-the u bucket for u; between both, the grid's counts. O(n log n), exact, one row per subject and
+share one, and of v): inside a u bucket, one Arrow task counts its couples with a compiled sweep
+(:func:`dominance_pairs`); between u buckets within a v bucket, the same with the u bucket for u;
+between both, the grid's counts. O(n log n), exact, one row per subject and
 index pair.
 
 **The top K** bounds, then lists. A seed (the subjects whose ``u - v`` is among the ~``_SEED``
