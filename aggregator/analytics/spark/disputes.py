@@ -1,10 +1,9 @@
 """The default "disputed" rule on Spark: the spread unusual for this roster (``analytics/disputes.py``).
 
 σ is the median over comparable subjects of spread ÷ the median range for their number of
-indices. That median is exact and distributed: the ratios are ranked as tie groups by a running
-sum (:func:`~aggregator.analytics.spark.normalize.tie_groups`), and the two middle values are
-picked from the groups. Only the count of subjects per number of indices (a few rows) reaches
-the driver, which finishes with the numpy engine's own arithmetic (``disputes.unusual_from``).
+indices, exact and distributed (:func:`~aggregator.analytics.spark.median.exact_medians`). Besides
+the few values around the middle, only the count of subjects per number of indices (a few rows)
+reaches the driver, which finishes with the numpy engine's own arithmetic (``disputes.unusual_from``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics.disputes import MIN_SUBJECTS, typical_range, unusual_from
-from aggregator.analytics.spark.normalize import medians, tie_groups
+from aggregator.analytics.spark.median import exact_medians
 
 
 def unusual_threshold(per_subject: DataFrame, fallback: float) -> float:
@@ -31,9 +30,7 @@ def unusual_threshold(per_subject: DataFrame, fallback: float) -> float:
         return fallback
     typical = F.create_map(*[x for k in sorted(counts) for x in (F.lit(k), F.lit(typical_range(k)))])
     ratios = comparable.select(F.lit(0).alias("j"), (F.col("spread") / typical[F.col("n_indices")]).alias("r"))
-    row = medians(tie_groups(ratios, "r"), "r", "sigma").first()
-    assert row is not None  # at least MIN_SUBJECTS ratios
-    return unusual_from(float(row["sigma"]), int(_median_of_counts(counts)))
+    return unusual_from(exact_medians(ratios, "r")[0], int(_median_of_counts(counts)))
 
 
 def _median_of_counts(counts: dict[int, int]) -> float:

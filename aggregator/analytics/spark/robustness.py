@@ -20,7 +20,7 @@ from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics.agreement import MIN_INDICES_FOR_OUTLIER, ROBUSTNESS_SAMPLE, Robustness
 from aggregator.analytics.spark.agreement import rank_figures, spearman_from_sums
-from aggregator.analytics.spark.normalize import medians, tie_groups
+from aggregator.analytics.spark.median import exact_medians
 
 
 def robustness(per_subject: DataFrame, names: Sequence[str], subjects: int) -> Robustness:
@@ -37,8 +37,8 @@ def robustness(per_subject: DataFrame, names: Sequence[str], subjects: int) -> R
     for (j, _), f in rank_figures(shared).items():  # one pair (j, j) per index
         counts[j] = f["n"]
         rho[j] = spearman_from_sums(f["n"], f["x_cubes"], f["y_cubes"], f["products"])
-    for r in medians(tie_groups(shared, "d"), "d", "shift").collect():  # one row per index
-        shift[int(r["j"])] = float(r["shift"])
+    for j, median in exact_medians(shared, "d").items():  # one per index
+        shift[j] = median
     most = -1
     if k >= MIN_INDICES_FOR_OUTLIER and not np.all(np.isnan(rho)):
         most = int(np.nanargmin(rho))

@@ -27,7 +27,8 @@ from aggregator.analytics.shifts import IndexShift, finish_index_shift
 from aggregator.analytics.spark import rows
 from aggregator.analytics.spark.agreement import rank_figures, spearman_from_sums
 from aggregator.analytics.spark.cells import by_subject, cells_of, standings
-from aggregator.analytics.spark.normalize import groups_of, medians, ranked, tie_groups
+from aggregator.analytics.spark.median import exact_medians
+from aggregator.analytics.spark.normalize import groups_of, medians, ranked
 from aggregator.models import IndexSpec
 
 #: the per-index medians taken over the cells both runs scored, in their ``kind`` order
@@ -135,7 +136,7 @@ def _index_shifts(
     ]
     stacked = pairs.select("j", F.posexplode(F.array(*kinds)).alias("kind", "m")).where(F.col("m").isNotNull())
     keyed = stacked.select((F.col("j") * len(kinds) + F.col("kind")).alias("j"), "m")
-    found = {int(r["j"]): float(r["m"]) for r in medians(tie_groups(keyed, "m"), "m", "m").collect()}
+    found = exact_medians(keyed, "m")
     sums = {j: r for (j, _), r in rank_figures(pairs.select(F.col("j").alias("a"), F.col("j").alias("b"), "x", "y"))
             .items()}  # one pair (j, j) per index
     everyone = {int(r["j"]): float(r["m"]) for r in medians(prev_groups, "v", "m").collect()}

@@ -36,7 +36,7 @@ from spark_checks import column as _column  # noqa: E402
 from aggregator.analytics.compare import ScoreTable, compare_table  # noqa: E402
 from aggregator.analytics.consensus import consensus_by_rows  # noqa: E402
 from aggregator.analytics.inversions import Inversion, count_inversions, top_inversions  # noqa: E402
-from aggregator.analytics.spark import _grid, rows  # noqa: E402
+from aggregator.analytics.spark import _grid, median, rows  # noqa: E402
 from aggregator.analytics.spark import agreement as spark_agreement  # noqa: E402
 from aggregator.analytics.spark import inversions as spark_inversions  # noqa: E402
 from aggregator.analytics.spark.engine import cells_of, compare_frames  # noqa: E402
@@ -244,6 +244,34 @@ def test_cells_are_ranked_as_their_tie_groups_say_in_buckets_or_whole(spark, dem
     assert leads.count() == tie_groups(cells).count()
     if bucket_rows == 5:  # many buckets: some values tie across the cells of several subjects
         assert got.where(F.col("t") > 1).count() > 0
+
+
+def test_exact_medians_are_the_middle_of_each_sorted_column(spark):
+    rng = np.random.default_rng(7)
+    columns = {
+        0: rng.integers(0, 50, 20_001).astype(float),  # ties, an odd count
+        1: rng.normal(size=20_000),  # an even count: two middle values
+        2: np.array([3.0, 1.0]),  # too few for the bracket to hold both middle places
+        3: np.r_[rng.normal(size=99), np.nan, np.nan],  # NaN, which Spark (and np.sort) order last
+        4: np.r_[np.full(5_000, 2.5), rng.normal(size=3)],  # one value holds the middle
+    }
+    values = spark.createDataFrame([(j, float(v)) for j, c in columns.items() for v in c], "j int, d double")
+    got = median.exact_medians(values, "d")
+    for j, column in columns.items():
+        ordered = np.sort(column)
+        assert got[j] == (ordered[(column.size - 1) // 2] + ordered[column.size // 2]) / 2
+
+
+def test_a_median_bracket_gives_the_middle_only_when_it_holds_both_middle_places(spark):
+    column = np.random.default_rng(8).integers(0, 1_000, 5_000).astype(float)
+    ordered, n = np.sort(column), column.size
+    values = spark.createDataFrame([(0, float(v)) for v in column], "j int, d double")
+    middle = (ordered[(n - 1) // 2] + ordered[n // 2]) / 2
+    around = (ordered[n // 2 - 40], ordered[n // 2 + 40])
+    assert median._from_brackets(values, "d", {0: n}, {0: around}) == {0: middle}
+    assert median._from_brackets(values, "d", {0: n}, {0: (ordered[(n - 1) // 2], ordered[n // 2])}) == {0: middle}
+    above = ordered[ordered > ordered[n // 2]]  # a bracket past the middle
+    assert median._from_brackets(values, "d", {0: n}, {0: (above[0], above[-1])}) == {}
 
 
 def test_kendall_buckets_grow_with_the_rows_so_each_holds_a_bounded_number():
