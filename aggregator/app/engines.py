@@ -68,13 +68,16 @@ def compare_exported(
     if engine == "numpy":
         return _numpy(run, out, method=method, consensus=consensus, threshold=threshold, previous=previous)
     if engine == "spark":
-        return _spark(spark_session(master), run, out, method=method, consensus=consensus, threshold=threshold,
-                      previous=previous)
+        return _spark(spark_session(master, readings=_local_readings(run)), run, out, method=method,
+                      consensus=consensus, threshold=threshold, previous=previous)
     raise ConfigError(f"unknown engine {engine!r}; known: numpy, spark")
 
 
-def spark_session(master: str | None = None) -> SparkSession:
-    """The running Spark session (spark-submit's), or a new one on ``master`` (default ``local[*]``)."""
+def spark_session(master: str | None = None, *, readings: int | None = None) -> SparkSession:
+    """The running Spark session (spark-submit's), or a new one on ``master`` (default ``local[*]``).
+
+    ``readings``: the run's, when known before Spark starts (a local run: :func:`_local_readings`).
+    """
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -86,7 +89,7 @@ def spark_session(master: str | None = None) -> SparkSession:
     if (master or "local").startswith("local"):
         # Python workers on this machine: the interpreter that has this package and numpy/scipy
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = _with_local_settings(builder)
+        builder = _with_local_settings(builder, readings)
     spark = builder.getOrCreate()
     _local_defaults(spark)
     return spark
@@ -99,18 +102,29 @@ LOCAL_READINGS_PER_PARTITION = 1_000_000
 #: cache, so compressing them (lz4, Spark's default) costs CPU and saves nothing that matters; Arrow
 #: batches of 100,000 rows instead of 10,000 cut the round trips to the Python workers tenfold.
 #: Together at 1M subjects x 5 (bench/spark.py, local[2]): 409 -> 346 CPU seconds, the same numbers.
+#: Spark checks an Arrow batch's size in bytes after every row unless the limit is the largest int
+#: (~10 % of the JVM's samples at 32M; the batches are bounded by rows), and its in-memory cache
+#: gathers compression statistics on every value it caches (~14 %): both off.
 LOCAL_SETTINGS = {
     "spark.shuffle.compress": "false",
     "spark.shuffle.spill.compress": "false",
     "spark.broadcast.compress": "false",
     "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1),
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
+#: Readings past which local mode keeps its shuffles compressed: uncompressed, a run of 32M subjects
+#: x 5 (128M readings) had written 35 GB of shuffle files ten minutes in, more than many disks hold
+#: free; compressed, a third of that.
+LOCAL_UNCOMPRESSED_READINGS = 50_000_000
+_SHUFFLE_COMPRESSION = ("spark.shuffle.compress", "spark.shuffle.spill.compress")
 
 
-def _with_local_settings(builder: SparkSession.Builder) -> SparkSession.Builder:
+def _with_local_settings(builder: SparkSession.Builder, readings: int | None = None) -> SparkSession.Builder:
     """``builder`` with :data:`LOCAL_SETTINGS` that spark-defaults.conf, ``--conf`` and ``PYSPARK_SUBMIT_ARGS``
     leave unset, when this process starts Spark (a running context keeps its own: shuffle settings
-    only take effect when it starts)."""
+    only take effect when it starts); past :data:`LOCAL_UNCOMPRESSED_READINGS` ``readings``, the
+    shuffles stay compressed."""
     from pyspark import SparkConf, SparkContext
 
     if SparkContext._active_spark_context is not None:
@@ -119,8 +133,9 @@ def _with_local_settings(builder: SparkSession.Builder) -> SparkSession.Builder:
     # before it exists holds nothing, one made after holds spark-defaults.conf, --conf and PYSPARK_SUBMIT_ARGS
     SparkContext._ensure_initialized()
     given = SparkConf()
+    large = readings is not None and readings > LOCAL_UNCOMPRESSED_READINGS
     for key, value in LOCAL_SETTINGS.items():
-        if not given.contains(key):
+        if not given.contains(key) and not (large and key in _SHUFFLE_COMPRESSION):
             builder = builder.config(key, value)
     return builder
 
@@ -292,6 +307,17 @@ def lone_topics_table(topics: Topics, subject_ids: Sequence[str]) -> pa.Table:
         "index": pa.array([t.index for t in topics.lone], pa.int64()),
         "topic": pa.array([t.topic for t in topics.lone], pa.string()),
     })
+
+
+def _local_readings(run: str) -> int | None:
+    """The readings of the exported run at ``run`` if it is a local folder (Parquet footers: no pass over
+    the rows), else None."""
+    import pyarrow.parquet as pq
+
+    folder = Path(run.removeprefix("file://")) / "readings"
+    if "://" in run.removeprefix("file://") or not folder.is_dir():
+        return None
+    return sum(int(pq.ParquetFile(part).metadata.num_rows) for part in sorted(folder.glob("*.parquet")))
 
 
 def _spark(
