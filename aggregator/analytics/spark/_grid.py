@@ -93,6 +93,23 @@ def count_below(rows: DataFrame, columns: Mapping[str, tuple[str, str]], length:
     return found
 
 
+#: A cell number's room for the pair's second index (pairs of indices are numbered ``a * _PAIR_ROOM + b``).
+_PAIR_ROOM = 1 << 16
+
+
+def cell(bucket: str, size: int) -> Column:
+    """A row's (pair, ``bucket``) as one number, ``(a * 2**16 + b) * size + bucket``: each column a row
+    carries into a pass costs its share of the shuffle and of the Arrow conversion, most of a pass."""
+    placed: Column = (F.col("a").cast("long") * _PAIR_ROOM + F.col("b")) * size + F.col(bucket)
+    return placed.alias("cell")
+
+
+def pair_of(cell_number: int, size: int) -> Pair:
+    """The pair of indices of a :func:`cell` number (of buckets of ``size``)."""
+    a, b = divmod(cell_number // size, _PAIR_ROOM)
+    return a, b
+
+
 #: Rows a pass's task should hold at least: fewer, and scheduling a task costs more than its work.
 TASK_ROWS = 250_000
 

@@ -117,12 +117,15 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     else:  # one cell a pair: its count is the pair's (no job for it)
         grid = {pair: np.array([[count]], dtype=object) for pair, count in sizes.items()}
     spread = len(sizes) * size, sum(sizes.values())  # each pass's (pair, bucket) groups and rows
-    by_x = _by_x(bucketed, {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()}, spread)
-    totals = _by_y(by_x, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()}, spread)
+    by_x = _by_x(bucketed, size, {pair: (_grid.offsets(g.sum(axis=1)), sizes[pair]) for pair, g in grid.items()},
+                 spread)
+    totals = _by_y(by_x, size, {pair: (_grid.offsets(g.sum(axis=0)), sizes[pair]) for pair, g in grid.items()},
+                   spread)
     found = {}
     for r in totals.collect():  # one row per pair
-        pair = (r["a"], r["b"])
+        pair = _grid.pair_of(int(r["cell"]), size)
         figures = r.asDict()
+        del figures["cell"]
         figures.update(n=sizes[pair], across=int(r["across_y"]) + _grid.cross_couples(grid[pair], grid[pair]))
         found[pair] = figures
     for frame in (rows, bucketed):
@@ -130,19 +133,21 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     return found
 
 
-def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], spread: tuple[int, int]
-          ) -> DataFrame:
+def _by_x(bucketed: DataFrame, size: int, places: dict[tuple[int, int], tuple[IntArray, int]],
+          spread: tuple[int, int]) -> DataFrame:
     """One Arrow task per (pair, x bucket): D inside the bucket, the x and (x, y) tie sums, and each row's
     doubled centred x rank ``dx`` (its bucket's first place from ``places``: per pair, the offsets and n).
 
-    Out: the rows with ``dx``, to be cut by y; the bucket's totals ride on its first row (0 on the others),
-    so that they reach the y pass without a pass of their own.
+    In and out, a row's pair and bucket are one number (:func:`_grid.cell`; ``size`` buckets). Out: the
+    rows with ``dx``, their cell by y; the bucket's totals ride on its first row (0 on the others), so
+    that they reach the y pass without a pass of their own.
     """
     import pyarrow as pa
 
     def task(table: pa.Table) -> pa.Table:
-        pair = (table.column("a")[0].as_py(), table.column("b")[0].as_py())
-        starts, n = places[pair]
+        number = table.column("cell")[0].as_py()
+        at = number % size
+        starts, n = places[_grid.pair_of(number, size)]
         x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
         order = np.lexsort((y, x))  # x ascending, equal (x, y) next to each other
@@ -150,41 +155,42 @@ def _by_x(bucketed: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int
         x_first, x_sizes = _grid.runs(x)
         _, xy_sizes = _grid.runs(x, y)
         local = discordant(np.cumsum(x_first, dtype=np.intp), _groups(y))
-        at = table.column("xb")[0].as_py()
-        size = np.repeat(x_sizes, x_sizes)
+        tied = np.repeat(x_sizes, x_sizes)
         below = np.repeat(np.flatnonzero(x_first), x_sizes)  # the row's group's first place in the bucket
-        dx = 2 * (starts[at] + below) + size - n
+        dx = 2 * (starts[at] + below) + tied - n
         t = x_sizes.astype(np.float64)
         riding = {"local": local, "x_pairs": int((x_sizes * (x_sizes - 1) // 2).sum()),
                   "x_cubes": float((t * t * t - t).sum()), "xy_pairs": int((xy_sizes * (xy_sizes - 1) // 2).sum())}
+        by_y = number - at + np.asarray(table.column("yb").to_numpy(), dtype=np.int64)[order]
         return pa.table({
-            "a": table.column("a"), "b": table.column("b"), "xb": table.column("xb"),
-            "yb": table.column("yb").take(pa.array(order)), "y": y, "dx": dx.astype(np.float64),
+            "cell": by_y, "xb": np.full(x.size, at, dtype=np.int32), "y": y, "dx": dx.astype(np.float64),
             **{name: _on_first(x.size, value) for name, value in riding.items()},
         })
 
-    schema = ("a int, b int, xb int, yb int, y double, dx double, "
-              "local long, x_pairs long, x_cubes double, xy_pairs long")
-    return _grid.per_bucket(bucketed.select("a", "b", "xb", "yb", "x", "y"), "xb", spread, task, schema)
+    schema = "cell long, xb int, y double, dx double, local long, x_pairs long, x_cubes double, xy_pairs long"
+    by_x = bucketed.select(_grid.cell("xb", size), "yb", "x", "y")
+    return _grid.per_bucket(by_x, "cell", spread, task, schema, by=())
 
 
-def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], spread: tuple[int, int]) -> DataFrame:
+def _by_y(by_x: DataFrame, size: int, places: dict[tuple[int, int], tuple[IntArray, int]], spread: tuple[int, int]
+          ) -> DataFrame:
     """One Arrow task per (pair, y bucket): D between rows of different x buckets in it, the y tie sums, each
-    row's ``dy`` and Σ dx·dy; the x pass's totals summed. Then per pair: one row of every figure. ``spread``:
-    the (pair, bucket) groups and the rows (:func:`_grid.by_bucket`)."""
+    row's ``dy`` and Σ dx·dy; the x pass's totals summed. Then per pair (``cell``: its bucket 0's number):
+    one row of every figure. ``spread``: the (pair, bucket) groups and the rows (:func:`_grid.by_bucket`)."""
     import pyarrow as pa
 
     def task(table: pa.Table) -> pa.Table:
         import pyarrow.compute as pc
 
-        pair = (table.column("a")[0].as_py(), table.column("b")[0].as_py())
-        starts, n = places[pair]
+        number = table.column("cell")[0].as_py()
+        at = number % size
+        starts, n = places[_grid.pair_of(number, size)]
         xb = np.asarray(table.column("xb").to_numpy(), dtype=np.intp)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
         order = np.argsort(y)
         y_first, y_sizes = _grid.runs(y[order])
         dy = np.empty(y.size, dtype=np.float64)
-        dy[order] = 2 * (starts[table.column("yb")[0].as_py()] + np.repeat(np.flatnonzero(y_first), y_sizes)) \
+        dy[order] = 2 * (starts[at] + np.repeat(np.flatnonzero(y_first), y_sizes)) \
             + np.repeat(y_sizes, y_sizes) - n
         by_bucket = np.argsort(xb, kind="stable")
         groups = np.empty(y.size, dtype=np.intp)
@@ -193,20 +199,20 @@ def _by_y(by_x: DataFrame, places: dict[tuple[int, int], tuple[IntArray, int]], 
         t = y_sizes.astype(np.float64)
         summed = {name: [pc.sum(table.column(name)).as_py() or 0] for name in ("local", "x_pairs", "xy_pairs")}
         return pa.table({
-            "a": table.column("a").slice(0, 1), "b": table.column("b").slice(0, 1), **summed,
+            "cell": [number - at], **summed,
             "x_cubes": [pc.sum(table.column("x_cubes")).as_py() or 0.0],
             "across_y": [across], "y_pairs": [int((y_sizes * (y_sizes - 1) // 2).sum())],
             "y_cubes": [float((t * t * t - t).sum())],
             "products": [float(np.dot(np.asarray(table.column("dx").to_numpy(), dtype=np.float64), dy))],
-        }, schema=pa.schema([("a", pa.int32()), ("b", pa.int32()), ("local", pa.int64()), ("x_pairs", pa.int64()),
+        }, schema=pa.schema([("cell", pa.int64()), ("local", pa.int64()), ("x_pairs", pa.int64()),
                              ("xy_pairs", pa.int64()), ("x_cubes", pa.float64()), ("across_y", pa.int64()),
                              ("y_pairs", pa.int64()), ("y_cubes", pa.float64()), ("products", pa.float64())]))
 
-    schema = ("a int, b int, local long, x_pairs long, xy_pairs long, x_cubes double, across_y long, y_pairs long, "
+    schema = ("cell long, local long, x_pairs long, xy_pairs long, x_cubes double, across_y long, y_pairs long, "
               "y_cubes double, products double")
     summed = ["local", "x_pairs", "xy_pairs", "x_cubes", "across_y", "y_pairs", "y_cubes", "products"]
-    per_bucket = _grid.per_bucket(by_x, "yb", spread, task, schema)
-    return per_bucket.groupBy("a", "b").agg(*[F.sum(name).alias(name) for name in summed])
+    per_bucket = _grid.per_bucket(by_x, "cell", spread, task, schema, by=())
+    return per_bucket.groupBy("cell").agg(*[F.sum(name).alias(name) for name in summed])
 
 
 def discordant(x: IntArray, y: IntArray) -> int:

@@ -102,14 +102,7 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     # grid and both passes
     events_in_largest = None if largest is None else 2 * largest
     bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}, events_in_largest).persist()
-
-    def cell(bucket: str) -> Column:
-        # a pass's (pair, bucket) as one number: each column an event carries into a pass costs its
-        # share of the shuffle and of the Arrow conversion, which are most of the pass
-        placed: Column = (F.col("a") * k + F.col("b")).cast("long") * size + F.col(bucket)
-        return placed.alias("cell")
-
-    by_key = bucketed.select(cell("kb"), "key", "val", "kind")
+    by_key = bucketed.select(_grid.cell("kb", size), "key", "val", "kind")
     crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
     if size == 1:
         found = _dominance_within(by_key, None)
@@ -121,12 +114,13 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
         spread = len(grid["points"]) * size, events_in  # each pass's (pair, bucket) groups and rows
         # different key buckets, the same value bucket: the key bucket orders the couple (a query's
         # half a step below its bucket, so that a point of the same bucket is not counted twice)
-        by_value = bucketed.select(cell("vb"), "val", "kind", (F.col("kb") - F.col("kind") / 2).alias("key"))
+        by_value = bucketed.select(_grid.cell("vb", size), "val", "kind",
+                                   (F.col("kb") - F.col("kind") / 2).alias("key"))
         found = _dominance_within(by_key, spread).unionByName(_dominance_within(by_value, spread))
     counts = np.zeros((k, k), dtype=np.int64)
-    per_pair = found.groupBy(F.expr(f"cell div {size}").alias("pair")).agg(F.sum("local").alias("n"))
+    per_pair = found.groupBy((F.col("cell") - F.col("cell") % size).alias("cell")).agg(F.sum("local").alias("n"))
     for r in per_pair.collect():  # one row per pair of indices
-        pair = divmod(int(r["pair"]), k)
+        pair = _grid.pair_of(int(r["cell"]), size)
         counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
     bucketed.unpersist()
     return counts
