@@ -21,12 +21,15 @@ index pair.
 **The top K** bounds, then lists. A seed (the subjects whose ``u - v`` is among the ~``_SEED``
 largest or smallest of each index pair, cut at approximate quantiles) is scored on the driver;
 the K-th strongest of its distinct subject pairs, ``T``, bounds the answer's K-th from below
-(or ``min_gap`` when the seed holds fewer than K). Every pair at least ``T`` strong has its upper
+(or ``min_gap`` when the seed holds fewer than K). When the corners below would couple more than
+:data:`JOIN_BUDGET` rows (their number grows with the square of the roster under a bound from a
+fixed seed), a larger seed from the corners themselves (their ``_CORNER_SEED`` most extreme rows
+a side) raises ``T`` first. Every pair at least ``T`` strong has its upper
 subject in the pair's corner ``u ≥ lo_u + T``, ``v ≤ hi_v - T`` and its lower one in the mirror,
 and ``w = u - v`` at least ``2T`` apart; the corners so trimmed are joined per index pair, each
 subject pair keeps its strongest index pair (ties by index pair), and Spark's ordered limit
-returns the K first by numpy's ``_rank_key``. Only the seed (a few hundred rows per index pair)
-and the K reach the driver.
+returns the K first by numpy's ``_rank_key``. Only the seeds (a few hundred rows per index pair,
+and at most ``2 * _CORNER_SEED`` more) and the K reach the driver.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics._arrays import BoolArray, FloatArray, IntArray
@@ -234,6 +237,16 @@ def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArr
 # -- the top K -------------------------------------------------------------------------------------
 
 
+#: Upper and lower corner rows the join may couple, at most (summed over index pairs, before the
+#: trim), before the floor is raised from a larger seed: the couples grow with the square of the
+#: roster under a floor from a fixed seed (137.8M candidate pairs at 32M subjects, 1.2M at 3M)
+JOIN_BUDGET = 2_000_000
+#: Rows of each corner per index pair in that larger seed: the corner's most extreme ``u - v``
+_CORNER_SEED = 1024
+
+Found = list[tuple[FloatArray, IntArray, IntArray]]  # (strengths, a, b) of scored subject pairs
+
+
 def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> tuple[Inversion, ...]:
     """The ``top`` strongest inversions (strength ≥ ``min_gap`` and > 0), numpy's list and order.
 
@@ -241,35 +254,21 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
     """
     if top <= 0 or largest < 2:
         return ()
-    strengths, ends = _seed(rows, largest, top, min_gap)
-    floor = _floor(strengths, top, min_gap)
+    found, ends = _seed(rows, largest, top, min_gap)
+    floor = _floor(_distinct_best(found) if found else np.zeros(0), top, min_gap)
     scale = max(max(abs(e[name]) for name in _ENDS) for e in ends.values())
-    loose = _loosen(floor, scale)
-    x, y, w = F.col("x"), F.col("y"), F.col("x") - F.col("y")
-
-    def end(name: str) -> Column:  # the row's pair's end, a literal (a handful of pairs): no join
-        return F.create_map(*[c for (a, b), e in ends.items() for c in (F.lit(f"{a},{b}"), F.lit(e[name]))])[
-            F.concat_ws(",", F.col("a"), F.col("b"))]
-
-    # the corners, as the exact subtractions the pairs make (each is at most the pair's gap)
-    in_high = (x - end("x_lo") >= floor) & (end("y_hi") - y >= floor)
-    in_low = (end("x_hi") - x >= floor) & (y - end("y_lo") >= floor)
-    # w[a] - w[b] ≥ 2 * floor, less a margin for the rounding of w: each side against the other's extreme
-    extremes = {(r["a"], r["b"]): r for r in rows.groupBy("a", "b").agg(
-        F.max(F.when(in_high, w)).alias("high"), F.min(F.when(in_low, w)).alias("low")).collect()}
-    trimmed = {pair: (r["low"] + 2 * loose, r["high"] - 2 * loose) for pair, r in extremes.items()
-               if r["low"] is not None and r["high"] is not None}
-    if not trimmed:
+    corners = _corners(rows, ends, floor, scale)
+    if corners is not None and corners[2] > JOIN_BUDGET:
+        # a floor every pair of the larger seed could only raise: its strengths are real pairs' too
+        raised = _floor(_distinct_best(found + _corner_seed(*corners[:2], top, min_gap)), top, min_gap)
+        if raised > floor:
+            floor, corners = raised, _corners(rows, ends, raised, scale)
+    if corners is None:
         return ()
-
-    def trim(side: int) -> Column:
-        return F.create_map(*[c for (a, b), t in trimmed.items() for c in (F.lit(f"{a},{b}"), F.lit(t[side]))])[
-            F.concat_ws(",", F.col("a"), F.col("b"))]
-
-    high, low = rows.where(in_high & (w >= trim(0))), rows.where(in_low & (w <= trim(1)))
+    high, low, _ = corners
     upper, lower = high.select("a", "b", "i", "x", "y").alias("h"), low.select("a", "b", "i", "x", "y").alias("l")
     gap_by, gap_against = F.col("h.x") - F.col("l.x"), F.col("l.y") - F.col("h.y")
-    found = upper.join(lower, (F.col("h.a") == F.col("l.a")) & (F.col("h.b") == F.col("l.b"))) \
+    candidates = upper.join(lower, (F.col("h.a") == F.col("l.a")) & (F.col("h.b") == F.col("l.b"))) \
         .where((gap_by >= floor) & (gap_against >= floor)).select(
             F.least(F.col("h.i"), F.col("l.i")).alias("first"), F.greatest(F.col("h.i"), F.col("l.i")).alias("second"),
             F.struct((-F.least(gap_by, gap_against)).alias("weakness"), F.col("h.a").alias("by"),
@@ -277,7 +276,7 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
                      gap_by.alias("gap_by"), gap_against.alias("gap_against")).alias("found"),
         )
     # each subject pair once, under its strongest index pair (ties: the first index pair), as numpy keeps it
-    best = found.groupBy("first", "second").agg(F.min("found").alias("best"))
+    best = candidates.groupBy("first", "second").agg(F.min("found").alias("best"))
     chosen = best.orderBy("best.weakness", "first", "second", "best.by", "best.against").limit(top).collect()
     listed = [Inversion(above=int(r["best"]["above"]), below=int(r["best"]["below"]), by=int(r["best"]["by"]),
                         against=int(r["best"]["against"]), gap_by=float(r["best"]["gap_by"]),
@@ -288,10 +287,76 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
 _ENDS = ("x_lo", "x_hi", "y_lo", "y_hi")
 
 
+def _corners(rows: DataFrame, ends: dict[tuple[int, int], dict[str, float]], floor: float, scale: float
+             ) -> tuple[DataFrame, DataFrame, int] | None:
+    """The rows that can be the upper and the lower end of a pair at least ``floor`` strong, and how many
+    couples of the two (untrimmed) the index pairs hold; None when no index pair has both.
+
+    Every such pair has its upper subject in the pair's corner ``u ≥ lo_u + floor``, ``v ≤ hi_v - floor``
+    and its lower one in the mirror, and ``w = u - v`` at least ``2 * floor`` apart: each corner is
+    trimmed against the other's extreme w. One job (the extremes and the corners' sizes).
+    """
+    x, y, w = F.col("x"), F.col("y"), F.col("x") - F.col("y")
+
+    def per_pair(values: dict[tuple[int, int], float]) -> Column:  # a literal per pair (a handful): no join
+        return F.create_map(*[c for (a, b), value in values.items() for c in (F.lit(f"{a},{b}"), F.lit(value))])[
+            F.concat_ws(",", F.col("a"), F.col("b"))]
+
+    def end(name: str) -> Column:
+        return per_pair({pair: e[name] for pair, e in ends.items()})
+
+    # the corners, as the exact subtractions the pairs make (each is at most the pair's gap)
+    in_high = (x - end("x_lo") >= floor) & (end("y_hi") - y >= floor)
+    in_low = (end("x_hi") - x >= floor) & (y - end("y_lo") >= floor)
+    extremes = {(r["a"], r["b"]): r for r in rows.groupBy("a", "b").agg(
+        F.max(F.when(in_high, w)).alias("high"), F.min(F.when(in_low, w)).alias("low"),
+        F.count(F.when(in_high, 1)).alias("highs"), F.count(F.when(in_low, 1)).alias("lows")).collect()}
+    loose = _loosen(floor, scale)
+    # w[a] - w[b] ≥ 2 * floor, less a margin for the rounding of w: each side against the other's extreme
+    trimmed = {pair: (r["low"] + 2 * loose, r["high"] - 2 * loose) for pair, r in extremes.items()
+               if r["low"] is not None and r["high"] is not None}
+    if not trimmed:
+        return None
+    couples = sum(int(extremes[pair]["highs"]) * int(extremes[pair]["lows"]) for pair in trimmed)
+    high = rows.where(in_high & (w >= per_pair({pair: t[0] for pair, t in trimmed.items()})))
+    low = rows.where(in_low & (w <= per_pair({pair: t[1] for pair, t in trimmed.items()})))
+    return high, low, couples
+
+
+def _corner_seed(high: DataFrame, low: DataFrame, top: int, min_gap: float) -> Found:
+    """The best pairs among each index pair's :data:`_CORNER_SEED` upper corner rows of largest ``u - v``
+    and as many lower ones of smallest (ties by position), scored on the driver."""
+    w = F.col("x") - F.col("y")
+
+    def extreme(rows: DataFrame, order: Column, upper: bool) -> DataFrame:
+        place = F.row_number().over(Window.partitionBy("a", "b").orderBy(order, "i"))
+        return rows.select("a", "b", "i", "x", "y", place.alias("_place"), F.lit(upper).alias("upper"),
+                           F.lit(not upper).alias("lower")).where(F.col("_place") <= _CORNER_SEED).drop("_place")
+
+    picked = extreme(high, w.desc(), True).unionByName(extreme(low, w.asc(), False))
+    return _scored(picked.collect(), top, min_gap)  # at most 2 * _CORNER_SEED rows per index pair
+
+
+def _scored(seed_rows: list[Any], top: int, min_gap: float) -> Found:
+    """Per index pair, the ``top`` best pairs of its seed rows (``a, b, i, x, y, upper, lower``)."""
+    by_pair: dict[tuple[int, int], list[Any]] = {}
+    for r in seed_rows:
+        by_pair.setdefault((r["a"], r["b"]), []).append(r)
+    found = []
+    for seed in by_pair.values():
+        positions = np.array([r["i"] for r in seed], dtype=np.int64)
+        u, v = np.array([r["x"] for r in seed]), np.array([r["y"] for r in seed])
+        upper_rows = np.flatnonzero([r["upper"] for r in seed])
+        lower_rows = np.flatnonzero([r["lower"] for r in seed])
+        strengths, a_idx, b_idx = _best_pairs(u, v, upper_rows, lower_rows, top, min_gap)
+        found.append((strengths, positions[a_idx], positions[b_idx]))
+    return found
+
+
 def _seed(
     rows: DataFrame, largest: int, top: int, min_gap: float
-) -> tuple[FloatArray, dict[tuple[int, int], dict[str, float]]]:
-    """The seeds' distinct subject pairs' best strengths (strongest first), and each index pair's ends.
+) -> tuple[Found, dict[tuple[int, int], dict[str, float]]]:
+    """The seeds' best pairs (per index pair), and each index pair's ends.
 
     A pair's seed: its rows with ``u - v`` beyond approximate quantiles that leave about ``_SEED``
     rows on each side (all rows on one side or the other for a pair of at most ``2 * _SEED``).
@@ -306,16 +371,6 @@ def _seed(
     lower, upper = w <= F.col("_cuts")[0], w >= F.col("_cuts")[1]
     seeded = rows.join(F.broadcast(per_pair), ["a", "b"]).where(lower | upper).select(
         "a", "b", "i", "x", "y", upper.alias("upper"), lower.alias("lower"), *_ENDS)
-    by_pair: dict[tuple[int, int], list[Any]] = {}
-    for r in seeded.collect():  # about 2 * _SEED rows per pair of indices
-        by_pair.setdefault((r["a"], r["b"]), []).append(r)
-    found = []
-    for seed in by_pair.values():
-        positions = np.array([r["i"] for r in seed], dtype=np.int64)
-        u, v = np.array([r["x"] for r in seed]), np.array([r["y"] for r in seed])
-        upper_rows = np.flatnonzero([r["upper"] for r in seed])
-        lower_rows = np.flatnonzero([r["lower"] for r in seed])
-        strengths, a_idx, b_idx = _best_pairs(u, v, upper_rows, lower_rows, top, min_gap)
-        found.append((strengths, positions[a_idx], positions[b_idx]))
-    ends = {pair: {name: float(seed[0][name]) for name in _ENDS} for pair, seed in by_pair.items()}
-    return (_distinct_best(found) if found else np.zeros(0)), ends
+    seed_rows = seeded.collect()  # about 2 * _SEED rows per pair of indices
+    ends = {(r["a"], r["b"]): {name: float(r[name]) for name in _ENDS} for r in seed_rows}
+    return _scored(seed_rows, top, min_gap), ends

@@ -383,6 +383,20 @@ def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, 
     assert counts.tolist() == count_inversions(normalized, min_gap).tolist()
 
 
+@pytest.mark.parametrize("corner_seed", [2, 64])
+def test_a_floor_raised_from_the_corners_lists_numpys_strongest(spark, demo_export, monkeypatch, corner_seed):
+    # every comparison past the budget: the corners' larger seed raises the floor before the join
+    monkeypatch.setattr(spark_inversions, "JOIN_BUDGET", 0)
+    monkeypatch.setattr(spark_inversions, "_CORNER_SEED", corner_seed)
+    normalized = compare_table(score_table(read_exported(demo_export))).normalized
+    rows = spark_agreement.pair_rows(wide_frame(spark, normalized), normalized.shape[1], "v").persist()
+    largest = max(int(r["count"]) for r in rows.groupBy("a", "b").count().collect())
+    for top, min_gap in ((1, 0.0), (10, 5.0), (40, 0.0)):
+        strongest = spark_inversions.top_inversions(rows, largest, top, min_gap)
+        check_inversions(strongest, top_inversions(normalized, top, min_gap))
+    rows.unpersist()
+
+
 def wide_frame(spark, table: np.ndarray):
     """``(i, v)``: a row per subject, its scores an array (missing: null, and now and then NaN)."""
     rows = [(i, [None if np.isnan(v) and (i + j) % 3 else float(v) for j, v in enumerate(row)])
