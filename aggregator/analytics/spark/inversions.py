@@ -259,7 +259,7 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
     scale = max(max(abs(e[name]) for name in _ENDS) for e in ends.values())
     corners = _corners(rows, ends, floor, scale)
     if corners is not None and corners[2] > JOIN_BUDGET:
-        # a floor every pair of the larger seed could only raise: its strengths are real pairs' too
+        # the larger seed's pairs are real pairs too: the K-th best distinct one still bounds the answer's
         raised = _floor(_distinct_best(found + _corner_seed(*corners[:2], top, min_gap)), top, min_gap)
         if raised > floor:
             floor, corners = raised, _corners(rows, ends, raised, scale)
