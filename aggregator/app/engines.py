@@ -311,13 +311,17 @@ def lone_topics_table(topics: Topics, subject_ids: Sequence[str]) -> pa.Table:
 
 def _local_readings(run: str) -> int | None:
     """The readings of the exported run at ``run`` if it is a local folder (Parquet footers: no pass over
-    the rows), else None."""
+    the rows), else None (also when a footer cannot be read: reading the run reports that)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     folder = Path(run.removeprefix("file://")) / "readings"
     if "://" in run.removeprefix("file://") or not folder.is_dir():
         return None
-    return sum(int(pq.ParquetFile(part).metadata.num_rows) for part in sorted(folder.glob("*.parquet")))
+    try:
+        return sum(int(pq.ParquetFile(part).metadata.num_rows) for part in sorted(folder.glob("*.parquet")))
+    except (OSError, pa.ArrowException):
+        return None
 
 
 def _spark(

@@ -68,3 +68,5 @@ def test_a_local_runs_readings_are_counted_from_its_parquet_footers(tmp_path) ->
     assert _local_readings(f"file://{tmp_path}") == 8
     assert _local_readings("s3a://bucket/run") is None  # counted by Spark once it runs, not here
     assert _local_readings(str(tmp_path / "missing")) is None
+    (tmp_path / "readings" / "part-9.parquet").write_bytes(b"not parquet")
+    assert _local_readings(str(tmp_path)) is None  # left to Spark, which names the file when it reads it
