@@ -150,20 +150,10 @@ def _by_x(bucketed: DataFrame, size: int, places: dict[tuple[int, int], tuple[In
         starts, n = places[_grid.pair_of(number, size)]
         x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
-        order = np.lexsort((y, x))  # x ascending, equal (x, y) next to each other
-        x, y = x[order], y[order]
-        x_first, x_sizes = _grid.runs(x)
-        _, xy_sizes = _grid.runs(x, y)
-        local = discordant(np.cumsum(x_first, dtype=np.intp), _groups(y))
-        tied = np.repeat(x_sizes, x_sizes)
-        below = np.repeat(np.flatnonzero(x_first), x_sizes)  # the row's group's first place in the bucket
-        dx = 2 * (starts[at] + below) + tied - n
-        t = x_sizes.astype(np.float64)
-        riding = {"local": local, "x_pairs": int((x_sizes * (x_sizes - 1) // 2).sum()),
-                  "x_cubes": float((t * t * t - t).sum()), "xy_pairs": int((xy_sizes * (xy_sizes - 1) // 2).sum())}
-        by_y = number - at + np.asarray(table.column("yb").to_numpy(), dtype=np.int64)[order]
+        dx, riding = x_figures(x, y, int(starts[at]), n)
         return pa.table({
-            "cell": by_y, "xb": np.full(x.size, at, dtype=np.int32), "y": y, "dx": dx.astype(np.float64),
+            "cell": number - at + np.asarray(table.column("yb").to_numpy(), dtype=np.int64),
+            "xb": np.full(x.size, at, dtype=np.int32), "y": y, "dx": dx,
             **{name: _on_first(x.size, value) for name, value in riding.items()},
         })
 
@@ -187,23 +177,13 @@ def _by_y(by_x: DataFrame, size: int, places: dict[tuple[int, int], tuple[IntArr
         starts, n = places[_grid.pair_of(number, size)]
         xb = np.asarray(table.column("xb").to_numpy(), dtype=np.intp)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
-        order = np.argsort(y)
-        y_first, y_sizes = _grid.runs(y[order])
-        dy = np.empty(y.size, dtype=np.float64)
-        dy[order] = 2 * (starts[at] + np.repeat(np.flatnonzero(y_first), y_sizes)) \
-            + np.repeat(y_sizes, y_sizes) - n
-        by_bucket = np.argsort(xb, kind="stable")
-        groups = np.empty(y.size, dtype=np.intp)
-        groups[order] = np.cumsum(y_first, dtype=np.intp)
-        across = discordant(xb[by_bucket], groups[by_bucket])
-        t = y_sizes.astype(np.float64)
+        dx = np.asarray(table.column("dx").to_numpy(), dtype=np.float64)
+        figures = y_figures(xb, y, dx, int(starts[at]), n)
         summed = {name: [pc.sum(table.column(name)).as_py() or 0] for name in ("local", "x_pairs", "xy_pairs")}
         return pa.table({
             "cell": [number - at], **summed,
             "x_cubes": [pc.sum(table.column("x_cubes")).as_py() or 0.0],
-            "across_y": [across], "y_pairs": [int((y_sizes * (y_sizes - 1) // 2).sum())],
-            "y_cubes": [float((t * t * t - t).sum())],
-            "products": [float(np.dot(np.asarray(table.column("dx").to_numpy(), dtype=np.float64), dy))],
+            **{name: [value] for name, value in figures.items()},
         }, schema=pa.schema([("cell", pa.int64()), ("local", pa.int64()), ("x_pairs", pa.int64()),
                              ("xy_pairs", pa.int64()), ("x_cubes", pa.float64()), ("across_y", pa.int64()),
                              ("y_pairs", pa.int64()), ("y_cubes", pa.float64()), ("products", pa.float64())]))
@@ -213,6 +193,38 @@ def _by_y(by_x: DataFrame, size: int, places: dict[tuple[int, int], tuple[IntArr
     summed = ["local", "x_pairs", "xy_pairs", "x_cubes", "across_y", "y_pairs", "y_cubes", "products"]
     per_bucket = _grid.per_bucket(by_x, "cell", spread, task, schema, by=())
     return per_bucket.groupBy("cell").agg(*[F.sum(name).alias(name) for name in summed])
+
+
+def x_figures(x: FloatArray, y: FloatArray, start: int, n: int) -> tuple[FloatArray, dict[str, int | float]]:
+    """Of one x bucket's rows (its first place ``start`` among its pair's ``n``): each row's doubled, centred
+    x mid-rank (in the rows' order), and the bucket's D inside it (``local``) and x and (x, y) tie sums."""
+    order = np.lexsort((y, x))  # x ascending, equal (x, y) next to each other
+    x, y = x[order], y[order]
+    x_first, x_sizes = _grid.runs(x)
+    _, xy_sizes = _grid.runs(x, y)
+    dx = np.empty(x.size, dtype=np.float64)
+    # the row's group's first place in the pair, doubled, plus its group's size, less n
+    dx[order] = 2 * (start + np.repeat(np.flatnonzero(x_first), x_sizes)) + np.repeat(x_sizes, x_sizes) - n
+    t = x_sizes.astype(np.float64)
+    return dx, {"local": discordant(np.cumsum(x_first, dtype=np.intp), _groups(y)),
+                "x_pairs": int((x_sizes * (x_sizes - 1) // 2).sum()), "x_cubes": float((t * t * t - t).sum()),
+                "xy_pairs": int((xy_sizes * (xy_sizes - 1) // 2).sum())}
+
+
+def y_figures(xb: IntArray, y: FloatArray, dx: FloatArray, start: int, n: int) -> dict[str, int | float]:
+    """Of one y bucket's rows (``xb``: each row's x bucket; its first place ``start`` among its pair's ``n``):
+    D between its rows of different x buckets (``across_y``), the y tie sums, and Σ dx·dy (``products``)."""
+    order = np.argsort(y)
+    y_first, y_sizes = _grid.runs(y[order])
+    dy = np.empty(y.size, dtype=np.float64)
+    dy[order] = 2 * (start + np.repeat(np.flatnonzero(y_first), y_sizes)) + np.repeat(y_sizes, y_sizes) - n
+    by_bucket = np.argsort(xb, kind="stable")
+    groups = np.empty(y.size, dtype=np.intp)
+    groups[order] = np.cumsum(y_first, dtype=np.intp)
+    t = y_sizes.astype(np.float64)
+    return {"across_y": discordant(xb[by_bucket], groups[by_bucket]),
+            "y_pairs": int((y_sizes * (y_sizes - 1) // 2).sum()), "y_cubes": float((t * t * t - t).sum()),
+            "products": float(np.dot(dx, dy))}
 
 
 def discordant(x: IntArray, y: IntArray) -> int:

@@ -110,13 +110,18 @@ def compare_frames(
     alpha = agree.alphas(wide.select(F.col("standing").alias("s")), k)
     # each pair of indices' shared subjects, made from a row per subject (no join): Kendall's and Spearman's
     # on the standings (the percentile of each cell's value within its index: its value's order and ties
-    # exactly, which is all the ranks read), the inversions on the normalized scores
+    # exactly, which is all the ranks read), the inversions on the normalized scores. Under the percentile
+    # method these are the standings: the inversion count's passes give the rank figures too.
     by_position = figures.withColumnRenamed("position", "i")
-    matrix = agree.agreement(names, counts, distinct, agree.rank_figures(agree.pair_rows(by_position, k, "standing")),
-                             alpha)
-    strongest, inversion_counts = inversions(by_position, k, threshold, top,
-                                             largest=int(np.triu(matrix.n, 1).max(initial=0)))
+    if method == "percentile":
+        found = inversions(by_position, k, threshold, top, ranks=True)
+        assert found.ranks is not None
+        ranks = found.ranks
+    else:
+        ranks = agree.rank_figures(agree.pair_rows(by_position, k, "standing"))
+        found = inversions(by_position, k, threshold, top, largest=max((f["n"] for f in ranks.values()), default=0))
+    matrix = agree.agreement(names, counts, distinct, ranks, alpha)
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))
     return SparkComparison(per_subject, tuple(specs), method, consensus, threshold, matrix, tuple(counts), robust,
-                           health, rule, tuple(also), changes, topic, strongest, inversion_counts)
+                           health, rule, tuple(also), changes, topic, found.strongest, found.counts)

@@ -35,7 +35,7 @@ and at most ``2 * _CORNER_SEED`` more) and the K reach the driver.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from pyspark.sql import Column, DataFrame, Window
@@ -54,6 +54,7 @@ from aggregator.analytics.inversions import (
     _rank_key,
 )
 from aggregator.analytics.spark import _grid, agreement
+from aggregator.analytics.spark._grid import Pair
 from aggregator.analytics.spark.agreement import kendall_levels
 
 #: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
@@ -63,27 +64,43 @@ _MAGNITUDE = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 _SIGN = np.int64(-(2**63))
 
 
+class InversionFigures(NamedTuple):
+    """What :func:`inversions` found."""
+
+    #: numpy's ``top_inversions`` list
+    strongest: tuple[Inversion, ...]
+    #: numpy's ``count_inversions`` matrix
+    counts: IntArray
+    #: with ``ranks``: Kendall's and Spearman's figures of each index pair (``agreement.rank_figures``'s)
+    ranks: dict[Pair, dict[str, Any]] | None = None
+
+
 def inversions(
     wide: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, values: str = "normalized",
-    largest: int | None = None, levels: int | None = None,
-) -> tuple[tuple[Inversion, ...], IntArray]:
+    largest: int | None = None, levels: int | None = None, ranks: bool = False,
+) -> InversionFigures:
     """numpy's ``top_inversions(normalized, top, min_gap)`` and ``count_inversions(normalized, min_gap)``.
 
     ``wide``: a row per subject, ``i`` (its position) and the array column ``values`` (its normalized
     scores, ``k`` long, index order; null or NaN: not scored). ``largest``: the most rows two indices
     share, when the caller knows it (the agreement's n); ``levels``: the count's merge levels (by
-    default from ``largest``, as Kendall's).
+    default from ``largest``, as Kendall's). ``ranks``: Kendall's and Spearman's figures of ``values``
+    too, from the count's own passes (:func:`count_with_ranks`).
     """
     # both the count and the top read them; the count's bounds are made with them, in the same pass
     rows = agreement.pair_rows(wide, k, values, gap_bounds(min_gap)).persist()
     if largest is None:
         found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
         largest = int(found[0] or 0) if found else 0
-    counts = count_inversions(rows, k, min_gap, levels=kendall_levels(2 * largest) if levels is None else levels,
-                              largest=largest)
+    levels = kendall_levels(2 * largest) if levels is None else levels
+    ranked = None
+    if ranks:
+        counts, ranked = count_with_ranks(rows, k, min_gap, levels=levels, largest=largest)
+    else:
+        counts = count_inversions(rows, k, min_gap, levels=levels, largest=largest)
     strongest = top_inversions(rows, largest, top, min_gap)
     rows.unpersist()
-    return strongest, counts
+    return InversionFigures(strongest, counts, ranked)
 
 
 # -- the count -------------------------------------------------------------------------------------
@@ -97,14 +114,8 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     (persist them). ``largest``: the most rows a pair has, when known (the grid's cuts are then read
     from a sample).
     """
-    kind = {0: F.lit(0).cast("byte"), 1: F.lit(1).cast("byte")}  # a byte: every event moves it
-    events = rows.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), kind[0].alias("kind")) \
-        .unionByName(rows.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"), kind[1].alias("kind")))
     size = 2**levels
-    # a point and a query of equal key share a key bucket, of equal value a value bucket; read by the
-    # grid and both passes
-    events_in_largest = None if largest is None else 2 * largest
-    bucketed = _grid.cut(events, size, {"kb": "key", "vb": "val"}, events_in_largest).persist()
+    bucketed = _events(rows, size, largest).persist()  # read by the grid and both passes
     by_key = bucketed.select(_grid.cell("kb", size), "key", "val", "kind")
     crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
     if size == 1:
@@ -127,6 +138,106 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
         counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
     bucketed.unpersist()
     return counts
+
+
+def _events(rows: DataFrame, size: int, largest: int | None) -> DataFrame:
+    """Each row as a point ``(key, val) = (x, y)`` (``kind`` 0) and a query ``(qx, qy)`` (1), in ``size`` buckets
+    of key (``kb``) and of val (``vb``): a point and a query of equal key share a key bucket, of equal val
+    a val bucket. ``largest``: the most rows a pair has, when known (the cuts are then read from a sample)."""
+    kind = {_POINT: F.lit(_POINT).cast("byte"), _QUERY: F.lit(_QUERY).cast("byte")}  # a byte: every event moves it
+    events = rows.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), kind[_POINT].alias("kind")) \
+        .unionByName(rows.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
+                                 kind[_QUERY].alias("kind")))
+    return _grid.cut(events, size, {"kb": "key", "vb": "val"}, None if largest is None else 2 * largest)
+
+
+#: An event's kind: a row's point, its query; in :func:`count_with_ranks`'s passes, a key bucket's
+#: totals after them (kind 2, 3, ...: the :data:`_CARRIED` figures, each in ``dx``)
+_POINT, _QUERY = 0, 1
+_CARRIED = ("inversions", "local", "x_pairs", "xy_pairs", "x_cubes")
+#: The value pass's figures of a bucket (then of a pair, summed): whole numbers but :data:`_FRACTIONAL`
+_TOTALS = (*_CARRIED, "across_y", "y_pairs", "y_cubes", "products")
+_FRACTIONAL = {"x_cubes", "y_cubes", "products"}
+
+
+def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, largest: int | None = None
+                     ) -> tuple[IntArray, dict[Pair, dict[str, Any]]]:
+    """:func:`count_inversions`, and Kendall's and Spearman's figures of the rows' x and y
+    (:func:`agreement.rank_figures`'s) from the same two passes: the count's points are the rows.
+
+    Kendall's buckets are the count's (its cuts respect ties of x and of y, all the exact count needs).
+    The key pass counts each bucket's couples and its points' x figures
+    (:func:`agreement.x_figures`), and hands every event on to the value pass keyed by its value bucket,
+    a point with its ``dx``; the bucket's totals follow as rows of their own. The value pass counts
+    its couples across key buckets and its points' y figures (:func:`agreement.y_figures`).
+    """
+    import pyarrow as pa
+
+    size = 2**levels
+    fields = [("cell", "long"), *[(name, "double" if name in _FRACTIONAL else "long") for name in _TOTALS]]
+    totals_schema = pa.schema([(name, pa.float64() if kind == "double" else pa.int64()) for name, kind in fields])
+    bucketed = _events(rows, size, largest).persist()  # read by the grid and the first pass
+    grid = _grid.grids(bucketed, "kb", "vb", size, {"points": 1 - F.col("kind"), "queries": F.col("kind")})
+    points = grid["points"]
+    n = {pair: int(cells.sum()) for pair, cells in points.items()}
+    x_places = {pair: (_grid.offsets(cells.sum(axis=1)), n[pair]) for pair, cells in points.items()}
+    y_places = {pair: (_grid.offsets(cells.sum(axis=0)), n[pair]) for pair, cells in points.items()}
+    groups, events = len(points) * size, 2 * sum(n.values())
+
+    def by_key(table: pa.Table) -> pa.Table:
+        number = table.column("cell")[0].as_py()
+        at = number % size
+        starts, pair_n = x_places[_grid.pair_of(number, size)]
+        kind = np.asarray(table.column("kind").to_numpy())
+        key, val = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val"))
+        point = kind == _POINT
+        dx = np.zeros(kind.size)
+        dx[point], carried = agreement.x_figures(key[point], val[point], int(starts[at]), pair_n)
+        carried["inversions"] = dominance_pairs(key[point], val[point], key[~point], val[~point])
+        first = number - at  # the pair's bucket 0
+        more = len(_CARRIED)
+        return pa.table({
+            "cell": np.r_[first + np.asarray(table.column("vb").to_numpy(), dtype=np.int64), np.full(more, first)],
+            "kind": np.r_[kind, np.arange(_QUERY + 1, _QUERY + 1 + more)].astype(np.int8),
+            # the key bucket orders couples of different key buckets; a query's half a step below its own,
+            # so that a point of the same key bucket (counted here) is not counted again
+            "key": np.r_[at - kind / 2, np.zeros(more)], "val": np.r_[val, np.zeros(more)],
+            "dx": np.r_[dx, [float(carried[name]) for name in _CARRIED]],  # whole counts < 2**53: exact
+        })
+
+    def by_value(table: pa.Table) -> pa.Table:
+        number = table.column("cell")[0].as_py()
+        at = number % size
+        starts, pair_n = y_places[_grid.pair_of(number, size)]
+        kind = np.asarray(table.column("kind").to_numpy())
+        key, val, dx = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val", "dx"))
+        point, query = kind == _POINT, kind == _QUERY
+        carried = {name: dx[kind == _QUERY + 1 + m] for m, name in enumerate(_CARRIED)}
+        figures = {name: float(v.sum()) if name in _FRACTIONAL else sum(int(c) for c in v)
+                   for name, v in carried.items()}
+        figures["inversions"] += dominance_pairs(key[point], val[point], key[query], val[query])
+        figures.update(agreement.y_figures(key[point].astype(np.intp), val[point], dx[point], int(starts[at]), pair_n))
+        return pa.table({"cell": [number - at], **{name: [value] for name, value in figures.items()}},
+                        schema=totals_schema)
+
+    keyed = _grid.per_bucket(bucketed.select(_grid.cell("kb", size), "vb", "key", "val", "kind"), "cell",
+                             (groups, events), by_key, "cell long, kind byte, key double, val double, dx double",
+                             by=())
+    totals = _grid.per_bucket(keyed, "cell", (groups, events + len(_CARRIED) * groups), by_value,
+                              ", ".join(f"{name} {kind}" for name, kind in fields), by=())
+    summed = totals.groupBy("cell").agg(*[F.sum(name).alias(name) for name in _TOTALS])
+    counts = np.zeros((k, k), dtype=np.int64)
+    ranked: dict[Pair, dict[str, Any]] = {}
+    for r in summed.collect():  # one row per pair of indices
+        pair = _grid.pair_of(int(r["cell"]), size)
+        figures = r.asDict()
+        counts[pair] = counts[pair[::-1]] = int(figures.pop("inversions")) \
+            + _grid.cross_couples(points[pair], grid["queries"][pair])
+        del figures["cell"]
+        figures.update(n=n[pair], across=int(r["across_y"]) + _grid.cross_couples(points[pair], points[pair]))
+        ranked[pair] = figures
+    bucketed.unpersist()
+    return counts, ranked
 
 
 def gap_bounds(min_gap: float) -> dict[str, Callable[[FloatArray, FloatArray], FloatArray]]:

@@ -377,8 +377,8 @@ def normalized_tables(draw: st.DrawFn) -> np.ndarray:
 @given(normalized=normalized_tables(), min_gap=st.sampled_from([0.0, 12.5, 30.0]), top=st.sampled_from([1, 7, 100]),
        levels=st.sampled_from([None, 2]))
 def test_inversions_of_small_tables_are_numpys(spark, normalized, min_gap, top, levels):
-    strongest, counts = spark_inversions.inversions(wide_frame(spark, normalized), normalized.shape[1], min_gap, top,
-                                                    values="v", levels=levels)
+    strongest, counts, _ = spark_inversions.inversions(wide_frame(spark, normalized), normalized.shape[1], min_gap,
+                                                       top, values="v", levels=levels)
     check_inversions(strongest, top_inversions(normalized, top, min_gap))
     assert counts.tolist() == count_inversions(normalized, min_gap).tolist()
 
@@ -428,3 +428,26 @@ def test_the_inversion_count_merges_buckets_as_exactly_as_it_counts_inside_them(
     expected = count_inversions(normalized, 10.0)
     assert expected.sum() > 0
     assert spark_inversions.count_inversions(rows, normalized.shape[1], 10.0, levels=3).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("levels", [0, 3])
+def test_the_inversion_passes_give_kendalls_and_spearmans_figures_of_their_points(spark, demo_export, levels):
+    """Under the percentile method the normalized scores are the standings, and the count's two passes
+    rank its points as Kendall's own passes would: the same tau-b and rho as numpy's, and the same
+    count, in one bucket a pair or cut into 8."""
+    expected = compare_table(score_table(read_exported(demo_export)))
+    normalized, k = expected.normalized, expected.normalized.shape[1]
+    rows = spark_agreement.pair_rows(wide_frame(spark, normalized), k, "v", spark_inversions.gap_bounds(10.0))
+    counts, ranks = spark_inversions.count_with_ranks(rows.persist(), k, 10.0, levels=levels)
+    assert counts.tolist() == count_inversions(normalized, 10.0).tolist()
+    assert len(ranks) == k * (k - 1) // 2
+    for (a, b), f in ranks.items():
+        assert f["n"] == expected.agreement.n[a, b]
+        if levels:
+            assert int(f["across"]) > int(f["local"]) > 0  # most discordant pairs are counted across buckets
+        tau = spark_agreement.kendall_from_counts(f["n"], f["x_pairs"], f["y_pairs"], f["xy_pairs"],
+                                                  int(f["local"]) + int(f["across"]))
+        assert abs(tau - expected.agreement.kendall[a, b]) <= TOLERANCE
+        rho = spark_agreement.spearman_from_sums(f["n"], f["x_cubes"], f["y_cubes"], f["products"])
+        assert abs(rho - expected.agreement.spearman[a, b]) <= TOLERANCE
+    rows.unpersist()
