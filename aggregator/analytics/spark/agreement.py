@@ -150,7 +150,8 @@ def _by_x(bucketed: DataFrame, size: int, places: dict[tuple[int, int], tuple[In
         starts, n = places[_grid.pair_of(number, size)]
         x = np.asarray(table.column("x").to_numpy(), dtype=np.float64)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
-        dx, riding = x_figures(x, y, int(starts[at]), n)
+        ax, riding = x_figures(x, y)
+        dx = ax + (2 * int(starts[at]) - n)
         return pa.table({
             "cell": number - at + np.asarray(table.column("yb").to_numpy(), dtype=np.int64),
             "xb": np.full(x.size, at, dtype=np.int32), "y": y, "dx": dx,
@@ -178,7 +179,8 @@ def _by_y(by_x: DataFrame, size: int, places: dict[tuple[int, int], tuple[IntArr
         xb = np.asarray(table.column("xb").to_numpy(), dtype=np.intp)
         y = np.asarray(table.column("y").to_numpy(), dtype=np.float64)
         dx = np.asarray(table.column("dx").to_numpy(), dtype=np.float64)
-        figures = y_figures(xb, y, dx, int(starts[at]), n)
+        ay, figures = y_figures(xb, y)
+        figures["products"] = float(np.dot(dx, ay + (2 * int(starts[at]) - n)))
         summed = {name: [pc.sum(table.column(name)).as_py() or 0] for name in ("local", "x_pairs", "xy_pairs")}
         return pa.table({
             "cell": [number - at], **summed,
@@ -195,36 +197,35 @@ def _by_y(by_x: DataFrame, size: int, places: dict[tuple[int, int], tuple[IntArr
     return per_bucket.groupBy("cell").agg(*[F.sum(name).alias(name) for name in summed])
 
 
-def x_figures(x: FloatArray, y: FloatArray, start: int, n: int) -> tuple[FloatArray, dict[str, int | float]]:
-    """Of one x bucket's rows (its first place ``start`` among its pair's ``n``): each row's doubled, centred
-    x mid-rank (in the rows' order), and the bucket's D inside it (``local``) and x and (x, y) tie sums."""
+def x_figures(x: FloatArray, y: FloatArray) -> tuple[FloatArray, dict[str, int | float]]:
+    """Of one x bucket's rows: each row's doubled x mid-rank in the bucket (its tie group's first place,
+    doubled, plus the group's size: a row's ``dx`` is this plus its bucket's first place in the pair, doubled,
+    less the pair's n), in the rows' order; and the bucket's D inside it (``local``) and x and (x, y) tie sums."""
     order = np.lexsort((y, x))  # x ascending, equal (x, y) next to each other
     x, y = x[order], y[order]
     x_first, x_sizes = _grid.runs(x)
     _, xy_sizes = _grid.runs(x, y)
-    dx = np.empty(x.size, dtype=np.float64)
-    # the row's group's first place in the pair, doubled, plus its group's size, less n
-    dx[order] = 2 * (start + np.repeat(np.flatnonzero(x_first), x_sizes)) + np.repeat(x_sizes, x_sizes) - n
+    ax = np.empty(x.size, dtype=np.float64)
+    ax[order] = 2 * np.repeat(np.flatnonzero(x_first), x_sizes) + np.repeat(x_sizes, x_sizes)
     t = x_sizes.astype(np.float64)
-    return dx, {"local": discordant(np.cumsum(x_first, dtype=np.intp), _groups(y)),
+    return ax, {"local": discordant(np.cumsum(x_first, dtype=np.intp), _groups(y)),
                 "x_pairs": int((x_sizes * (x_sizes - 1) // 2).sum()), "x_cubes": float((t * t * t - t).sum()),
                 "xy_pairs": int((xy_sizes * (xy_sizes - 1) // 2).sum())}
 
 
-def y_figures(xb: IntArray, y: FloatArray, dx: FloatArray, start: int, n: int) -> dict[str, int | float]:
-    """Of one y bucket's rows (``xb``: each row's x bucket; its first place ``start`` among its pair's ``n``):
-    D between its rows of different x buckets (``across_y``), the y tie sums, and Σ dx·dy (``products``)."""
+def y_figures(xb: IntArray, y: FloatArray) -> tuple[FloatArray, dict[str, int | float]]:
+    """Of one y bucket's rows (``xb``: each row's x bucket): each row's doubled y mid-rank in the bucket (as
+    :func:`x_figures`), D between its rows of different x buckets (``across_y``) and the y tie sums."""
     order = np.argsort(y)
     y_first, y_sizes = _grid.runs(y[order])
-    dy = np.empty(y.size, dtype=np.float64)
-    dy[order] = 2 * (start + np.repeat(np.flatnonzero(y_first), y_sizes)) + np.repeat(y_sizes, y_sizes) - n
+    ay = np.empty(y.size, dtype=np.float64)
+    ay[order] = 2 * np.repeat(np.flatnonzero(y_first), y_sizes) + np.repeat(y_sizes, y_sizes)
     by_bucket = np.argsort(xb, kind="stable")
     groups = np.empty(y.size, dtype=np.intp)
     groups[order] = np.cumsum(y_first, dtype=np.intp)
     t = y_sizes.astype(np.float64)
-    return {"across_y": discordant(xb[by_bucket], groups[by_bucket]),
-            "y_pairs": int((y_sizes * (y_sizes - 1) // 2).sum()), "y_cubes": float((t * t * t - t).sum()),
-            "products": float(np.dot(dx, dy))}
+    return ay, {"across_y": discordant(xb[by_bucket], groups[by_bucket]),
+                "y_pairs": int((y_sizes * (y_sizes - 1) // 2).sum()), "y_cubes": float((t * t * t - t).sum())}
 
 
 def discordant(x: IntArray, y: IntArray) -> int:

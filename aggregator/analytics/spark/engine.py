@@ -119,7 +119,7 @@ def compare_frames(
         ranks = found.ranks
     else:
         ranks = agree.rank_figures(agree.pair_rows(by_position, k, "standing"))
-        found = inversions(by_position, k, threshold, top, largest=max((f["n"] for f in ranks.values()), default=0))
+        found = inversions(by_position, k, threshold, top)
     matrix = agree.agreement(names, counts, distinct, ranks, alpha)
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))

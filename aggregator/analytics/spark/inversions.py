@@ -55,7 +55,7 @@ from aggregator.analytics.inversions import (
 )
 from aggregator.analytics.spark import _grid, agreement
 from aggregator.analytics.spark._grid import Pair
-from aggregator.analytics.spark.agreement import kendall_levels
+from aggregator.analytics.spark.agreement import _on_first, kendall_levels
 
 #: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
 _SEED_ACCURACY = 10_000
@@ -77,122 +77,98 @@ class InversionFigures(NamedTuple):
 
 def inversions(
     wide: DataFrame, k: int, min_gap: float, top: int = DEFAULT_TOP_INVERSIONS, *, values: str = "normalized",
-    largest: int | None = None, levels: int | None = None, ranks: bool = False,
+    levels: int | None = None, ranks: bool = False,
 ) -> InversionFigures:
     """numpy's ``top_inversions(normalized, top, min_gap)`` and ``count_inversions(normalized, min_gap)``.
 
     ``wide``: a row per subject, ``i`` (its position) and the array column ``values`` (its normalized
-    scores, ``k`` long, index order; null or NaN: not scored). ``largest``: the most rows two indices
-    share, when the caller knows it (the agreement's n); ``levels``: the count's merge levels (by
-    default from ``largest``, as Kendall's). ``ranks``: Kendall's and Spearman's figures of ``values``
-    too, from the count's own passes (:func:`count_with_ranks`).
+    scores, ``k`` long, index order; null or NaN: not scored). ``levels``: the count's merge levels (by
+    default from the most rows an index pair has, as Kendall's). ``ranks``: Kendall's and Spearman's
+    figures of ``values`` too, from the count's own passes (:func:`count_with_ranks`).
     """
     # both the count and the top read them; the count's bounds are made with them, in the same pass
     rows = agreement.pair_rows(wide, k, values, gap_bounds(min_gap)).persist()
-    if largest is None:
-        found = rows.groupBy("a", "b").count().agg(F.max("count")).first()
-        largest = int(found[0] or 0) if found else 0
-    levels = kendall_levels(2 * largest) if levels is None else levels
-    ranked = None
-    if ranks:
-        counts, ranked = count_with_ranks(rows, k, min_gap, levels=levels, largest=largest)
-    else:
-        counts = count_inversions(rows, k, min_gap, levels=levels, largest=largest)
+    sizes = pair_sizes(rows)
+    largest = max(sizes.values(), default=0)
+    counts, ranked = count_with_ranks(rows, k, min_gap, sizes=sizes,
+                                      levels=kendall_levels(2 * largest) if levels is None else levels)
     strongest = top_inversions(rows, largest, top, min_gap)
     rows.unpersist()
-    return InversionFigures(strongest, counts, ranked)
+    return InversionFigures(strongest, counts, ranked if ranks else None)
 
 
 # -- the count -------------------------------------------------------------------------------------
 
 
-def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0, largest: int | None = None
-                     ) -> IntArray:
+def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0,
+                     sizes: dict[Pair, int] | None = None) -> IntArray:
     """``counts[x, y]``: subject pairs indices x and y order oppositely by at least ``min_gap`` (> 0 always).
 
-    ``rows``: ``agreement.pair_rows`` with :func:`gap_bounds` of ``min_gap`` (``qx``, ``qy``), read twice
-    (persist them). ``largest``: the most rows a pair has, when known (the grid's cuts are then read
-    from a sample).
+    ``rows``: ``agreement.pair_rows`` with :func:`gap_bounds` of ``min_gap`` (``qx``, ``qy``); ``sizes``:
+    each index pair's rows, when known. :func:`count_with_ranks`'s count.
     """
-    size = 2**levels
-    bucketed = _events(rows, size, largest).persist()  # read by the grid and both passes
-    by_key = bucketed.select(_grid.cell("kb", size), "key", "val", "kind")
-    crossing: dict[tuple[int, int], int] = {}  # couples in different buckets of both: from the grid's counts
-    if size == 1:
-        found = _dominance_within(by_key, None)
-    else:
-        grid = _grid.grids(bucketed, "kb", "vb", size, {"points": 1 - F.col("kind"), "queries": F.col("kind")})
-        # a point in an earlier key bucket and a later value bucket than the query
-        crossing = {pair: _grid.cross_couples(points, grid["queries"][pair]) for pair, points in grid["points"].items()}
-        events_in = sum(int(cells.sum()) for weight in grid.values() for cells in weight.values())
-        spread = len(grid["points"]) * size, events_in  # each pass's (pair, bucket) groups and rows
-        # different key buckets, the same value bucket: the key bucket orders the couple (a query's
-        # half a step below its bucket, so that a point of the same bucket is not counted twice)
-        by_value = bucketed.select(_grid.cell("vb", size), "val", "kind",
-                                   (F.col("kb") - F.col("kind") / 2).alias("key"))
-        found = _dominance_within(by_key, spread).unionByName(_dominance_within(by_value, spread))
-    counts = np.zeros((k, k), dtype=np.int64)
-    per_pair = found.groupBy((F.col("cell") - F.col("cell") % size).alias("cell")).agg(F.sum("local").alias("n"))
-    for r in per_pair.collect():  # one row per pair of indices
-        pair = _grid.pair_of(int(r["cell"]), size)
-        counts[pair] = counts[pair[::-1]] = int(r["n"]) + crossing.get(pair, 0)
-    bucketed.unpersist()
-    return counts
+    return count_with_ranks(rows, k, min_gap, levels=levels, sizes=sizes)[0]
 
 
-def _events(rows: DataFrame, size: int, largest: int | None) -> DataFrame:
+def pair_sizes(rows: DataFrame) -> dict[Pair, int]:
+    """Each index pair's rows (one job; a row per pair reaches the driver)."""
+    return {(r["a"], r["b"]): int(r["count"]) for r in rows.groupBy("a", "b").count().collect()}
+
+
+def _events(rows: DataFrame, size: int, largest: int) -> DataFrame:
     """Each row as a point ``(key, val) = (x, y)`` (``kind`` 0) and a query ``(qx, qy)`` (1), in ``size`` buckets
     of key (``kb``) and of val (``vb``): a point and a query of equal key share a key bucket, of equal val
-    a val bucket. ``largest``: the most rows a pair has, when known (the cuts are then read from a sample)."""
+    a val bucket. ``largest``: the most rows a pair has (the cuts are read from a sample)."""
     kind = {_POINT: F.lit(_POINT).cast("byte"), _QUERY: F.lit(_QUERY).cast("byte")}  # a byte: every event moves it
     events = rows.select("a", "b", F.col("x").alias("key"), F.col("y").alias("val"), kind[_POINT].alias("kind")) \
         .unionByName(rows.select("a", "b", F.col("qx").alias("key"), F.col("qy").alias("val"),
                                  kind[_QUERY].alias("kind")))
-    return _grid.cut(events, size, {"kb": "key", "vb": "val"}, None if largest is None else 2 * largest)
+    return _grid.cut(events, size, {"kb": "key", "vb": "val"}, 2 * largest)
 
 
-#: An event's kind: a row's point, its query; in :func:`count_with_ranks`'s passes, a key bucket's
-#: totals after them (kind 2, 3, ...: the :data:`_CARRIED` figures, each in ``dx``)
+#: An event's kind: a row's point, its query; between the two passes, a key bucket's totals follow its
+#: events (kind 2, 3, ...: the :data:`_CARRIED` figures, each in ``ax``)
 _POINT, _QUERY = 0, 1
 _CARRIED = ("inversions", "local", "x_pairs", "xy_pairs", "x_cubes")
-#: The value pass's figures of a bucket (then of a pair, summed): whole numbers but :data:`_FRACTIONAL`
-_TOTALS = (*_CARRIED, "across_y", "y_pairs", "y_cubes", "products")
-_FRACTIONAL = {"x_cubes", "y_cubes", "products"}
+#: A value bucket's figures, on its first row out of the value pass
+_TOTALS = (*_CARRIED, "across_y", "y_pairs", "y_cubes")
+#: Its sums per key bucket, a row each: the points and queries (the grid) and Spearman's moments
+_MOMENTS = ("points", "queries", "ax", "ay", "axay")
+_FRACTIONAL = {"x_cubes", "y_cubes", "ax", "ay", "axay"}
 
 
-def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, largest: int | None = None
+def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, sizes: dict[Pair, int] | None = None
                      ) -> tuple[IntArray, dict[Pair, dict[str, Any]]]:
-    """:func:`count_inversions`, and Kendall's and Spearman's figures of the rows' x and y
+    """:func:`count_inversions`'s count, and Kendall's and Spearman's figures of the rows' x and y
     (:func:`agreement.rank_figures`'s) from the same two passes: the count's points are the rows.
 
-    Kendall's buckets are the count's (its cuts respect ties of x and of y, all the exact count needs).
-    The key pass counts each bucket's couples and its points' x figures
-    (:func:`agreement.x_figures`), and hands every event on to the value pass keyed by its value bucket,
-    a point with its ``dx``; the bucket's totals follow as rows of their own. The value pass counts
-    its couples across key buckets and its points' y figures (:func:`agreement.y_figures`).
+    Kendall's buckets are the count's (its cuts keep ties of x and of y together, all either count
+    needs). The key pass counts each bucket's couples, its points' x ties and discordant couples
+    (:func:`agreement.x_figures`), and hands every event on to the value pass keyed by its value
+    bucket, a point with its x rank in its bucket (``ax``); the bucket's totals follow as rows of
+    their own. The value pass counts its couples across key buckets and its points' y figures
+    (:func:`agreement.y_figures`), and sums its points and queries per key bucket: the grid, whose
+    counts give each bucket's first place, so that Spearman's cross product is put together on the
+    driver from sums per grid cell. Nothing is persisted: each pass reads its rows once.
     """
     import pyarrow as pa
 
+    sizes = pair_sizes(rows) if sizes is None else sizes
     size = 2**levels
-    fields = [("cell", "long"), *[(name, "double" if name in _FRACTIONAL else "long") for name in _TOTALS]]
-    totals_schema = pa.schema([(name, pa.float64() if kind == "double" else pa.int64()) for name, kind in fields])
-    bucketed = _events(rows, size, largest).persist()  # read by the grid and the first pass
-    grid = _grid.grids(bucketed, "kb", "vb", size, {"points": 1 - F.col("kind"), "queries": F.col("kind")})
-    points = grid["points"]
-    n = {pair: int(cells.sum()) for pair, cells in points.items()}
-    x_places = {pair: (_grid.offsets(cells.sum(axis=1)), n[pair]) for pair, cells in points.items()}
-    y_places = {pair: (_grid.offsets(cells.sum(axis=0)), n[pair]) for pair, cells in points.items()}
-    groups, events = len(points) * size, 2 * sum(n.values())
+    events = _events(rows, size, max(sizes.values(), default=0))
+    fields = [("cell", "long"), ("xb", "int"),
+              *[(name, "double" if name in _FRACTIONAL else "long") for name in (*_TOTALS, *_MOMENTS)]]
+    out_schema = pa.schema([(name, {"long": pa.int64(), "int": pa.int32(), "double": pa.float64()}[kind])
+                            for name, kind in fields])
 
     def by_key(table: pa.Table) -> pa.Table:
         number = table.column("cell")[0].as_py()
         at = number % size
-        starts, pair_n = x_places[_grid.pair_of(number, size)]
         kind = np.asarray(table.column("kind").to_numpy())
         key, val = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val"))
         point = kind == _POINT
-        dx = np.zeros(kind.size)
-        dx[point], carried = agreement.x_figures(key[point], val[point], int(starts[at]), pair_n)
+        ax = np.zeros(kind.size)
+        ax[point], carried = agreement.x_figures(key[point], val[point])
         carried["inversions"] = dominance_pairs(key[point], val[point], key[~point], val[~point])
         first = number - at  # the pair's bucket 0
         more = len(_CARRIED)
@@ -202,41 +178,66 @@ def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, la
             # the key bucket orders couples of different key buckets; a query's half a step below its own,
             # so that a point of the same key bucket (counted here) is not counted again
             "key": np.r_[at - kind / 2, np.zeros(more)], "val": np.r_[val, np.zeros(more)],
-            "dx": np.r_[dx, [float(carried[name]) for name in _CARRIED]],  # whole counts < 2**53: exact
+            "ax": np.r_[ax, [float(carried[name]) for name in _CARRIED]],  # whole counts < 2**53: exact
         })
 
     def by_value(table: pa.Table) -> pa.Table:
         number = table.column("cell")[0].as_py()
-        at = number % size
-        starts, pair_n = y_places[_grid.pair_of(number, size)]
         kind = np.asarray(table.column("kind").to_numpy())
-        key, val, dx = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val", "dx"))
+        key, val, ax = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val", "ax"))
+        carried = {name: ax[kind == _QUERY + 1 + m] for m, name in enumerate(_CARRIED)}
+        totals = {name: float(v.sum()) if name in _FRACTIONAL else sum(int(c) for c in v)
+                  for name, v in carried.items()}
         point, query = kind == _POINT, kind == _QUERY
-        carried = {name: dx[kind == _QUERY + 1 + m] for m, name in enumerate(_CARRIED)}
-        figures = {name: float(v.sum()) if name in _FRACTIONAL else sum(int(c) for c in v)
-                   for name, v in carried.items()}
-        figures["inversions"] += dominance_pairs(key[point], val[point], key[query], val[query])
-        figures.update(agreement.y_figures(key[point].astype(np.intp), val[point], dx[point], int(starts[at]), pair_n))
-        return pa.table({"cell": [number - at], **{name: [value] for name, value in figures.items()}},
-                        schema=totals_schema)
+        totals["inversions"] += dominance_pairs(key[point], val[point], key[query], val[query])
+        xb = (key + kind / 2).astype(np.intp)  # each event's key bucket
+        ay, y_totals = agreement.y_figures(xb[point], val[point])
+        totals.update(y_totals)
+        moments = {
+            "points": np.bincount(xb[point], minlength=size), "queries": np.bincount(xb[query], minlength=size),
+            "ax": np.bincount(xb[point], ax[point], size), "ay": np.bincount(xb[point], ay, size),
+            "axay": np.bincount(xb[point], ax[point] * ay, size),
+        }
+        return pa.table({
+            "cell": np.full(size, number), "xb": np.arange(size, dtype=np.int32),
+            **{name: _on_first(size, value) for name, value in totals.items()}, **moments,
+        }, schema=out_schema)
 
-    keyed = _grid.per_bucket(bucketed.select(_grid.cell("kb", size), "vb", "key", "val", "kind"), "cell",
-                             (groups, events), by_key, "cell long, kind byte, key double, val double, dx double",
-                             by=())
-    totals = _grid.per_bucket(keyed, "cell", (groups, events + len(_CARRIED) * groups), by_value,
-                              ", ".join(f"{name} {kind}" for name, kind in fields), by=())
-    summed = totals.groupBy("cell").agg(*[F.sum(name).alias(name) for name in _TOTALS])
+    keyed = _grid.per_bucket(events.select(_grid.cell("kb", size), "vb", "key", "val", "kind"), "cell",
+                             (len(sizes) * size, 2 * sum(sizes.values())), by_key,
+                             "cell long, kind byte, key double, val double, ax double", by=())
+    found = _grid.per_bucket(keyed, "cell", (len(sizes) * size, (2 + len(_CARRIED)) * sum(sizes.values())),
+                             by_value, ", ".join(f"{name} {kind}" for name, kind in fields), by=())
+    return _assembled(found.collect(), k, size, sizes)  # size rows per value bucket: driver-sized
+
+
+def _assembled(found: list[Any], k: int, size: int, sizes: dict[Pair, int]
+               ) -> tuple[IntArray, dict[Pair, dict[str, Any]]]:
+    """The count and the rank figures per index pair, from the value pass's rows (a row per grid cell)."""
+    totals: dict[Pair, dict[str, Any]] = {pair: dict.fromkeys(_TOTALS, 0) for pair in sizes}
+    grids = {pair: {name: np.zeros((size, size), dtype=object) for name in _MOMENTS} for pair in sizes}
+    for r in found:
+        number = int(r["cell"])
+        pair, at = _grid.pair_of(number, size), number % size
+        for name in _TOTALS:
+            totals[pair][name] += r[name]
+        for name in _MOMENTS:  # sums of whole numbers: exact in a double but the cross products
+            grids[pair][name][r["xb"], at] = float(r[name]) if name == "axay" else int(r[name])
     counts = np.zeros((k, k), dtype=np.int64)
-    ranked: dict[Pair, dict[str, Any]] = {}
-    for r in summed.collect():  # one row per pair of indices
-        pair = _grid.pair_of(int(r["cell"]), size)
-        figures = r.asDict()
+    ranked = {}
+    for pair, n in sizes.items():
+        grid, figures = grids[pair], totals[pair]
         counts[pair] = counts[pair[::-1]] = int(figures.pop("inversions")) \
-            + _grid.cross_couples(points[pair], grid["queries"][pair])
-        del figures["cell"]
-        figures.update(n=n[pair], across=int(r["across_y"]) + _grid.cross_couples(points[pair], points[pair]))
+            + _grid.cross_couples(grid["points"], grid["queries"])
+        # a point's doubled centred mid-rank is its rank in its bucket (ax, ay) and its bucket's first place,
+        # doubled, less n: Σ dx·dy summed per grid cell from the cell's count and sums
+        first_x = 2 * _grid.offsets(grid["points"].sum(axis=1)).astype(object) - n
+        first_y = 2 * _grid.offsets(grid["points"].sum(axis=0)).astype(object) - n
+        products = (grid["points"] * np.outer(first_x, first_y) + first_x[:, None] * grid["ay"]
+                    + first_y[None, :] * grid["ax"]).sum()
+        figures.update(n=n, across=int(figures["across_y"]) + _grid.cross_couples(grid["points"], grid["points"]),
+                       products=float(products) + float(grid["axay"].sum()))
         ranked[pair] = figures
-    bucketed.unpersist()
     return counts, ranked
 
 
@@ -309,21 +310,6 @@ def _float(key: IntArray) -> FloatArray:
 
 def _next_float(w: FloatArray) -> FloatArray:
     return _float(_key(w) + 1)
-
-
-def _dominance_within(events: DataFrame, spread: tuple[int, int] | None) -> DataFrame:
-    """``(cell, local)``: the couples inside each ``cell`` (pair and bucket), a row each (:func:`_grid.per_bucket`)."""
-    import pyarrow as pa
-
-    def count(table: pa.Table) -> pa.Table:
-        kind = table.column("kind").to_numpy()
-        key = np.asarray(table.column("key").to_numpy(), dtype=np.float64)
-        val = np.asarray(table.column("val").to_numpy(), dtype=np.float64)
-        points, queries = kind == 0, kind == 1
-        found = dominance_pairs(key[points], val[points], key[queries], val[queries])
-        return pa.table({"cell": table.column("cell").slice(0, 1), "local": pa.array([found], pa.int64())})
-
-    return _grid.per_bucket(events, "cell", spread, count, "cell long, local long", by=())
 
 
 def dominance_pairs(px: FloatArray, py: FloatArray, qx: FloatArray, qy: FloatArray) -> int:
