@@ -203,11 +203,12 @@ def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, si
             **{name: _on_first(size, value) for name, value in totals.items()}, **moments,
         }, schema=out_schema)
 
+    groups, events_in = len(sizes) * size, 2 * sum(sizes.values())  # each pass's (pair, bucket) groups and rows
     keyed = _grid.per_bucket(events.select(_grid.cell("kb", size), "vb", "key", "val", "kind"), "cell",
-                             (len(sizes) * size, 2 * sum(sizes.values())), by_key,
-                             "cell long, kind byte, key double, val double, ax double", by=())
-    found = _grid.per_bucket(keyed, "cell", (len(sizes) * size, (2 + len(_CARRIED)) * sum(sizes.values())),
-                             by_value, ", ".join(f"{name} {kind}" for name, kind in fields), by=())
+                             (groups, events_in), by_key, "cell long, kind byte, key double, val double, ax double",
+                             by=())
+    found = _grid.per_bucket(keyed, "cell", (groups, events_in + len(_CARRIED) * groups), by_value,
+                             ", ".join(f"{name} {kind}" for name, kind in fields), by=())
     return _assembled(found.collect(), k, size, sizes)  # size rows per value bucket: driver-sized
 
 
