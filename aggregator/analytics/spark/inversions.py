@@ -356,15 +356,28 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
     floor = _floor(_distinct_best(found) if found else np.zeros(0), top, min_gap)
     scale = max(max(abs(e[name]) for name in _ENDS) for e in ends.values())
     corners = _corners(rows, ends, floor, scale)
-    if corners is not None and corners[2] > JOIN_BUDGET:
-        # the larger seed's pairs are real pairs too: the K-th best distinct one still bounds the answer's
-        raised = _floor(_distinct_best(found + _corner_seed(*corners[:2], top, min_gap)), top, min_gap)
-        if raised > floor:
-            floor, corners = raised, _corners(rows, ends, raised, scale)
     if corners is None:
         return ()
-    high, low, _ = corners
-    upper, lower = high.select("a", "b", "i", "x", "y").alias("h"), low.select("a", "b", "i", "x", "y").alias("l")
+    # the trimmed corners are the few rows of each pair the join couples: kept, so that the larger seed, the
+    # trim under its floor and the join read them, not every pair row again (at 32M, ~20 s a scan)
+    kept, couples = corners[0].persist(), corners[1]
+    corner: DataFrame | None = kept
+    if couples > JOIN_BUDGET:
+        # the larger seed's pairs are real pairs too: the K-th best distinct one still bounds the answer's
+        raised = _floor(_distinct_best(found + _corner_seed(kept, top, min_gap)), top, min_gap)
+        if raised > floor:  # a pair that strong is one at least the old floor strong: its rows are kept
+            again = _corners(kept.select(*_ROW), ends, raised, scale)
+            floor, corner = raised, None if again is None else again[0]
+    listed = [] if corner is None else _strongest(corner, floor, top)
+    kept.unpersist()
+    return tuple(sorted(listed, key=_rank_key))
+
+
+def _strongest(corners: DataFrame, floor: float, top: int) -> list[Inversion]:
+    """The ``top`` strongest pairs at least ``floor`` strong, of an upper and a lower corner row of
+    :func:`_corners`: the corners joined per index pair, each subject pair under its strongest index pair."""
+    upper = corners.where("upper").select(*_ROW).alias("h")
+    lower = corners.where("lower").select(*_ROW).alias("l")
     gap_by, gap_against = F.col("h.x") - F.col("l.x"), F.col("l.y") - F.col("h.y")
     candidates = upper.join(lower, (F.col("h.a") == F.col("l.a")) & (F.col("h.b") == F.col("l.b"))) \
         .where((gap_by >= floor) & (gap_against >= floor)).select(
@@ -376,19 +389,19 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
     # each subject pair once, under its strongest index pair (ties: the first index pair), as numpy keeps it
     best = candidates.groupBy("first", "second").agg(F.min("found").alias("best"))
     chosen = best.orderBy("best.weakness", "first", "second", "best.by", "best.against").limit(top).collect()
-    listed = [Inversion(above=int(r["best"]["above"]), below=int(r["best"]["below"]), by=int(r["best"]["by"]),
-                        against=int(r["best"]["against"]), gap_by=float(r["best"]["gap_by"]),
-                        gap_against=float(r["best"]["gap_against"])) for r in chosen]
-    return tuple(sorted(listed, key=_rank_key))
+    return [Inversion(above=int(r["best"]["above"]), below=int(r["best"]["below"]), by=int(r["best"]["by"]),
+                      against=int(r["best"]["against"]), gap_by=float(r["best"]["gap_by"]),
+                      gap_against=float(r["best"]["gap_against"])) for r in chosen]
 
 
 _ENDS = ("x_lo", "x_hi", "y_lo", "y_hi")
+_ROW = ("a", "b", "i", "x", "y")
 
 
 def _corners(rows: DataFrame, ends: dict[tuple[int, int], dict[str, float]], floor: float, scale: float
-             ) -> tuple[DataFrame, DataFrame, int] | None:
-    """The rows that can be the upper and the lower end of a pair at least ``floor`` strong, and how many
-    couples of the two (untrimmed) the index pairs hold; None when no index pair has both.
+             ) -> tuple[DataFrame, int] | None:
+    """The rows that can be the upper (``upper``) or the lower end (``lower``) of a pair at least ``floor``
+    strong, and how many couples of the two (untrimmed) the index pairs hold; None when no index pair has both.
 
     Every such pair has its upper subject in the pair's corner ``u ≥ lo_u + floor``, ``v ≤ hi_v - floor``
     and its lower one in the mirror, and ``w = u - v`` at least ``2 * floor`` apart: each corner is
@@ -416,22 +429,25 @@ def _corners(rows: DataFrame, ends: dict[tuple[int, int], dict[str, float]], flo
     if not trimmed:
         return None
     couples = sum(int(extremes[pair]["highs"]) * int(extremes[pair]["lows"]) for pair in trimmed)
-    high = rows.where(in_high & (w >= per_pair({pair: t[0] for pair, t in trimmed.items()})))
-    low = rows.where(in_low & (w <= per_pair({pair: t[1] for pair, t in trimmed.items()})))
-    return high, low, couples
+    # a pair the trim left out has no bound (null): its rows are in neither corner
+    upper = F.coalesce(in_high & (w >= per_pair({pair: t[0] for pair, t in trimmed.items()})), F.lit(False))
+    lower = F.coalesce(in_low & (w <= per_pair({pair: t[1] for pair, t in trimmed.items()})), F.lit(False))
+    tagged = rows.select(*_ROW, upper.alias("upper"), lower.alias("lower"))
+    return tagged.where(F.col("upper") | F.col("lower")), couples
 
 
-def _corner_seed(high: DataFrame, low: DataFrame, top: int, min_gap: float) -> Found:
+def _corner_seed(corners: DataFrame, top: int, min_gap: float) -> Found:
     """The best pairs among each index pair's :data:`_CORNER_SEED` upper corner rows of largest ``u - v``
-    and as many lower ones of smallest (ties by position), scored on the driver."""
+    and as many lower ones of smallest (ties by position), scored on the driver (``corners``: :func:`_corners`'s)."""
     w = F.col("x") - F.col("y")
 
-    def extreme(rows: DataFrame, order: Column, upper: bool) -> DataFrame:
+    def extreme(side: str, order: Column) -> DataFrame:
         place = F.row_number().over(Window.partitionBy("a", "b").orderBy(order, "i"))
-        return rows.select("a", "b", "i", "x", "y", place.alias("_place"), F.lit(upper).alias("upper"),
-                           F.lit(not upper).alias("lower")).where(F.col("_place") <= _CORNER_SEED).drop("_place")
+        return corners.where(side).select(*_ROW, place.alias("_place"), F.lit(side == "upper").alias("upper"),
+                                          F.lit(side == "lower").alias("lower")) \
+            .where(F.col("_place") <= _CORNER_SEED).drop("_place")
 
-    picked = extreme(high, w.desc(), True).unionByName(extreme(low, w.asc(), False))
+    picked = extreme("upper", w.desc()).unionByName(extreme("lower", w.asc()))
     return _scored(picked.collect(), top, min_gap)  # at most 2 * _CORNER_SEED rows per index pair
 
 
