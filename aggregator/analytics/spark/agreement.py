@@ -21,6 +21,11 @@ passes of one Arrow call per bucket (:func:`_grid.per_bucket`, O(m log m) for m 
   number), the y tie sums, each row's y rank and the cross product;
 - D between rows of different x and different y buckets comes from the grid's counts alone.
 
+Under the percentile method (the default) the standings are the normalized scores, and the
+inversion count's own two passes give these figures (``inversions.count_with_ranks``, with
+:func:`x_figures` and :func:`y_figures`); these passes serve the other methods, the robustness
+and the shifts.
+
 **Krippendorff's alpha** (interval, on percentile standings): per subject, the count, sum and
 sum of squares of its centred standings, with and without each index; the sums over subjects
 give alpha and alpha without each index (``agreement._alpha_from_sums``).

@@ -15,8 +15,9 @@ v ≥ the query's. As Kendall's discordant pairs (``agreement``), each pair's ev
 grid (:mod:`~aggregator.analytics.spark._grid`: buckets of u, where a point and a query of equal u
 share one, and of v): inside a u bucket, one Arrow task counts its couples with a compiled sweep
 (:func:`dominance_pairs`); between u buckets within a v bucket, the same with the u bucket for u;
-between both, the grid's counts. O(n log n), exact, one row per subject and
-index pair.
+between both, the grid's counts (summed by the v pass: nothing is persisted). The same passes give
+Kendall's and Spearman's figures of the rows (:func:`count_with_ranks`). O(n log n), exact, one row
+per subject and index pair.
 
 **The top K** bounds, then lists. A seed (the subjects whose ``u - v`` is among the ~``_SEED``
 largest or smallest of each index pair, cut at approximate quantiles) is scored on the driver;
@@ -26,7 +27,8 @@ the K-th strongest of its distinct subject pairs, ``T``, bounds the answer's K-t
 fixed seed), a larger seed from the corners themselves (their ``_CORNER_SEED`` most extreme rows
 a side) raises ``T`` first. Every pair at least ``T`` strong has its upper
 subject in the pair's corner ``u ≥ lo_u + T``, ``v ≤ hi_v - T`` and its lower one in the mirror,
-and ``w = u - v`` at least ``2T`` apart; the corners so trimmed are joined per index pair, each
+and ``w = u - v`` at least ``2T`` apart; the corners so trimmed (kept: the larger seed and the join
+read them, not every row again) are joined per index pair, each
 subject pair keeps its strongest index pair (ties by index pair), and Spark's ordered limit
 returns the K first by numpy's ``_rank_key``. Only the seeds (a few hundred rows per index pair,
 and at most ``2 * _CORNER_SEED`` more) and the K reach the driver.
