@@ -113,13 +113,8 @@ def compare_frames(
     # exactly, which is all the ranks read), the inversions on the normalized scores. Under the percentile
     # method these are the standings: the inversion count's passes give the rank figures too.
     by_position = figures.withColumnRenamed("position", "i")
-    if method == "percentile":
-        found = inversions(by_position, k, threshold, top, ranks=True)
-        assert found.ranks is not None
-        ranks = found.ranks
-    else:
-        ranks = agree.rank_figures(agree.pair_rows(by_position, k, "standing"))
-        found = inversions(by_position, k, threshold, top)
+    found = inversions(by_position, k, threshold, top, ranks=method == "percentile")
+    ranks = found.ranks if found.ranks is not None else agree.rank_figures(agree.pair_rows(by_position, k, "standing"))
     matrix = agree.agreement(names, counts, distinct, ranks, alpha)
     health = (index_health(failures, names, counts, asked) if failures is not None
               else tuple(IndexHealth(index=name, scored=counts[j], asked=asked) for j, name in enumerate(names)))
