@@ -110,6 +110,11 @@ def pair_of(cell_number: int, size: int) -> Pair:
     return a, b
 
 
+def pair_sizes(rows: DataFrame) -> dict[Pair, int]:
+    """Each index pair's rows (one job; a row per pair reaches the driver)."""
+    return {(r["a"], r["b"]): int(r["count"]) for r in rows.groupBy(*PAIR).count().collect()}
+
+
 #: Rows a pass's task should hold at least: fewer, and scheduling a task costs more than its work.
 TASK_ROWS = 250_000
 

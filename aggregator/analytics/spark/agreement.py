@@ -111,7 +111,7 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     default :func:`kendall_levels` of the largest pair.
     """
     rows = rows.select("a", "b", "x", "y").persist()  # counted, then cut
-    sizes = {(r["a"], r["b"]): int(r["count"]) for r in rows.groupBy("a", "b").count().collect()}
+    sizes = _grid.pair_sizes(rows)
     if levels is None:
         levels = kendall_levels(max(sizes.values(), default=0))
     size = 2**levels

@@ -90,9 +90,9 @@ def inversions(
     """
     # both the count and the top read them; the count's bounds are made with them, in the same pass
     rows = agreement.pair_rows(wide, k, values, gap_bounds(min_gap)).persist()
-    sizes = pair_sizes(rows)
+    sizes = _grid.pair_sizes(rows)
     largest = max(sizes.values(), default=0)
-    counts, ranked = count_with_ranks(rows, k, min_gap, sizes=sizes,
+    counts, ranked = count_with_ranks(rows, k, min_gap, sizes=sizes, ranks=ranks,
                                       levels=kendall_levels(2 * largest) if levels is None else levels)
     strongest = top_inversions(rows, largest, top, min_gap)
     rows.unpersist()
@@ -109,12 +109,7 @@ def count_inversions(rows: DataFrame, k: int, min_gap: float, *, levels: int = 0
     ``rows``: ``agreement.pair_rows`` with :func:`gap_bounds` of ``min_gap`` (``qx``, ``qy``); ``sizes``:
     each index pair's rows, when known. :func:`count_with_ranks`'s count.
     """
-    return count_with_ranks(rows, k, min_gap, levels=levels, sizes=sizes)[0]
-
-
-def pair_sizes(rows: DataFrame) -> dict[Pair, int]:
-    """Each index pair's rows (one job; a row per pair reaches the driver)."""
-    return {(r["a"], r["b"]): int(r["count"]) for r in rows.groupBy("a", "b").count().collect()}
+    return count_with_ranks(rows, k, min_gap, levels=levels, sizes=sizes, ranks=False)[0]
 
 
 def _events(rows: DataFrame, size: int, largest: int) -> DataFrame:
@@ -139,8 +134,8 @@ _MOMENTS = ("points", "queries", "ax", "ay", "axay")
 _FRACTIONAL = {"x_cubes", "y_cubes", "ax", "ay", "axay"}
 
 
-def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, sizes: dict[Pair, int] | None = None
-                     ) -> tuple[IntArray, dict[Pair, dict[str, Any]]]:
+def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, sizes: dict[Pair, int] | None = None,
+                     ranks: bool = True) -> tuple[IntArray, dict[Pair, dict[str, Any]]]:
     """:func:`count_inversions`'s count, and Kendall's and Spearman's figures of the rows' x and y
     (:func:`agreement.rank_figures`'s) from the same two passes: the count's points are the rows.
 
@@ -151,11 +146,12 @@ def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, si
     their own. The value pass counts its couples across key buckets and its points' y figures
     (:func:`agreement.y_figures`), and sums its points and queries per key bucket: the grid, whose
     counts give each bucket's first place, so that Spearman's cross product is put together on the
-    driver from sums per grid cell. Nothing is persisted: each pass reads its rows once.
+    driver from sums per grid cell. Nothing is persisted: each pass reads its rows once. ``ranks``
+    False: the count alone (the rank figures come out zero; the tasks do not sort for them).
     """
     import pyarrow as pa
 
-    sizes = pair_sizes(rows) if sizes is None else sizes
+    sizes = _grid.pair_sizes(rows) if sizes is None else sizes
     size = 2**levels
     events = _events(rows, size, max(sizes.values(), default=0))
     fields = [("cell", "long"), ("xb", "int"),
@@ -170,7 +166,10 @@ def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, si
         key, val = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val"))
         point = kind == _POINT
         ax = np.zeros(kind.size)
-        ax[point], carried = agreement.x_figures(key[point], val[point])
+        carried: dict[str, int | float] = dict.fromkeys(_CARRIED, 0)
+        if ranks:
+            ax[point], ranked = agreement.x_figures(key[point], val[point])
+            carried.update(ranked)
         carried["inversions"] = dominance_pairs(key[point], val[point], key[~point], val[~point])
         first = number - at  # the pair's bucket 0
         more = len(_CARRIED)
@@ -189,12 +188,14 @@ def count_with_ranks(rows: DataFrame, k: int, min_gap: float, *, levels: int, si
         key, val, ax = (np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in ("key", "val", "ax"))
         carried = {name: ax[kind == _QUERY + 1 + m] for m, name in enumerate(_CARRIED)}
         totals = {name: float(v.sum()) if name in _FRACTIONAL else sum(int(c) for c in v)
-                  for name, v in carried.items()}
+                  for name, v in carried.items()} | {"across_y": 0, "y_pairs": 0, "y_cubes": 0.0}
         point, query = kind == _POINT, kind == _QUERY
         totals["inversions"] += dominance_pairs(key[point], val[point], key[query], val[query])
         xb = (key + kind / 2).astype(np.intp)  # each event's key bucket
-        ay, y_totals = agreement.y_figures(xb[point], val[point])
-        totals.update(y_totals)
+        ay = np.zeros(int(point.sum()))
+        if ranks:
+            ay, y_totals = agreement.y_figures(xb[point], val[point])
+            totals.update(y_totals)
         moments = {
             "points": np.bincount(xb[point], minlength=size), "queries": np.bincount(xb[query], minlength=size),
             "ax": np.bincount(xb[point], ax[point], size), "ay": np.bincount(xb[point], ay, size),
