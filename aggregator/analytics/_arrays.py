@@ -8,7 +8,7 @@ ranking the subjects two columns share needs no new sort, only counting (``np.bi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -196,10 +196,10 @@ def kendall_tau_b(
     """Kendall's tau-b on the rows both columns have, and n; equal to ``scipy.stats.kendalltau``.
 
     The shared rows already come in ``x``'s order, so only the discordant pairs are left to
-    count: scipy's compiled Fenwick-tree counter (``_kendall_dis``, O(n log n)) is used when
-    present; without it (``fast=False``, or a scipy that moved it) the public
-    ``scipy.stats.kendalltau`` is called on the tie groups, which sorts again but gives the
-    same number. ``discordant``: the pair's :func:`discordant_pairs`, when already counted.
+    count, on a compiled Fenwick tree (:func:`discordant_pairs`, O(n log n)); with
+    ``fast=False`` the public ``scipy.stats.kendalltau`` is called on the tie groups instead,
+    which sorts again but gives the same number. ``discordant``: the pair's
+    :func:`discordant_pairs`, when already counted.
     """
     pair = pair or shared(x, y)
     n = pair.n
@@ -219,24 +219,14 @@ def kendall_tau_b(
     return float(np.clip(tau, -1.0, 1.0)), n
 
 
-def discordant_pairs(pair: Shared) -> int | None:
+def discordant_pairs(pair: Shared) -> int:
     """Pairs of the shared rows that the two columns order oppositely (ties in either not counted).
 
-    One call of scipy's compiled counter; None without it.
+    One call of the compiled counter (:func:`aggregator.analytics._kernels.discordant`).
     """
-    counter = discordance_counter()
-    if counter is None:  # pragma: no cover - a scipy that moved it
-        return None
-    return int(counter(np.ascontiguousarray(pair.x_groups), np.ascontiguousarray(pair.y_groups)))
+    from aggregator.analytics._kernels import discordant  # numba: only when Kendall's tau-b is counted
 
-
-def discordance_counter() -> Callable[[NDArray[np.intp], NDArray[np.intp]], int] | None:
-    try:
-        from scipy.stats._stats import _kendall_dis  # scipy's compiled kernel: private, hence the fallback
-    except ImportError:  # pragma: no cover - a scipy that renamed it
-        return None
-    counter: Callable[[NDArray[np.intp], NDArray[np.intp]], int] = _kendall_dis
-    return counter
+    return int(discordant(np.ascontiguousarray(pair.x_groups), np.ascontiguousarray(pair.y_groups)))
 
 
 def _joint_tie_pairs(pair: Shared) -> int:

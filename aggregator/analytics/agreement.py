@@ -77,7 +77,7 @@ class Agreement:
     #: column of the index that agrees least with the others; -1 with fewer than three indices
     outlier: int
     #: subject pairs each pair of indices orders oppositely (ties in either not counted), as
-    #: tau-b counted them; -1 where not counted (fewer than two shared subjects, or no compiled counter)
+    #: tau-b counted them; -1 where not counted (fewer than two shared subjects, or ``fast=False``)
     discordant: IntArray | None = None
 
 

@@ -15,7 +15,7 @@ a bucket holds about ``BUCKET_ROWS`` at most, :func:`kendall_levels`; a run that
 bucket). The grid's cell counts (driver-sized) give each bucket's first rank, and the rest is two
 passes of one Arrow call per bucket (:func:`_grid.per_bucket`, O(m log m) for m rows, never a whole column):
 
-- per x bucket: D inside it (scipy's Fenwick-tree counter), the x and (x, y) tie sums, and each
+- per x bucket: D inside it (the compiled Fenwick-tree counter), the x and (x, y) tie sums, and each
   row's x rank;
 - per y bucket: D between its rows of different x buckets (the counter over the x bucket
   number), the y tie sums, each row's y rank and the cross product;
@@ -235,14 +235,9 @@ def y_figures(xb: IntArray, y: FloatArray) -> tuple[FloatArray, dict[str, int | 
 
 def discordant(x: IntArray, y: IntArray) -> int:
     """The couples i < j with ``y[i] > y[j]`` and ``x[i] < x[j]`` (``x`` ascending; ``y`` tie groups from 1):
-    scipy's compiled Fenwick-tree counter, O(n log n)."""
-    from aggregator.analytics._arrays import discordance_counter
+    the numpy engine's compiled Fenwick-tree counter, O(n log n)."""
+    from aggregator.analytics._kernels import discordant as counter  # numba: only in the tasks that count
 
-    if x.size < 2:
-        return 0
-    counter = discordance_counter()
-    if counter is None:  # pragma: no cover - a scipy that moved its kernel
-        raise RuntimeError("scipy.stats._stats._kendall_dis is missing")
     return int(counter(np.ascontiguousarray(x, dtype=np.intp), np.ascontiguousarray(y, dtype=np.intp)))
 
 

@@ -56,6 +56,19 @@ def test_spearman_equals_scipy_on_the_shared_rows(pair):
     assert rho == pytest.approx(expected, abs=1e-12, nan_ok=True)
 
 
+@settings(max_examples=150, deadline=None)
+@given(groups=st.integers(0, 40).flatmap(
+    lambda n: st.tuples(st.lists(st.integers(1, 5), min_size=n, max_size=n),
+                        st.lists(st.integers(1, 7), min_size=n, max_size=n))))
+def test_the_discordance_counter_counts_what_the_definition_says(groups):
+    from aggregator.analytics._kernels import discordant
+
+    x = np.sort(np.array(groups[0], dtype=np.intp))  # the counter's x comes in order, ties common
+    y = np.array(groups[1], dtype=np.intp)
+    by_definition = sum(1 for i in range(x.size) for j in range(i + 1, x.size) if x[i] < x[j] and y[i] > y[j])
+    assert discordant(x, y) == by_definition
+
+
 def test_kendall_on_a_large_continuous_pair_matches_scipy():
     rng = np.random.default_rng(3)
     x = rng.normal(size=20_000)
