@@ -24,6 +24,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
 from aggregator.analytics.spark._grid import count_below
+from aggregator.analytics.spark._kept import kept
 
 #: Buckets per group: enough that no one task sorts a large share of a group.
 DEFAULT_BUCKETS = 32
@@ -46,7 +47,7 @@ def running(
     # the cuts and the bucket offsets are a row per group (bucket): broadcast, so the rows stay where they are
     bucketed = df.join(F.broadcast(cuts), list(group), "left") if group else df.crossJoin(F.broadcast(cuts))
     # read twice below: the rows, and the bucket totals
-    bucketed = count_below(bucketed, {"_bucket": ("_cuts", first)}, buckets - 1).drop("_cuts").persist()
+    bucketed = kept(count_below(bucketed, {"_bucket": ("_cuts", first)}, buckets - 1).drop("_cuts"))
     combine = F.sum if how == "sum" else F.max
     before = Window.partitionBy(*group, "_bucket").orderBy(*order).rowsBetween(Window.unboundedPreceding, -1)
     local = bucketed.withColumn("_local", combine(value).over(before))

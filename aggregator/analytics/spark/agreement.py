@@ -50,6 +50,7 @@ from aggregator.analytics.agreement import (
 )
 from aggregator.analytics.arrow_lists import rows_of_lists
 from aggregator.analytics.spark import _grid
+from aggregator.analytics.spark._kept import kept
 
 #: Rows of one pair that one bucket (one Arrow task) should hold at most. A task holds its rows
 #: about three times over (Arrow, the sort, the tie groups: ~100 bytes a row, ~100 MB at 1M), well
@@ -110,13 +111,13 @@ def rank_figures(rows: DataFrame, *, levels: int | None = None) -> dict[tuple[in
     ``levels``: each pair's rows are cut into ``2**levels`` buckets of x and as many of y; by
     default :func:`kendall_levels` of the largest pair.
     """
-    rows = rows.select("a", "b", "x", "y").persist()  # counted, then cut
+    rows = kept(rows.select("a", "b", "x", "y"))  # counted, then cut
     sizes = _grid.pair_sizes(rows)
     if levels is None:
         levels = kendall_levels(max(sizes.values(), default=0))
     size = 2**levels
     # counted on the grid, then in both passes
-    bucketed = _grid.cut(rows, size, {"xb": "x", "yb": "y"}, max(sizes.values(), default=0)).persist()
+    bucketed = kept(_grid.cut(rows, size, {"xb": "x", "yb": "y"}, max(sizes.values(), default=0)))
     if size > 1:
         grid = _grid.grids(bucketed, "xb", "yb", size, {"rows": F.lit(1)})["rows"]
     else:  # one cell a pair: its count is the pair's (no job for it)

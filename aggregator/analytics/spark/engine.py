@@ -24,6 +24,7 @@ from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion
 from aggregator.analytics.shifts import MOVER_THRESHOLD
 from aggregator.analytics.spark import agreement as agree
 from aggregator.analytics.spark import rows
+from aggregator.analytics.spark._kept import released
 from aggregator.analytics.spark.cells import by_subject, cells_of, standings
 from aggregator.analytics.spark.disputes import unusual_threshold
 from aggregator.analytics.spark.health import index_health
@@ -65,6 +66,7 @@ class SparkComparison:
     inversion_counts: IntArray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
 
+@released()  # what it persists goes when it returns: the frames it returns are checkpointed, not persisted
 def compare_frames(
     subjects: DataFrame, readings: DataFrame, specs: Sequence[IndexSpec], *, method: str = "percentile",
     consensus: str = "median", threshold: float | None = DEFAULT_DISAGREEMENT_THRESHOLD, also: Sequence[str] = (),

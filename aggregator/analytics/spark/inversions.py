@@ -57,6 +57,7 @@ from aggregator.analytics.inversions import (
 )
 from aggregator.analytics.spark import _grid, agreement
 from aggregator.analytics.spark._grid import Pair
+from aggregator.analytics.spark._kept import kept
 from aggregator.analytics.spark.agreement import _on_first, kendall_levels
 
 #: Accuracy of the seed's quantile cuts (only the seed's size depends on it).
@@ -89,7 +90,7 @@ def inversions(
     figures of ``values`` too, from the count's own passes (:func:`count_with_ranks`).
     """
     # both the count and the top read them; the count's bounds are made with them, in the same pass
-    rows = agreement.pair_rows(wide, k, values, gap_bounds(min_gap)).persist()
+    rows = kept(agreement.pair_rows(wide, k, values, gap_bounds(min_gap)))
     sizes = _grid.pair_sizes(rows)
     largest = max(sizes.values(), default=0)
     counts, ranked = count_with_ranks(rows, k, min_gap, sizes=sizes, ranks=ranks,
@@ -363,16 +364,16 @@ def top_inversions(rows: DataFrame, largest: int, top: int, min_gap: float) -> t
         return ()
     # the trimmed corners are the few rows of each pair the join couples: kept, so that the larger seed, the
     # trim under its floor and the join read them, not every pair row again (at 32M, ~20 s a scan)
-    kept, couples = corners[0].persist(), corners[1]
-    corner: DataFrame | None = kept
+    trimmed, couples = kept(corners[0]), corners[1]
+    corner: DataFrame | None = trimmed
     if couples > JOIN_BUDGET:
         # the larger seed's pairs are real pairs too: the K-th best distinct one still bounds the answer's
-        raised = _floor(_distinct_best(found + _corner_seed(kept, top, min_gap)), top, min_gap)
+        raised = _floor(_distinct_best(found + _corner_seed(trimmed, top, min_gap)), top, min_gap)
         if raised > floor:  # a pair that strong is one at least the old floor strong: its rows are kept
-            again = _corners(kept.select(*_ROW), ends, raised, scale)
+            again = _corners(trimmed.select(*_ROW), ends, raised, scale)
             floor, corner = raised, None if again is None else again[0]
     listed = [] if corner is None else _strongest(corner, floor, top)
-    kept.unpersist()
+    trimmed.unpersist()
     return tuple(sorted(listed, key=_rank_key))
 
 

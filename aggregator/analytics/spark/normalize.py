@@ -22,6 +22,7 @@ from pyspark.sql.types import BooleanType, LongType, StructField, StructType
 
 from aggregator.analytics.normalize import MAD_TO_SD, MEAN_AD_TO_SD, reference_index
 from aggregator.analytics.spark import _grid
+from aggregator.analytics.spark._kept import kept
 from aggregator.analytics.spark._running import running
 from aggregator.errors import ConfigError
 from aggregator.models import IndexSpec
@@ -49,7 +50,7 @@ def ranked(cells: DataFrame, *, bucket_rows: int = RANK_BUCKET_ROWS) -> DataFram
     import pyarrow as pa
 
     owned = not cells.is_cached
-    cells = cells.persist()  # counted, counted by bucket, then ranked
+    cells = kept(cells)  # counted, counted by bucket, then ranked
     counted = cells.groupBy("j").count().collect()  # one row per index
     count = {int(r["j"]): int(r["count"]) for r in counted}
     largest = max(count.values(), default=0)
@@ -78,7 +79,7 @@ def ranked(cells: DataFrame, *, bucket_rows: int = RANK_BUCKET_ROWS) -> DataFram
     added = [StructField(name, LongType(), False) for name in ("t", "below", "count")]
     schema = StructType([*cells.schema.fields, *added, StructField("first", BooleanType(), False)])
     spread = len(count) * size, sum(count.values())
-    found = _grid.per_bucket(bucketed, "bucket", spread, task, schema, by=["j"]).persist()
+    found = kept(_grid.per_bucket(bucketed, "bucket", spread, task, schema, by=["j"]))
     found.count()  # computed now, so that the cells it was ranked from can go
     if owned:
         cells.unpersist()

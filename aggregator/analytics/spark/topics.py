@@ -17,6 +17,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
+from aggregator.analytics.spark._kept import kept
+
 
 @dataclass(frozen=True, eq=False)
 class SparkTopics:
@@ -70,7 +72,7 @@ def topic_sets(cells: DataFrame) -> DataFrame:
 
 def topics(subjects: DataFrame, cells: DataFrame) -> SparkTopics | None:
     """The topic overlap of the run's subjects (``subjects``: position, subject_id); None when no index gave topics."""
-    sets = topic_sets(cells).persist()
+    sets = kept(topic_sets(cells))
     sizes = sets.groupBy("i", "j").agg(F.count(F.lit(1)).alias("size"))
     n_indices = sizes.groupBy("i").agg(F.count(F.lit(1)).alias("topic_indices"))
     left = sets.select("i", F.col("j").alias("a"), "key")

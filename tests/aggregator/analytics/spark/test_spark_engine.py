@@ -197,6 +197,19 @@ def test_the_demo_run_gives_the_numpy_numbers(spark, demo_export):
     check_same(spark, table, method="quantile_map", failures=[*exported.failures, *faults])
 
 
+def test_a_comparison_leaves_nothing_persisted_in_the_session(spark, demo_export):
+    """A notebook or a service compares run after run in one session: what one comparison persisted for
+    itself must not stay cached after it (the frames it returns are checkpointed, not persisted)."""
+    from aggregator.app.engines import _spark_run
+
+    cached = spark._jsparkSession.sharedState().cacheManager()
+    spark.catalog.clearCache()  # what earlier tests of this module persisted on their own
+    run = _spark_run(spark, str(demo_export))
+    result = compare_frames(run.subjects, run.readings, run.specs, also=("robust_z",))
+    assert cached.isEmpty()
+    assert result.subjects.count() == run.subjects.count()  # and what it returned still reads
+
+
 @pytest.mark.parametrize("levels", [1, 4])
 def test_kendall_counts_inside_buckets_as_exactly_as_across_them(spark, demo_export, levels):
     """The other tests' tables are small enough for one bucket a pair (all of D counted inside it). Cut
