@@ -52,6 +52,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from aggregator.app.memory import give_back
 from aggregator.collection.store import Delivery, Store
 from aggregator.errors import AggregatorError, ConfigError, Problem, RetriableDeliveryError
 from aggregator.models import utc_now
@@ -476,6 +477,7 @@ class Scheduler:
                     if task.done():
                         del running[key]
                         task.result()  # a bug in a delivery stops the scheduler, as it always did
+                        give_back()  # what the report's comparison freed, while the process waits
                 now = self.clock()
                 lapsed, lapse = self._lapsed(now)
                 for job, slot in lapsed:
