@@ -15,13 +15,12 @@ Elsewhere than glibc (macOS, musl, Windows) both are no-ops. A user who set glib
 
 from __future__ import annotations
 
-import ctypes
-import logging
 import os
-import platform
 from functools import cache
+from typing import TYPE_CHECKING
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    import ctypes
 
 #: mallopt's parameters (malloc.h)
 _M_TRIM_THRESHOLD = -1
@@ -34,14 +33,21 @@ TRIM_THRESHOLD = (1 << 31) - 1
 GLIBC_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 
 
+def on_glibc() -> bool:
+    """Whether this process runs on glibc (asked of the C library itself: no scan of the executable)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (AttributeError, ValueError, OSError):  # no confstr (Windows), or a C library that does not know it
+        return False
+
+
 @cache
 def _glibc() -> ctypes.CDLL | None:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not on_glibc():
         return None
-    try:
-        return ctypes.CDLL(None)  # the process's own symbols: glibc's malloc is among them
-    except OSError:  # pragma: no cover - a Linux without a loadable main program
-        return None
+    import ctypes  # only where it is used: every command starts here
+
+    return ctypes.CDLL(None)  # the process's own symbols: glibc's malloc is among them
 
 
 def keep_freed() -> bool:
@@ -50,12 +56,11 @@ def keep_freed() -> bool:
     if libc is None or any(name in os.environ for name in GLIBC_SETTINGS):
         return False
     # the trim threshold alone would also stop glibc adapting the map threshold upward, so that every
-    # block of 128 KB or more got a mapping of its own (ten times the faults): both, or neither
+    # block of 128 KB or more got a mapping of its own (ten times the faults): the map threshold first,
+    # and the trim threshold only once it is set
     if libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) != 1:
         return False
-    if libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) != 1:  # pragma: no cover - glibc accepts any int
-        log.debug("mallopt(M_TRIM_THRESHOLD) refused")
-    return True
+    return bool(libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
 
 
 def give_back() -> None:

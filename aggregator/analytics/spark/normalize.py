@@ -45,7 +45,8 @@ def ranked(cells: DataFrame, *, bucket_rows: int = RANK_BUCKET_ROWS) -> DataFram
     Each column's cells are cut into buckets of their values (equal values share one); one Arrow
     call sorts and counts a bucket's cells; a bucket's first place is the cells in the buckets
     before it (a count per bucket, on the driver). A column of ``bucket_rows`` cells or fewer is one bucket.
-    Returned persisted and computed (the caller unpersists it): ``cells`` are read three times here.
+    Returned persisted and computed (the caller unpersists it, or an enclosing ``_kept.released`` does):
+    ``cells`` are read three times here.
     """
     import pyarrow as pa
 

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc only"
-)
+from aggregator.app.memory import on_glibc
+
+pytestmark = pytest.mark.skipif(not on_glibc(), reason="glibc's malloc only")
 
 #: allocate a 64 MB table, write it, free it, three times: the faults of the last two
 CHURN = """
