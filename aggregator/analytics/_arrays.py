@@ -8,9 +8,8 @@ ranking the subjects two columns share needs no new sort, only counting (``np.bi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -18,17 +17,6 @@ from numpy.typing import NDArray
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
-
-#: Rows per block for the row-wise statistics. A block's temporaries (a few hundred KB each)
-#: stay in cache and are reused by the allocator, where whole-table ones (8 MB per column at a
-#: million subjects) would each be fresh memory: page faults cost as much as the arithmetic.
-ROW_BLOCK = 1 << 15
-
-
-def row_blocks(n: int) -> Iterator[slice]:
-    """Consecutive slices of at most ``ROW_BLOCK`` rows covering ``range(n)``."""
-    return (slice(start, min(start + ROW_BLOCK, n)) for start in range(0, n, ROW_BLOCK))
-
 
 @dataclass(frozen=True, eq=False)
 class Ranked:
@@ -238,149 +226,6 @@ def _joint_tie_pairs(pair: Shared) -> int:
     keys.sort()
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     return TieSums.of(np.diff(np.r_[starts, keys.size])).pairs
-
-
-@dataclass(frozen=True, eq=False)
-class SortedRows:
-    """Each row of a ``[subjects × columns]`` array sorted ascending (NaN last), beside the array itself.
-
-    Stored by place, not by row: :meth:`place` ``(t)`` is every row's t-th smallest value, one
-    contiguous array, so a statistic at a place that depends on the row's count is one gather.
-    """
-
-    #: ``(columns + 1) × subjects``; physical row ``perm[t]`` holds place t (one row is spare)
-    stack: FloatArray
-    perm: tuple[int, ...]
-    count: NDArray[np.int64]
-    #: the unsorted array (for leave-one-out medians)
-    source: FloatArray
-
-    @property
-    def width(self) -> int:
-        return len(self.perm)
-
-    def place(self, t: int) -> FloatArray:
-        """Every row's t-th smallest value (NaN where the row has fewer than t + 1)."""
-        row: FloatArray = self.stack[self.perm[t]]
-        return row
-
-    def pick(self, at: NDArray[np.int64] | NDArray[np.intp]) -> FloatArray:
-        """Row i's value at place ``at[i]`` (``at`` clipped into the row)."""
-        n = self.count.size
-        if not self.perm:
-            return np.full(n, np.nan)
-        index = np.take(np.array(self.perm, dtype=np.intp), np.clip(at, 0, self.width - 1))
-        index *= n
-        index += np.arange(n, dtype=np.intp)
-        picked: FloatArray = np.take(self.stack.ravel(), index)
-        return picked
-
-    def quantile(self, q: float) -> FloatArray:
-        """Per-row quantile with linear interpolation (as ``np.nanquantile``); NaN for an empty row."""
-        where = q * (self.count - 1)
-        lo = np.floor(where).astype(np.int64)
-        frac = where - lo
-        low, high = self.pick(lo), self.pick(lo + 1)
-        result: FloatArray = np.where(self.count > 0, low + np.where(frac > 0, (high - low) * frac, 0.0), np.nan)
-        return result
-
-    def median(self) -> FloatArray:
-        return self._median.copy()
-
-    @cached_property
-    def _median(self) -> FloatArray:
-        lower, upper = self._middle[1], self._middle[2]
-        mid: FloatArray = np.where(self.count > 0, (lower + upper) / 2.0, np.nan)
-        return mid
-
-    def median_without(self, column: int) -> FloatArray:
-        """Each row's median once ``column`` is left out (the row's median where it has no value there).
-
-        Without x, the t-th remaining value is the one at place ``t + 1`` when x sits at or
-        before place t of the sorted row, i.e. when ``x <= place(t)`` (which of equal values
-        goes does not change what remains), else the one at place t. The places the median of
-        the ``count - 1`` remaining values needs are the same for every column, so all columns
-        share four picks.
-        """
-        x = self.source[:, column]
-        has = ~np.isnan(x)
-        below, lower, upper, above = self._middle
-        # m = count - 1 values remain: places (m - 1) // 2 = (count - 2) // 2 and m // 2 = (count - 1) // 2
-        low = np.where(x <= below, upper, below)
-        high = np.where(x <= lower, above, lower)
-        low += high
-        low /= 2.0
-        mid: FloatArray = np.where(has, low, self._median)
-        mid[has & (self.count < 2)] = np.nan  # x was the row's only value
-        return mid
-
-    @cached_property
-    def _middle(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Each row's values at places (count - 2) // 2, (count - 1) // 2, count // 2 and (count - 1) // 2 + 1."""
-        n = self.count
-        return self.pick((n - 2) // 2), self.pick((n - 1) // 2), self.pick(n // 2), self.pick((n - 1) // 2 + 1)
-
-
-def sort_rows(values: FloatArray) -> SortedRows:
-    """Sort every row once; medians, quartiles, spread and leave-one-out medians all read it.
-
-    A sorting network over the columns (a few elementwise minimum/maximum passes over whole
-    columns) instead of ``np.sort(axis=1)``, which sorts each short row on its own (twice as
-    slow for five columns). Missing values travel as +inf and become NaN again past each
-    row's count.
-    """
-    n, k = values.shape
-    stack = np.empty((k + 1, n))
-    missing = np.zeros(n, dtype=np.int64)
-    for j in range(k):
-        column = stack[j]
-        column[:] = values[:, j]
-        gap = np.isnan(column)
-        missing += gap
-        column[gap] = np.inf
-    perm = list(range(k))
-    spare = k
-    for a, b in sorting_network(k):
-        low, high = stack[perm[a]], stack[perm[b]]
-        np.minimum(low, high, out=stack[spare])
-        np.maximum(low, high, out=high)
-        perm[a], spare = spare, perm[a]
-    count = k - missing
-    for t in range(k):
-        np.copyto(stack[perm[t]], np.nan, where=count <= t)
-    return SortedRows(stack=stack, perm=tuple(perm), count=count, source=values)
-
-
-@cache
-def sorting_network(k: int) -> tuple[tuple[int, int], ...]:
-    """Comparators ``(a, b)``, a < b, that sort k inputs: Batcher's odd-even merge sort.
-
-    Built for the next power of two; comparators touching an input beyond k are dropped, as
-    such an input would hold +inf and never move.
-    """
-    size = 1
-    while size < k:
-        size *= 2
-    pairs = []
-    p = 1
-    while p < size:
-        step = p
-        while step >= 1:
-            for j in range(step % p, size - step, 2 * step):
-                for i in range(min(step, size - j - step)):
-                    if (i + j) // (2 * p) == (i + j + step) // (2 * p):
-                        pairs.append((i + j, i + j + step))
-            step //= 2
-        p *= 2
-    return tuple((a, b) for a, b in pairs if b < k)
-
-
-def row_nanmedian(values: FloatArray) -> FloatArray:
-    """Median of each row ignoring NaN (NaN for an all-NaN row), warning-free."""
-    out = np.empty(values.shape[0])
-    for block in row_blocks(values.shape[0]):
-        out[block] = sort_rows(values[block]).median()
-    return out
 
 
 def column_median(ranked: Ranked) -> float:

@@ -35,7 +35,6 @@ from aggregator.analytics._arrays import (
     discordant_pairs,
     kendall_tau_b,
     rank_column,
-    row_blocks,
     shared,
     spearman,
 )
@@ -150,46 +149,18 @@ def _alphas(values: FloatArray, *, leave_out: bool) -> FloatArray:
     """Alpha of all columns, then (``leave_out``) alpha without each column in turn; O(cells) each.
 
     Every sum alpha needs is a sum over units of a figure of the unit's count, sum and sum of
-    squares, so the units are taken a block at a time (temporaries stay small) and each
-    leave-one-out alpha only subtracts one column's share from those three.
+    squares: one compiled pass over the rows (:func:`aggregator.analytics._rows.alpha_sums`).
     """
-    n, k = values.shape
+    from aggregator.analytics._rows import alpha_sums  # numba: only when a comparison runs
+
+    k = values.shape[1]
     present = [~np.isnan(values[:, j]) for j in range(k)]
     cells = sum(int(np.count_nonzero(p)) for p in present)
     # centred values keep the sums of squares accurate
     centre = sum(float(np.sum(values[:, j], where=p)) for j, p in enumerate(present)) / cells if cells else 0.0
     totals = np.zeros((1 + k if leave_out else 1, 4))
-    for block in row_blocks(n):
-        x = values[block] - centre
-        np.nan_to_num(x, copy=False, nan=0.0)
-        m = np.zeros(x.shape[0], dtype=np.intp)
-        s1 = np.zeros(x.shape[0])
-        s2 = np.zeros(x.shape[0])
-        for j in range(k):
-            m += present[j][block]
-            s1 += x[:, j]
-            s2 += x[:, j] * x[:, j]
-        totals[0] += _alpha_sums(m, s1, s2)
-        if leave_out:
-            for j in range(k):
-                totals[1 + j] += _alpha_sums(m - present[j][block], s1 - x[:, j], s2 - x[:, j] * x[:, j])
+    alpha_sums(values, centre, leave_out, totals)
     return np.array([_alpha_from_sums(*row) for row in totals])
-
-
-def _alpha_sums(m: NDArray[np.intp], s1: FloatArray, s2: FloatArray) -> FloatArray:
-    """Over the units with at least two values (the others carry no pair): the number of
-    values, Σ (m·s2 - s1²) / (m - 1), Σ s1 and Σ s2, for units with counts m, sums s1 and
-    sums of squares s2. A count is a small whole number, so each sum is taken over the units
-    of each count at once (``np.bincount`` with weights).
-    """
-    units = np.bincount(m)
-    if units.size < 3:
-        return np.zeros(4)
-    c = np.arange(2, units.size, dtype=np.float64)
-    by_s1 = np.bincount(m, weights=s1)[2:]
-    by_s2 = np.bincount(m, weights=s2)[2:]
-    by_square = np.bincount(m, weights=s1 * s1)[2:]
-    return np.array([np.dot(c, units[2:]), np.sum((c * by_s2 - by_square) / (c - 1.0)), by_s1.sum(), by_s2.sum()])
 
 
 def _alpha_from_sums(total: float, observed_sum: float, sum1: float, sum2: float) -> float:
@@ -280,21 +251,22 @@ class Robustness:
     most_influential: int
 
 
-def robustness(names: Sequence[str], consensus: FloatArray, without: Sequence[FloatArray]) -> Robustness:
-    """Compare ``consensus`` with each leave-one-index-out consensus in ``without``."""
+def robustness(names: Sequence[str], consensus: FloatArray, without: FloatArray) -> Robustness:
+    """Compare ``consensus`` with each leave-one-index-out consensus: ``without[:, j]`` leaves out index j."""
     step = -(-consensus.size // ROBUSTNESS_SAMPLE) if consensus.size > ROBUSTNESS_SAMPLE else 1
     consensus = consensus[::step]
-    without = [other[::step] for other in without]
+    k = without.shape[1]
     full = rank_column(consensus)
-    rho = np.full(len(without), np.nan)
-    n = np.zeros(len(without), dtype=np.int64)
-    shift = np.full(len(without), np.nan)
-    for j, other in enumerate(without):
+    rho = np.full(k, np.nan)
+    n = np.zeros(k, dtype=np.int64)
+    shift = np.full(k, np.nan)
+    for j in range(k):
+        other = without[::step, j]
         rho[j], n[j] = spearman(full, rank_column(other))
         both = ~np.isnan(consensus) & ~np.isnan(other)
         if np.any(both):
             shift[j] = float(np.median(np.abs(consensus[both] - other[both])))
     most = -1
-    if len(without) >= MIN_INDICES_FOR_OUTLIER and not np.all(np.isnan(rho)):
+    if k >= MIN_INDICES_FOR_OUTLIER and not np.all(np.isnan(rho)):
         most = int(np.nanargmin(rho))
     return Robustness(indices=tuple(names), rho_without=rho, n=n, median_shift=shift, most_influential=most)

@@ -12,8 +12,8 @@ and returns numbers only; turning them into words and pixels is the reports' job
   **fingerprints** and consensus **robustness** (:mod:`aggregator.analytics.agreement`), **topics**
   (:mod:`aggregator.analytics.topics`) and **shifts** since a previous run (:mod:`aggregator.analytics.shifts`).
 
-Each column is sorted once (``oriented_ranks``) and each row once (``sort_rows``, block by
-block); every statistic after that reads those sorts.
+Each column is sorted once (``oriented_ranks``) and each row once (``consensus.row_figures``);
+every statistic after that reads those sorts.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from aggregator.analytics._arrays import FloatArray, Ranked, row_blocks, row_nanmedian, sort_rows
+from aggregator.analytics._arrays import FloatArray, Ranked
 from aggregator.analytics.agreement import Agreement, Fingerprint, Robustness, agreement, fingerprint, robustness
 from aggregator.analytics.consensus import (
     CONSENSUS_METHODS,
     MIN_INDICES_FOR_CONSENSUS,
     consensus_by_rows,
     consensus_of,
-    leave_one_out,
+    row_figures,
+    row_nanmedian,
 )
 from aggregator.analytics.disputes import unusual_spread
 from aggregator.analytics.inversions import DEFAULT_TOP_INVERSIONS, Inversion, count_inversions, top_inversions
@@ -49,8 +50,6 @@ __all__ = [
 
 #: Spread (max - min of the normalized scores, 0-100 points) above which a subject is flagged.
 DEFAULT_DISAGREEMENT_THRESHOLD = 25.0
-#: Naming one index as the dissenter needs at least this many (with two, neither is "odd").
-MIN_INDICES_FOR_DISSENT = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,7 +219,7 @@ def compare_table(
     ranks = oriented_ranks(table.raw, table.specs)
     standing = normalize(table.raw, table.specs, "percentile", ranks=ranks)
     normalized = standing if method == "percentile" else normalize(table.raw, table.specs, method, ranks=ranks)
-    rows = _row_figures(normalized, standing, consensus)
+    rows = row_figures(normalized, standing, consensus)
     names = table.index_names
     rule = "fixed" if threshold is not None else "unusual"
     if threshold is None:  # the roster's own: spreads its ordinary disagreement rarely reaches
@@ -243,60 +242,6 @@ def compare_table(
                        mover_threshold),
         alternatives={name: normalize(table.raw, table.specs, name, ranks=ranks) for name in also},
     )
-
-
-@dataclass(frozen=True, eq=False)
-class _RowFigures:
-    """What each subject's row of normalized scores says (see :class:`Comparison`)."""
-
-    n_indices: NDArray[np.int64]
-    consensus: FloatArray
-    iqr: FloatArray
-    spread: FloatArray
-    dissenter: NDArray[np.int64]
-    dissent_gap: FloatArray
-    #: the consensus without each index in turn
-    without: list[FloatArray]
-
-
-def _row_figures(normalized: FloatArray, standing: FloatArray, consensus: str) -> _RowFigures:
-    """Consensus, IQR, spread, dissent and leave-one-out consensus, a block of rows at a time."""
-    n, k = normalized.shape
-    aggregate = consensus_of(consensus)
-    out = _RowFigures(
-        n_indices=np.empty(n, dtype=np.int64), consensus=np.empty(n), iqr=np.empty(n), spread=np.empty(n),
-        dissenter=np.empty(n, dtype=np.int64), dissent_gap=np.empty(n), without=[np.empty(n) for _ in range(k)],
-    )
-    for block in row_blocks(n):
-        rows = sort_rows(normalized[block])
-        count = rows.count
-        enough = count >= MIN_INDICES_FOR_CONSENSUS
-        out.n_indices[block] = count
-        out.consensus[block] = np.where(enough, aggregate(rows, standing[block]), np.nan)
-        out.iqr[block] = np.where(enough, rows.quantile(0.75) - rows.quantile(0.25), np.nan)
-        out.spread[block] = np.where(enough, rows.pick(count - 1) - rows.place(0) if k else np.nan, np.nan)
-        others = [rows.median_without(j) for j in range(k)]
-        out.dissenter[block], out.dissent_gap[block] = _dissent(rows.source, others, count)
-        for j in range(k):
-            out.without[j][block] = leave_one_out(consensus, rows, others, standing[block], j)
-    return out
-
-
-def _dissent(
-    normalized: FloatArray, others: Sequence[FloatArray], n_indices: NDArray[np.int64]
-) -> tuple[NDArray[np.int64], FloatArray]:
-    if not others:
-        return np.full(len(normalized), -1, dtype=np.int64), np.full(len(normalized), np.nan)
-    # column by column (few columns, long rows): the first column with the widest gap wins
-    gap = np.full(len(normalized), -1.0)
-    dissenter = np.zeros(len(normalized), dtype=np.int64)
-    for j, other in enumerate(others):
-        here = np.abs(normalized[:, j] - other)
-        wider = here > gap  # False where NaN
-        gap = np.where(wider, here, gap)
-        dissenter[wider] = j
-    has_dissent = n_indices >= MIN_INDICES_FOR_DISSENT
-    return np.where(has_dissent, dissenter, -1), np.where(has_dissent, gap, np.nan)
 
 
 def _shifts(

@@ -1,7 +1,8 @@
 """Consensus standing: one robust figure per subject from the indices that know them.
 
-Each method takes the normalized ``[subjects × indices]`` table sorted by row (one sort,
-shared with the spread, quartiles and leave-one-out medians) and the percentile standing:
+Each method reads a subject's normalized scores sorted (one sort per row, in
+:mod:`aggregator.analytics._rows`, shared with the spread, quartiles and leave-one-out
+consensus) and, for Borda, the percentile standing:
 
 - ``median`` (the default): the middle normalized score; with an even count, the mean of the
   two middle ones.
@@ -16,50 +17,27 @@ A subject needs ``MIN_INDICES_FOR_CONSENSUS`` indices for a consensus (NaN other
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
-from aggregator.analytics._arrays import FloatArray, SortedRows, row_blocks, sort_rows
+from aggregator.analytics._arrays import FloatArray
 from aggregator.errors import ConfigError
 
 #: Consensus needs at least this many indices to know the subject.
 MIN_INDICES_FOR_CONSENSUS = 2
+#: Naming one index as the dissenter needs at least this many (with two, neither is "odd").
+MIN_INDICES_FOR_DISSENT = 3
 #: Share cut from each end of a subject's scores by the ``trimmed_mean`` consensus (as scipy's trim_mean).
 TRIM = 0.25
 
-Consensus = Callable[[SortedRows, FloatArray], FloatArray]
-"""A consensus method: the normalized table sorted by row, and the percentile standing, in."""
+#: the methods, by name; the compiled row pass (:mod:`aggregator.analytics._rows`) knows them by number
+MEDIAN, TRIMMED_MEAN, BORDA = 0, 1, 2
+CONSENSUS_METHODS: dict[str, int] = {"median": MEDIAN, "trimmed_mean": TRIMMED_MEAN, "borda": BORDA}
 
 
-def _median(rows: SortedRows, _standing: FloatArray) -> FloatArray:
-    return rows.median()
-
-
-def _trimmed_mean(rows: SortedRows, _standing: FloatArray) -> FloatArray:
-    n = rows.count
-    cut = np.floor(TRIM * n).astype(np.int64)
-    kept = n - 2 * cut
-    total = np.zeros(n.shape)
-    for t in range(rows.width):
-        total += np.where((t >= cut) & (t < n - cut), rows.place(t), 0.0)
-    mean: FloatArray = np.where(kept > 0, total / np.maximum(kept, 1), np.nan)
-    return mean
-
-
-def _borda(rows: SortedRows, standing: FloatArray) -> FloatArray:
-    # Borda points per index are the share of the index's cohort a subject beats (ties split):
-    # the percentile standing, whatever the normalizer; averaged so missing indices don't count.
-    n = rows.count
-    total = np.nansum(standing, axis=1) if standing.shape[1] else np.zeros(n.shape)
-    mean: FloatArray = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-    return mean
-
-
-CONSENSUS_METHODS: dict[str, Consensus] = {"median": _median, "trimmed_mean": _trimmed_mean, "borda": _borda}
-
-
-def consensus_of(name: str) -> Consensus:
+def consensus_of(name: str) -> int:
     """The consensus method called ``name``, or a ConfigError listing the known ones."""
     try:
         return CONSENSUS_METHODS[name]
@@ -67,26 +45,51 @@ def consensus_of(name: str) -> Consensus:
         raise ConfigError(f"unknown consensus method {name!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}") from None
 
 
-def consensus_by_rows(name: str, normalized: FloatArray, standing: FloatArray) -> FloatArray:
-    """The consensus of each row of ``normalized`` (NaN with fewer than ``MIN_INDICES_FOR_CONSENSUS``)."""
-    aggregate = consensus_of(name)
-    out = np.empty(normalized.shape[0])
-    for block in row_blocks(normalized.shape[0]):
-        rows = sort_rows(normalized[block])
-        out[block] = np.where(rows.count >= MIN_INDICES_FOR_CONSENSUS, aggregate(rows, standing[block]), np.nan)
+@dataclass(frozen=True, eq=False)
+class RowFigures:
+    """What each subject's row of normalized scores says (see :class:`~aggregator.analytics.compare.Comparison`)."""
+
+    n_indices: NDArray[np.int64]
+    consensus: FloatArray
+    iqr: FloatArray
+    spread: FloatArray
+    dissenter: NDArray[np.int64]
+    dissent_gap: FloatArray
+    #: ``[subjects × indices]``, column-major: the consensus without each index in turn
+    without: FloatArray
+
+
+def row_figures(normalized: FloatArray, standing: FloatArray, consensus: str) -> RowFigures:
+    """Consensus, IQR, spread, dissent and leave-one-out consensus of every row, in one compiled pass."""
+    from aggregator.analytics import _rows  # numba: only when a comparison runs
+
+    method = consensus_of(consensus)
+    n, k = normalized.shape
+    out = RowFigures(
+        n_indices=np.empty(n, dtype=np.int64), consensus=np.empty(n), iqr=np.empty(n), spread=np.empty(n),
+        dissenter=np.empty(n, dtype=np.int64), dissent_gap=np.empty(n), without=np.empty((n, k), order="F"),
+    )
+    _rows.row_figures(
+        normalized, standing, _rows.sorting_network(k), method, TRIM, MIN_INDICES_FOR_CONSENSUS,
+        MIN_INDICES_FOR_DISSENT, out.n_indices, out.consensus, out.iqr, out.spread, out.dissenter, out.dissent_gap,
+        out.without,
+    )
     return out
 
 
-def leave_one_out(
-    name: str, rows: SortedRows, others: Sequence[FloatArray], standing: FloatArray, j: int
-) -> FloatArray:
-    """The consensus without column ``j`` (NaN where fewer than two indices remain)."""
-    normalized = rows.source
-    remaining = rows.count - ~np.isnan(normalized[:, j])
-    if name == "median":
-        without = others[j]  # the median of the others, as the dissent already found it
-    else:
-        keep = [c for c in range(normalized.shape[1]) if c != j]
-        without = CONSENSUS_METHODS[name](sort_rows(normalized[:, keep]), standing[:, keep])
-    out: FloatArray = np.where(remaining >= MIN_INDICES_FOR_CONSENSUS, without, np.nan)
+def consensus_by_rows(name: str, normalized: FloatArray, standing: FloatArray) -> FloatArray:
+    """The consensus of each row of ``normalized`` (NaN with fewer than ``MIN_INDICES_FOR_CONSENSUS``)."""
+    return _consensus_only(normalized, standing, consensus_of(name), MIN_INDICES_FOR_CONSENSUS)
+
+
+def row_nanmedian(values: FloatArray) -> FloatArray:
+    """Median of each row ignoring NaN (NaN for an all-NaN row), warning-free."""
+    return _consensus_only(values, values, MEDIAN, 1)
+
+
+def _consensus_only(normalized: FloatArray, standing: FloatArray, method: int, least: int) -> FloatArray:
+    from aggregator.analytics import _rows
+
+    out = np.empty(normalized.shape[0])
+    _rows.consensus_only(normalized, standing, _rows.sorting_network(normalized.shape[1]), method, TRIM, least, out)
     return out

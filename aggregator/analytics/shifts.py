@@ -30,9 +30,9 @@ from aggregator.analytics._arrays import (
     Ranked,
     column_median,
     median_in_place,
-    row_nanmedian,
     spearman,
 )
+from aggregator.analytics.consensus import row_nanmedian
 from aggregator.models import IndexSpec
 
 #: Rank correlation between runs above which a mass shift counts as a rescaling.

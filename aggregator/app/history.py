@@ -21,7 +21,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from aggregator.analytics._arrays import FloatArray, row_nanmedian
+from aggregator.analytics._arrays import FloatArray
 from aggregator.analytics.compare import (
     MIN_INDICES_FOR_CONSENSUS,
     Comparison,
@@ -29,6 +29,7 @@ from aggregator.analytics.compare import (
     common_versions,
     compare_table,
 )
+from aggregator.analytics.consensus import row_nanmedian
 from aggregator.analytics.normalize import normalize
 from aggregator.analytics.outcome import Components, ConsensusHistory, IndexTiming, RunOutcome
 from aggregator.collection._columns import RosterRows, RunColumns

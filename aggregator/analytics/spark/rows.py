@@ -2,7 +2,7 @@
 
 A row holds a handful of values (one per index): ``normalized`` and ``standing`` (null =
 missing, in index order). :func:`subject_figures` computes every figure of a subject with the
-numpy engine's own row code (``compare._row_figures``), an Arrow batch of rows at a time on the
+numpy engine's own row code (``consensus.row_figures``), an Arrow batch of rows at a time on the
 workers. The Spark SQL expressions below (:func:`consensus`, :func:`median`) are for the figures
 other stages read off a row without the rest: the previous run's consensus, the movement."""
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - pyspark's own convention
 
@@ -76,8 +75,8 @@ def subject_figures(wide: DataFrame, consensus: str, k: int, carried: Sequence[s
     missing) and the ``carried`` columns. Out: ``position``, ``subject_id``, ``normalized``,
     ``standing``, ``n_indices``, ``consensus``, ``consensus_iqr``, ``spread``, ``dissenter``,
     ``dissent_gap``, the carried columns and ``without`` (the consensus without each index). The
-    figures are ``compare._row_figures`` of each batch: the same arithmetic as the numpy engine,
-    done by numpy on the workers, instead of Spark SQL's array functions (interpreted, row by row).
+    figures are ``consensus.row_figures`` of each batch: the same compiled arithmetic as the numpy
+    engine, on the workers, instead of Spark SQL's array functions (interpreted, row by row).
     """
     import pyarrow as pa
 
@@ -88,17 +87,16 @@ def subject_figures(wide: DataFrame, consensus: str, k: int, carried: Sequence[s
     ])
 
     def figures(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from aggregator.analytics.compare import _row_figures
+        from aggregator.analytics.consensus import row_figures
 
         for batch in batches:
             normalized, standing = (rows_of_lists(batch.column(name), k) for name in ("norm", "standing"))
-            found = _row_figures(normalized, standing, consensus)
+            found = row_figures(normalized, standing, consensus)
             scalars = [found.n_indices, found.consensus, found.iqr, found.spread, found.dissenter, found.dissent_gap]
-            without = np.column_stack(found.without) if k else np.empty((batch.num_rows, 0))
             yield pa.RecordBatch.from_arrays(
                 [batch.column("i"), batch.column("subject_id"), batch.column("norm"), batch.column("standing"),
                  *[pa.array(values, from_pandas=True) for values in scalars],  # NaN: no figure (null); ints stay ints
-                 *[batch.column(name) for name in carried], lists_of_rows(without)],
+                 *[batch.column(name) for name in carried], lists_of_rows(found.without)],
                 names=["position", "subject_id", "normalized", "standing", "n_indices", "consensus", "consensus_iqr",
                        "spread", "dissenter", "dissent_gap", *carried, "without"],
             )

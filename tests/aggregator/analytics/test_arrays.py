@@ -7,14 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from aggregator.analytics._arrays import (
-    kendall_tau_b,
-    rank_column,
-    row_nanmedian,
-    sort_rows,
-    sorting_network,
-    spearman,
-)
+from aggregator.analytics._arrays import kendall_tau_b, rank_column, spearman
 
 NAN = np.nan
 
@@ -88,47 +81,3 @@ def test_ranks_share_ties_and_keep_nan():
     assert rank_column(np.array([NAN, NAN])).count == 0
 
 
-@settings(max_examples=80, deadline=None)
-@given(values=arrays(np.float64, st.tuples(st.integers(0, 30), st.integers(1, 6)),
-                     elements=st.one_of(st.integers(0, 9).map(float), st.just(NAN))))
-def test_row_statistics_match_numpy(values):
-    rows = sort_rows(values)
-    present = ~np.isnan(values)
-    for i in range(values.shape[0]):
-        row = values[i][present[i]]
-        if row.size == 0:
-            assert np.isnan(rows.median()[i]) and np.isnan(rows.quantile(0.25)[i])
-            continue
-        assert rows.median()[i] == np.median(row)
-        assert rows.quantile(0.25)[i] == pytest.approx(np.quantile(row, 0.25))
-        assert rows.quantile(0.75)[i] == pytest.approx(np.quantile(row, 0.75))
-        for j in range(values.shape[1]):
-            others = np.delete(values[i], j)
-            others = others[~np.isnan(others)] if present[i, j] else row
-            expected = np.median(others) if others.size else NAN
-            assert rows.median_without(j)[i] == pytest.approx(expected, nan_ok=True)
-    np.testing.assert_array_equal(rows.median(), row_nanmedian(values))
-
-
-@pytest.mark.parametrize("k", range(17))
-def test_sort_rows_sorts_each_row_with_nan_last(k):
-    rng = np.random.default_rng(k)
-    values = rng.integers(0, 5, size=(400, k)).astype(float)  # many ties
-    values[rng.random(values.shape) < 0.3] = NAN
-    values[:3] = NAN  # rows with nothing
-    if k:
-        values[3, 0] = np.inf  # a real infinity stays one
-    rows = sort_rows(values)
-    expected = np.sort(values, axis=1)
-    for t in range(k):
-        np.testing.assert_array_equal(rows.place(t), expected[:, t])
-    np.testing.assert_array_equal(rows.count, np.sum(~np.isnan(values), axis=1))
-
-
-@pytest.mark.parametrize("k", range(1, 15))
-def test_sorting_network_sorts_every_zero_one_input(k):
-    # the 0-1 principle: a comparator network that sorts all 2^k rows of zeros and ones sorts everything
-    rows = ((np.arange(2**k)[:, None] >> np.arange(k)) & 1).astype(float)
-    for a, b in sorting_network(k):
-        rows[:, a], rows[:, b] = np.minimum(rows[:, a], rows[:, b]), np.maximum(rows[:, a], rows[:, b])
-    assert np.all(np.diff(rows, axis=1) >= 0)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from aggregator.analytics import _arrays
 from aggregator.analytics.compare import ScoreTable, compare, compare_table, row_nanmedian
 from aggregator.errors import ConfigError
 from aggregator.models import Failure, FailureKind, IndexSpec
@@ -130,25 +129,3 @@ def test_topics_travel_from_readings_to_the_comparison():
     assert [(t.row, table.index_names[t.index], t.topic) for t in topics.lone] == [
         (0, "klout", "Bacon"), (0, "kred", "travel")]
     assert compare({"a": {"x": 1}}).topics is None
-
-
-@pytest.mark.parametrize("consensus", ["median", "trimmed_mean", "borda"])
-def test_figures_do_not_depend_on_the_row_block_size(monkeypatch, consensus):
-    rng = np.random.default_rng(3)
-    raw = np.floor(rng.lognormal(size=(700, 5)) * 4) + rng.normal(size=(700, 1)).round()  # ties
-    raw[rng.random(raw.shape) < 0.3] = np.nan
-    raw[:20, 1:] = np.nan  # subjects one index knows
-    specs = tuple(IndexSpec(name=f"i{j}") for j in range(5))
-    ids = tuple(f"s{i}" for i in range(700))
-    before = ScoreTable(ids, specs, raw * 1.1 + rng.normal(size=raw.shape))
-    table = ScoreTable(ids, specs, raw)
-    whole = compare_table(table, previous=before, consensus=consensus)
-    monkeypatch.setattr(_arrays, "ROW_BLOCK", 64)
-    blocked = compare_table(table, previous=before, consensus=consensus)
-    for name in ("consensus", "n_indices", "spread", "dissenter", "dissent_gap", "consensus_iqr"):
-        np.testing.assert_array_equal(getattr(blocked, name), getattr(whole, name), err_msg=name)
-    np.testing.assert_array_equal(blocked.robustness.rho_without, whole.robustness.rho_without)
-    np.testing.assert_array_equal(blocked.shifts.movement, whole.shifts.movement)
-    np.testing.assert_array_equal(blocked.shifts.consensus_change, whole.shifts.consensus_change)
-    assert blocked.agreement.alpha == pytest.approx(whole.agreement.alpha, abs=1e-12)
-    np.testing.assert_allclose(blocked.agreement.alpha_without, whole.agreement.alpha_without, atol=1e-12)
