@@ -1,4 +1,4 @@
-"""Compiled loops numpy cannot express (numba); imported only when a count runs, never by ``import aggregator``.
+"""Compiled loops along a column's order (numba); imported only when a comparison runs, never by ``import aggregator``.
 
 Counting the inversions of an index pair is one sweep along one column's order with a Fenwick
 tree over the other column's tie groups: each step adds the rows that just came far enough
@@ -7,7 +7,9 @@ row, which whole-array numpy operations cannot (their replacement,
 ``inversions._prefix_count_in_blocks``, needs log n passes of sorts and binary searches), and
 scipy's compiled discordance counter would need the rows and their bounds merged into 2n
 elements first. Kendall's discordant pairs are counted on the same kind of tree
-(:func:`discordant`), so a comparison never imports ``scipy.stats``. Compiled on first use and
+(:func:`discordant`), so a comparison never imports ``scipy.stats``. Each value's mid-rank
+percentile is read off its tie group in the same walk that writes it (:func:`scatter_mid_points`),
+where numpy took five passes over the column. Compiled on first use and
 cached (``cache=True``: later processes load the machine code from ``__pycache__``, or numba's
 cache directory where that is not writable); ``nogil``: a caller may count index pairs on
 threads.
@@ -164,3 +166,34 @@ def discordant(x: NDArray[np.intp], y: NDArray[np.intp]) -> int:
                 at += at & -at
         start = end
     return total
+
+
+@njit(cache=True, nogil=True)
+def scatter_mid_points(sorted_groups: NDArray[np.intp], order: NDArray[np.int64], scale: float,
+                       out: NDArray[np.float64]) -> None:
+    """``out[order[p]] = scale (r - 1/2) / m`` for the p-th of a column's m values in ascending order.
+
+    ``sorted_groups``: the values' tie groups, non-decreasing; r, the value's mid-rank, is the
+    mean of its tie group's ranks: a group of t ending at rank e has ``e - t/2 + 1/2``. One pass,
+    each group's figure worked out once, where numpy needs a count, a cumulative sum and three
+    whole-column passes before the scatter.
+    """
+    m = sorted_groups.size
+    start = 0
+    while start < m:
+        end = start + 1
+        while end < m and sorted_groups[end] == sorted_groups[start]:
+            end += 1
+        mid = float(end) - (end - start) * 0.5 + 0.5
+        points = (mid - 0.5) / m * scale
+        for p in range(start, end):
+            out[order[p]] = points
+        start = end
+
+
+@njit(cache=True, nogil=True)
+def mid_points(sorted_groups: NDArray[np.intp]) -> NDArray[np.float64]:
+    """``(r - 1/2) / m`` of each of a column's m values, in ascending order (see :func:`scatter_mid_points`)."""
+    out = np.empty(sorted_groups.size)
+    scatter_mid_points(sorted_groups, np.arange(sorted_groups.size), 1.0, out)
+    return out

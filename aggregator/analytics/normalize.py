@@ -129,13 +129,11 @@ def percentile(values: FloatArray, specs: Sequence[IndexSpec]) -> FloatArray:
 
 
 def _percentile(values: FloatArray, ranks: Sequence[Ranked]) -> FloatArray:
+    from aggregator.analytics._kernels import scatter_mid_points  # numba: only when a comparison runs
+
     out = _empty_like(values)
-    for j, ranked in enumerate(ranks):  # a handful of indices; each column is vectorized
-        if ranked.count:
-            points = ranked.sorted_mid_ranks - 0.5
-            points /= ranked.count
-            points *= 100.0
-            out[ranked.order, j] = points
+    for j, ranked in enumerate(ranks):  # a handful of indices, each one compiled pass
+        scatter_mid_points(ranked.sorted_groups, ranked.order, 100.0, out[:, j])
     return out
 
 
@@ -257,13 +255,10 @@ def _quantile_map(
         sign = 1.0 if specs[ref].higher_is_better else -1.0
         ref_values = _range_column(ref_ranked.sorted_values * sign, specs[ref])
         ref_values = np.maximum.accumulate(ref_values)  # ascending already; guards float noise
-        ref_points = (ref_ranked.sorted_mid_ranks - 0.5) / ref_ranked.count
+        ref_points = ref_ranked.sorted_points
     for j, ranked in enumerate(ranks):
         if not ranked.count:
             continue
-        p = (ranked.sorted_mid_ranks - 0.5) / ranked.count
-        if ref_ranked.count:
-            out[ranked.order, j] = np.interp(p, ref_points, ref_values)
-        else:
-            out[ranked.order, j] = p * 100.0
+        p = ranked.sorted_points
+        np.put(out[:, j], ranked.order, np.interp(p, ref_points, ref_values) if ref_ranked.count else p * 100.0)
     return out

@@ -77,7 +77,7 @@ def test_ranks_share_ties_and_keep_nan():
     ranked = rank_column(np.array([5.0, NAN, 1.0, 5.0, 3.0]))
     assert ranked.count == 4 and ranked.n_groups == 3
     assert ranked.groups.tolist() == [3, 0, 1, 3, 2]
-    assert ranked.sorted_mid_ranks.tolist() == [1.0, 2.0, 3.5, 3.5]
+    assert (ranked.sorted_points * 8).tolist() == [1.0, 3.0, 6.0, 6.0]  # (mid-rank - 1/2) / 4: 1, 2, 3.5, 3.5
     assert rank_column(np.array([NAN, NAN])).count == 0
 
 

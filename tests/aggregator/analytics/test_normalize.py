@@ -27,6 +27,18 @@ def test_percentile_is_mid_rank_with_shared_ties():
     assert np.isnan(normalize(values, [BOUNDED])[4, 0])
 
 
+@settings(max_examples=60, deadline=None)
+@given(column=arrays(np.float64, st.integers(0, 60), elements=st.one_of(st.integers(0, 8).map(float), st.just(np.nan))))
+def test_percentile_is_the_average_rank_of_scipy(column):
+    from scipy.stats import rankdata
+
+    out = normalize(column[:, None], [BOUNDED]).ravel()
+    present = ~np.isnan(column)
+    expected = (rankdata(column[present]) - 0.5) / max(int(present.sum()), 1) * 100.0
+    np.testing.assert_allclose(out[present], expected, rtol=1e-13)
+    assert np.isnan(out[~present]).all()
+
+
 def test_range_maps_documented_scale_and_flips_lower_is_better():
     values = np.array([[250.0, 1.0], [1000.0, 100.0]])
     out = normalize(values, [BOUNDED, LOWER_BETTER], "range")
