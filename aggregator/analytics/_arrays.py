@@ -114,11 +114,11 @@ class TieSums:
 
     @classmethod
     def of(cls, sizes: NDArray[np.int64]) -> TieSums:
-        """From the groups' sizes t (one conversion, no temporary per term)."""
-        t = sizes.astype(np.float64)
-        total = float(t.sum())
-        squares = float(np.einsum("i,i->", t, t))  # whole and below 2**53: exact
-        return cls(pairs=round((squares - total) / 2.0), cubes=float(np.einsum("i,i,i->", t, t, t)) - total)
+        """From the groups' sizes t, in one compiled pass."""
+        from aggregator.analytics._kernels import tie_sums  # numba: only when a rank statistic runs
+
+        pairs, cubes = tie_sums(sizes)
+        return cls(pairs=int(pairs), cubes=float(cubes))
 
 
 def shared(x: Ranked, y: Ranked) -> Shared:
@@ -139,10 +139,11 @@ def spearman(x: Ranked, y: Ranked, pair: Shared | None = None) -> tuple[float, i
 
     Exact pairwise-complete ranks come from counting each tie group's members among the shared
     rows, so no column is sorted again. Pearson's r of the mid-ranks needs only their cross
-    product: their mean is ``(n + 1) / 2`` and each sum of squares is
-    ``(n³ - n - Σ(t³ - t)) / 12`` over the tie groups' sizes t. Doubled and centred, the
-    ranks are whole numbers, so the products are exact.
+    product (one compiled pass, :func:`aggregator.analytics._kernels.rank_cross_product`): their
+    mean is ``(n + 1) / 2`` and each sum of squares is ``(n³ - n - Σ(t³ - t)) / 12`` over the
+    tie groups' sizes t. Doubled and centred, the ranks are whole numbers, so the products are exact.
     """
+    from aggregator.analytics._kernels import rank_cross_product
     pair = pair or shared(x, y)
     n = pair.n
     if n < 2:
@@ -151,20 +152,8 @@ def spearman(x: Ranked, y: Ranked, pair: Shared | None = None) -> tuple[float, i
     squares = (float(n) ** 3 - n - pair.x_ties.cubes) * (float(n) ** 3 - n - pair.y_ties.cubes) / 9.0
     if squares == 0.0:
         return float("nan"), n
-    dx = np.take(_doubled_mid_ranks(pair.x_sizes, n), pair.x_groups)
-    dy = np.take(_doubled_mid_ranks(pair.y_sizes, n), pair.y_groups)
-    products = float(np.einsum("i,i->", dx, dy))  # einsum, not np.dot: BLAS threads stall on busy cores
+    products = rank_cross_product(pair.x_groups, pair.y_groups, pair.x_sizes, pair.y_sizes)
     return max(-1.0, min(1.0, products / float(np.sqrt(squares)))), n
-
-
-def _doubled_mid_ranks(sizes: NDArray[np.int64], n: int) -> FloatArray:
-    """``2 * mid_rank - (n + 1)`` of each tie group, given the group sizes: whole numbers."""
-    ends = np.cumsum(sizes)  # whole numbers: summed as integers, which is much faster
-    ends *= 2
-    ends -= sizes
-    ends -= n
-    table: FloatArray = ends.astype(np.float64)
-    return table
 
 
 def kendall_tau_b(
