@@ -21,7 +21,8 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from aggregator.analytics.consensus import BORDA, MEDIAN, TRIMMED_MEAN
+#: the consensus methods, by their places in ``consensus.CONSENSUS_METHODS`` (a test holds them equal)
+MEDIAN, TRIMMED_MEAN, BORDA = 0, 1, 2
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -32,17 +32,15 @@ MIN_INDICES_FOR_DISSENT = 3
 #: Share cut from each end of a subject's scores by the ``trimmed_mean`` consensus (as scipy's trim_mean).
 TRIM = 0.25
 
-#: the methods, by name; the compiled row pass (:mod:`aggregator.analytics._rows`) knows them by number
-MEDIAN, TRIMMED_MEAN, BORDA = 0, 1, 2
-CONSENSUS_METHODS: dict[str, int] = {"median": MEDIAN, "trimmed_mean": TRIMMED_MEAN, "borda": BORDA}
+#: the methods, by name; the compiled row pass (:mod:`aggregator.analytics._rows`) knows each by its place here
+CONSENSUS_METHODS: tuple[str, ...] = ("median", "trimmed_mean", "borda")
 
 
 def consensus_of(name: str) -> int:
-    """The consensus method called ``name``, or a ConfigError listing the known ones."""
-    try:
-        return CONSENSUS_METHODS[name]
-    except KeyError:
-        raise ConfigError(f"unknown consensus method {name!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}") from None
+    """The number of the consensus method called ``name``, or a ConfigError listing the known ones."""
+    if name not in CONSENSUS_METHODS:
+        raise ConfigError(f"unknown consensus method {name!r}; known: {', '.join(sorted(CONSENSUS_METHODS))}")
+    return CONSENSUS_METHODS.index(name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +82,7 @@ def consensus_by_rows(name: str, normalized: FloatArray, standing: FloatArray) -
 
 def row_nanmedian(values: FloatArray) -> FloatArray:
     """Median of each row ignoring NaN (NaN for an all-NaN row), warning-free."""
-    return _consensus_only(values, values, MEDIAN, 1)
+    return _consensus_only(values, values, CONSENSUS_METHODS.index("median"), 1)
 
 
 def _consensus_only(normalized: FloatArray, standing: FloatArray, method: int, least: int) -> FloatArray:

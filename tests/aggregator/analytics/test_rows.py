@@ -92,6 +92,13 @@ def test_row_nanmedian_is_numpys_nanmedian(values):
         np.testing.assert_array_equal(row_nanmedian(values), expected)
 
 
+def test_the_row_pass_numbers_the_methods_as_consensus_lists_them():
+    from aggregator.analytics import _rows
+
+    assert [CONSENSUS_METHODS.index(name) for name in ("median", "trimmed_mean", "borda")] == [
+        _rows.MEDIAN, _rows.TRIMMED_MEAN, _rows.BORDA]
+
+
 @pytest.mark.parametrize("k", range(1, 15))
 def test_sorting_network_sorts_every_zero_one_input(k):
     # the 0-1 principle: a comparator network that sorts all 2^k rows of zeros and ones sorts everything
