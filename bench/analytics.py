@@ -47,9 +47,10 @@ Each figure is the median of ``--repeat`` timed runs, taken in turns so the mach
 (shared by others) hits all three alike. Ratios are of CPU time (``time.process_time``): on a
 2-core machine shared with other work, wall time measures the neighbours as much as the code
 (everything timed here runs on one thread); wall times are reported beside them. Peak memory
-is tracemalloc's peak during one extra run of our call. Every process here frees and reuses memory
-as the ``aggregator`` command's does (``aggregator/app/memory.py``: glibc keeps freed blocks for the
-next array instead of handing them to the kernel and faulting them in again). The last line is JSON.
+is tracemalloc's peak during one extra run of our call. Every process here handles memory as the
+``aggregator`` command's does (``aggregator/app/memory.py``: glibc keeps freed blocks for the next
+array instead of handing them to the kernel and faulting them in again, and numpy advises no huge
+pages, whose faults can wait on the kernel compacting memory). The last line is JSON.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ import numpy as np
 
 from aggregator.analytics.agreement import krippendorff_interval
 from aggregator.analytics.compare import Comparison, ScoreTable, compare_table
-from aggregator.app.memory import keep_freed
+from aggregator.app.memory import set_up
 from aggregator.models import IndexSpec, Scale
 
 ALSO = ("range", "robust_z", "quantile_map")
@@ -163,8 +164,8 @@ def scipy_floor(raw: np.ndarray) -> float:
 COLD = """
 import sys, time
 sys.path.insert(0, {root!r})
-from aggregator.app.memory import keep_freed
-keep_freed()
+from aggregator.app.memory import set_up
+set_up()
 from bench.analytics import make_tables, ours
 table, previous = make_tables({n})
 cpu = time.process_time()
@@ -280,7 +281,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.subjects, args.repeat, args.sample, args.sweep = 2_000, 1, 1_000, [1_000, 2_000]
-    keep_freed()  # the process as the `aggregator` command sets it up (aggregator/app/memory.py)
+    set_up()  # the process as the `aggregator` command sets it up (aggregator/app/memory.py)
     table, previous = make_tables(args.subjects)
     sample = np.random.default_rng(1).choice(args.subjects, size=min(args.sample, args.subjects), replace=False)
     sample.sort()

@@ -64,7 +64,7 @@ from aggregator.analytics.compare import ScoreTable, compare_table
 from aggregator.analytics.outcome import ConsensusHistory
 from aggregator.app.config import Config, config_from_dict
 from aggregator.app.history import _stored, consensus_history, known_consensus
-from aggregator.app.memory import keep_freed
+from aggregator.app.memory import set_up
 from aggregator.app.pipeline import Collected, build_adapters, collect_run, compare_stored, new_run_id
 from aggregator.atomic import atomic_open
 from aggregator.collection.roster import load_roster
@@ -175,7 +175,7 @@ def write_inputs(folder: Path, n: int, missing: float, seed: int = 0) -> tuple[l
 def collect_alone(config: Config) -> tuple[str, dict[str, float]]:
     """``collect_run`` timed as stage ``collect_previous`` (in a process of its own): the run's id
     and the stage's figures."""
-    keep_freed()  # a process of the `aggregator` command, as last week's run was
+    set_up()  # a process of the `aggregator` command, as last week's run was
     stages = Stages()
     with Store(config.store.path) as store:
         collected: Collected = stages.run("collect_previous", lambda: asyncio.run(collect_run(config, store)))
@@ -270,7 +270,7 @@ def main() -> None:
     if args.smoke:
         args.subjects = 300
     n = args.subjects
-    keep_freed()  # the process as the `aggregator` command sets it up (aggregator/app/memory.py)
+    set_up()  # the process as the `aggregator` command sets it up (aggregator/app/memory.py)
     stages = Stages()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

@@ -42,9 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     handler: Callable[[argparse.Namespace], int] = args.handler
-    from aggregator.app.memory import keep_freed
+    from aggregator.app.memory import set_up
 
-    keep_freed()  # a comparison's arrays reuse the memory the last ones freed (aggregator/app/memory.py)
+    set_up()  # freed memory kept for the next arrays, no huge-page stalls (aggregator/app/memory.py)
     try:
         return handler(args)
     except StoreUnusableError as exc:

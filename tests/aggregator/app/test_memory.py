@@ -1,4 +1,5 @@
-"""The command's process keeps freed memory for its next arrays, and the scheduler gives it back.
+"""The command's process keeps freed memory for its next arrays, and the scheduler gives it back;
+numpy advises no huge pages.
 
 Each case runs in a fresh interpreter (the thresholds are the whole process's), and reads the
 kernel's own counters: minor page faults (``getrusage``) and the resident set (``/proc/self/statm``).
@@ -67,3 +68,32 @@ def test_give_back_returns_the_kept_memory_to_the_kernel():
 
 def test_a_users_own_glibc_setting_is_left_alone():
     assert churn("keep", MALLOC_TRIM_THRESHOLD_="1000000")["kept"] is False
+
+
+#: numpy's huge-page advice after ``no_huge_page_advice``, with numpy imported before it or after
+ADVICE = """
+import json, sys
+from aggregator.app.memory import no_huge_page_advice
+if sys.argv[1] == "before":
+    import numpy
+stopped = no_huge_page_advice()
+import numpy
+print(json.dumps({"stopped": stopped, "advises": bool(numpy._core.multiarray._get_madvise_hugepage())}))
+"""
+
+
+def advice(when: str, **env: str) -> dict[str, bool]:
+    clean = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    done = subprocess.run([sys.executable, "-c", ADVICE, when], env={**clean, **env}, capture_output=True,
+                          text=True, check=True, timeout=60)
+    found: dict[str, bool] = json.loads(done.stdout)
+    return found
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_numpy_advises_no_huge_pages_whenever_it_was_imported(when):
+    assert advice(when) == {"stopped": True, "advises": False}
+
+
+def test_a_users_own_numpy_setting_is_left_alone():
+    assert advice("before", NUMPY_MADVISE_HUGEPAGE="1") == {"stopped": False, "advises": True}
