@@ -16,9 +16,10 @@ numpy also asks Linux to back every large array with huge pages (``madvise``). W
 huge pages are "madvise" only and a fault on such memory compacts memory first (the common
 defrag setting), each first touch can wait on that compaction: the process's first comparison
 of a million subjects spent 3.3-3.6 s in the kernel for ~39,000 faults, against 0.2 s for
-~130,000 ordinary ones without the advice (its own arithmetic: 2.2 s), and a warm one runs 2 %
-slower without it. The command compares once a process, so it goes without the advice
-(:func:`no_huge_page_advice`); a user who set numpy's ``NUMPY_MADVISE_HUGEPAGE`` keeps that.
+~130,000 ordinary ones without the advice (its own arithmetic: 2.2 s). Once its memory is in, a
+process compares about 10 % faster on huge pages (fewer misses of the address cache); but the
+command compares once a process, so it goes without the advice (:func:`no_huge_page_advice`). A
+user who set numpy's ``NUMPY_MADVISE_HUGEPAGE`` keeps that.
 """
 
 from __future__ import annotations
