@@ -288,6 +288,8 @@ FROM_FILE = {
     "ours": """
 import sys, time
 from pathlib import Path
+from aggregator.app.memory import set_up
+set_up()  # the process as the `aggregator` command sets it up (aggregator/app/memory.py)
 import scipy.sparse  # imports are not timed, as igraph's are not
 from aggregator.scoring.graph import pagerank_file
 started = time.perf_counter()
