@@ -1,4 +1,5 @@
-"""How the ``aggregator`` command's process keeps the memory it frees, for its next array (glibc).
+"""How the ``aggregator`` command's process handles memory: what it frees is kept for its next arrays
+(glibc), and numpy asks for no huge pages.
 
 A comparison of a million subjects allocates and frees a few hundred arrays of 1-40 MB. glibc
 hands blocks that large straight back to the kernel (each one mapped on its own above a
