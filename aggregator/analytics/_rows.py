@@ -18,11 +18,16 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from numba import njit
+from numba import njit, types
 from numpy.typing import NDArray
 
 #: the consensus methods, by their places in ``consensus.CONSENSUS_METHODS`` (a test holds them equal)
 MEDIAN, TRIMMED_MEAN, BORDA = 0, 1, 2
+
+#: a table of any layout, read only (a writable one converts): the kernels with an explicit signature
+#: below compile once for every caller, where a variant per layout and constant argument added
+#: seconds to the first run on a machine
+_ANY_TABLE = types.Array(types.float64, 2, "A", readonly=True)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -86,7 +91,8 @@ def _without(values: NDArray[np.float64], count: int, x: float, out: NDArray[np.
     return count - 1
 
 
-@njit(cache=True, nogil=True)
+@njit(types.float64(types.int64, types.float64[::1], types.int64, _ANY_TABLE, types.int64, types.int64,
+                    types.float64), cache=True, nogil=True)
 def _trimmed_mean_or_borda(method: int, values: NDArray[np.float64], count: int, standing: NDArray[np.float64],
                            i: int, skip: int, trim: float) -> float:
     """The ``method`` consensus of ``values[:count]`` (ascending) when it is not the median;
@@ -161,7 +167,8 @@ def row_figures(normalized: NDArray[np.float64], standing: NDArray[np.float64], 
         gap[i] = widest if has_dissent else np.nan
 
 
-@njit(cache=True, nogil=True)
+@njit(types.void(_ANY_TABLE, _ANY_TABLE, types.Array(types.int64, 2, "C", readonly=True), types.int64,
+                 types.float64, types.int64, types.float64[::1]), cache=True, nogil=True)
 def consensus_only(normalized: NDArray[np.float64], standing: NDArray[np.float64], network: NDArray[np.int64],
                    method: int, trim: float, least: int, out: NDArray[np.float64]) -> None:
     """Each row's consensus alone, as :func:`row_figures` computes it."""
@@ -197,9 +204,7 @@ def sorting_network(k: int) -> NDArray[np.int64]:
                         pairs.append((i + j, i + j + step))
             step //= 2
         p *= 2
-    network = np.array([(a, b) for a, b in pairs if b < k], dtype=np.int64).reshape(-1, 2)
-    network.flags.writeable = False
-    return network
+    return np.array([(a, b) for a, b in pairs if b < k], dtype=np.int64).reshape(-1, 2)
 
 
 @njit(cache=True, nogil=True)

@@ -62,6 +62,7 @@ def row_figures(normalized: FloatArray, standing: FloatArray, consensus: str) ->
     from aggregator.analytics import _rows  # numba: only when a comparison runs
 
     method = consensus_of(consensus)
+    normalized, standing = np.asarray(normalized, dtype=np.float64), np.asarray(standing, dtype=np.float64)
     n, k = normalized.shape
     out = RowFigures(
         n_indices=np.empty(n, dtype=np.int64), consensus=np.empty(n), iqr=np.empty(n), spread=np.empty(n),
@@ -88,6 +89,7 @@ def row_nanmedian(values: FloatArray) -> FloatArray:
 def _consensus_only(normalized: FloatArray, standing: FloatArray, method: int, least: int) -> FloatArray:
     from aggregator.analytics import _rows
 
+    normalized, standing = np.asarray(normalized, dtype=np.float64), np.asarray(standing, dtype=np.float64)
     out = np.empty(normalized.shape[0])
     _rows.consensus_only(normalized, standing, _rows.sorting_network(normalized.shape[1]), method, TRIM, least, out)
     return out

@@ -92,6 +92,18 @@ def test_row_nanmedian_is_numpys_nanmedian(values):
         np.testing.assert_array_equal(row_nanmedian(values), expected)
 
 
+@pytest.mark.parametrize("method", sorted(CONSENSUS_METHODS))
+def test_read_only_integer_and_strided_tables_give_the_same_rows(method):
+    values = np.array([[1, 7, 3, 4], [2, 2, 5, 9], [8, 1, 1, 6]])
+    expected = consensus_by_rows(method, values.astype(float), values.astype(float))
+    frozen = values.astype(float)
+    frozen.flags.writeable = False  # as an Arrow column's numpy view arrives
+    strided = np.hstack([values, values]).astype(float)[:, :4]  # rows 8 apart: neither C nor F
+    for table in (values, frozen, strided):
+        np.testing.assert_array_equal(consensus_by_rows(method, table, table), expected)
+        np.testing.assert_array_equal(row_figures(table, np.asarray(table, dtype=float), method).consensus, expected)
+
+
 def test_the_row_pass_numbers_the_methods_as_consensus_lists_them():
     from aggregator.analytics import _rows
 
