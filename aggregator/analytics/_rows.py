@@ -204,7 +204,9 @@ def sorting_network(k: int) -> NDArray[np.int64]:
                         pairs.append((i + j, i + j + step))
             step //= 2
         p *= 2
-    return np.array([(a, b) for a, b in pairs if b < k], dtype=np.int64).reshape(-1, 2)
+    network = np.array([(a, b) for a, b in pairs if b < k], dtype=np.int64).reshape(-1, 2)
+    network.flags.writeable = False  # one array per k, shared by every caller (functools.cache)
+    return network
 
 
 @njit(cache=True, nogil=True)
