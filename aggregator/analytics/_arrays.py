@@ -1,4 +1,4 @@
-"""Small numpy kernels shared by the analytics; columns are float arrays with NaN for missing.
+"""Columns ranked once, and the rank statistics read off them; columns are float arrays with NaN for missing.
 
 The expensive step of every rank statistic is the sort. :func:`rank_column` sorts a column once
 and keeps what later steps need (the order, and each row's tie group), so percentiles,

@@ -9,8 +9,9 @@ of the time (45 against 211 ms at a million subjects and five indices).
 The arithmetic is the figures' definitions, in the order numpy's would do it (so the engines and
 the tests agree to the last bit): the median as the mean of the two middle values, quantiles
 interpolated linearly (``np.quantile``'s default), sums left to right. Imported only when a
-comparison runs, never by ``import aggregator``; compiled on first use and cached as
-:mod:`aggregator.analytics._kernels` is.
+comparison runs, never by ``import aggregator``; cached as :mod:`aggregator.analytics._kernels`
+is, compiled on first use, or, for the two kernels with an explicit signature, when this module
+is first imported (later processes load them from the cache).
 """
 
 from __future__ import annotations

@@ -92,9 +92,9 @@ def no_huge_page_advice() -> bool:
         return False
     os.environ[NUMPY_HUGE_PAGES] = "0"
     numpy = sys.modules.get("numpy")
-    toggle = getattr(getattr(getattr(numpy, "_core", None), "multiarray", None), "_set_madvise_hugepage", None)
-    if toggle is not None:
-        toggle(False)
+    if numpy is not None:
+        core = getattr(numpy, "_core", None) or numpy.core  # numpy 2, numpy 1.26
+        core.multiarray._set_madvise_hugepage(False)
     return True
 
 
