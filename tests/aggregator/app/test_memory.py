@@ -78,7 +78,8 @@ if sys.argv[1] == "before":
     import numpy
 stopped = no_huge_page_advice()
 import numpy
-print(json.dumps({"stopped": stopped, "advises": bool(numpy._core.multiarray._get_madvise_hugepage())}))
+core = getattr(numpy, "_core", None) or numpy.core  # numpy 2, numpy 1.26
+print(json.dumps({"stopped": stopped, "advises": bool(core.multiarray._get_madvise_hugepage())}))
 """
 
 
